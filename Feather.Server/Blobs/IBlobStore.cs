@@ -1,0 +1,15 @@
+namespace Feather.Server.Blobs;
+
+/// <summary>
+/// Content-addressed file store: every blob is named by the lowercase hex SHA-256 of its bytes.
+/// The server's publishing code writes blobs; the runner reads them to build version images.
+/// Implementations may add members; these are the ones other features rely on.
+/// </summary>
+public interface IBlobStore
+{
+    /// <summary>True when a blob with this hash is stored (complete and verified).</summary>
+    Task<bool> ExistsAsync(string sha256, CancellationToken ct);
+
+    /// <summary>Opens a stored blob for reading. Throws <see cref="FileNotFoundException"/> when absent.</summary>
+    Task<Stream> OpenReadAsync(string sha256, CancellationToken ct);
+}

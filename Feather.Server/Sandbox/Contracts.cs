@@ -1,0 +1,46 @@
+using System.Text.Json;
+
+namespace Feather.Server.Sandbox;
+
+/// <summary>One step to run in a fresh sandbox container.</summary>
+/// <param name="Image">The version image.</param>
+/// <param name="Profile">low, medium or high: selects limits (and a GPU for high).</param>
+/// <param name="RequestJson">The runtime request (docs/contracts.md section 3), written to the container's stdin.</param>
+/// <param name="Labels">Extra labels (run, step, model ids); the executor adds its own ownership labels.</param>
+public sealed record StepExecutionRequest(
+    string Image,
+    string Profile,
+    string RequestJson,
+    IReadOnlyDictionary<string, string> Labels);
+
+public enum StepOutcome
+{
+    /// <summary>The runtime reported status succeeded.</summary>
+    Succeeded,
+    /// <summary>The model raised; <see cref="StepExecutionResult.Result"/> holds the error detail.</summary>
+    Failed,
+    /// <summary>The runtime rejected the inputs; the result names the input.</summary>
+    InvalidInput,
+    TimedOut,
+    OutOfMemory,
+    /// <summary>The container exited without a result line (crash, killed, output cap exceeded).</summary>
+    Crashed,
+    Cancelled,
+}
+
+/// <summary>What happened to a step.</summary>
+/// <param name="Result">The runtime's last stdout line (the result event), when there was one.</param>
+/// <param name="Logs">The step's stderr (the model's prints), capped.</param>
+/// <param name="Message">A one-line human explanation, e.g. "killed: out of memory (limit 512 MiB)".</param>
+public sealed record StepExecutionResult(
+    StepOutcome Outcome,
+    JsonElement? Result,
+    string Logs,
+    string Message,
+    TimeSpan Duration);
+
+/// <summary>Runs one step in a new, hardened container and removes it afterwards.</summary>
+public interface IStepExecutor
+{
+    Task<StepExecutionResult> ExecuteAsync(StepExecutionRequest request, CancellationToken ct);
+}
