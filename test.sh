@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Runs every test suite of Feather on a fresh Debian 12 machine (as root): the same set-up as
+# ./run.sh (Docker engine, runner images, binaries), then the .NET suites (unit, integration,
+# end-to-end with real containers, browser) and the Python SDK suite. Each suite prints its
+# summary; the last line adds them up. Exits non-zero when any test fails.
+source "$(dirname "$0")/scripts/setup.sh"
+cd "$FEATHER_ROOT"
+
+ensure_apt curl ca-certificates python3-pytest chromium
+ensure_host_python
+ensure_docker
+ensure_runner_image
+build_binaries
+
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+status=0
+
+log "building the test projects"
+dotnet build Feather.sln -c Debug -nologo -v quiet >"$results/build.log" 2>&1 \
+  || { tail -n 60 "$results/build.log"; die "the build failed"; }
+
+for proj in tests/*/*.csproj; do
+  name="$(basename "$proj" .csproj)"
+  log "dotnet test $name"
+  set +e
+  dotnet test "$proj" --no-build -nologo --logger "console;verbosity=normal" >"$results/$name.log" 2>&1
+  rc=$?
+  set -e
+  # the per-test lines, failures with their messages, and the summary
+  grep -E '^\s+(Passed|Failed|Skipped) |Error Message|^\s+at Feather|Assert\.|Failed!|Passed!|Test Run Aborted|error' "$results/$name.log" || true
+  grep -qE '^(Passed!|Failed!)' "$results/$name.log" || { echo "no test summary from $name (exit $rc)"; tail -n 30 "$results/$name.log"; status=1; }
+  [ "$rc" = 0 ] || status=1
+done
+
+log "pytest tests/python"
+set +e
+/usr/bin/python3 -m pytest tests/python -q -p no:cacheprovider 2>&1 | tee "$results/pytest.log"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+set -e
+
+passed=0; failed=0
+for f in "$results"/*.log; do
+  while read -r p fl; do passed=$((passed + p)); failed=$((failed + fl)); done < <(
+    sed -nE 's/^(Passed|Failed)! +- Failed: +([0-9]+), Passed: +([0-9]+).*/\3 \2/p' "$f")
+done
+p=$(grep -oE '[0-9]+ passed' "$results/pytest.log" | tail -n1 | cut -d' ' -f1); passed=$((passed + ${p:-0}))
+f=$(grep -oE '[0-9]+ failed' "$results/pytest.log" | tail -n1 | cut -d' ' -f1); failed=$((failed + ${f:-0}))
+echo
+echo "all suites: $passed passed, $failed failed"
+exit $status

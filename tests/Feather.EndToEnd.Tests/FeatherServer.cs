@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Feather.EndToEnd.Tests;
+
+/// <summary>
+/// The real product as a user gets it: bin/feather-server on a free loopback port with a fresh
+/// data directory (a real LiteDB file and blob store), the real Docker engine, and bin/feather
+/// logged in with its own config directory. ./test.sh builds both binaries first.
+/// </summary>
+public sealed class FeatherServer : IAsyncLifetime
+{
+    private readonly StringBuilder serverLog = new();
+    private Process? server;
+    private HashSet<string> versionImagesBefore = [];
+
+    public string RepoRoot { get; } = FindRepoRoot();
+    public string DataDir { get; } = Directory.CreateTempSubdirectory("feather-e2e-data-").FullName;
+    public string ConfigHome { get; } = Directory.CreateTempSubdirectory("feather-e2e-config-").FullName;
+    public string AdminPassword { get; } = Convert.ToHexString(Guid.NewGuid().ToByteArray());
+    public string Url { get; private set; } = "";
+    public string ServerLog { get { lock (serverLog) return serverLog.ToString(); } }
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(5) };
+
+    public string Bin(string name)
+    {
+        var path = Path.Combine(RepoRoot, "bin", name);
+        if (!File.Exists(path))
+            throw new InvalidOperationException($"{path} does not exist: run ./test.sh (it builds bin/feather-server and bin/feather first)");
+        return path;
+    }
+
+    public async Task InitializeAsync()
+    {
+        versionImagesBefore = (await Docker("images", "feather-version", "--format", "{{.Repository}}:{{.Tag}}")).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var port = FreePort();
+        Url = $"http://127.0.0.1:{port}";
+        var psi = new ProcessStartInfo(Bin("feather-server"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = DataDir,
+        };
+        psi.Environment["FEATHER_PORT"] = port.ToString();
+        psi.Environment["FEATHER_DATA"] = DataDir;
+        psi.Environment["FEATHER_ADMIN_PASSWORD"] = AdminPassword;
+        server = Process.Start(psi)!;
+        server.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (serverLog) serverLog.AppendLine(e.Data); };
+        server.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (serverLog) serverLog.AppendLine(e.Data); };
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (server.HasExited)
+                throw new InvalidOperationException($"feather-server exited with {server.ExitCode}:\n{ServerLog}");
+            try
+            {
+                using var response = await Http.GetAsync($"{Url}/healthz");
+                if (response.StatusCode == HttpStatusCode.OK) break;
+            }
+            catch (HttpRequestException) { }
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"feather-server did not answer /healthz within 60 s:\n{ServerLog}");
+            await Task.Delay(200);
+        }
+
+        var login = await Cli(AdminPassword + "\n", "login", Url, "--user", "admin", "--password-stdin");
+        if (login.ExitCode != 0)
+            throw new InvalidOperationException($"feather login failed ({login.ExitCode}): {login.Stdout}{login.Stderr}");
+    }
+
+    public Task<CommandResult> Cli(params string[] args) => Cli(null, args);
+
+    public Task<CommandResult> Cli(string? stdin, params string[] args) =>
+        CommandResult.RunAsync(Bin("feather"), args, RepoRoot, stdin, new Dictionary<string, string>
+        {
+            ["XDG_CONFIG_HOME"] = ConfigHome,
+            ["XDG_CACHE_HOME"] = Path.Combine(ConfigHome, "cache"),
+            ["FEATHER_URL"] = Url,
+            ["FEATHER_PYTHON"] = "/usr/bin/python3",
+        });
+
+    public static Task<CommandResult> Docker(params string[] args) =>
+        CommandResult.RunAsync("docker", args, "/", null, new Dictionary<string, string>());
+
+    public async Task DisposeAsync()
+    {
+        if (server is { HasExited: false })
+        {
+            // SIGTERM, as Ctrl-C or docker stop would: the server should stop cleanly.
+            using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString()])) await kill.WaitForExitAsync();
+            if (!server.WaitForExit(TimeSpan.FromSeconds(20))) server.Kill(entireProcessTree: true);
+        }
+        server?.Dispose();
+        var after = (await Docker("images", "feather-version", "--format", "{{.Repository}}:{{.Tag}}")).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var created = after.Where(i => !versionImagesBefore.Contains(i)).ToArray();
+        if (created.Length > 0) await Docker(["rmi", "-f", .. created]);
+        Http.Dispose();
+        TryDelete(DataDir);
+        TryDelete(ConfigHome);
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Feather.sln"))) return dir.FullName;
+        throw new InvalidOperationException("cannot find the repository root (Feather.sln) above " + AppContext.BaseDirectory);
+    }
+}
+
+public sealed record CommandResult(int ExitCode, string Stdout, string Stderr)
+{
+    public static async Task<CommandResult> RunAsync(
+        string file, IEnumerable<string> args, string workingDirectory, string? stdin, IDictionary<string, string> env,
+        TimeSpan? timeout = null)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            WorkingDirectory = workingDirectory,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in env) psi.Environment[k] = v;
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin is not null) await process.StandardInput.WriteAsync(stdin);
+        process.StandardInput.Close();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(8));
+        try { await process.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish in time");
+        }
+        return new CommandResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+}
