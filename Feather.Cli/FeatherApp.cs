@@ -15,7 +15,7 @@ public static class FeatherApp
             LoginCommand.Create(env),
             LogoutCommand.Create(env),
             WhoamiCommand.Create(env),
-//            PublishCommand.Create(env),
+            PublishCommand.Create(env),
 //            ModelsCommand.Create(env),
 //            VersionsCommand.Create(env),
 //            RunCommand.Create(env),
