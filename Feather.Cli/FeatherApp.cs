@@ -16,11 +16,11 @@ public static class FeatherApp
             LogoutCommand.Create(env),
             WhoamiCommand.Create(env),
             PublishCommand.Create(env),
-//            ModelsCommand.Create(env),
-//            VersionsCommand.Create(env),
-//            RunCommand.Create(env),
-//            RunsCommand.Create(env),
-//            TokensCommand.Create(env),
+ModelsCommand.Create(env),
+VersionsCommand.Create(env),
+            RunCommand.Create(env),
+RunsCommand.Create(env),
+TokensCommand.Create(env),
         };
         return root;
     }
