@@ -1,1 +1,3 @@
-Console.WriteLine("feather");
+using Feather.Cli;
+
+return await FeatherApp.RunAsync(args, CliEnvironment.FromConsole());

@@ -1,0 +1,162 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Feather.Cli.Api;
+using Feather.Cli.Output;
+using Feather.Cli.Publishing;
+
+namespace Feather.Cli.Commands;
+
+/// <summary>
+/// <c>feather publish [DIR]</c>: inspect with the SDK, hash the bundle, start a publish, upload what the server
+/// lacks, complete, and report the new version (contracts.md section 5).
+/// </summary>
+public static class PublishCommand
+{
+    public static readonly Argument<string> Directory = new("DIR")
+    {
+        Description = "The model directory (holding model.py), or the model file itself",
+        DefaultValueFactory = _ => ".",
+    };
+    public static readonly Option<string?> Notes = new("--notes") { Description = "Release notes for this version" };
+    public static readonly Option<string?> Tag = new("--tag") { Description = "Also tag the new version, e.g. stable (moves the tag if it exists)" };
+    public static readonly Option<string?> Visibility = new("--visibility") { Description = "Who can see and run the model: private, unlisted or public" };
+    public static readonly Option<string?> Owner = new("--owner") { Description = "Publish under this team (default: you)" };
+    public static readonly Option<bool> Wait = new("--wait") { Description = "Follow the image build until it is ready or failed" };
+    public static readonly Option<bool> DryRun = new("--dry-run") { Description = "Inspect and hash, show what would be uploaded, upload nothing" };
+
+    public static readonly TimeSpan BuildPollInterval = TimeSpan.FromSeconds(2);
+
+    public static Command Create(CliEnvironment env)
+    {
+        Visibility.AcceptOnlyFromAmong("private", "unlisted", "public");
+        var command = new Command("publish", "Publish the model in DIR as a new version") { Directory, Notes, Tag, Visibility, Owner, Wait, DryRun };
+        CommandContext.Bind(command, env, HandleAsync);
+        return command;
+    }
+
+    private static async Task<ExitCodes> HandleAsync(CommandContext context, ParseResult parse, CancellationToken ct)
+    {
+        var given = parse.GetValue(Directory)!;
+        var full = Path.GetFullPath(given);
+        var root = File.Exists(full) ? Path.GetDirectoryName(full)! : full;
+        if (!System.IO.Directory.Exists(root))
+            throw new CliException(ExitCodes.Usage, $"{given} is not a directory", "give the directory that holds model.py");
+
+        var api = context.Api;
+        if (!parse.GetValue(DryRun)) api.RequireLogin();
+
+        context.Info.WriteLine($"inspecting {given} ...");
+        var metadata = await new ModelInspector(context.Env).InspectAsync(full, ct);
+        var files = await BundleManifest.BuildAsync(root, metadata, ct);
+        var name = Format.Str(metadata, "name");
+
+        context.Info.WriteLine($"model {name}: {files.Count} file(s), {Format.Bytes(files.Sum(f => f.Size))}");
+        Table.Write(context.Info, ["FILE", "KIND", "SIZE", "SHA-256"],
+            files.Select(f => (IReadOnlyList<string>)[f.Path, f.Kind, Format.Bytes(f.Size), f.Sha256[..12]]));
+
+        if (parse.GetValue(DryRun))
+        {
+            if (context.Json)
+                JsonOutput.Write(context.Out, new JsonObject { ["dryRun"] = true, ["metadata"] = metadata.DeepClone(), ["files"] = JsonSerializer.SerializeToNode(files, Json.Options) });
+            else context.Out.WriteLine("dry run: nothing uploaded");
+            return ExitCodes.Ok;
+        }
+
+        var start = new JsonObject
+        {
+            ["owner"] = parse.GetValue(Owner),
+            ["metadata"] = metadata.DeepClone(),
+            ["files"] = JsonSerializer.SerializeToNode(files, Json.Options),
+            ["notes"] = parse.GetValue(Notes),
+            ["visibility"] = parse.GetValue(Visibility),
+        };
+        var started = await api.PostAsync("api/publish", start, ct)
+            ?? throw new CliException(ExitCodes.Error, "the server answered POST /api/publish with no body");
+        var publishId = Format.Str(started, "publishId");
+        if (publishId.Length == 0) throw new CliException(ExitCodes.Error, "the server's publish answer has no publishId");
+
+        var skipped = (started["alreadyStored"] as JsonArray ?? []).Select(p => p?.ToString() ?? "").ToList();
+        foreach (var path in skipped) context.Info.WriteLine($"{path}: already stored, skipped");
+
+        var uploader = new Uploader(api.Http, context.Err, context.Env.ErrIsTerminal && !context.Json);
+        var byPath = files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+        var uploaded = new JsonArray();
+        foreach (var upload in started["uploads"] as JsonArray ?? [])
+        {
+            var path = Format.Str(upload, "path");
+            if (!byPath.TryGetValue(path, out var file))
+                throw new CliException(ExitCodes.Error, $"the server asked for '{path}', which is not in the bundle");
+            await uploader.UploadAsync(file, api.Resolve(Format.Str(upload, "url")), ct);
+            uploaded.Add(path);
+        }
+
+        var completed = await api.PostAsync($"api/publish/{Uri.EscapeDataString(publishId)}/complete", null, ct)
+            ?? throw new CliException(ExitCodes.Error, "the server answered the publish completion with no body");
+        var owner = Format.Str(completed, "owner");
+        var model = Format.Str(completed, "model", name);
+        var version = completed["version"] as JsonObject ?? [];
+        var number = Format.Str(version, "number");
+        var modelRef = new ModelRef(owner, model, null);
+        var url = Format.Str(completed, "url") is { Length: > 0 } u ? api.Resolve(u).ToString() : "";
+
+        if (parse.GetValue(Tag) is { } tag)
+        {
+            await api.PutAsync($"{modelRef.ApiPath}/tags/{Uri.EscapeDataString(tag)}", new JsonObject { ["version"] = int.Parse(number, System.Globalization.CultureInfo.InvariantCulture) }, ct);
+            context.Info.WriteLine($"tagged version {number} as {tag}");
+        }
+
+        context.Info.WriteLine($"published {owner}/{model} version {number}");
+        if (url.Length > 0) context.Info.WriteLine($"  url:   {url}");
+        context.Info.WriteLine($"  image: {Format.Str(version, "imageStatus", "unknown")}");
+        context.Info.WriteLine($"  {uploaded.Count} file(s) uploaded, {skipped.Count} already stored");
+
+        var exit = ExitCodes.Ok;
+        if (parse.GetValue(Wait))
+        {
+            var (status, final) = await WaitForBuildAsync(context, api, modelRef, number, Format.Str(version, "imageStatus"), ct);
+            version = final;
+            if (status == "failed") exit = ExitCodes.BuildFailed;
+        }
+
+        if (context.Json)
+        {
+            var result = completed.DeepClone().AsObject();
+            result["version"] = version.DeepClone();
+            result["url"] = url;
+            result["uploaded"] = uploaded;
+            result["alreadyStored"] = new JsonArray(skipped.Select(s => (JsonNode)s!).ToArray());
+            result["tag"] = parse.GetValue(Tag);
+            JsonOutput.Write(context.Out, result);
+        }
+        return exit;
+    }
+
+    public static bool IsBuildFinished(string status) => status is "ready" or "failed";
+
+    private static async Task<(string Status, JsonObject Version)> WaitForBuildAsync(CommandContext context, FeatherApi api, ModelRef model,
+        string number, string status, CancellationToken ct)
+    {
+        var path = $"{model.ApiPath}/versions/{Uri.EscapeDataString(number)}";
+        JsonObject version = [];
+        var last = status;
+        while (!IsBuildFinished(status))
+        {
+            await Task.Delay(BuildPollInterval, ct);
+            version = await api.GetAsync(path, ct) as JsonObject ?? [];
+            status = Format.Str(version, "imageStatus", "unknown");
+            if (status != last) context.Info.WriteLine($"  image: {status}");
+            last = status;
+        }
+        if (version.Count == 0) version = await api.GetAsync(path, ct) as JsonObject ?? [];
+        if (status == "failed")
+        {
+            context.Err.WriteLine($"error: the image build of {model} version {number} failed");
+            if (Format.Str(version, "imageError") is { Length: > 0 } why) context.Err.WriteLine(why);
+            if (Format.Str(version, "buildLog") is { Length: > 0 } log)
+                foreach (var line in log.Split('\n').TakeLast(30)) context.Err.WriteLine($"  | {line}");
+            context.Err.WriteLine("hint: fix the environment (system_packages / python_packages) and publish again");
+        }
+        return (status, version);
+    }
+}

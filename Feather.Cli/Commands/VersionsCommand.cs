@@ -1,0 +1,117 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using Feather.Cli.Api;
+using Feather.Cli.Output;
+
+namespace Feather.Cli.Commands;
+
+/// <summary><c>feather versions list|promote|rollback|tag</c></summary>
+public static class VersionsCommand
+{
+    public static readonly Argument<string> Model = new("MODEL") { Description = "OWNER/MODEL" };
+    public static readonly Argument<int> Number = new("VERSION") { Description = "The version number" };
+
+    public static Command Create(CliEnvironment env) =>
+        new("versions", "List a model's versions, choose the live one, tag them")
+        {
+            VersionsListCommand.Create(env), VersionsPromoteCommand.Create(env), VersionsRollbackCommand.Create(env), VersionsTagCommand.Create(env),
+        };
+
+    /// <summary>Prints the answer of a live-version change: <c>{"owner","model","liveVersion"}</c>.</summary>
+    public static void WriteLive(CommandContext context, JsonNode? answer, ModelRef model, string verb)
+    {
+        if (context.Json) JsonOutput.Write(context.Out, answer);
+        else context.Out.WriteLine($"{verb}: {model} now serves version {Format.Str(answer, "liveVersion", "?")}");
+    }
+}
+
+/// <summary><c>feather versions list OWNER/MODEL</c> (<c>GET /api/models/{o}/{m}/versions</c>)</summary>
+public static class VersionsListCommand
+{
+    public static Command Create(CliEnvironment env)
+    {
+        var command = new Command("list", "List a model's versions, newest first") { VersionsCommand.Model };
+        CommandContext.Bind(command, env, async (context, parse, ct) =>
+        {
+            var model = ModelRef.Parse(parse.GetValue(VersionsCommand.Model)!, allowVersion: false);
+            var versions = await context.Api.GetAsync($"{model.ApiPath}/versions", ct) as JsonArray ?? [];
+            if (context.Json) JsonOutput.Write(context.Out, versions);
+            else if (versions.Count == 0) context.Out.WriteLine($"{model} has no versions");
+            else WriteTable(context.Out, versions, null);
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    public static void WriteTable(TextWriter writer, JsonArray versions, string? liveVersion) =>
+        Table.Write(writer, ["VERSION", "LIVE", "CREATED", "IMAGE", "TAGS", "NOTES"], versions.Select(v => (IReadOnlyList<string>)
+        [
+            Format.Str(v, "number"),
+            v?["live"]?.GetValueKind() == System.Text.Json.JsonValueKind.True || (liveVersion is { Length: > 0 } && Format.Str(v, "number") == liveVersion) ? "*" : "",
+            Format.Time(v, "createdAt"),
+            Format.Str(v, "imageStatus"),
+            Format.Tags(v?["tags"]),
+            Format.Str(v, "notes"),
+        ]));
+}
+
+/// <summary><c>feather versions promote OWNER/MODEL N</c> (<c>POST .../versions/{n}/promote</c>)</summary>
+public static class VersionsPromoteCommand
+{
+    public static Command Create(CliEnvironment env)
+    {
+        var command = new Command("promote", "Make version N the live version") { VersionsCommand.Model, VersionsCommand.Number };
+        CommandContext.Bind(command, env, async (context, parse, ct) =>
+        {
+            var model = ModelRef.Parse(parse.GetValue(VersionsCommand.Model)!, allowVersion: false);
+            context.Api.RequireLogin();
+            var answer = await context.Api.PostAsync($"{model.ApiPath}/versions/{parse.GetValue(VersionsCommand.Number)}/promote", null, ct);
+            VersionsCommand.WriteLive(context, answer, model, "promoted");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}
+
+/// <summary><c>feather versions rollback OWNER/MODEL</c> (<c>POST /api/models/{o}/{m}/rollback</c>)</summary>
+public static class VersionsRollbackCommand
+{
+    public static Command Create(CliEnvironment env)
+    {
+        var command = new Command("rollback", "Make the previously live version live again") { VersionsCommand.Model };
+        CommandContext.Bind(command, env, async (context, parse, ct) =>
+        {
+            var model = ModelRef.Parse(parse.GetValue(VersionsCommand.Model)!, allowVersion: false);
+            context.Api.RequireLogin();
+            var answer = await context.Api.PostAsync($"{model.ApiPath}/rollback", null, ct);
+            VersionsCommand.WriteLive(context, answer, model, "rolled back");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}
+
+/// <summary><c>feather versions tag OWNER/MODEL N TAG</c> (<c>PUT /api/models/{o}/{m}/tags/{tag}</c> with <c>{"version": n}</c>)</summary>
+public static class VersionsTagCommand
+{
+    public static readonly Argument<string> Tag = new("TAG") { Description = "A name such as stable or paper-v1 (moves the tag if it exists)" };
+
+    public static Command Create(CliEnvironment env)
+    {
+        var command = new Command("tag", "Point TAG at version N; run it with `feather run OWNER/MODEL@TAG`") { VersionsCommand.Model, VersionsCommand.Number, Tag };
+        CommandContext.Bind(command, env, async (context, parse, ct) =>
+        {
+            var model = ModelRef.Parse(parse.GetValue(VersionsCommand.Model)!, allowVersion: false);
+            var tag = parse.GetValue(Tag)!;
+            if (!System.Text.RegularExpressions.Regex.IsMatch(tag, "^[A-Za-z][A-Za-z0-9._-]{0,62}$"))
+                throw new CliException(ExitCodes.Usage, $"'{tag}' is not a valid tag", "a tag starts with a letter and holds letters, digits, '.', '_' or '-' (a number would be confused with a version)");
+            context.Api.RequireLogin();
+            var number = parse.GetValue(VersionsCommand.Number);
+            var answer = await context.Api.PutAsync($"{model.ApiPath}/tags/{Uri.EscapeDataString(tag)}", new JsonObject { ["version"] = number }, ct);
+            if (context.Json) JsonOutput.Write(context.Out, answer ?? new JsonObject { ["tag"] = tag, ["version"] = number });
+            else context.Out.WriteLine($"tagged {model} version {number} as {tag}");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

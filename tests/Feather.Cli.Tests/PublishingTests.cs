@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Feather.Cli.Publishing;
+
+namespace Feather.Cli.Tests;
+
+public class PublishingTests
+{
+    [Theory]
+    [InlineData("../outside.py", "outside the model directory")]
+    [InlineData("sub/../../outside.py", "outside the model directory")]
+    [InlineData("/etc/passwd", "absolute paths are not allowed")]
+    [InlineData("~/x.py", "absolute paths are not allowed")]
+    [InlineData("sub\\x.py", "forward slashes")]
+    [InlineData("", "empty")]
+    [InlineData("a\0b", "NUL")]
+    public void Paths_escaping_the_model_directory_are_refused(string path, string why)
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<CliException>(() => BundlePaths.Resolve(dir.Path, path));
+        Assert.Equal(ExitCodes.ValidationFailed, e.Code);
+        Assert.Contains(why, e.Message);
+    }
+
+    [Fact]
+    public void Symbolic_links_out_of_the_model_directory_are_refused_but_inner_ones_are_fine()
+    {
+        using var outside = new TempDir();
+        using var dir = new TempDir();
+        outside.File("secret.txt", "s");
+        dir.File("real/weights.bin", "w");
+        File.CreateSymbolicLink(Path.Combine(dir.Path, "leak.txt"), Path.Combine(outside.Path, "secret.txt"));
+        Directory.CreateSymbolicLink(Path.Combine(dir.Path, "linkdir"), outside.Path);
+        File.CreateSymbolicLink(Path.Combine(dir.Path, "inner.bin"), Path.Combine(dir.Path, "real/weights.bin"));
+
+        Assert.Contains("symbolic link", Assert.Throws<CliException>(() => BundlePaths.Resolve(dir.Path, "leak.txt")).Message);
+        Assert.Contains("symbolic link", Assert.Throws<CliException>(() => BundlePaths.Resolve(dir.Path, "linkdir/secret.txt")).Message);
+        Assert.Equal("inner.bin", BundlePaths.Resolve(dir.Path, "inner.bin").RelativePath);
+        Assert.Equal("real/weights.bin", BundlePaths.Resolve(dir.Path, "./real//weights.bin").RelativePath);
+    }
+
+    [Fact]
+    public async Task Manifest_hashes_and_sizes_every_bundle_file_with_relative_paths()
+    {
+        using var dir = new TempDir();
+        dir.File("model.py", "abc");
+        dir.File("weights/w.bin", "");
+        var metadata = JsonNode.Parse("""{"bundle": {"code": ["model.py", "model.py"], "model": ["weights/w.bin"]}}""")!;
+        var files = await BundleManifest.BuildAsync(dir.Path, metadata, default);
+        Assert.Equal(2, files.Count);
+        Assert.Equal(("model.py", 3L, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "code"), (files[0].Path, files[0].Size, files[0].Sha256, files[0].Kind));
+        Assert.Equal(("weights/w.bin", 0L, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "model"), (files[1].Path, files[1].Size, files[1].Sha256, files[1].Kind));
+    }
+
+    [Theory]
+    [InlineData("""{"bundle": {"code": ["missing.py"]}}""", "does not exist")]
+    [InlineData("""{"bundle": {"code": ["model.py"], "model": ["model.py"]}}""", "both as code and as a model file")]
+    [InlineData("""{"bundle": {"code": []}}""", "lists no files")]
+    [InlineData("""{"name": "x"}""", "no \"bundle\"")]
+    [InlineData("""{"bundle": {"code": [3]}}""", "not a path")]
+    public async Task Bad_bundles_are_refused_with_the_reason(string metadata, string why)
+    {
+        using var dir = new TempDir();
+        dir.File("model.py", "x");
+        var e = await Assert.ThrowsAsync<CliException>(() => BundleManifest.BuildAsync(dir.Path, JsonNode.Parse(metadata)!, default));
+        Assert.Equal(ExitCodes.ValidationFailed, e.Code);
+        Assert.Contains(why, e.Message);
+    }
+
+    [Fact]
+    public void Embedded_sdk_holds_exactly_the_python_sdk_files_of_the_repository()
+    {
+        var sdkRoot = Path.GetFullPath(Path.Combine(RepoRoot(), "python-sdk", "feather"));
+        var onDisk = Directory.Exists(sdkRoot)
+            ? Directory.EnumerateFiles(sdkRoot, "*", SearchOption.AllDirectories)
+                .Where(f => (f.EndsWith(".py") || f.EndsWith(".json")) && !f.Contains("__pycache__"))
+                .Select(f => "feather/" + Path.GetRelativePath(sdkRoot, f).Replace('\\', '/')).Order(StringComparer.Ordinal).ToList()
+            : [];
+        var embedded = EmbeddedSdk.Load(typeof(EmbeddedSdk).Assembly).Select(f => f.RelativePath).ToList();
+        Assert.Equal(onDisk, embedded);
+    }
+
+    [Fact]
+    public void Embedded_sdk_extracts_once_to_a_hash_named_directory_that_python_can_import()
+    {
+        using var cache = new TempDir();
+        IReadOnlyList<SdkFile> files =
+        [
+            new("feather/__init__.py", "from feather.components import greeting\n"u8.ToArray()),
+            new("feather/components/__init__.py", "greeting = 'hi from the embedded sdk'\n"u8.ToArray()),
+            new("feather/schema/metadata.schema.json", "{}"u8.ToArray()),
+        ];
+        var target = EmbeddedSdk.Extract(files, cache.Path);
+        Assert.Equal(Path.Combine(cache.Path, "sdk-" + EmbeddedSdk.Hash(files)), target);
+        Assert.True(File.Exists(Path.Combine(target, "feather/schema/metadata.schema.json")));
+
+        var start = new ProcessStartInfo("/usr/bin/python3", ["-c", "import feather; print(feather.greeting)"]) { RedirectStandardOutput = true };
+        start.Environment["PYTHONPATH"] = target;
+        using var python = Process.Start(start)!;
+        Assert.Equal("hi from the embedded sdk", python.StandardOutput.ReadToEnd().Trim());
+        python.WaitForExit();
+
+        File.WriteAllText(Path.Combine(target, "feather/__init__.py"), "marker = 1\n");
+        Assert.Equal(target, EmbeddedSdk.Extract(files, cache.Path));
+        Assert.Equal("marker = 1\n", File.ReadAllText(Path.Combine(target, "feather/__init__.py")));   // not rewritten: extracted once
+        Assert.Single(Directory.GetDirectories(cache.Path));
+
+        IReadOnlyList<SdkFile> changed = [.. files.Take(2), new("feather/extra.py", "x = 2\n"u8.ToArray())];
+        Assert.NotEqual(target, EmbeddedSdk.Extract(changed, cache.Path));
+    }
+
+    [Fact]
+    public void An_empty_embedded_sdk_tells_the_user_how_to_provide_one()
+    {
+        using var cache = new TempDir();
+        var e = Assert.Throws<CliException>(() => EmbeddedSdk.Extract([], cache.Path));
+        Assert.Contains("FEATHER_PYTHON", e.Hint);
+    }
+
+    [Fact]
+    public void Embedded_sdk_refuses_resource_paths_that_escape_the_extraction_directory()
+    {
+        using var cache = new TempDir();
+        Assert.Throws<CliException>(() => EmbeddedSdk.Extract([new("../evil.py", [1])], cache.Path));
+        Assert.False(File.Exists(Path.Combine(cache.Path, "evil.py")));
+    }
+
+    [Fact]
+    public async Task Progress_stream_reports_every_byte_read()
+    {
+        var reports = new List<long>();
+        await using var stream = new ProgressStream(new MemoryStream(new byte[100_000]), reports.Add);
+        await stream.CopyToAsync(Stream.Null, 30_000);
+        Assert.Equal(100_000, stream.BytesRead);
+        Assert.Equal(100_000, reports.Max());
+    }
+
+    [Fact]
+    public void Progress_line_shows_bytes_speed_and_eta()
+    {
+        var line = FileProgress.Line("weights.bin", 5 * 1024 * 1024, 10 * 1024 * 1024, TimeSpan.FromSeconds(2));
+        Assert.Equal("weights.bin  [############------------]  5.0 MiB/10.0 MiB  2.5 MiB/s  ETA 2.0s", line);
+    }
+
+    internal static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Feather.sln"))) return dir.FullName;
+        throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
+    }
+}
