@@ -147,4 +147,9 @@ def build_metadata(loaded: Loaded, scan_environment: bool = True) -> dict[str, A
 
 def inspect_path(path: str, scan_environment: bool = True) -> dict[str, Any]:
     """`python3 -m feather inspect PATH` as a function. Raises ModelDefinitionError."""
-    return build_metadata(load(path), scan_environment)
+    from . import _jsonschema
+    metadata = build_metadata(load(path), scan_environment)
+    problems = _jsonschema.errors(metadata, load_schema())
+    if problems:
+        raise ModelDefinitionError("the metadata does not match metadata.schema.json: " + "; ".join(problems[:5]))
+    return metadata
