@@ -319,7 +319,7 @@ def _output_slots(annotation: Any, step_name: str, file: str, line: int) -> list
     for i, tp in enumerate(parts):
         if is_component(tp):
             slots.append(Slot(f"output_{i + 1}", tp))
-        elif isinstance(tp, type) and issubclass(tp, Component):
+        elif isinstance(tp, type) and any(is_component(v) for v in vars(tp).values()):
             raise ModelDefinitionError(f"step {step_name!r}: {tp.__name__} is a component family, not a component; "
                                        f"use e.g. {tp.__name__}.View", file, line)
         elif is_json_type(tp):
