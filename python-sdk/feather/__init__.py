@@ -1,0 +1,26 @@
+"""Feather: declare a (multi-step) model with typed components; publish and run it sandboxed.
+
+    import feather as ftr
+
+    def init():
+        return ftr.Text.In(default_text="Ada", title="Your name")
+
+    @ftr.step(title="Greet")
+    def greet(name: ftr.Text.In) -> ftr.Text.View:
+        return ftr.Text.View(f"Hello, {name.get()[0]}!")
+
+    ftr.build(name="hello", init=init, steps=[greet])
+"""
+from ._binary import Blob
+from .document import Document
+from .errors import FeatherError, ModelDefinitionError, PayloadError, PropsError
+from .file import File
+from .image import Image
+from .list import List
+from .model import Model, build, bundle, step
+from .text import Text
+
+__version__ = "0.2.0"
+
+__all__ = ["Blob", "Document", "File", "Image", "List", "Text", "Model", "build", "bundle", "step",
+           "FeatherError", "ModelDefinitionError", "PayloadError", "PropsError", "__version__"]

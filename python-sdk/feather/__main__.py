@@ -1,0 +1,135 @@
+"""`python3 -m feather inspect PATH` and `python3 -m feather run MODEL --inputs FILE [--json]`."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from .errors import ModelDefinitionError
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from .metadata import inspect_path
+    try:
+        with _quiet():
+            metadata = inspect_path(args.path)
+    except ModelDefinitionError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(json.dumps(metadata, indent=2))
+    return 0
+
+
+class _quiet:
+    """Model prints during import go to stderr, so stdout carries only the JSON."""
+
+    def __enter__(self) -> None:
+        self._saved = sys.stdout
+        sys.stdout = sys.stderr
+
+    def __exit__(self, *exc: Any) -> None:
+        sys.stdout = self._saved
+
+
+def _summary(output: dict[str, Any]) -> list[str]:
+    value, component = output.get("value"), output.get("component")
+    lines = []
+    if component == "Json":
+        text = json.dumps(value)
+        lines.append(text if len(text) <= 200 else text[:197] + "...")
+        return lines
+    if not isinstance(value, dict):
+        return ["(input: no value shown)"]
+    blobs = value.get("images") or value.get("documents") or value.get("files") or []
+    texts = value.get("texts") or []
+    lists = value.get("lists")
+    for i, blob in enumerate(blobs):
+        size = len(blob.get("data", "")) * 3 // 4
+        line = f"[{i}] {blob.get('name')} ({blob.get('media_type')}, ~{size} bytes)"
+        if i < len(texts) and texts[i] is not None:
+            line += f": {texts[i]}"
+        if lists is not None and i < len(lists):
+            line += f"  items: {', '.join(f'{j}={item}' for j, item in enumerate(lists[i])) or '(none)'}"
+        lines.append(line)
+    if not blobs:
+        lines += [str(t) for t in texts]
+    if "items" in value:
+        lines.append("items: " + ", ".join(f"{j}={item}" for j, item in enumerate(value["items"])))
+    return lines
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .loader import resolve
+    from .metadata import inspect_path
+    from .runtime import run_step, stdout_to_stderr
+    try:
+        with open(args.inputs, encoding="utf-8") as fh:
+            inputs = json.load(fh)
+    except (OSError, ValueError) as exc:
+        print(f"{args.inputs}: cannot read the inputs file: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(inputs, dict) or not isinstance(inputs.get("steps"), list) \
+            or not all(isinstance(s, dict) for s in inputs["steps"]):
+        print(f'{args.inputs}: expected {{"steps": [{{...responses of step 0...}}, ...]}}', file=sys.stderr)
+        return 2
+    try:
+        directory, entrypoint = resolve(args.model)
+        with _quiet():
+            metadata = inspect_path(args.model, scan_environment=False)
+    except ModelDefinitionError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    steps = metadata["steps"]
+    if len(inputs["steps"]) > len(steps):
+        print(f"{args.inputs}: responses for {len(inputs['steps'])} steps, the model has {len(steps)}", file=sys.stderr)
+        return 2
+    previous = None
+    results = []
+    for k, step in enumerate(steps):
+        request = {"protocol": 1, "entrypoint": entrypoint, "step": k,
+                   "responses": inputs["steps"][k] if k < len(inputs["steps"]) else {}, "previous": previous}
+        with stdout_to_stderr():
+            result = run_step(request, directory)
+        results.append({"step": k, "name": step["name"], **result})
+        if result["status"] != "succeeded":
+            break
+        previous = result["outputs"]
+        if not args.json:
+            print(f"step {k + 1}/{len(steps)} {step['name']} ({step['title']}): succeeded")
+            for output in result["outputs"]:
+                print(f"  {output['name']} [{output['component']}]")
+                for line in _summary(output):
+                    print(f"    {line}")
+    last = results[-1]
+    if args.json:
+        print(json.dumps({"model": metadata["name"], "status": last["status"], "steps": results}, indent=2))
+    if last["status"] != "succeeded":
+        error = last["error"]
+        if last["status"] == "invalid_input":
+            print(f"step {last['step'] + 1} {last['name']}: invalid input {error['input']!r}: {error['message']}",
+                  file=sys.stderr)
+        else:
+            print(f"step {last['step'] + 1} {last['name']} failed: {error['type']}: {error['message']}", file=sys.stderr)
+            for frame in error["frames"]:
+                print(f"  {frame['file']}:{frame['line']} in {frame['function']}: {frame['code']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m feather", description="Feather model tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_inspect = sub.add_parser("inspect", help="print the model's metadata JSON (runs no step)")
+    p_inspect.add_argument("path", help="model file, or a directory holding model.py")
+    p_run = sub.add_parser("run", help="run every step locally, with the responses in an inputs file")
+    p_run.add_argument("model", help="model file, or a directory holding model.py")
+    p_run.add_argument("--inputs", required=True, help='JSON file: {"steps": [{input: response}, ...]}')
+    p_run.add_argument("--json", action="store_true", help="print the step results as JSON")
+    args = parser.parse_args(argv)
+    return _inspect(args) if args.command == "inspect" else _run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

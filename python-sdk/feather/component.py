@@ -1,0 +1,190 @@
+"""The component contract every Feather component follows.
+
+A component
+- describes itself: `component` id, `version`, `props()` (its configuration), and the JSON
+  schemas of its value (what it shows) and its response (what a user or API client sends back);
+- validates a response precisely (`bind`), naming the file, item or limit that is wrong;
+- turns a response into what a step receives (`get()`);
+- turns what a step returns into a wire payload (`to_output`) and back (`from_output`).
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+from .errors import PayloadError, PropsError
+
+_REGISTRY: dict[str, type["Component"]] = {}
+
+
+def registry() -> dict[str, type["Component"]]:
+    """Every component class by id ("Image.WithSelectMulti")."""
+    return dict(_REGISTRY)
+
+
+def _str_schema() -> dict[str, Any]:
+    return {"type": "string"}
+
+
+class Component:
+    component: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    interactive: ClassVar[bool] = False
+    #: names of constructor arguments that are configuration (props), not data
+    config: ClassVar[tuple[str, ...]] = ()
+    value_schema: ClassVar[dict[str, Any] | None] = None
+    response_schema: ClassVar[dict[str, Any] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.component:
+            _REGISTRY[cls.component] = cls
+
+    def __init__(self, title: str | None = None, description: str | None = None) -> None:
+        if title is not None and not isinstance(title, str):
+            raise PropsError(f"{self.component}: title must be a string")
+        if description is not None and not isinstance(description, str):
+            raise PropsError(f"{self.component}: description must be a string")
+        self.title = title
+        self.description = description
+        self._response: Any = None
+        self._bound = False
+
+    # ---- description -------------------------------------------------------------------
+    def props(self) -> dict[str, Any]:
+        """The component's configuration as JSON (title, description and its own props)."""
+        out: dict[str, Any] = {"title": self.title, "description": self.description}
+        for key in self.config:
+            value = getattr(self, key)
+            out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def value(self) -> Any:
+        """The data the component shows, as JSON (None for pure inputs)."""
+        return None
+
+    @classmethod
+    def schema(cls) -> dict[str, Any]:
+        return {"value": cls.value_schema, "response": cls.response_schema}
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {"component": cls.component, "version": cls.version, "interactive": cls.interactive,
+                "schema": cls.schema()}
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """Validates configuration props alone (used by the constructor and by `inspect`'s
+        static scan of constructor calls). Raises PropsError."""
+
+    @classmethod
+    def default_config(cls) -> dict[str, Any]:
+        sig = inspect.signature(cls.__init__)
+        return {k: p.default for k, p in sig.parameters.items()
+                if k in cls.config and p.default is not inspect.Parameter.empty}
+
+    # ---- wire ----------------------------------------------------------------------------
+    def to_output(self, name: str) -> dict[str, Any]:
+        return {"name": name, "component": self.component, "version": self.version,
+                "props": self.props(), "value": self.value()}
+
+    @classmethod
+    def from_output(cls, props: dict[str, Any], value: Any) -> "Component":
+        """Rebuilds a component from an output it produced earlier (server-kept `previous`)."""
+        if not isinstance(props, dict):
+            raise PayloadError("props must be an object")
+        args = {k: props[k] for k in ("title", "description") if k in props}
+        for key in cls.config:
+            if key in props:
+                args[key] = props[key]
+        args.update(cls._data_from_value(value))
+        try:
+            return cls(**args)
+        except PropsError as exc:
+            raise PayloadError(str(exc)) from None
+        except TypeError as exc:
+            raise PayloadError(f"value does not fit {cls.component}: {exc}") from None
+
+    @classmethod
+    def _data_from_value(cls, value: Any) -> dict[str, Any]:
+        return {}
+
+    # ---- responses -----------------------------------------------------------------------
+    def bind(self, response: Any) -> "Component":
+        """Validates a client's response against this component's props and keeps it.
+        Raises PayloadError with a message that names the wrong file, item or limit."""
+        if not self.interactive:
+            raise PayloadError(f"{self.component} takes no response")
+        self._response = self._parse_response(response)
+        self._bound = True
+        return self
+
+    def _parse_response(self, response: Any) -> Any:
+        raise NotImplementedError(self.component)  # pragma: no cover - every interactive class overrides
+
+    def _require_bound(self) -> Any:
+        if not self._bound:
+            raise PayloadError(f"{self.component}: no response was given yet, nothing to get()")
+        return self._response
+
+    def __repr__(self) -> str:
+        return f"<{self.component} {self.props()!r}>"
+
+
+# ---- shared validation helpers ---------------------------------------------------------------
+
+def expect_object(response: Any, keys: tuple[str, ...], component: str) -> dict[str, Any]:
+    if not isinstance(response, dict):
+        raise PayloadError(f"expected an object with {', '.join(repr(k) for k in keys)}, got {type(response).__name__}")
+    missing = [k for k in keys if k not in response]
+    if missing:
+        raise PayloadError(f"missing field {missing[0]!r} (a {component} response is {{{', '.join(repr(k) for k in keys)}}})")
+    extra = sorted(set(response) - set(keys))
+    if extra:
+        raise PayloadError(f"unknown field {extra[0]!r} (a {component} response is {{{', '.join(repr(k) for k in keys)}}})")
+    return response
+
+
+def expect_list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise PayloadError(f"{what} must be a list, got {type(value).__name__}")
+    return value
+
+
+def expect_index(value: Any, size: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PayloadError(f"{what} must be an integer index, got {value!r}")
+    if not 0 <= value < size:
+        raise PayloadError(f"{what}: index {value} is out of range (0..{size - 1})" if size else
+                           f"{what}: index {value} is out of range (there are no items)")
+    return value
+
+
+def check_positive_int(name: str, value: Any, component: str, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise PropsError(f"{component}: {name} must be a positive integer, got {value!r}")
+
+
+def check_texts(texts: Any, count: int, max_chars: int, what: str) -> list[str]:
+    texts = expect_list(texts, "texts")
+    if len(texts) != count:
+        raise PayloadError(f"expected {count} text(s) ({what}), got {len(texts)}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise PayloadError(f"text {i}: must be a string, got {type(text).__name__}")
+        if len(text) > max_chars:
+            raise PayloadError(f"text {i}: {len(text)} characters, at most {max_chars} allowed")
+    return texts
+
+
+def text_list(value: Any, what: str, component: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise PropsError(f"{component}: {what} must be a string or a list of strings")
+
+
+STR_LIST = {"type": "array", "items": {"type": "string"}}

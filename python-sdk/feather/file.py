@@ -1,0 +1,123 @@
+"""File components: File.Upload (the user sends files) and File.Download (the model offers files)."""
+from __future__ import annotations
+
+from typing import Any
+
+from . import _binary
+from ._binary import BINARY_SCHEMA, KNOWN_TYPES, Blob
+from .component import Component, expect_list, expect_object
+from .errors import PayloadError, PropsError
+
+FILES_SCHEMA = {"type": "object", "required": ["files"], "additionalProperties": False,
+                "properties": {"files": {"type": "array", "items": BINARY_SCHEMA}}}
+
+
+class Upload(Component):
+    """Between `min_files` and `max_files` files whose extension is in `types` (".jpg", ".png", ...).
+    Response: {"files": [{"name", "media_type", "data"}]}. The step gets `get(format=...)`:
+    "file" (default: feather.Blob with name, media_type, data), "bytes", "text" (str),
+    "pil" (PIL images), "array" (numpy arrays, RGB) or "images" (arrays if numpy and Pillow are
+    installed, else PIL images, else bytes)."""
+
+    component = "File.Upload"
+    interactive = True
+    config = ("types", "min_files", "max_files")
+    response_schema = FILES_SCHEMA
+
+    def __init__(self, types: list[str], min_files: int = 1, max_files: int = 5,
+                 title: str | None = None, description: str | None = None) -> None:
+        super().__init__(title, description)
+        self.check_config({"types": types, "min_files": min_files, "max_files": max_files})
+        self.types = [t.lower() for t in types]
+        self.min_files, self.max_files = min_files, max_files
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        types = config.get("types")
+        if not isinstance(types, (list, tuple)) or not types:
+            raise PropsError("File.Upload: types must be a non-empty list of file extensions such as ['.jpg', '.png']")
+        for t in types:
+            if not isinstance(t, str) or t.lower() not in KNOWN_TYPES:
+                raise PropsError(f"File.Upload: unknown file type {t!r} (known: {', '.join(sorted(KNOWN_TYPES))})")
+        lo, hi = config.get("min_files", 1), config.get("max_files", 5)
+        for name, v in (("min_files", lo), ("max_files", hi)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise PropsError(f"File.Upload: {name} must be a non-negative integer, got {v!r}")
+        if hi < 1:
+            raise PropsError(f"File.Upload: max_files must be at least 1, got {hi}")
+        if hi < lo:
+            raise PropsError(f"File.Upload: max_files ({hi}) < min_files ({lo})")
+
+    def _parse_response(self, response: Any) -> list[Blob]:
+        body = expect_object(response, ("files",), self.component)
+        files = expect_list(body["files"], "files")
+        if not self.min_files <= len(files) <= self.max_files:
+            raise PayloadError(f"{len(files)} file(s) given, expected {self.min_files} to {self.max_files}")
+        out = []
+        for i, payload in enumerate(files):
+            blob = _binary.decode(payload, f"file {i}")
+            ext = _binary.file_ext(blob.name)
+            if ext not in self.types:
+                raise PayloadError(f"file {i} ({blob.name}): type {ext or '(none)'} not accepted, expected one of {', '.join(self.types)}")
+            out.append(blob)
+        return out
+
+    def get(self, format: str = "file") -> list[Any]:
+        files = self._require_bound()
+        return [_binary.load_image(f, format, f"file {i}") for i, f in enumerate(files)]
+
+
+def to_blobs(files: Any, names: list[str] | None, component: str, what: str) -> list[Blob]:
+    """Turns str (text), bytes, Blob or payload dicts into Blobs named by `names` when given."""
+    if not isinstance(files, (list, tuple)):
+        files = [files]
+    if names is not None and len(names) != len(files):
+        raise PropsError(f"{component}: {len(names)} output_filenames for {len(files)} {what}")
+    out = []
+    for i, item in enumerate(files):
+        name = names[i] if names is not None else None
+        if isinstance(item, Blob):
+            blob = item if name is None else Blob(name=name, data=item.data)
+        elif isinstance(item, dict):
+            try:
+                blob = _binary.decode(item, f"{what} {i}")
+            except PayloadError as exc:
+                raise PropsError(f"{component}: {exc}") from None
+        elif isinstance(item, str):
+            blob = Blob(name=name or f"{what}-{i}.txt", data=item.encode("utf-8"), media_type="text/plain")
+        elif isinstance(item, (bytes, bytearray)):
+            blob = Blob(name=name or f"{what}-{i}.bin", data=bytes(item))
+        else:
+            raise PropsError(f"{component}: {what} {i} must be str, bytes or feather.Blob, got {type(item).__name__}")
+        out.append(blob)
+    return out
+
+
+class Download(Component):
+    """Offers files for download. `files`: str (saved as text), bytes or feather.Blob;
+    `output_filenames` names them. Value: {"files": [{"name", "media_type", "data"}]}. No response."""
+
+    component = "File.Download"
+    value_schema = FILES_SCHEMA
+
+    def __init__(self, files: Any, output_filenames: list[str] | None = None,
+                 title: str | None = None, description: str | None = None) -> None:
+        super().__init__(title, description)
+        self.files = to_blobs(files, output_filenames, self.component, "file")
+
+    def value(self) -> dict[str, Any]:
+        return {"files": [f.to_payload() for f in self.files]}
+
+    @classmethod
+    def _data_from_value(cls, value: Any) -> dict[str, Any]:
+        return {"files": expect_list(expect_object(value, ("files",), cls.component)["files"], "files")}
+
+    def get(self, format: str = "file") -> list[Any]:
+        return [_binary.load_image(f, format, f"file {i}") for i, f in enumerate(self.files)]
+
+
+class File:
+    """The File family: `ftr.File.Upload`, `ftr.File.Download`."""
+
+    Upload = Upload
+    Download = Download

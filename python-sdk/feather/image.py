@@ -1,0 +1,235 @@
+"""Image components: images shown with a selection, a text box, or captions."""
+from __future__ import annotations
+
+from typing import Any
+
+from . import _binary
+from ._binary import BINARY_SCHEMA, Blob
+from .component import (STR_LIST, Component, check_positive_int, check_texts, expect_index,
+                        expect_list, expect_object)
+from .errors import PayloadError, PropsError
+from .list import STYLES, check_max_selected, parse_items, parse_multi
+
+IMAGES = {"type": "array", "items": BINARY_SCHEMA}
+LISTS = {"type": "array", "items": STR_LIST}
+INDEX_LISTS = {"type": "array", "items": {"type": "array", "items": {"type": "integer", "minimum": 0}}}
+
+
+def to_images(images: Any, component: str) -> list[Blob]:
+    if not isinstance(images, (list, tuple)):
+        raise PropsError(f"{component}: images must be a list")
+    try:
+        return [_binary.encode_image(img, f"image {i}", f"image-{i}") for i, img in enumerate(images)]
+    except PayloadError as exc:
+        raise PropsError(f"{component}: {exc}") from None
+
+
+class _WithImages(Component):
+    def images(self, format: str = "images") -> list[Any]:
+        """The images, decoded as for File.Upload.get(format=...)."""
+        return [_binary.load_image(b, format, f"image {i}") for i, b in enumerate(self._images)]
+
+
+def _per_image_lists(lists: Any, count: int, component: str, allow_flags: bool) -> tuple[list[list[str]], list[list[int]]]:
+    if not isinstance(lists, (list, tuple)):
+        raise PropsError(f"{component}: lists must be a list with one list of items per image")
+    if len(lists) != count:
+        raise PropsError(f"{component}: {len(lists)} lists for {count} images (one list per image)")
+    items, pre = [], []
+    for i, sub in enumerate(lists):
+        names, flags = parse_items(sub, component, f"lists[{i}]", allow_flags)
+        items.append(names)
+        pre.append(flags)
+    return items, pre
+
+
+class WithSelectOne(_WithImages):
+    """Per image, pick exactly one item of its list. Value: {"images", "lists"}.
+    Response: {"selected": [one index per image]}. `get()` gives the chosen item per image."""
+
+    component = "Image.WithSelectOne"
+    interactive = True
+    config = ("style",)
+    value_schema = {"type": "object", "required": ["images", "lists"], "additionalProperties": False,
+                    "properties": {"images": IMAGES, "lists": LISTS}}
+    response_schema = {"type": "object", "required": ["selected"], "additionalProperties": False,
+                       "properties": {"selected": {"type": "array", "items": {"type": "integer", "minimum": 0}}}}
+
+    def __init__(self, images: list[Any], lists: list[list[str]], style: str = "radio",
+                 title: str | None = None, description: str | None = None) -> None:
+        super().__init__(title, description)
+        self.check_config({"style": style})
+        self._images = to_images(images, self.component)
+        self.lists, _ = _per_image_lists(lists, len(self._images), self.component, allow_flags=False)
+        for i, sub in enumerate(self.lists):
+            if not sub:
+                raise PropsError(f"{self.component}: lists[{i}] is empty; image {i} needs at least one item")
+        self.style = style
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        if config.get("style", "radio") not in STYLES:
+            raise PropsError(f"{cls.component}: style must be one of {', '.join(STYLES)}, got {config.get('style')!r}")
+
+    def value(self) -> dict[str, Any]:
+        return {"images": [b.to_payload() for b in self._images], "lists": [list(s) for s in self.lists]}
+
+    @classmethod
+    def _data_from_value(cls, value: Any) -> dict[str, Any]:
+        body = expect_object(value, ("images", "lists"), cls.component)
+        return {"images": expect_list(body["images"], "images"), "lists": body["lists"]}
+
+    def _parse_response(self, response: Any) -> list[int]:
+        body = expect_object(response, ("selected",), self.component)
+        selected = expect_list(body["selected"], "selected")
+        if len(selected) != len(self._images):
+            raise PayloadError(f"selected: {len(selected)} selections for {len(self._images)} images (one per image)")
+        return [expect_index(s, len(self.lists[i]), f"image {i}") for i, s in enumerate(selected)]
+
+    def get(self, return_index: bool = False) -> list[Any]:
+        chosen = self._require_bound()
+        return list(chosen) if return_index else [self.lists[i][s] for i, s in enumerate(chosen)]
+
+
+class WithSelectMulti(_WithImages):
+    """Per image, pick any number (at most `max_selected`) of its items; `(item, True)` preselects.
+    Value: {"images", "lists", "preselected"}. Response: {"selected": [[indices] per image]}.
+    `get()` gives the chosen items per image (`return_index`, `return_all` as in List.SelectMulti)."""
+
+    component = "Image.WithSelectMulti"
+    interactive = True
+    config = ("max_selected",)
+    value_schema = {"type": "object", "required": ["images", "lists", "preselected"], "additionalProperties": False,
+                    "properties": {"images": IMAGES, "lists": LISTS, "preselected": INDEX_LISTS}}
+    response_schema = {"type": "object", "required": ["selected"], "additionalProperties": False,
+                       "properties": {"selected": INDEX_LISTS}}
+
+    def __init__(self, images: list[Any], lists: list[list[Any]], max_selected: int | None = None,
+                 title: str | None = None, description: str | None = None) -> None:
+        super().__init__(title, description)
+        self.check_config({"max_selected": max_selected})
+        self._images = to_images(images, self.component)
+        self.lists, self.preselected = _per_image_lists(lists, len(self._images), self.component, allow_flags=True)
+        self.max_selected = max_selected
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        check_max_selected(config.get("max_selected"), cls.component)
+
+    def value(self) -> dict[str, Any]:
+        return {"images": [b.to_payload() for b in self._images], "lists": [list(s) for s in self.lists],
+                "preselected": [list(p) for p in self.preselected]}
+
+    @classmethod
+    def _data_from_value(cls, value: Any) -> dict[str, Any]:
+        body = expect_object(value, ("images", "lists", "preselected"), cls.component)
+        lists = expect_list(body["lists"], "lists")
+        pre = expect_list(body["preselected"], "preselected")
+        if len(pre) != len(lists):
+            raise PayloadError("preselected must have one list per image")
+        merged = []
+        for sub, flags in zip(lists, pre):
+            sub = expect_list(sub, "lists[i]")
+            flags = set(expect_list(flags, "preselected[i]"))
+            merged.append([(item, j in flags) if isinstance(item, str) else item for j, item in enumerate(sub)])
+        return {"images": expect_list(body["images"], "images"), "lists": merged}
+
+    def _parse_response(self, response: Any) -> list[list[int]]:
+        body = expect_object(response, ("selected",), self.component)
+        selected = expect_list(body["selected"], "selected")
+        if len(selected) != len(self._images):
+            raise PayloadError(f"selected: {len(selected)} selections for {len(self._images)} images (one list per image)")
+        return [parse_multi(s, len(self.lists[i]), self.max_selected, f"image {i}") for i, s in enumerate(selected)]
+
+    def get(self, return_index: bool = False, return_all: bool = False) -> list[list[Any]]:
+        chosen = self._require_bound()
+        if return_all:
+            return [[(item, j in chosen[i]) for j, item in enumerate(sub)] for i, sub in enumerate(self.lists)]
+        return [list(c) if return_index else [self.lists[i][j] for j in c] for i, c in enumerate(chosen)]
+
+
+class WithTextIn(_WithImages):
+    """One text box per image (at most `max_chars`). Value: {"images"}. Response: {"texts": [one per image]}."""
+
+    component = "Image.WithTextIn"
+    interactive = True
+    config = ("default_text", "max_chars")
+    value_schema = {"type": "object", "required": ["images"], "additionalProperties": False,
+                    "properties": {"images": IMAGES}}
+    response_schema = {"type": "object", "required": ["texts"], "additionalProperties": False,
+                       "properties": {"texts": STR_LIST}}
+
+    def __init__(self, images: list[Any], default_text: str | None = None, max_chars: int = 256,
+                 title: str | None = None, description: str | None = None) -> None:
+        super().__init__(title, description)
+        self.check_config({"default_text": default_text, "max_chars": max_chars})
+        self._images = to_images(images, self.component)
+        self.default_text, self.max_chars = default_text, max_chars
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        check_positive_int("max_chars", config.get("max_chars", 256), cls.component)
+        if config.get("default_text") is not None and not isinstance(config.get("default_text"), str):
+            raise PropsError(f"{cls.component}: default_text must be a string")
+
+    def value(self) -> dict[str, Any]:
+        return {"images": [b.to_payload() for b in self._images]}
+
+    @classmethod
+    def _data_from_value(cls, value: Any) -> dict[str, Any]:
+        return {"images": expect_list(expect_object(value, ("images",), cls.component)["images"], "images")}
+
+    def _parse_response(self, response: Any) -> list[str]:
+        body = expect_object(response, ("texts",), self.component)
+        return check_texts(body["texts"], len(self._images), self.max_chars, "one per image")
+
+    def get(self) -> list[str]:
+        return list(self._require_bound())
+
+
+class View(_WithImages):
+    """Shows images with optional captions (`output_text`: one str per image, or None).
+    Value: {"images", "texts": [str or null]}. No response."""
+
+    component = "Image.View"
+    value_schema = {"type": "object", "required": ["images", "texts"], "additionalProperties": False,
+                    "properties": {"images": IMAGES,
+                                   "texts": {"type": "array", "items": {"type": ["string", "null"]}}}}
+
+    def __init__(self, images: list[Any], output_text: list[str | None] | str | None = None,
+                 title: str | None = None, description: str | None = None) -> None:
+        super().__init__(title, description)
+        self._images = to_images(images, self.component)
+        self.output_text = captions(output_text, len(self._images), self.component, "images")
+
+    def value(self) -> dict[str, Any]:
+        return {"images": [b.to_payload() for b in self._images], "texts": list(self.output_text)}
+
+    @classmethod
+    def _data_from_value(cls, value: Any) -> dict[str, Any]:
+        body = expect_object(value, ("images", "texts"), cls.component)
+        return {"images": expect_list(body["images"], "images"), "output_text": body["texts"]}
+
+    def get(self) -> list[str | None]:
+        return list(self.output_text)
+
+
+def captions(output_text: Any, count: int, component: str, what: str) -> list[str | None]:
+    if output_text is None:
+        return [None] * count
+    if isinstance(output_text, str):
+        output_text = [output_text]
+    if not isinstance(output_text, (list, tuple)) or not all(t is None or isinstance(t, str) for t in output_text):
+        raise PropsError(f"{component}: output_text must be a string, a list of strings, or None")
+    if len(output_text) != count:
+        raise PropsError(f"{component}: {len(output_text)} output_text entries for {count} {what}")
+    return list(output_text)
+
+
+class Image:
+    """The Image family: `ftr.Image.WithSelectOne`, `.WithSelectMulti`, `.WithTextIn`, `.View`."""
+
+    WithSelectOne = WithSelectOne
+    WithSelectMulti = WithSelectMulti
+    WithTextIn = WithTextIn
+    View = View

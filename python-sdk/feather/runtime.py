@@ -1,0 +1,210 @@
+"""The in-container step runtime (docs/contracts.md section 3): `python3 -m feather.runtime`.
+
+Reads one request from stdin, runs one step, and writes JSON lines to stdout, the result last.
+Whatever the model prints (Python or C level) goes to stderr, which the server keeps as the log.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import traceback
+from typing import Any, Callable, Iterator
+
+from .component import Component
+from .errors import ModelDefinitionError, PayloadError
+from .loader import load
+from .metadata import check_static_props
+from .model import Slot, StepInfo, conforms, type_name
+
+PROTOCOL = 1
+
+
+class _Invalid(Exception):
+    def __init__(self, input_name: str | None, message: str) -> None:
+        super().__init__(message)
+        self.input = input_name
+        self.message = message
+
+
+def _failed(kind: str, message: str, frames: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"type": "result", "status": "failed",
+            "error": {"type": kind, "message": message, "frames": frames or []}}
+
+
+def _frames(tb: Any, directory: str) -> list[dict[str, Any]]:
+    """The traceback frames that belong to the model's own code, innermost last."""
+    out = []
+    root = os.path.realpath(directory) + os.sep
+    for frame in traceback.extract_tb(tb):
+        path = os.path.realpath(frame.filename)
+        if path.startswith(root):
+            out.append({"file": os.path.relpath(path, root).replace(os.sep, "/"), "line": frame.lineno,
+                        "function": frame.name, "code": (frame.line or "").strip()})
+    return out
+
+
+def _check_request(request: Any) -> tuple[str, int, dict[str, Any], list[Any] | None]:
+    if not isinstance(request, dict):
+        raise ValueError("the request must be a JSON object")
+    if request.get("protocol") != PROTOCOL:
+        raise ValueError(f"unsupported protocol {request.get('protocol')!r}; this runtime speaks protocol {PROTOCOL}")
+    entrypoint = request.get("entrypoint")
+    if not isinstance(entrypoint, str) or not entrypoint:
+        raise ValueError("'entrypoint' must be the model file's path")
+    step = request.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError("'step' must be a non-negative integer")
+    responses = request.get("responses") or {}
+    if not isinstance(responses, dict):
+        raise ValueError("'responses' must be an object keyed by input name")
+    previous = request.get("previous")
+    if previous is not None and not isinstance(previous, list):
+        raise ValueError("'previous' must be the outputs array of the previous step, or null")
+    return entrypoint, step, responses, previous
+
+
+def _inputs(step: int, info: StepInfo, init_slots: list[Slot], responses: dict[str, Any],
+            previous: list[Any] | None) -> list[Any]:
+    args: list[Any] = []
+    if step == 0:
+        components: list[Any] = [slot.instance for slot in init_slots]
+    else:
+        if previous is None:
+            raise _Invalid(None, f"step {step} needs 'previous': the outputs of step {step - 1}")
+        by_name = {o.get("name"): o for o in previous if isinstance(o, dict)}
+        components = []
+        for slot in info.inputs:
+            out = by_name.get(slot.name)
+            if out is None:
+                raise _Invalid(slot.name, f"'previous' has no output named {slot.name!r}")
+            if out.get("component") != slot.component_id:
+                raise _Invalid(slot.name, f"'previous' gives a {out.get('component')} for {slot.name!r}, "
+                                          f"the model declares {slot.component_id}")
+            if slot.component is None:
+                if not conforms(out.get("value"), slot.json_type):
+                    raise _Invalid(slot.name, f"value does not match its declared type {type_name(slot.json_type)}")
+                components.append(out.get("value"))
+                continue
+            try:
+                components.append(slot.component.from_output(out.get("props") or {}, out.get("value")))
+            except PayloadError as exc:
+                raise _Invalid(slot.name, f"previous output is not a valid {slot.component_id}: {exc}") from None
+    takes = [s.name for s in info.inputs if s.component is not None and s.component.interactive]
+    for key in responses:
+        if key not in takes:
+            raise _Invalid(key, f"step {info.name!r} has no input {key!r} that takes a response"
+                                + (f" (inputs that do: {', '.join(takes)})" if takes else " (it takes none)"))
+    for slot, value in zip(info.inputs, components):
+        if isinstance(value, Component) and value.interactive:
+            if slot.name not in responses:
+                raise _Invalid(slot.name, f"missing response for input {slot.name!r} ({slot.component_id})")
+            try:
+                value.bind(responses[slot.name])
+            except PayloadError as exc:
+                raise _Invalid(slot.name, str(exc)) from None
+        args.append(value)
+    return args
+
+
+def _outputs(info: StepInfo, returned: Any) -> list[dict[str, Any]]:
+    slots = info.outputs
+    if len(slots) == 1:
+        values = [returned]
+    elif isinstance(returned, (tuple, list)) and len(returned) == len(slots):
+        values = list(returned)
+    else:
+        got = f"a tuple of {len(returned)}" if isinstance(returned, tuple) else f"a {type(returned).__name__}"
+        raise PayloadError(f"step {info.name!r} returned {got}, declared {len(slots)} outputs "
+                           f"({', '.join(s.component_id for s in slots)})")
+    outputs = []
+    for slot, value in zip(slots, values):
+        if slot.component is None:
+            if not conforms(value, slot.json_type):
+                raise PayloadError(f"step {info.name!r}: output {slot.name!r} is declared {type_name(slot.json_type)} "
+                                   f"(JSON) but the step returned a {type(value).__name__}")
+            outputs.append({"name": slot.name, "component": "Json", "version": 1,
+                            "props": {"type": type_name(slot.json_type)}, "value": value})
+        else:
+            if type(value) is not slot.component:
+                got = value.component if isinstance(value, Component) else type(value).__name__
+                raise PayloadError(f"step {info.name!r}: output {slot.name!r} is declared {slot.component.component} "
+                                   f"but the step returned {got}")
+            outputs.append(value.to_output(slot.name))
+    return outputs
+
+
+def run_step(request: Any, directory: str) -> dict[str, Any]:
+    """Runs one step and returns the result line (a dict). Never raises for the model's faults."""
+    try:
+        entrypoint, step, responses, previous = _check_request(request)
+    except ValueError as exc:
+        return _failed("RequestError", str(exc))
+    try:
+        loaded = load(directory, entrypoint)
+        check_static_props(loaded.file)
+        init_slots, steps = loaded.model.analyze()
+    except ModelDefinitionError as exc:
+        file = os.path.relpath(exc.file, directory) if exc.file else entrypoint
+        return _failed("ModelDefinitionError", exc.message,
+                       [{"file": file, "line": exc.line, "function": "<module>", "code": ""}])
+    if step >= len(steps):
+        return _failed("RequestError", f"step {step} does not exist; the model has {len(steps)} step(s)")
+    info = steps[step]
+    try:
+        args = _inputs(step, info, init_slots, responses, previous)
+    except _Invalid as exc:
+        return {"type": "result", "status": "invalid_input", "error": {"input": exc.input, "message": exc.message}}
+    fn: Callable[..., Any] = info.fn
+    try:
+        returned = fn(*args)
+    except BaseException as exc:  # the model's fault, including SystemExit and KeyboardInterrupt
+        return _failed(type(exc).__name__, str(exc), _frames(exc.__traceback__, directory))
+    try:
+        outputs = _outputs(info, returned)
+        json.dumps(outputs, allow_nan=False)
+    except (PayloadError, ValueError, TypeError) as exc:
+        return _failed("OutputMismatch", str(exc), [{"file": os.path.relpath(info.file, directory), "line": info.line,
+                                                     "function": info.name, "code": ""}])
+    return {"type": "result", "status": "succeeded", "outputs": outputs}
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Points fd 1 (and sys.stdout) at stderr for the duration; yields a writer of JSON lines
+    to the real stdout."""
+    sys.stdout.flush()
+    real = os.dup(1)
+    saved_stdout = sys.stdout
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def emit(event: dict[str, Any]) -> None:
+        os.write(real, (json.dumps(event, separators=(",", ":")) + "\n").encode("utf-8"))
+    try:
+        yield emit
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 1)
+        os.close(real)
+        sys.stdout = saved_stdout
+
+
+def main() -> int:
+    directory = os.environ.get("FEATHER_MODEL_DIR") or os.getcwd()
+    with stdout_to_stderr() as emit:
+        raw = sys.stdin.read()
+        try:
+            request = json.loads(raw)
+        except ValueError as exc:
+            emit(_failed("RequestError", f"the request on stdin is not JSON: {exc}"))
+            return 0
+        emit({"type": "status", "status": "running", "step": request.get("step") if isinstance(request, dict) else None})
+        result = run_step(request, directory)
+        emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
