@@ -80,5 +80,5 @@ build_binaries() {
 
 # Host Python packages: the SDK's inspect imports the samples' modules on this machine.
 ensure_host_python() {
-  ensure_apt python3 python3-numpy python3-pil python3-opencv python3-sklearn
+  ensure_apt python3 python3-numpy python3-pil python3-opencv opencv-data python3-sklearn
 }
