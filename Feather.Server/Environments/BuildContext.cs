@@ -18,7 +18,7 @@ public static partial class BuildContext
         // Fail early with a clear message when the runner's Python is not the one the model declares.
         sb.Append("RUN python3 -c 'import sys; v=\"%d.%d\" % sys.version_info[:2]; ")
           .Append("sys.exit(0 if v == \"").Append(spec.PythonVersion)
-          .Append("\" else \"the model needs Python ").Append(spec.PythonVersion)
+          .Append("\" else \"ERROR: the model needs Python ").Append(spec.PythonVersion)
           .Append(", the runner image has Python \" + v)'\n");
         if (system.Count > 0)
         {

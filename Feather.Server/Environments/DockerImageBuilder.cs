@@ -115,6 +115,9 @@ public sealed partial class DockerImageBuilder(
         return $"feather-version:{safe}-{version}";
     }
 
+    [GeneratedRegex(@"\x1b\[[0-9;]*[A-Za-z]")]
+    private static partial Regex AnsiEscape();
+
     [GeneratedRegex("[^a-z0-9_.-]+")]
     private static partial Regex TagUnsafe();
 
@@ -178,7 +181,7 @@ public sealed partial class DockerImageBuilder(
             }
             var chunk = m.Stream ?? m.Status;
             if (string.IsNullOrEmpty(chunk)) return;
-            partial.Append(chunk);
+            partial.Append(AnsiEscape().Replace(chunk, ""));
             var s = partial.ToString();
             var last = s.LastIndexOf('\n');
             if (last < 0) return;

@@ -112,6 +112,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
             }
             catch (OperationCanceledException) when (linked.IsCancellationRequested)
             {
+                stream.Dispose();
                 await KillAsync(id);
                 var logs = stderr.ToText();
                 if (ct.IsCancellationRequested)
@@ -120,6 +121,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
             }
             catch (IOException) when (linked.IsCancellationRequested)
             {
+                stream.Dispose();
                 await KillAsync(id);
                 return ct.IsCancellationRequested
                     ? new StepExecutionResult(StepOutcome.Cancelled, null, stderr.ToText(), "cancelled", clock.Elapsed)
@@ -128,6 +130,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
 
             if (outputCapHit)
             {
+                stream.Dispose();
                 await KillAsync(id);
                 return new StepExecutionResult(StepOutcome.Crashed, null, stderr.ToText(),
                     $"killed: output exceeded the cap of {FormatBytes(_options.MaxOutputBytes)}", clock.Elapsed);
@@ -248,11 +251,17 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
     {
         try
         {
-            await _docker.Client.Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, CancellationToken.None);
+            // Not the caller's token: cleanup must happen even when the step was cancelled.
+            using var limit = new CancellationTokenSource(CleanupTimeout);
+            await _docker.Client.Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, limit.Token);
         }
         catch (DockerApiException)
         {
             // already stopped
+        }
+        catch (OperationCanceledException e)
+        {
+            LogKillSlow(e, id); // removal below forces it
         }
     }
 
@@ -260,7 +269,8 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
     {
         try
         {
-            await _docker.Client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
+            using var limit = new CancellationTokenSource(CleanupTimeout);
+            await _docker.Client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, limit.Token);
         }
         catch (DockerContainerNotFoundException)
         {
@@ -271,6 +281,8 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
             LogRemoveFailed(e, id);
         }
     }
+
+    private static readonly TimeSpan CleanupTimeout = TimeSpan.FromSeconds(30);
 
     internal static string FormatBytes(long bytes) =>
         bytes % (1024 * 1024) == 0 ? $"{bytes / (1024 * 1024)} MiB"
@@ -287,6 +299,9 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Docker refused step container {Name}")]
     private partial void LogDockerError(Exception e, string name);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Killing container {Id} took too long")]
+    private partial void LogKillSlow(Exception e, string id);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove container {Id}; the reaper will")]
     private partial void LogRemoveFailed(Exception e, string id);
