@@ -1,0 +1,99 @@
+"""The samples beyond hello and vqg: each runs locally through `python3 -m feather run` (the same
+code path as the container runtime) and its real outputs are checked."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from conftest import REPO, feather
+
+SAMPLES = REPO / "samples"
+
+
+def run_sample(sample: str, inputs: dict | None = None, tmp_path: Path | None = None) -> tuple[dict, str, int]:
+    """Runs every step of a sample with its example inputs (or `inputs`); returns (--json output, stderr, rc)."""
+    inputs_file = SAMPLES / sample / "example-inputs.json"
+    if inputs is not None:
+        assert tmp_path is not None
+        inputs_file = tmp_path / "inputs.json"
+        inputs_file.write_text(json.dumps(inputs))
+    proc = feather("run", str(SAMPLES / sample), "--inputs", str(inputs_file), "--json")
+    out = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    return out, proc.stderr, proc.returncode
+
+
+def outputs_of(result: dict, step: int) -> dict[str, dict]:
+    return {o["name"]: o for o in result["steps"][step]["outputs"]}
+
+
+def png_payload(name: str, array: np.ndarray) -> dict:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return {"name": name, "media_type": "image/png", "data": base64.b64encode(buf.getvalue()).decode()}
+
+
+def decode_image(blob: dict) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(blob["data"])))
+
+
+# ---- image-classifier ------------------------------------------------------------------------
+
+def test_classifier_labels_the_example_digits():
+    out, err, rc = run_sample("image-classifier")
+    assert rc == 0, err
+    labels = outputs_of(out, 0)["labels"]
+    assert labels["component"] == "Image.View"
+    assert [b["name"] for b in labels["value"]["images"]] == ["digit-3.png", "digit-7.png", "digit-0.png"]
+    captions = labels["value"]["texts"]
+    assert [c.split(" ")[0] for c in captions] == ["3", "7", "0"]
+    confidences = [float(c.split("(")[1].rstrip("%)")) for c in captions]
+    assert all(50 < p <= 100 for p in confidences)
+    lines = outputs_of(out, 0)["probabilities"]["value"]["texts"]
+    assert lines[0].startswith("digit-3.png: 3 (3: ") and len(lines) == 3
+    assert "classified 3 image(s)" in err
+
+
+def test_classifier_is_accurate_on_held_out_digits_uploaded_as_png_and_jpg(tmp_path):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    digits = load_digits()
+    _, images, _, targets = train_test_split(digits.images, digits.target, test_size=0.25,
+                                             random_state=0, stratify=digits.target)  # the split train.py held out
+    files = []
+    for i in range(10):  # ten held-out digits: light ink on black, bigger, one as JPEG
+        grey = (images[i] * 255 / 16).round().astype(np.uint8)
+        big = np.asarray(Image.fromarray(grey).resize((40, 40), Image.NEAREST))
+        if i == 0:
+            buf = io.BytesIO()
+            Image.fromarray(big).save(buf, format="JPEG", quality=95)
+            files.append({"name": "d0.jpg", "media_type": "image/jpeg", "data": base64.b64encode(buf.getvalue()).decode()})
+        else:
+            files.append(png_payload(f"d{i}.png", big))
+    out, err, rc = run_sample("image-classifier", {"steps": [{"images": {"files": files}}]}, tmp_path)
+    assert rc == 0, err
+    predicted = [int(c.split(" ")[0]) for c in outputs_of(out, 0)["labels"]["value"]["texts"]]
+    assert sum(p == t for p, t in zip(predicted, targets[:10])) >= 9, (predicted, list(targets[:10]))
+
+
+def test_classifier_refuses_a_text_file(tmp_path):
+    bad = {"name": "notes.txt", "media_type": "text/plain", "data": base64.b64encode(b"7").decode()}
+    out, err, rc = run_sample("image-classifier", {"steps": [{"images": {"files": [bad]}}]}, tmp_path)
+    assert rc == 1 and out["status"] == "invalid_input"
+    assert "invalid input 'images': file 0 (notes.txt): type .txt not accepted" in err
+
+
+def test_classifier_weights_are_plain_arrays_and_bundled():
+    with np.load(SAMPLES / "image-classifier" / "weights.npz", allow_pickle=False) as npz:
+        assert npz["coef"].shape == (10, 64) and npz["intercept"].shape == (10,)
+        assert list(npz["classes"]) == list(range(10))
+    proc = feather("inspect", str(SAMPLES / "image-classifier"))
+    assert proc.returncode == 0, proc.stderr
+    meta = json.loads(proc.stdout)
+    assert meta["bundle"] == {"code": ["model.py"], "model": ["weights.npz"]}
+    assert meta["environment"]["system_packages"] == ["python3-numpy", "python3-pil"]
+    assert [i["provided_by"] for i in meta["environment"]["imports"]] == ["system_packages", "system_packages"]
