@@ -97,3 +97,65 @@ def test_classifier_weights_are_plain_arrays_and_bundled():
     assert meta["bundle"] == {"code": ["model.py"], "model": ["weights.npz"]}
     assert meta["environment"]["system_packages"] == ["python3-numpy", "python3-pil"]
     assert [i["provided_by"] for i in meta["environment"]["imports"]] == ["system_packages", "system_packages"]
+
+
+# ---- text-tools ------------------------------------------------------------------------------
+
+def _file(output: dict) -> tuple[str, str, str]:
+    blob = output["value"]["files"][0]
+    return blob["name"], blob["media_type"], base64.b64decode(blob["data"]).decode("utf-8")
+
+
+def test_text_tools_offers_keywords_and_exports_csv():
+    out, err, rc = run_sample("text-tools")
+    assert rc == 0, err
+    offered = outputs_of(out, 0)
+    assert offered["keywords"]["component"] == "List.SelectMulti"
+    assert offered["keywords"]["value"]["items"][:4] == ["container (4)", "model (3)", "step (3)", "run (2)"]
+    assert offered["keywords"]["value"]["preselected"] == [0, 1, 2]
+    assert offered["keywords"]["props"]["max_selected"] == 5
+    assert offered["format"]["value"]["items"] == ["CSV", "JSON", "Markdown table"]
+    assert offered["format"]["props"]["style"] == "dropdown"
+    name, media_type, text = _file(outputs_of(out, 1)["report"])
+    assert (name, media_type) == ("keywords.csv", "text/csv")
+    lines = text.splitlines()
+    assert lines[0] == "word,count,share,sentences,context"
+    assert lines[1].startswith("container,4,0.0563,1 2 3 5,") and "[container]" in lines[1]
+    assert [line.split(",")[0] for line in lines[1:]] == ["container", "model", "step"]
+    summary = outputs_of(out, 1)["summary"]["value"]["texts"]
+    assert summary[0] == "3 keyword(s) of 71 words in 5 sentences, as CSV:"
+    assert "71 words, 5 sentences" in err
+
+
+def test_text_tools_json_and_markdown_exports(tmp_path):
+    inputs = json.loads((SAMPLES / "text-tools" / "example-inputs.json").read_text())
+    inputs["steps"][1] = {"keywords": {"selected": [3, 0]}, "format": {"selected": 1}}
+    out, err, rc = run_sample("text-tools", inputs, tmp_path)
+    assert rc == 0, err
+    name, media_type, text = _file(outputs_of(out, 1)["report"])
+    assert (name, media_type) == ("keywords.json", "application/json")
+    rows = json.loads(text)
+    assert [(r["word"], r["count"], r["sentences"]) for r in rows] == [("container", 4, [1, 2, 3, 5]), ("run", 2, [5])]
+    inputs["steps"][1]["format"] = {"selected": 2}
+    out, err, rc = run_sample("text-tools", inputs, tmp_path)
+    assert rc == 0, err
+    name, media_type, text = _file(outputs_of(out, 1)["report"])
+    assert (name, media_type) == ("keywords.md", "text/markdown")
+    assert text.splitlines()[2] == "| container | 4 | 5.6% | 1, 2, 3, 5 | ...ry step of a model in a fresh [container]. |"
+
+
+def test_text_tools_rejects_six_keywords_and_an_unknown_format(tmp_path):
+    inputs = json.loads((SAMPLES / "text-tools" / "example-inputs.json").read_text())
+    inputs["steps"][1] = {"keywords": {"selected": [0, 1, 2, 3, 4, 5]}, "format": {"selected": 0}}
+    out, err, rc = run_sample("text-tools", inputs, tmp_path)
+    assert rc == 1 and out["status"] == "invalid_input"
+    assert "invalid input 'keywords'" in err and "at most 5" in err
+    inputs["steps"][1] = {"keywords": {"selected": [0]}, "format": {"selected": 3}}
+    out, err, rc = run_sample("text-tools", inputs, tmp_path)
+    assert rc == 1 and "invalid input 'format'" in err
+
+
+def test_text_tools_fails_clearly_on_a_text_without_words(tmp_path):
+    out, err, rc = run_sample("text-tools", {"steps": [{"text": {"texts": ["a an the of 42 !"]}}]}, tmp_path)
+    assert rc == 1 and out["status"] == "failed"
+    assert "ValueError: the text has no words to count" in err
