@@ -159,3 +159,43 @@ def test_text_tools_fails_clearly_on_a_text_without_words(tmp_path):
     out, err, rc = run_sample("text-tools", {"steps": [{"text": {"texts": ["a an the of 42 !"]}}]}, tmp_path)
     assert rc == 1 and out["status"] == "failed"
     assert "ValueError: the text has no words to count" in err
+
+
+# ---- doc-annotator ---------------------------------------------------------------------------
+
+def test_doc_annotator_highlights_terms_and_indexes_lines():
+    out, err, rc = run_sample("doc-annotator")
+    assert rc == 0, err
+    shown = outputs_of(out, 0)["terms"]
+    assert shown["component"] == "Document.WithTextIn" and shown["props"]["max_chars"] == 200
+    assert [d["name"] for d in shown["value"]["documents"]] == ["sandbox.md", "publishing.txt"]
+    assert outputs_of(out, 0)["line_counts"]["value"] == [5, 3]
+    view = outputs_of(out, 1)["annotated"]
+    assert view["component"] == "Document.View"
+    assert view["value"]["texts"] == ["sandbox.md: 3 of 4 term(s) found in 5 lines",
+                                      "publishing.txt: 2 of 2 term(s) found in 3 lines"]
+    docs = [(d["name"], d["media_type"], base64.b64decode(d["data"]).decode()) for d in view["value"]["documents"]]
+    assert [(n, m) for n, m, _ in docs] == [("sandbox.annotated.md", "text/markdown"),
+                                            ("publishing.annotated.md", "text/markdown")]
+    sandbox = docs[0][2]
+    assert "The **container** has no network and a **read-only root**." in sandbox
+    assert "- step: 3 line(s): 1, 3, 5" in sandbox and "- GPU: not found" in sandbox
+    assert "Versions are immutable; the live **version** is" in docs[1][2]
+    assert "read 2 document(s), 8 lines" in err
+
+
+def test_doc_annotator_needs_one_text_per_document_and_rejects_pdf(tmp_path):
+    inputs = json.loads((SAMPLES / "doc-annotator" / "example-inputs.json").read_text())
+    inputs["steps"][1] = {"terms": {"texts": ["container"]}}
+    out, err, rc = run_sample("doc-annotator", inputs, tmp_path)
+    assert rc == 1 and out["status"] == "invalid_input" and "invalid input 'terms'" in err
+    pdf = {"name": "paper.pdf", "media_type": "application/pdf", "data": base64.b64encode(b"%PDF-1.4").decode()}
+    out, err, rc = run_sample("doc-annotator", {"steps": [{"documents": {"files": [pdf]}}]}, tmp_path)
+    assert rc == 1 and "type .pdf not accepted" in err
+
+
+def test_doc_annotator_says_which_file_is_not_utf8(tmp_path):
+    latin = {"name": "old.txt", "media_type": "text/plain", "data": base64.b64encode("caf\xe9".encode("latin-1")).decode()}
+    out, err, rc = run_sample("doc-annotator", {"steps": [{"documents": {"files": [latin]}}]}, tmp_path)
+    assert rc == 1 and out["status"] == "failed"
+    assert "ValueError: old.txt is not UTF-8 text" in err
