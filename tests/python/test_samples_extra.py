@@ -199,3 +199,69 @@ def test_doc_annotator_says_which_file_is_not_utf8(tmp_path):
     out, err, rc = run_sample("doc-annotator", {"steps": [{"documents": {"files": [latin]}}]}, tmp_path)
     assert rc == 1 and out["status"] == "failed"
     assert "ValueError: old.txt is not UTF-8 text" in err
+
+
+# ---- image-tools -----------------------------------------------------------------------------
+
+def test_image_tools_filters_captions_and_offers_downloads():
+    out, err, rc = run_sample("image-tools")
+    assert rc == 0, err
+    offered = outputs_of(out, 0)["filters"]
+    assert offered["component"] == "Image.WithSelectOne"
+    assert offered["value"]["lists"] == [["original", "greyscale", "edges", "invert", "posterize"]] * 2
+    step2 = outputs_of(out, 1)
+    assert step2["captions"]["component"] == "Image.WithTextIn"
+    assert [b["name"] for b in step2["captions"]["value"]["images"]] == ["astronaut-invert.png", "cameraman-edges.png"]
+    assert step2["stems"]["value"] == ["astronaut-invert", "cameraman-edges"]
+    assert "filters: astronaut=invert, cameraman=edges" in err
+
+    original = np.asarray(Image.open(SAMPLES / "image-tools/images/astronaut.jpg").convert("RGB"), dtype=np.int16)
+    inverted = np.asarray(decode_image(step2["captions"]["value"]["images"][0]).convert("RGB"), dtype=np.int16)
+    assert inverted.shape == original.shape and np.array_equal(inverted, 255 - original)
+    edges = np.asarray(decode_image(step2["captions"]["value"]["images"][1]).convert("RGB"))
+    assert np.array_equal(edges[..., 0], edges[..., 2])  # grey
+
+    final = outputs_of(out, 2)
+    view, download = final["captioned"]["value"], final["files"]["value"]
+    assert view["texts"] == ["An astronaut, inverted: the white suit turns dark.", "Edges of the cameraman"]
+    assert [b["name"] for b in download["files"]] == ["astronaut-invert-captioned.png", "cameraman-edges-captioned.png"]
+    assert [b["data"] for b in download["files"]] == [b["data"] for b in view["images"]]
+    captioned = np.asarray(decode_image(view["images"][0]).convert("RGB"), dtype=np.int16)
+    height = original.shape[0]
+    assert captioned.shape[1] == original.shape[1] and captioned.shape[0] == height + 8 + 12 * 3  # 3 wrapped lines
+    assert np.array_equal(captioned[:height], inverted)
+    band = captioned[height:]
+    assert (band == 255).mean() > 0.7 and (band < 100).any()  # white band with dark text
+
+
+def test_image_tools_rejects_a_filter_index_out_of_range(tmp_path):
+    inputs = json.loads((SAMPLES / "image-tools" / "example-inputs.json").read_text())
+    inputs["steps"][1] = {"filters": {"selected": [5, 0]}}
+    out, err, rc = run_sample("image-tools", inputs, tmp_path)
+    assert rc == 1 and out["status"] == "invalid_input" and "invalid input 'filters'" in err
+    inputs["steps"][1] = {"filters": {"selected": [0, 0]}}
+    inputs["steps"][2] = {"captions": {"texts": ["x" * 121, "ok"]}}
+    out, err, rc = run_sample("image-tools", inputs, tmp_path)
+    assert rc == 1 and "invalid input 'captions'" in err
+
+
+# ---- all samples together --------------------------------------------------------------------
+
+TWELVE = {"File.Upload", "File.Download", "Text.In", "Text.View", "List.SelectOne", "List.SelectMulti",
+          "Image.WithSelectOne", "Image.WithSelectMulti", "Image.WithTextIn", "Image.View",
+          "Document.WithTextIn", "Document.View"}
+
+
+def test_the_samples_use_all_twelve_components_between_them():
+    used: dict[str, set[str]] = {}
+    for directory in sorted(p for p in SAMPLES.iterdir() if (p / "model.py").exists()):
+        proc = feather("inspect", str(directory))
+        assert proc.returncode == 0, f"{directory.name}: {proc.stderr}"
+        meta = json.loads(proc.stdout)
+        assert meta["name"] == directory.name
+        assert (directory / "README.md").exists() and (directory / "example-inputs.json").exists()
+        for step in meta["steps"]:
+            for io_ in step["inputs"] + step["outputs"]:
+                used.setdefault(io_["component"], set()).add(directory.name)
+    assert TWELVE - set(used) == set()
+    assert used["Image.WithTextIn"] == {"image-tools"} and used["Document.View"] == {"doc-annotator"}
