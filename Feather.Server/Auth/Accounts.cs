@@ -49,8 +49,11 @@ public sealed class Accounts(FeatherDb db, TimeProvider time)
         return (record, secret);
     }
 
-    public TokenRecord? FindTokenBySecret(string secret) =>
-        db.Tokens.FindOne(t => t.Hash == TokenSecrets.HashOf(secret));
+    public TokenRecord? FindTokenBySecret(string secret)
+    {
+        var hash = TokenSecrets.HashOf(secret);
+        return db.Tokens.FindOne(t => t.Hash == hash);
+    }
 
     public void TouchToken(TokenRecord token)
     {
@@ -81,7 +84,7 @@ public sealed class Accounts(FeatherDb db, TimeProvider time)
     public void SaveTeam(TeamRecord team) => db.Teams.Update(team);
 
     public IEnumerable<TeamRecord> TeamsOf(string username) =>
-        db.Teams.Find(t => t.Members.Contains(username)).OrderBy(t => t.Name);
+        db.Teams.FindAll().Where(t => t.Members.Contains(username)).OrderBy(t => t.Name);
 
     public bool IsMember(string team, string username) => FindTeam(team)?.Members.Contains(username) == true;
 }

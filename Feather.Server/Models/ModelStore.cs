@@ -8,7 +8,11 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
 {
     public FeatherDb Db => db;
 
-    public ModelRecord? Find(string owner, string name) => db.Models.FindOne(m => m.Key == $"{owner}/{name}");
+    public ModelRecord? Find(string owner, string name)
+    {
+        var key = $"{owner}/{name}";
+        return db.Models.FindOne(m => m.Key == key);
+    }
 
     public ModelRecord? FindById(string id) => db.Models.FindById(id);
 
