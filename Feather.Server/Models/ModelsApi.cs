@@ -40,6 +40,7 @@ public static class ModelsApi
         var model = models.MapGroup("/{owner}/{model}");
         model.MapGet("/", Get).RequireAuthorization(AuthApi.Policies.Browse);
         model.MapPatch("/", Update).RequireAuthorization(AuthApi.Policies.Publish);
+        model.MapGet("/openapi.json", OpenApiDocument).RequireAuthorization(AuthApi.Policies.Browse);
         model.MapGet("/versions", ListVersions).RequireAuthorization(AuthApi.Policies.Browse);
         model.MapGet("/versions/{reference}", GetVersion).RequireAuthorization(AuthApi.Policies.Browse);
         model.MapPost("/live", Promote).RequireAuthorization(AuthApi.Policies.Publish);
@@ -155,6 +156,19 @@ public static class ModelsApi
         if (!found.Tags.Remove(tag)) return Problems.NotFound($"{owner}/{model} has no tag '{tag}'");
         store.Save(found);
         return TypedResults.Ok(ToDetail(found, store));
+    }
+
+    /// <summary>The OpenAPI document of a version (live by default; ?version=3 or ?version=stable).</summary>
+    private static Results<JsonHttpResult<System.Text.Json.Nodes.JsonObject>, ProblemHttpResult> OpenApiDocument(
+        string owner, string model, string? version, HttpContext http, ModelStore store, Configuration.FeatherOptions options)
+    {
+        var found = Readable(owner, model, http, store);
+        if (found is null) return NotFound(owner, model);
+        var number = store.Resolve(found, version);
+        var record = number is null ? null : store.FindVersion(found.Id, number.Value);
+        if (record is null) return Problems.NotFound($"{owner}/{model} has no version or tag '{version ?? "live"}'");
+        var baseUrl = options.PublicUrl ?? $"{http.Request.Scheme}://{http.Request.Host}";
+        return TypedResults.Json(ModelOpenApi.Build(found, record, baseUrl));
     }
 
     public static bool IsTagName(string tag) =>

@@ -17,7 +17,17 @@ public sealed class TestModel
     public string Description { get; init; } = "Greets you.";
     public string Task { get; init; } = "text-generation";
 
-    public JsonObject Metadata() => JsonNode.Parse($$$"""
+    /// <summary>Changes made to the metadata before it is sent.</summary>
+    public Action<JsonObject>? Customize { get; init; }
+
+    public JsonObject Metadata()
+    {
+        var metadata = BaseMetadata();
+        Customize?.Invoke(metadata);
+        return metadata;
+    }
+
+    private JsonObject BaseMetadata() => JsonNode.Parse($$$"""
         {
           "schema_version": 1,
           "name": "{{{Name}}}",
