@@ -4,14 +4,14 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Feather.Server.Auth;
 
-public sealed record CreateTokenRequest(string? Username, string? Password, string? Name, string[]? Scopes);
+public sealed record CreateTokenRequest(string? Username = null, string? Password = null, string? Name = null, string[]? Scopes = null);
 public sealed record CreatedToken(string Id, string Token, string Name, string[] Scopes, DateTime CreatedAt);
 public sealed record TokenInfo(string Id, string Name, string[] Scopes, DateTime CreatedAt, DateTime? LastUsedAt);
 public sealed record Me(string Username, bool IsAdmin, string[] Teams, string[] Scopes);
-public sealed record CreateUserRequest(string? Username, string? Password, bool IsAdmin = false);
+public sealed record CreateUserRequest(string Username, string Password, bool IsAdmin = false);
 public sealed record UserInfo(string Username, bool IsAdmin, DateTime CreatedAt);
-public sealed record CreateTeamRequest(string? Name);
-public sealed record AddMemberRequest(string? Username);
+public sealed record CreateTeamRequest(string Name);
+public sealed record AddMemberRequest(string Username);
 public sealed record TeamInfo(string Name, string[] Members, DateTime CreatedAt);
 
 public static class AuthApi
@@ -70,18 +70,18 @@ public static class AuthApi
 
     public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder app)
     {
-        var auth = app.MapGroup("/api/auth").WithTags("Auth");
+        var auth = app.MapGroup("/api/auth").WithTags("Auth").WithProblems(400, 401, 403, 404);
         auth.MapPost("/tokens", CreateToken).AllowAnonymous();
         auth.MapGet("/tokens", ListTokens).RequireAuthorization(Policies.Authenticated);
         auth.MapDelete("/tokens/{id}", RevokeToken).RequireAuthorization(Policies.Authenticated);
 
         app.MapGet("/api/me", GetMe).WithTags("Auth").RequireAuthorization(Policies.Authenticated);
 
-        var users = app.MapGroup("/api/users").WithTags("Users").RequireAuthorization(Policies.Admin);
+        var users = app.MapGroup("/api/users").WithTags("Users").WithProblems(400, 401, 403, 409).RequireAuthorization(Policies.Admin);
         users.MapPost("/", CreateUser);
         users.MapGet("/", ListUsers);
 
-        var teams = app.MapGroup("/api/teams").WithTags("Teams").RequireAuthorization(Policies.Authenticated);
+        var teams = app.MapGroup("/api/teams").WithTags("Teams").WithProblems().RequireAuthorization(Policies.Authenticated);
         teams.MapPost("/", CreateTeam).RequireAuthorization(Policies.Publish);
         teams.MapGet("/{team}", GetTeam).RequireAuthorization(Policies.Read);
         teams.MapPost("/{team}/members", AddMember).RequireAuthorization(Policies.Publish);

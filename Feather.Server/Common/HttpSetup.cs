@@ -93,3 +93,14 @@ public static class Ids
     public static string New(int bytes = 12) =>
         Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(bytes));
 }
+
+public static class OpenApiConventions
+{
+    /// <summary>Documents the problem-details answers every Feather API group can give.</summary>
+    public static RouteGroupBuilder WithProblems(this RouteGroupBuilder group, params int[] statusCodes)
+    {
+        foreach (var status in statusCodes.Length > 0 ? statusCodes : [400, 401, 403, 404, 409])
+            group.ProducesProblem(status);
+        return group;
+    }
+}

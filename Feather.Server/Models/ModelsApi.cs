@@ -19,8 +19,8 @@ public sealed record ImageInfo(string Status, string Log, string? Error, double?
     string? VersionImage, DateTime? StartedAt, DateTime? EndedAt);
 public sealed record VersionDetail(string Owner, string Model, int Number, DateTime CreatedAt, string Publisher, string? Notes,
     bool Live, string[] Tags, JsonElement Metadata, FileInfo[] Files, EnvironmentInfo Environment, ImageInfo Image);
-public sealed record UpdateModelRequest(string? Visibility, string? Description);
-public sealed record VersionChoice(string? Version);
+public sealed record UpdateModelRequest(string? Visibility = null, string? Description = null);
+public sealed record VersionChoice(string Version);
 
 public static class ModelsApi
 {
@@ -34,7 +34,7 @@ public static class ModelsApi
 
     public static IEndpointRouteBuilder MapModels(this IEndpointRouteBuilder app)
     {
-        var models = app.MapGroup("/api/models").WithTags("Models");
+        var models = app.MapGroup("/api/models").WithTags("Models").WithProblems();
         models.MapGet("/", List).RequireAuthorization(AuthApi.Policies.Browse);
 
         var model = models.MapGroup("/{owner}/{model}");

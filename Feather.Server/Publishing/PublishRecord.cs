@@ -18,10 +18,14 @@ public sealed class PublishRecord
     public DateTime ExpiresAt { get; set; }
 }
 
-public sealed record ManifestFile(string? Path, long Size, string? Sha256, string? Kind);
+public sealed record ManifestFile(string Path, long Size, string Sha256, string Kind);
 
+/// <param name="Owner">A team of the caller (default: the caller).</param>
+/// <param name="Visibility">private (default for a new model), unlisted or public.</param>
+/// <param name="Promote">Make the new version live (default true).</param>
 public sealed record StartPublishRequest(
-    string? Owner, System.Text.Json.JsonElement Metadata, ManifestFile[]? Files, string? Notes, string? Visibility, bool? Promote);
+    System.Text.Json.JsonElement Metadata, ManifestFile[] Files, string? Owner = null, string? Notes = null,
+    string? Visibility = null, bool? Promote = null);
 
 public sealed record UploadSlot(string Path, string Url);
 

@@ -52,7 +52,7 @@ public sealed record StepView(int Index, string Name, string Status, JsonElement
 
 public sealed record RunView(string Id, string Owner, string Model, int Version, string? CreatedBy, DateTime CreatedAt, StepView[] Steps);
 
-public sealed record StartRunRequest(string? Version);
+public sealed record StartRunRequest(string? Version = null);
 
 public sealed record SubmitStepRequest(JsonElement Responses);
 

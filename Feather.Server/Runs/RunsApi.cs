@@ -37,9 +37,10 @@ public static class RunsApi
     public static IEndpointRouteBuilder MapRuns(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/models/{owner}/{model}/runs", StartAsync).WithTags("Runs")
-            .RequireAuthorization(AuthApi.Policies.TryRun).RequireRateLimiting(AnonymousRunLimit);
+            .RequireAuthorization(AuthApi.Policies.TryRun).RequireRateLimiting(AnonymousRunLimit)
+            .ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(429);
 
-        var runs = app.MapGroup("/api/runs/{runId}").WithTags("Runs");
+        var runs = app.MapGroup("/api/runs/{runId}").WithTags("Runs").WithProblems(400, 401, 403, 404, 409, 429, 503);
         runs.MapGet("/", Get).RequireAuthorization(AuthApi.Policies.Browse);
         runs.MapGet("/steps/{index:int}", GetStep).RequireAuthorization(AuthApi.Policies.Browse);
         runs.MapPost("/steps/{index:int}", SubmitAsync).RequireAuthorization(AuthApi.Policies.TryRun)
