@@ -34,8 +34,9 @@ public static class AuthApi
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<Accounts>();
         builder.Services.AddHostedService<AdminBootstrap>();
-        builder.Services.AddAuthentication(TokenAuthenticationHandler.Scheme)
-            .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.Scheme, null);
+        builder.Services.AddAuthentication(CookieSessions.SelectorScheme)
+            .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.Scheme, null)
+            .AddCookieSessions(builder);
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(Policies.Authenticated, p => p.RequireAuthenticatedUser())
             .AddPolicy(Policies.Read, p => p.RequireClaim(TokenAuthenticationHandler.ScopeClaim, Scopes.Read))
@@ -64,6 +65,7 @@ public static class AuthApi
             }
             await next(context);
         });
+        app.UseCookieCsrfProtection();
         app.UseAuthorization();
         return app;
     }
@@ -72,6 +74,7 @@ public static class AuthApi
     {
         var auth = app.MapGroup("/api/auth").WithTags("Auth").WithProblems(400, 401, 403, 404);
         auth.MapPost("/tokens", CreateToken).AllowAnonymous();
+        auth.MapCookieSessions();
         auth.MapGet("/tokens", ListTokens).RequireAuthorization(Policies.Authenticated);
         auth.MapDelete("/tokens/{id}", RevokeToken).RequireAuthorization(Policies.Authenticated);
 
