@@ -56,6 +56,11 @@ public sealed record StartRunRequest(string? Version = null);
 
 public sealed record SubmitStepRequest(JsonElement Responses);
 
+/// <param name="Version">A version number or tag (default: the live version).</param>
+public sealed record ExecuteRequest(JsonElement Responses, string? Version = null);
+
+public sealed record ExecutionView(string RunId, StepView Step);
+
 public static class RunMapping
 {
     public static StepView ToView(this RunStepRecord s) =>

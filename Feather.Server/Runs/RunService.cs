@@ -18,6 +18,7 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
     ILogger<RunService> logger)
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new();
+    private readonly ConcurrentDictionary<(string Run, int Step), (CancellationTokenSource Cancel, Task<RunStepRecord> Done)> _active = new();
 
     public RunRecord? Find(string id) => db.Runs.FindById(id);
 
@@ -103,7 +104,14 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
                     ["feather.run"] = run.Id, ["feather.step"] = index.ToString(),
                     ["feather.model"] = $"{run.Owner}/{run.Model}", ["feather.version"] = run.Version.ToString(),
                 });
-            var done = Task.Run(() => ExecuteAsync(executor, run.Id, index, execution), CancellationToken.None);
+            var cancel = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+            var done = Task.Run(() => ExecuteAsync(executor, run.Id, index, execution, cancel.Token), CancellationToken.None);
+            _active[(run.Id, index)] = (cancel, done);
+            _ = done.ContinueWith(_ =>
+            {
+                _active.TryRemove((runId, index), out var _);
+                cancel.Dispose();
+            }, TaskScheduler.Default);
             return (null, done);
         }
         finally
@@ -112,19 +120,34 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
         }
     }
 
-    private async Task<RunStepRecord> ExecuteAsync(IStepExecutor executor, string runId, int index, StepExecutionRequest request)
+    /// <summary>Cancels a queued or running step; returns its task (null when it is not active in this process).</summary>
+    public Task<RunStepRecord>? Cancel(string runId, int index)
+    {
+        if (!_active.TryGetValue((runId, index), out var active)) return null;
+        try { active.Cancel.Cancel(); } catch (ObjectDisposedException) { }
+        return active.Done;
+    }
+
+    private async Task<RunStepRecord> ExecuteAsync(IStepExecutor executor, string runId, int index, StepExecutionRequest request,
+        CancellationToken ct)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object>
         {
             ["RunId"] = runId, ["Step"] = index, ["Model"] = request.Labels["feather.model"],
         });
-        await Update(runId, index, s => { s.Status = StepStatus.Running; s.StartedAt = DateTime.UtcNow; });
         StepExecutionResult result;
         try
         {
-            result = await executor.ExecuteAsync(request, lifetime.ApplicationStopping);
+            ct.ThrowIfCancellationRequested();
+            await Update(runId, index, s => { s.Status = StepStatus.Running; s.StartedAt = DateTime.UtcNow; });
+            result = await executor.ExecuteAsync(request, ct);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !lifetime.ApplicationStopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            result = new StepExecutionResult(StepOutcome.Cancelled, null, "",
+                lifetime.ApplicationStopping.IsCancellationRequested ? "cancelled: the server is stopping" : "cancelled by request", TimeSpan.Zero);
+        }
+        catch (Exception e)
         {
             logger.LogError(e, "The step executor failed");
             result = new StepExecutionResult(StepOutcome.Crashed, null, "", $"the runner failed: {e.Message}", TimeSpan.Zero);

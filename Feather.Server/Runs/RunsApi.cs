@@ -45,6 +45,13 @@ public static class RunsApi
         runs.MapGet("/steps/{index:int}", GetStep).RequireAuthorization(AuthApi.Policies.Browse);
         runs.MapPost("/steps/{index:int}", SubmitAsync).RequireAuthorization(AuthApi.Policies.TryRun)
             .RequireRateLimiting(AnonymousRunLimit);
+        runs.MapDelete("/steps/{index:int}", CancelAsync).RequireAuthorization(AuthApi.Policies.TryRun);
+        runs.MapGet("/steps/{index:int}/events", Events).RequireAuthorization(AuthApi.Policies.Browse);
+
+        app.MapPost("/api/models/{owner}/{model}/execute", ExecuteAsync).WithTags("Runs")
+            .RequireAuthorization(AuthApi.Policies.TryRun).RequireRateLimiting(AnonymousRunLimit)
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409)
+            .ProducesProblem(429).ProducesProblem(503);
         return app;
     }
 
@@ -101,6 +108,83 @@ public static class RunsApi
         if (done!.IsCompletedSuccessfully) return TypedResults.Ok(done.Result.ToView());
         var current = runs.Find(runId)!.Steps[index].ToView();
         return TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", current);
+    }
+
+    /// <summary>Cancels a queued or running step; answers the step once it has stopped (or 202 while it is stopping).</summary>
+    private static async Task<Results<Ok<StepView>, Accepted<StepView>, ProblemHttpResult>> CancelAsync(
+        string runId, int index, HttpContext http, RunService runs, ModelStore store, CancellationToken ct)
+    {
+        var run = Visible(runId, http, runs, store);
+        if (run is null) return NotFound(runId);
+        if (index < 0 || index >= run.Steps.Count)
+            return Problems.NotFound($"run {runId} has steps 0 to {run.Steps.Count - 1}, not {index}");
+        var done = runs.Cancel(runId, index);
+        if (done is null)
+            return Problems.Conflict($"step {index} is {run.Steps[index].Status}, not queued or running",
+                new Dictionary<string, object?> { ["step"] = index });
+        await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(10), ct));
+        return done.IsCompletedSuccessfully
+            ? TypedResults.Ok(done.Result.ToView())
+            : TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", runs.Find(runId)!.Steps[index].ToView());
+    }
+
+    /// <summary>
+    /// Server-sent events for one step: a <c>status</c> event whenever its status changes, then a
+    /// <c>result</c> event with the whole step (outputs, error, logs) when it has finished.
+    /// </summary>
+    private static Results<ServerSentEventsResult<StepView>, ProblemHttpResult> Events(
+        string runId, int index, HttpContext http, RunService runs, ModelStore store, CancellationToken ct)
+    {
+        var run = Visible(runId, http, runs, store);
+        if (run is null) return NotFound(runId);
+        if (index < 0 || index >= run.Steps.Count)
+            return Problems.NotFound($"run {runId} has steps 0 to {run.Steps.Count - 1}, not {index}");
+        return TypedResults.ServerSentEvents(Follow(runs, runId, index, ct));
+    }
+
+    private static async IAsyncEnumerable<System.Net.ServerSentEvents.SseItem<StepView>> Follow(
+        RunService runs, string runId, int index, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        string? last = null;
+        while (!ct.IsCancellationRequested)
+        {
+            var step = runs.Find(runId)!.Steps[index];
+            if (step.Status != last)
+            {
+                last = step.Status;
+                var finished = StepStatus.IsTerminal(step.Status);
+                yield return new(step.ToView(), finished ? "result" : "status");
+                if (finished) yield break;
+            }
+            try { await Task.Delay(200, ct); }
+            catch (OperationCanceledException) { yield break; }
+        }
+    }
+
+    /// <summary>
+    /// The stateless form (the paper's API execution): start a run and submit its first step in one
+    /// call, through the same path as a run. Answers the step and the run id.
+    /// </summary>
+    private static async Task<Results<Ok<ExecutionView>, Accepted<ExecutionView>, ProblemHttpResult>> ExecuteAsync(
+        string owner, string model, ExecuteRequest request, HttpContext http, ModelStore store, RunService runs,
+        FeatherOptions options, CancellationToken ct)
+    {
+        var found = ModelsApi.Readable(owner, model, http, store);
+        if (found is null) return ModelsApi.NotFound(owner, model);
+        var number = store.Resolve(found, request.Version);
+        var version = number is null ? null : store.FindVersion(found.Id, number.Value);
+        if (version is null) return Problems.NotFound($"{owner}/{model} has no version or tag '{request.Version ?? "live"}'");
+        var run = runs.Create(found, version, Caller.From(http.User).Username);
+        var (problem, done) = await runs.SubmitAsync(run.Id, 0, request.Responses, ct);
+        if (problem is not null) return problem;
+        var wait = Math.Min(PreferredWait(http.Request.Headers["Prefer"]), options.MaxWaitSeconds);
+        if (wait > 0)
+        {
+            http.Response.Headers["Preference-Applied"] = $"wait={wait}";
+            await Task.WhenAny(done!, Task.Delay(TimeSpan.FromSeconds(wait), ct));
+        }
+        if (done!.IsCompletedSuccessfully) return TypedResults.Ok(new ExecutionView(run.Id, done.Result.ToView()));
+        return TypedResults.Accepted($"/api/runs/{run.Id}/steps/0", new ExecutionView(run.Id, runs.Find(run.Id)!.Steps[0].ToView()));
     }
 
     /// <summary>Runs by a user are theirs (and admins'); anonymous runs are reachable by whoever has the id.</summary>

@@ -199,4 +199,53 @@ public class RunsTests
         Assert.Contains("no step executor", problem["detail"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.NotFound, (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { version = "7" })).StatusCode);
     }
+
+    [Fact]
+    public async Task A_running_step_can_be_cancelled_and_followed_as_server_sent_events()
+    {
+        var executor = new TestDoubleStepExecutor();
+        await using var server = await FeatherTestServer.StartAsync(services: Runner(executor));
+        using var client = server.Client(await server.AdminTokenAsync());
+        await new TestModel().PublishAsync(client);
+        await WaitForImageAsync(client, "admin/hello", 1);
+        var id = (await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { })).Json(HttpStatusCode.Created))["id"]!.GetValue<string>();
+
+        await (await client.SendAsync(Step(id, 0, Name("slow"), wait: null))).Json(HttpStatusCode.Accepted);
+        using var events = await client.GetAsync($"/api/runs/{id}/steps/0/events", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream", events.Content.Headers.ContentType!.MediaType);
+        var reading = events.Content.ReadAsStringAsync();
+
+        var cancelled = await (await client.DeleteAsync($"/api/runs/{id}/steps/0")).Json(HttpStatusCode.OK);
+        Assert.Equal("cancelled", cancelled["status"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.Conflict, (await client.DeleteAsync($"/api/runs/{id}/steps/0")).StatusCode);
+
+        var stream = await reading.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Contains("event: status", stream);
+        Assert.Contains("event: result", stream);
+        Assert.Contains("\"status\":\"cancelled\"", stream);
+
+        // The run goes on: the step can be submitted again.
+        var again = await (await client.SendAsync(Step(id, 0, Name("Ada")))).Json(HttpStatusCode.OK);
+        Assert.Equal("succeeded", again["status"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_stateless_execute_call_runs_the_first_step_through_a_run()
+    {
+        var executor = new TestDoubleStepExecutor();
+        await using var server = await FeatherTestServer.StartAsync(services: Runner(executor));
+        using var client = server.Client(await server.AdminTokenAsync());
+        await new TestModel().PublishAsync(client);
+        await WaitForImageAsync(client, "admin/hello", 1);
+
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/models/admin/hello/execute")
+        {
+            Content = JsonContent.Create(new JsonObject { ["responses"] = Name("Ada"), ["version"] = "1" }),
+        };
+        request.Headers.Add("Prefer", "wait=30");
+        var answer = await (await client.SendAsync(request)).Json(HttpStatusCode.OK);
+        Assert.Equal("succeeded", answer["step"]!["status"]!.GetValue<string>());
+        var run = await (await client.GetAsync($"/api/runs/{answer["runId"]}")).Json(HttpStatusCode.OK);
+        Assert.Equal("awaiting_input", run["steps"]![1]!["status"]!.GetValue<string>());
+    }
 }
