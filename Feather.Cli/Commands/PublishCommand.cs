@@ -144,7 +144,7 @@ public static class PublishCommand
         {
             await Task.Delay(BuildPollInterval, ct);
             version = await api.GetAsync(path, ct) as JsonObject ?? [];
-            status = Format.Str(version, "imageStatus", "unknown");
+            status = Format.Str(version["image"] as JsonObject ?? [], "status", "unknown");
             if (status != last) context.Info.WriteLine($"  image: {status}");
             last = status;
         }
@@ -152,8 +152,9 @@ public static class PublishCommand
         if (status == "failed")
         {
             context.Err.WriteLine($"error: the image build of {model} version {number} failed");
-            if (Format.Str(version, "imageError") is { Length: > 0 } why) context.Err.WriteLine(why);
-            if (Format.Str(version, "buildLog") is { Length: > 0 } log)
+            var image = version["image"] as JsonObject ?? [];
+            if (Format.Str(image, "error") is { Length: > 0 } why) context.Err.WriteLine(why);
+            if (Format.Str(image, "log") is { Length: > 0 } log)
                 foreach (var line in log.Split('\n').TakeLast(30)) context.Err.WriteLine($"  | {line}");
             context.Err.WriteLine("hint: fix the environment (system_packages / python_packages) and publish again");
         }

@@ -91,7 +91,7 @@ public static class RunsLogsCommand
     }
 }
 
-/// <summary><c>feather runs cancel RUN</c> (<c>POST /api/runs/{id}/cancel</c>)</summary>
+/// <summary><c>feather runs cancel RUN</c>: cancels the run's queued or running step (<c>DELETE /api/runs/{id}/steps/{index}</c>)</summary>
 public static class RunsCancelCommand
 {
     public static Command Create(CliEnvironment env)
@@ -99,9 +99,18 @@ public static class RunsCancelCommand
         var command = new Command("cancel", "Cancel a run's queued or running step") { RunsCommand.RunId };
         CommandContext.Bind(command, env, async (context, parse, ct) =>
         {
-            var run = await context.Api.PostAsync($"{RunsCommand.Path(parse)}/cancel", null, ct);
-            if (context.Json) JsonOutput.Write(context.Out, run);
-            else context.Out.WriteLine($"cancelled run {parse.GetValue(RunsCommand.RunId)}");
+            var run = await context.Api.GetAsync(RunsCommand.Path(parse), ct) as JsonObject ?? [];
+            var pending = (run["steps"] as JsonArray ?? []).OfType<JsonObject>()
+                .FirstOrDefault(s => Format.Str(s, "status") is "queued" or "running");
+            if (pending is null)
+            {
+                context.Err.WriteLine($"error: run {parse.GetValue(RunsCommand.RunId)} has no queued or running step to cancel");
+                return ExitCodes.Conflict;
+            }
+            var index = pending["index"]!.GetValue<int>();
+            var step = await context.Api.SendAsync(HttpMethod.Delete, $"{RunsCommand.Path(parse)}/steps/{index}", null, ct);
+            if (context.Json) JsonOutput.Write(context.Out, step);
+            else context.Out.WriteLine($"cancelled step {index} of run {parse.GetValue(RunsCommand.RunId)}");
             return ExitCodes.Ok;
         });
         return command;

@@ -4,14 +4,14 @@ using Feather.Cli.Output;
 
 namespace Feather.Cli.Commands;
 
-/// <summary><c>feather tokens create|list|revoke</c> (<c>/api/tokens</c>)</summary>
+/// <summary><c>feather tokens create|list|revoke</c> (<c>/api/auth/tokens</c>)</summary>
 public static class TokensCommand
 {
     public static Command Create(CliEnvironment env) =>
         new("tokens", "Manage your API tokens") { TokensCreateCommand.Create(env), TokensListCommand.Create(env), TokensRevokeCommand.Create(env) };
 }
 
-/// <summary><c>feather tokens create NAME [--scope S]...</c> (<c>POST /api/tokens</c>)</summary>
+/// <summary><c>feather tokens create NAME [--scope S]...</c> (<c>POST /api/auth/tokens</c>)</summary>
 public static class TokensCreateCommand
 {
     public static readonly Argument<string> Name = new("NAME") { Description = "What the token is for, e.g. ci-pipeline" };
@@ -29,7 +29,7 @@ public static class TokensCreateCommand
         {
             context.Api.RequireLogin();
             var scopes = parse.GetValue(Scopes) is { Length: > 0 } given ? given.Distinct().ToArray() : ["read", "run"];
-            var token = await context.Api.PostAsync("api/tokens", new JsonObject
+            var token = await context.Api.PostAsync("api/auth/tokens", new JsonObject
             {
                 ["name"] = parse.GetValue(Name),
                 ["scopes"] = new JsonArray(scopes.Select(s => (JsonNode)s).ToArray()),
@@ -44,7 +44,7 @@ public static class TokensCreateCommand
     }
 }
 
-/// <summary><c>feather tokens list</c> (<c>GET /api/tokens</c>)</summary>
+/// <summary><c>feather tokens list</c> (<c>GET /api/auth/tokens</c>)</summary>
 public static class TokensListCommand
 {
     public static Command Create(CliEnvironment env)
@@ -53,7 +53,7 @@ public static class TokensListCommand
         CommandContext.Bind(command, env, async (context, parse, ct) =>
         {
             context.Api.RequireLogin();
-            var tokens = await context.Api.GetAsync("api/tokens", ct) as JsonArray ?? [];
+            var tokens = await context.Api.GetAsync("api/auth/tokens", ct) as JsonArray ?? [];
             if (context.Json) JsonOutput.Write(context.Out, tokens);
             else if (tokens.Count == 0) context.Out.WriteLine("no tokens");
             else Table.Write(context.Out, ["ID", "NAME", "SCOPES", "CREATED", "LAST USED"], tokens.Select(t => (IReadOnlyList<string>)
@@ -64,7 +64,7 @@ public static class TokensListCommand
     }
 }
 
-/// <summary><c>feather tokens revoke ID</c> (<c>DELETE /api/tokens/{id}</c>)</summary>
+/// <summary><c>feather tokens revoke ID</c> (<c>DELETE /api/auth/tokens/{id}</c>)</summary>
 public static class TokensRevokeCommand
 {
     public static readonly Argument<string> Id = new("ID") { Description = "The token's id from `feather tokens list`" };
@@ -76,7 +76,7 @@ public static class TokensRevokeCommand
         {
             context.Api.RequireLogin();
             var id = parse.GetValue(Id)!;
-            await context.Api.DeleteAsync($"api/tokens/{Uri.EscapeDataString(id)}", ct);
+            await context.Api.DeleteAsync($"api/auth/tokens/{Uri.EscapeDataString(id)}", ct);
             if (context.Json) JsonOutput.Write(context.Out, new JsonObject { ["revoked"] = id });
             else context.Out.WriteLine($"revoked token {id}");
             return ExitCodes.Ok;

@@ -55,7 +55,7 @@ public static class VersionsListCommand
         ]));
 }
 
-/// <summary><c>feather versions promote OWNER/MODEL N</c> (<c>POST .../versions/{n}/promote</c>)</summary>
+/// <summary><c>feather versions promote OWNER/MODEL N</c> (<c>POST .../live</c> with <c>{"version": n}</c>)</summary>
 public static class VersionsPromoteCommand
 {
     public static Command Create(CliEnvironment env)
@@ -65,7 +65,8 @@ public static class VersionsPromoteCommand
         {
             var model = ModelRef.Parse(parse.GetValue(VersionsCommand.Model)!, allowVersion: false);
             context.Api.RequireLogin();
-            var answer = await context.Api.PostAsync($"{model.ApiPath}/versions/{parse.GetValue(VersionsCommand.Number)}/promote", null, ct);
+            var answer = await context.Api.PostAsync($"{model.ApiPath}/live",
+                new JsonObject { ["version"] = parse.GetValue(VersionsCommand.Number).ToString(System.Globalization.CultureInfo.InvariantCulture) }, ct);
             VersionsCommand.WriteLive(context, answer, model, "promoted");
             return ExitCodes.Ok;
         });

@@ -96,5 +96,5 @@ ftr.build(
     file_bundle=ftr.bundle(code_files=["model.py", "questions.py"]),
     tasks=["visual-question-generation", "object-detection"],
     profile="low",
-    system_packages=["opencv-data", "python3-numpy", "python3-opencv"],
+    system_packages=["opencv-data", "python3-numpy", "python3-opencv", "python3-pil"],
 )

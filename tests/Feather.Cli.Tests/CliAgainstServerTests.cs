@@ -27,7 +27,7 @@ public class CliAgainstServerTests
         var logout = await cli.RunAsync("logout");
         Assert.Equal(0, logout.ExitCode);
         Assert.Contains("(token revoked)", logout.Out);
-        Assert.Contains("DELETE /api/tokens/t1", server.Requests);
+        Assert.Contains("DELETE /api/auth/tokens/t1", server.Requests);
         Assert.False(File.Exists(cli.CredentialsFile));
 
         var after = await cli.RunAsync("whoami");

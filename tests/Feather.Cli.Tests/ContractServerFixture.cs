@@ -69,7 +69,7 @@ public sealed class ContractServer : IAsyncDisposable
                 : Results.Problem(title: "Invalid credentials", statusCode: 401);
         });
         app.MapGet("/api/me", () => Results.Json(new { username = "alice", isAdmin = true, teams = new[] { "vision-lab" } }));
-        app.MapDelete("/api/tokens/{id}", (string id) => id == "t1" ? Results.NoContent() : Results.Problem(title: "No such token", statusCode: 404));
+        app.MapDelete("/api/auth/tokens/{id}", (string id) => id == "t1" ? Results.NoContent() : Results.Problem(title: "No such token", statusCode: 404));
 
         app.MapPost("/api/publish", async (HttpRequest request) =>
         {
@@ -97,7 +97,7 @@ public sealed class ContractServer : IAsyncDisposable
         app.MapPost("/api/publish/{id}/complete", (string id) =>
             Results.Json(new { owner = "alice", model = "hello", version = new { number = 4, createdAt = "2025-01-31T10:00:00Z", imageStatus = "building" }, url = "/models/alice/hello/versions/4" }, statusCode: 201));
         app.MapGet("/api/models/{owner}/{model}/versions/{n}", (int n) =>
-            Results.Json(new { number = n, createdAt = "2025-01-31T10:00:00Z", imageStatus = Interlocked.Increment(ref self()._polls) < 2 ? "building" : "ready" }));
+            Results.Json(new { number = n, createdAt = "2025-01-31T10:00:00Z", image = new { status = Interlocked.Increment(ref self()._polls) < 2 ? "building" : "ready", log = "" } }));
         app.MapPut("/api/models/{owner}/{model}/tags/{tag}", async (string tag, HttpRequest request) =>
         {
             self().LastTag = await Body(request);
@@ -112,7 +112,7 @@ public sealed class ContractServer : IAsyncDisposable
         app.MapGet("/api/models/{owner}/{model}/versions", (string owner, string model) => model == "hello"
             ? Results.Json(new object[] { new { number = 4, live = true, createdAt = "2025-01-31T10:00:00Z", imageStatus = "ready", tags = new[] { "stable" }, notes = "faster" } })
             : Results.Problem(title: "Not found", detail: $"model {owner}/{model} does not exist", statusCode: 404));
-        app.MapPost("/api/models/{owner}/{model}/versions/{n}/promote", (string owner, string model, int n) => Results.Json(new { owner, model, liveVersion = n }));
+        app.MapPost("/api/models/{owner}/{model}/live", (string owner, string model, VersionChoice choice) => Results.Json(new { owner, model, liveVersion = int.Parse(choice.Version, System.Globalization.CultureInfo.InvariantCulture) }));
 
         app.MapPost("/api/models/{owner}/{model}/runs", async (string owner, string model, HttpRequest request) =>
         {
@@ -166,3 +166,4 @@ public sealed class ContractServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 }
+public sealed record VersionChoice(string Version);
