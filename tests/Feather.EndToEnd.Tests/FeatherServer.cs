@@ -21,6 +21,8 @@ public sealed class FeatherServer : IAsyncLifetime
     public string ConfigHome { get; } = Directory.CreateTempSubdirectory("feather-e2e-config-").FullName;
     public string AdminPassword { get; } = Convert.ToHexString(Guid.NewGuid().ToByteArray());
     public string Url { get; private set; } = "";
+    /// <summary>The runner instance id the server labels its containers with (kept in the data directory).</summary>
+    public string InstanceId => File.ReadAllText(Path.Combine(DataDir, "instance-id")).Trim();
     public string ServerLog { get { lock (serverLog) return serverLog.ToString(); } }
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(5) };
 
@@ -69,14 +71,14 @@ public sealed class FeatherServer : IAsyncLifetime
             await Task.Delay(200);
         }
 
-        var login = await Cli(AdminPassword + "\n", "login", Url, "--user", "admin", "--password-stdin");
+        var login = await CliWithInput(AdminPassword + "\n", "login", Url, "--user", "admin", "--password-stdin");
         if (login.ExitCode != 0)
             throw new InvalidOperationException($"feather login failed ({login.ExitCode}): {login.Stdout}{login.Stderr}");
     }
 
-    public Task<CommandResult> Cli(params string[] args) => Cli(null, args);
+    public Task<CommandResult> Cli(params string[] args) => CliWithInput(null, args);
 
-    public Task<CommandResult> Cli(string? stdin, params string[] args) =>
+    public Task<CommandResult> CliWithInput(string? stdin, params string[] args) =>
         CommandResult.RunAsync(Bin("feather"), args, RepoRoot, stdin, new Dictionary<string, string>
         {
             ["XDG_CONFIG_HOME"] = ConfigHome,
