@@ -17,16 +17,25 @@ public sealed class MetadataValidator
 
     private readonly JsonSchema? _schema;
 
-    public MetadataValidator(ILogger<MetadataValidator> logger)
+    public MetadataValidator(ILogger<MetadataValidator> logger) : this(EmbeddedSchema())
+    {
+        if (_schema is null)
+            logger.LogWarning("The metadata JSON Schema was not embedded at build time; only the server's own metadata checks apply");
+    }
+
+    /// <summary>A validator for a given schema text (null: the server's own checks only).</summary>
+    public MetadataValidator(string? schemaText)
+    {
+        if (schemaText is not null)
+            _schema = JsonSchema.FromText(schemaText, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
+    }
+
+    private static string? EmbeddedSchema()
     {
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(SchemaResource);
-        if (stream is null)
-        {
-            logger.LogWarning("The metadata JSON Schema was not embedded at build time; only the server's own metadata checks apply");
-            return;
-        }
+        if (stream is null) return null;
         using var reader = new StreamReader(stream);
-        _schema = JsonSchema.FromText(reader.ReadToEnd());
+        return reader.ReadToEnd();
     }
 
     public bool HasSchema => _schema is not null;

@@ -47,6 +47,9 @@ public static class PublishApi
         if (request.Metadata.ValueKind == JsonValueKind.Undefined)
             return Problems.BadRequest("the body needs 'metadata' (the output of 'python3 -m feather inspect') and 'files'");
         var errors = validator.Validate(request.Metadata);
+        if (errors.Count == 0 && http.RequestServices.GetService<IProfilePolicy>()?.Refuse(
+                MetadataValidator.Str(request.Metadata, "profile")!) is { } refusal)
+            errors["metadata/profile"] = [refusal];
         if (errors.Count > 0)
             return Problems.Validation($"the model metadata is not valid ({errors.Count} problem(s))", errors);
 

@@ -22,6 +22,9 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
 
     public RunRecord? Find(string id) => db.Runs.FindById(id);
 
+    public IEnumerable<RunRecord> ByUser(string username) =>
+        db.Runs.Find(r => r.CreatedBy == username).OrderByDescending(r => r.CreatedAt);
+
     public RunRecord Create(ModelRecord model, VersionRecord version, string? createdBy)
     {
         using var metadata = JsonDocument.Parse(version.MetadataJson);
@@ -74,6 +77,8 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
             var executor = services.GetService<IStepExecutor>();
             if (executor is null)
                 return (Problems.Unavailable("this server has no step executor (the Docker runner is not configured)"), null);
+            if (services.GetService<Publishing.IProfilePolicy>()?.Refuse(version.Environment.Profile) is { } refusal)
+                return (Problems.Conflict($"{run.Owner}/{run.Model} version {run.Version} needs the '{version.Environment.Profile}' profile: {refusal}", where), null);
             if (version.ImageStatus != ImageStatus.Ready || version.VersionImage is null)
                 return (Problems.Conflict(
                     $"the image of {run.Owner}/{run.Model} version {run.Version} is {version.ImageStatus}" +

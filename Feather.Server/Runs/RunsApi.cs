@@ -40,6 +40,8 @@ public static class RunsApi
             .RequireAuthorization(AuthApi.Policies.TryRun).RequireRateLimiting(AnonymousRunLimit)
             .ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(429);
 
+        app.MapGet("/api/runs", Mine).WithTags("Runs").RequireAuthorization(AuthApi.Policies.Read).ProducesProblem(401).ProducesProblem(403);
+
         var runs = app.MapGroup("/api/runs/{runId}").WithTags("Runs").WithProblems(400, 401, 403, 404, 409, 429, 503);
         runs.MapGet("/", Get).RequireAuthorization(AuthApi.Policies.Browse);
         runs.MapGet("/steps/{index:int}", GetStep).RequireAuthorization(AuthApi.Policies.Browse);
@@ -69,6 +71,15 @@ public static class RunsApi
                 : $"{owner}/{model} has no version or tag '{request.Version}'");
         var run = runs.Create(found, version, Caller.From(http.User).Username);
         return TypedResults.Created($"/api/runs/{run.Id}", run.ToView());
+    }
+
+    /// <summary>The caller's runs, newest first (to resume one after a page reload).</summary>
+    private static Ok<RunView[]> Mine(HttpContext http, RunService runs, ModelStore store, int? limit)
+    {
+        var caller = Caller.From(http.User);
+        return TypedResults.Ok(runs.ByUser(caller.Username!)
+            .Where(r => store.FindById(r.ModelId) is { } m && store.CanRead(m, caller))
+            .Take(Math.Clamp(limit ?? 50, 1, 500)).Select(r => r.ToView()).ToArray());
     }
 
     private static Results<Ok<RunView>, ProblemHttpResult> Get(string runId, HttpContext http, RunService runs, ModelStore store)

@@ -151,3 +151,19 @@ public class AdminBootstrapTests
         }
     }
 }
+
+public class BadRequestTests
+{
+    [Fact]
+    public async Task Unreadable_bodies_get_a_problem_that_says_what_is_wrong()
+    {
+        await using var server = await FeatherTestServer.StartAsync();
+        using var client = server.Client(await server.AdminTokenAsync());
+        var response = await client.PostAsync("/api/publish", new StringContent("{\"metadata\": {", System.Text.Encoding.UTF8, "application/json"));
+        var problem = await response.Json(HttpStatusCode.BadRequest);
+        Assert.Contains("not valid JSON", problem["detail"]!.GetValue<string>());
+
+        var wrongType = await client.PostAsync("/api/publish", new StringContent("{\"metadata\": {}, \"files\": 3}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Contains("not valid JSON", (await wrongType.Json(HttpStatusCode.BadRequest))["detail"]!.GetValue<string>());
+    }
+}

@@ -248,4 +248,28 @@ public class RunsTests
         var run = await (await client.GetAsync($"/api/runs/{answer["runId"]}")).Json(HttpStatusCode.OK);
         Assert.Equal("awaiting_input", run["steps"]![1]!["status"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task A_profile_the_runner_refuses_is_refused_at_publish_and_the_callers_runs_are_listed()
+    {
+        var executor = new TestDoubleStepExecutor();
+        await using var server = await FeatherTestServer.StartAsync(services: s =>
+        {
+            Runner(executor)(s);
+            s.AddSingleton<Feather.Server.Publishing.IProfilePolicy, NoGpuProfilePolicy>();
+        });
+        using var client = server.Client(await server.AdminTokenAsync());
+        var gpu = new TestModel { Customize = m => m["profile"] = "high" };
+        var refused = await (await client.PostAsJsonAsync("/api/publish", gpu.StartBody())).Json(HttpStatusCode.BadRequest);
+        Assert.Contains("no GPU runtime", refused["errors"]!["metadata/profile"]![0]!.GetValue<string>());
+
+        await new TestModel().PublishAsync(client);
+        var first = (await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { })).Json(HttpStatusCode.Created))["id"]!.GetValue<string>();
+        await Task.Delay(20); // distinct creation times, so "newest first" has one answer
+        var second = (await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { })).Json(HttpStatusCode.Created))["id"]!.GetValue<string>();
+        var mine = await (await client.GetAsync("/api/runs")).Json(HttpStatusCode.OK);
+        Assert.Equal([second, first], mine.AsArray().Select(r => r!["id"]!.GetValue<string>()));
+        using var other = server.Client(await server.UserTokenAsync("wanda"));
+        Assert.Empty((await (await other.GetAsync("/api/runs")).Json(HttpStatusCode.OK)).AsArray());
+    }
 }

@@ -68,3 +68,10 @@ public sealed class TestDoubleStepExecutor : IStepExecutor
     private static StepExecutionResult Result(StepOutcome outcome, string json, string message) =>
         new(outcome, JsonDocument.Parse(json).RootElement.Clone(), "a log line\n", message, TimeSpan.FromMilliseconds(3));
 }
+
+/// <summary>TEST DOUBLE of a runner without a GPU runtime: refuses the high profile.</summary>
+public sealed class NoGpuProfilePolicy : Feather.Server.Publishing.IProfilePolicy
+{
+    public string? Refuse(string profile) =>
+        profile == "high" ? "this server's Docker engine has no GPU runtime, so the high profile cannot run here" : null;
+}
