@@ -20,6 +20,7 @@ public static class RunnerServiceCollectionExtensions
         services.AddSingleton<DockerEngine>();
         services.AddSingleton<ContainerTracker>();
         services.AddSingleton<RunnerCapabilities>();
+        services.AddSingleton<Publishing.IProfilePolicy, RunnerProfilePolicy>();
         services.AddSingleton<DockerStepExecutor>();
         services.AddSingleton<IStepExecutor>(sp => sp.GetRequiredService<DockerStepExecutor>());
         services.AddSingleton<DockerImageBuilder>();

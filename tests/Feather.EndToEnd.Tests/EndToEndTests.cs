@@ -116,3 +116,22 @@ public sealed class EndToEndTests(FeatherServer server)
             .GetProperty("value").GetProperty("texts").EnumerateArray().Select(t => t.GetString()!).ToArray();
     }
 }
+
+[Collection("server")]
+public sealed class ProfileTests(FeatherServer server)
+{
+    [Fact]
+    public async Task A_high_profile_model_is_refused_at_publish_when_the_engine_has_no_gpu()
+    {
+        var info = await FeatherServer.Docker("info", "--format", "{{json .Runtimes}}");
+        Assert.True(info.ExitCode == 0, info.ToString());
+        if (info.Stdout.Contains("nvidia", StringComparison.OrdinalIgnoreCase))
+            return; // an engine with a GPU runtime accepts high; this machine's CI engine has none
+
+        var publish = await server.Cli("publish", "bench/gpu-check");
+        Assert.NotEqual(0, publish.ExitCode);
+        Assert.Contains("GPU", publish.Stdout + publish.Stderr);
+        var models = await server.Cli("models", "list", "--json");
+        Assert.DoesNotContain("gpu-check", models.Stdout);
+    }
+}
