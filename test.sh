@@ -28,8 +28,9 @@ for proj in tests/*/*.csproj; do
   rc=$?
   set -e
   # the per-test lines, failures with their messages, and the summary
-  grep -E '^\s+(Passed|Failed|Skipped) |Error Message|^\s+at Feather|Assert\.|Failed!|Passed!|Test Run Aborted|error' "$results/$name.log" || true
-  grep -qE '^(Passed!|Failed!)' "$results/$name.log" || { echo "no test summary from $name (exit $rc)"; tail -n 30 "$results/$name.log"; status=1; }
+  grep -E '^\s+(Passed|Failed|Skipped) [A-Z]|Error Message|^\s+at Feather' "$results/$name.log" || true
+  grep -A3 -E '^Test Run (Successful|Failed|Aborted)' "$results/$name.log" || true
+  grep -qE '^Total tests: [1-9]' "$results/$name.log" || { echo "no test ran in $name (exit $rc)"; tail -n 30 "$results/$name.log"; status=1; }
   [ "$rc" = 0 ] || status=1
 done
 
@@ -40,12 +41,12 @@ set +e
 set -e
 
 passed=0; failed=0
-for f in "$results"/*.log; do
-  while read -r p fl; do passed=$((passed + p)); failed=$((failed + fl)); done < <(
-    sed -nE 's/^(Passed|Failed)! +- Failed: +([0-9]+), Passed: +([0-9]+).*/\3 \2/p' "$f")
+for suite in "$results"/Feather.*.log; do
+  p=$(grep -E '^\s+Passed: +[0-9]+' "$suite" | tail -n1 | grep -oE '[0-9]+'); passed=$((passed + ${p:-0}))
+  f=$(grep -E '^\s+Failed: +[0-9]+' "$suite" | tail -n1 | grep -oE '[0-9]+'); failed=$((failed + ${f:-0}))
 done
 p=$(grep -oE '[0-9]+ passed' "$results/pytest.log" | tail -n1 | cut -d' ' -f1); passed=$((passed + ${p:-0}))
 f=$(grep -oE '[0-9]+ failed' "$results/pytest.log" | tail -n1 | cut -d' ' -f1); failed=$((failed + ${f:-0}))
 echo
-echo "all suites: $passed passed, $failed failed"
+echo "total: $passed passed, $failed failed"
 exit $status

@@ -109,10 +109,10 @@ public static class ModelOpenApi
             var example = new JsonObject();
             foreach (var input in step.GetProperty("inputs").EnumerateArray())
             {
+                // inputs that need no response (views, values carried from the previous step) are not in the request
+                if (input.TryGetProperty("interactive", out var interactive) && interactive.ValueKind == JsonValueKind.False) continue;
                 var inputName = input.GetProperty("name").GetString()!;
-                var schema = input.TryGetProperty("schema", out var s) && s.ValueKind == JsonValueKind.Object
-                    ? Sanitize(JsonNode.Parse(s.GetRawText())!.AsObject())
-                    : new JsonObject();
+                var schema = PartSchema(input, "response");
                 schema["description"] ??= $"{Component(input)} input '{inputName}'";
                 schemas[$"{prefix}Input{Pascal(inputName)}"] = schema;
                 inputs[inputName] = Ref($"{prefix}Input{Pascal(inputName)}");
@@ -122,9 +122,7 @@ public static class ModelOpenApi
             foreach (var output in step.GetProperty("outputs").EnumerateArray())
             {
                 var outputName = output.GetProperty("name").GetString()!;
-                var valueSchema = output.TryGetProperty("schema", out var s) && s.ValueKind == JsonValueKind.Object
-                    ? Sanitize(JsonNode.Parse(s.GetRawText())!.AsObject())
-                    : new JsonObject();
+                var valueSchema = PartSchema(output, "value");
                 schemas[$"{prefix}Output{Pascal(outputName)}"] = new JsonObject
                 {
                     ["type"] = "object",
@@ -292,6 +290,17 @@ public static class ModelOpenApi
 
     private static JsonObject Str() => new() { ["type"] = "string" };
     private static JsonObject Ref(string name) => new() { ["$ref"] = $"#/components/schemas/{name}" };
+    /// <summary>
+    /// The SDK describes each component with <c>schema: {"value": ..., "response": ...}</c>: what the
+    /// component carries, and what a caller sends back for it. Either may be null (nothing).
+    /// </summary>
+    private static JsonObject PartSchema(JsonElement io, string part)
+    {
+        if (!io.TryGetProperty("schema", out var schema) || schema.ValueKind != JsonValueKind.Object) return new JsonObject();
+        var chosen = schema.TryGetProperty(part, out var p) ? p : schema;
+        return chosen.ValueKind == JsonValueKind.Object ? Sanitize(JsonNode.Parse(chosen.GetRawText())!.AsObject()) : new JsonObject();
+    }
+
     private static JsonObject Json(JsonObject schema) => new() { ["application/json"] = new JsonObject { ["schema"] = schema } };
     private static JsonObject Answer(string description, JsonObject schema) => new()
     {

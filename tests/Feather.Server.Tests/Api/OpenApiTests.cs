@@ -46,10 +46,10 @@ public class OpenApiTests
         var model = new TestModel
         {
             Customize = m => m["steps"]![0]!["inputs"]![0]!["schema"] = JsonNode.Parse("""
-                {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": ["texts"],
+                {"value": null, "response": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "required": ["texts"],
                  "properties": {"texts": {"type": "array", "items": {"type": ["string", "null"], "maxLength": 256}, "minItems": 1},
                                 "mode": {"const": "plain"}, "score": {"type": "number", "exclusiveMinimum": 0}},
-                 "example": {"texts": ["Ada"]}}
+                 "example": {"texts": ["Ada"]}}}
                 """),
         };
         await model.PublishAsync(client, visibility: "public");

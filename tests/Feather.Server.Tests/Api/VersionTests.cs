@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
@@ -92,7 +93,7 @@ public class VersionTests
         var data = Directory.CreateTempSubdirectory("feather-test-").FullName;
         try
         {
-            await using (var bare = await FeatherTestServer.StartAsync(dataDirectory: data))
+            await using (var bare = await FeatherTestServer.StartAsync(dataDirectory: data, services: s => s.RemoveAll<Feather.Server.Environments.IImageBuilder>()))
             {
                 using var client = bare.Client(await bare.AdminTokenAsync());
                 await new TestModel().PublishAsync(client);

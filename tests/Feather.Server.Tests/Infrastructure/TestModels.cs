@@ -38,16 +38,16 @@ public sealed class TestModel
           "environment": {"python": "3.11", "python_packages": [], "system_packages": []},
           "bundle": {"code": ["model.py"], "model": ["weights.bin"]},
           "num_steps": 2,
-          "init": [{"name": "name", "component": "Text.In", "version": 1, "props": {"max_chars": 256}, "schema": {}}],
+          "init": [{"name": "name", "component": "Text.In", "version": 1, "props": {"max_chars": 256}, "schema": {"value": null, "response": null}}],
           "steps": [
             {"name": "greet", "title": "Greet", "description": "",
-             "inputs": [{"name": "name", "component": "Text.In", "version": 1, "props": {"max_chars": 256}, "schema": {}}],
-             "outputs": [{"name": "choices", "component": "List.SelectOne", "version": 1, "props": {}, "schema": {}}]},
+             "inputs": [{"name": "name", "component": "Text.In", "version": 1, "props": {"max_chars": 256}, "schema": {"value": null, "response": null}}],
+             "outputs": [{"name": "choices", "component": "List.SelectOne", "version": 1, "props": {}, "schema": {"value": null, "response": null}}]},
             {"name": "answer", "title": "Answer", "description": "",
-             "inputs": [{"name": "choices", "component": "List.SelectOne", "version": 1, "props": {}, "schema": {}}],
-             "outputs": [{"name": "greeting", "component": "Text.View", "version": 1, "props": {}, "schema": {}}]}
+             "inputs": [{"name": "choices", "component": "List.SelectOne", "version": 1, "props": {}, "schema": {"value": null, "response": null}}],
+             "outputs": [{"name": "greeting", "component": "Text.View", "version": 1, "props": {}, "schema": {"value": null, "response": null}}]}
           ],
-          "final_outputs": [{"name": "greeting", "component": "Text.View", "version": 1, "props": {}, "schema": {}}]
+          "final_outputs": [{"name": "greeting", "component": "Text.View", "version": 1, "props": {}, "schema": {"value": null, "response": null}}]
         }
         """)!.AsObject();
 
