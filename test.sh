@@ -42,11 +42,11 @@ set -e
 
 passed=0; failed=0
 for suite in "$results"/Feather.*.log; do
-  p=$(grep -E '^\s+Passed: +[0-9]+' "$suite" | tail -n1 | grep -oE '[0-9]+'); passed=$((passed + ${p:-0}))
-  f=$(grep -E '^\s+Failed: +[0-9]+' "$suite" | tail -n1 | grep -oE '[0-9]+'); failed=$((failed + ${f:-0}))
+  p=$(grep -E '^\s+Passed: +[0-9]+' "$suite" | tail -n1 | grep -oE '[0-9]+' || true); passed=$((passed + ${p:-0}))
+  f=$(grep -E '^\s+Failed: +[0-9]+' "$suite" | tail -n1 | grep -oE '[0-9]+' || true); failed=$((failed + ${f:-0}))
 done
-p=$(grep -oE '[0-9]+ passed' "$results/pytest.log" | tail -n1 | cut -d' ' -f1); passed=$((passed + ${p:-0}))
-f=$(grep -oE '[0-9]+ failed' "$results/pytest.log" | tail -n1 | cut -d' ' -f1); failed=$((failed + ${f:-0}))
+p=$(grep -oE '[0-9]+ passed' "$results/pytest.log" | tail -n1 | cut -d' ' -f1 || true); passed=$((passed + ${p:-0}))
+f=$(grep -oE '[0-9]+ failed' "$results/pytest.log" | tail -n1 | cut -d' ' -f1 || true); failed=$((failed + ${f:-0}))
 echo
 echo "total: $passed passed, $failed failed"
 exit $status
