@@ -8,6 +8,8 @@ cd "$FEATHER_ROOT"
 
 export FEATHER_PORT="${FEATHER_PORT:-8080}"
 export FEATHER_DATA="${FEATHER_DATA:-$FEATHER_ROOT/data}"
+# the interpreter that set-up installed the samples' libraries for (Debian's), for `feather publish`
+export FEATHER_PYTHON="${FEATHER_PYTHON:-/usr/bin/python3}"
 url="http://127.0.0.1:$FEATHER_PORT"
 
 ensure_apt curl ca-certificates
