@@ -1,0 +1,127 @@
+using System.Formats.Tar;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Feather.Server.Environments;
+
+/// <summary>Dockerfiles and tar build contexts for environment and version images. Pure except for the streams given.</summary>
+public static partial class BuildContext
+{
+    /// <summary>The Dockerfile of an environment image: the runner plus system and Python packages.</summary>
+    public static string EnvironmentDockerfile(string runnerImage, EnvironmentSpec spec, string? indexUrl, string? wheelhouseUrl)
+    {
+        var system = EnvironmentHash.Normalise(spec.SystemPackages).ToList();
+        var python = EnvironmentHash.Normalise(spec.PythonPackages);
+        var sb = new StringBuilder();
+        sb.Append("FROM ").Append(runnerImage).Append('\n');
+        sb.Append("USER root\n");
+        // Fail early with a clear message when the runner's Python is not the one the model declares.
+        sb.Append("RUN python3 -c 'import sys; v=\"%d.%d\" % sys.version_info[:2]; ")
+          .Append("sys.exit(0 if v == \"").Append(spec.PythonVersion)
+          .Append("\" else \"ERROR: the model needs Python ").Append(spec.PythonVersion)
+          .Append(", the runner image has Python \" + v)'\n");
+        if (system.Count > 0)
+        {
+            sb.Append("RUN export DEBIAN_FRONTEND=noninteractive && apt-get update && apt-get install -y --no-install-recommends ")
+              .Append(string.Join(' ', system)).Append(" && rm -rf /var/lib/apt/lists/*\n");
+        }
+        if (python.Length > 0)
+        {
+            sb.Append("RUN python3 -m pip --version >/dev/null 2>&1 || (export DEBIAN_FRONTEND=noninteractive && apt-get update ")
+              .Append("&& apt-get install -y --no-install-recommends python3-pip && rm -rf /var/lib/apt/lists/*)\n");
+        }
+        if (python.Length > 0)
+        {
+            var source = !string.IsNullOrEmpty(wheelhouseUrl) ? $"--no-index --find-links '{wheelhouseUrl}'"
+                : !string.IsNullOrEmpty(indexUrl) ? $"--index-url '{indexUrl}'"
+                : "";
+            sb.Append("RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --break-system-packages ")
+              .Append(source).Append(source.Length > 0 ? " " : "")
+              .Append(string.Join(' ', python.Select(p => $"'{p}'"))).Append('\n');
+        }
+        sb.Append("USER 10001:10001\n");
+        return sb.ToString();
+    }
+
+    /// <summary>The Dockerfile of a version image: the environment plus the version's files under /model.</summary>
+    public static string VersionDockerfile(string environmentImage) =>
+        $"FROM {environmentImage}\nCOPY model/ /model/\n";
+
+    /// <summary>Null when a file path may go under /model, else why not (absolute, .., odd characters).</summary>
+    public static string? CheckPath(string path)
+    {
+        if (string.IsNullOrEmpty(path)) return "file path is empty";
+        if (path.StartsWith('/') || path.Contains('\\') || path.Contains(':'))
+            return $"file path '{path}' must be relative with '/' separators";
+        if (path.Any(char.IsControl)) return $"file path '{path}' contains control characters";
+        var segments = path.Split('/');
+        if (segments.Any(s => s is "" or "." or ".."))
+            return $"file path '{path}' must not contain empty, '.' or '..' segments";
+        if (!SafePath().IsMatch(path)) return $"file path '{path}' contains characters other than letters, digits, '.', '_', '-', ' ', '+', '@', '=' and '/'";
+        return null;
+    }
+
+    [GeneratedRegex(@"^[A-Za-z0-9._\-/ +@=]+$")]
+    private static partial Regex SafePath();
+
+    /// <summary>Writes a tar build context holding only a Dockerfile.</summary>
+    public static async Task WriteDockerfileOnlyAsync(Stream output, string dockerfile, CancellationToken ct)
+    {
+        await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
+        await WriteFileAsync(tar, "Dockerfile", new MemoryStream(Encoding.UTF8.GetBytes(dockerfile)), ct);
+    }
+
+    /// <summary>Opens a file's bytes by its path (for version contexts, read from the blob store).</summary>
+    public delegate Task<Stream> OpenFile(string path, CancellationToken ct);
+
+    /// <summary>Writes a version image's context: Dockerfile + model/&lt;path&gt; for every file, owned by root, readable by all.</summary>
+    public static async Task WriteVersionContextAsync(Stream output, string dockerfile, IEnumerable<string> paths, OpenFile open, CancellationToken ct)
+    {
+        await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
+        await WriteFileAsync(tar, "Dockerfile", new MemoryStream(Encoding.UTF8.GetBytes(dockerfile)), ct);
+        var dirs = new HashSet<string>(StringComparer.Ordinal) { "model" };
+        await WriteDirAsync(tar, "model", ct);
+        foreach (var path in paths.OrderBy(p => p, StringComparer.Ordinal))
+        {
+            var parts = path.Split('/');
+            for (var i = 1; i < parts.Length; i++)
+            {
+                var dir = "model/" + string.Join('/', parts[..i]);
+                if (dirs.Add(dir)) await WriteDirAsync(tar, dir, ct);
+            }
+            await using var content = await open(path, ct);
+            await WriteFileAsync(tar, "model/" + path, content, ct);
+        }
+    }
+
+    private static async Task WriteDirAsync(TarWriter tar, string name, CancellationToken ct)
+    {
+        var entry = new PaxTarEntry(TarEntryType.Directory, name + "/")
+        {
+            Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                 | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute,
+            Uid = 0, Gid = 0, ModificationTime = DateTimeOffset.UnixEpoch,
+        };
+        await tar.WriteEntryAsync(entry, ct);
+    }
+
+    private static async Task WriteFileAsync(TarWriter tar, string name, Stream content, CancellationToken ct)
+    {
+        // TarWriter needs a seekable stream or a known length; buffer non-seekable blobs.
+        Stream data = content;
+        if (!content.CanSeek)
+        {
+            var buffered = new MemoryStream();
+            await content.CopyToAsync(buffered, ct);
+            buffered.Position = 0;
+            data = buffered;
+        }
+        var entry = new PaxTarEntry(TarEntryType.RegularFile, name)
+        {
+            Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+            Uid = 0, Gid = 0, ModificationTime = DateTimeOffset.UnixEpoch,
+            DataStream = data,
+        };
+        await tar.WriteEntryAsync(entry, ct);
+    }
+}

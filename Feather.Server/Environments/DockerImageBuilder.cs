@@ -1,0 +1,232 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Feather.Server.Blobs;
+using Feather.Server.Sandbox;
+using Microsoft.Extensions.Options;
+
+namespace Feather.Server.Environments;
+
+/// <summary>
+/// Builds feather-env:&lt;hash16&gt; once per environment spec (per-hash lock; skipped when the image exists)
+/// and feather-version:&lt;model&gt;-&lt;n&gt; on top with the version's files from the blob store, through the
+/// Docker build API with a generated Dockerfile and an in-memory tar context.
+/// </summary>
+public sealed partial class DockerImageBuilder(
+    DockerEngine docker,
+    IBlobStore blobs,
+    IOptions<RunnerOptions> options,
+    ILogger<DockerImageBuilder> logger) : IImageBuilder
+{
+    public const string EnvHashLabel = "org.feather.env-hash";
+    public const string ModelLabel = "org.feather.model";
+    public const string VersionLabel = "org.feather.version";
+    public const string KindLabel = "org.feather.image";
+
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _envLocks = new();
+
+    public async Task<ImageBuildResult> BuildAsync(VersionImageRequest request, IProgress<string>? log, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var clock = Stopwatch.StartNew();
+        var text = new StringBuilder();
+        void Log(string line)
+        {
+            lock (text) text.Append(line).Append('\n');
+            log?.Report(line);
+        }
+        ImageBuildResult Fail(string env, string version, string error)
+        {
+            Log("error: " + error);
+            LogBuildFailed(request.ModelId, request.VersionNumber, error);
+            return new ImageBuildResult(ImageBuildOutcome.Failed, env, version, text.ToString(), clock.Elapsed, error);
+        }
+
+        var specError = EnvironmentHash.Validate(request.Environment);
+        if (specError is not null) return Fail("", "", specError);
+        if (request.VersionNumber < 1) return Fail("", "", $"version number must be at least 1 (got {request.VersionNumber})");
+        if (string.IsNullOrWhiteSpace(request.ModelId)) return Fail("", "", "model id is empty");
+        foreach (var f in request.Files)
+            if (BuildContext.CheckPath(f.Path) is { } pathError) return Fail("", "", pathError);
+        var duplicate = request.Files.GroupBy(f => f.Path, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null) return Fail("", "", $"file path '{duplicate.Key}' appears more than once");
+
+        var versionImage = VersionImageTag(request.ModelId, request.VersionNumber);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.Value.BuildTimeoutSeconds));
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+        var token = linked.Token;
+        string envImage = "";
+        try
+        {
+            var runner = await TryInspectAsync(request.Environment.RunnerImage, token);
+            if (runner is null)
+                return Fail("", versionImage, $"runner image {request.Environment.RunnerImage} not found on the Docker engine (build it with images/runner/build.sh)");
+            var hash = EnvironmentHash.Compute(request.Environment, runner.ID);
+            envImage = EnvironmentHash.ImageTag(hash);
+
+            var envError = await EnsureEnvironmentAsync(request.Environment, hash, envImage, Log, token);
+            if (envError is not null) return Fail(envImage, versionImage, envError);
+
+            Log($"building version image {versionImage}");
+            var labels = new Dictionary<string, string>
+            {
+                [SandboxParameters.ManagedLabel] = "true",
+                [KindLabel] = "version",
+                [EnvHashLabel] = hash,
+                [ModelLabel] = request.ModelId,
+                [VersionLabel] = request.VersionNumber.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+            var files = request.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+            var error = await BuildImageAsync(versionImage, labels,
+                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(envImage), files.Keys,
+                    async (path, c2) => await blobs.OpenReadAsync(files[path].Sha256, c2), c),
+                Log, token);
+            RunnerMetrics.ImageBuilds.WithLabels("version", error is null ? "ready" : "failed").Inc();
+            if (error is not null) return Fail(envImage, versionImage, error);
+            Log($"version image {versionImage} ready");
+            return new ImageBuildResult(ImageBuildOutcome.Ready, envImage, versionImage, text.ToString(), clock.Elapsed, null);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            return Fail(envImage, versionImage, $"build timed out after {options.Value.BuildTimeoutSeconds} s");
+        }
+        catch (FileNotFoundException e)
+        {
+            return Fail(envImage, versionImage, $"a file of the version is missing from the blob store: {e.Message}");
+        }
+        catch (DockerApiException e)
+        {
+            return Fail(envImage, versionImage, $"the Docker engine refused the build: {e.ResponseBody?.Trim()}");
+        }
+    }
+
+    /// <summary>The version image reference. The model id is lowercased and made tag-safe; a changed id gets a short hash suffix.</summary>
+    public static string VersionImageTag(string modelId, int version)
+    {
+        var safe = TagUnsafe().Replace(modelId.ToLowerInvariant(), "-").Trim('-', '.');
+        if (safe != modelId || safe.Length == 0)
+            safe = (safe.Length > 0 ? safe + "-" : "") + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(modelId)))[..8];
+        if (safe.Length > 100) safe = safe[..100];
+        return $"feather-version:{safe}-{version}";
+    }
+
+    [GeneratedRegex(@"\x1b\[[0-9;]*[A-Za-z]")]
+    private static partial Regex AnsiEscape();
+
+    [GeneratedRegex("[^a-z0-9_.-]+")]
+    private static partial Regex TagUnsafe();
+
+    /// <summary>Builds the environment image unless it exists. Null on success, else the error.</summary>
+    private async Task<string?> EnsureEnvironmentAsync(EnvironmentSpec spec, string hash, string envImage, Action<string> log, CancellationToken ct)
+    {
+        var gate = _envLocks.GetOrAdd(hash, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        try
+        {
+            if (await TryInspectAsync(envImage, ct) is not null)
+            {
+                log($"environment image {envImage} already built; reusing it");
+                RunnerMetrics.ImageBuilds.WithLabels("environment", "reused").Inc();
+                return null;
+            }
+            var o = options.Value;
+            var dockerfile = BuildContext.EnvironmentDockerfile(spec.RunnerImage, spec, o.PythonIndexUrl, o.WheelhouseUrl);
+            log($"building environment image {envImage}");
+            LogEnvBuild(envImage, spec.RunnerImage);
+            var labels = new Dictionary<string, string>
+            {
+                [SandboxParameters.ManagedLabel] = "true",
+                [KindLabel] = "environment",
+                [EnvHashLabel] = hash,
+            };
+            var error = await BuildImageAsync(envImage, labels,
+                (stream, c) => BuildContext.WriteDockerfileOnlyAsync(stream, dockerfile, c), log, ct);
+            RunnerMetrics.ImageBuilds.WithLabels("environment", error is null ? "ready" : "failed").Inc();
+            if (error is null) log($"environment image {envImage} ready");
+            return error;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Streams a tar context to the build API and follows its JSON message stream. Null on success, else the error text.</summary>
+    private async Task<string?> BuildImageAsync(string tag, IDictionary<string, string> labels,
+        Func<Stream, CancellationToken, Task> writeContext, Action<string> log, CancellationToken ct)
+    {
+        // The context is built in memory: version files are model-sized, and the build API needs the whole body.
+        using var context = new MemoryStream();
+        await writeContext(context, ct);
+        context.Position = 0;
+        string? error = null;
+        string? toolError = null; // the last line a tool marked as an error (apt's "E: ...", pip's "ERROR: ...")
+        var partial = new StringBuilder();
+        void Line(string l)
+        {
+            if (l.StartsWith("E: ", StringComparison.Ordinal) || l.StartsWith("ERROR: ", StringComparison.Ordinal)) toolError = l;
+            log(l);
+        }
+        var progress = new SyncProgress<JSONMessage>(m =>
+        {
+            if (m.Error is not null)
+            {
+                error ??= string.IsNullOrWhiteSpace(m.Error.Message) ? $"build failed (code {m.Error.Code})" : m.Error.Message.Trim();
+                return;
+            }
+            var chunk = m.Stream ?? m.Status;
+            if (string.IsNullOrEmpty(chunk)) return;
+            partial.Append(AnsiEscape().Replace(chunk, ""));
+            var s = partial.ToString();
+            var last = s.LastIndexOf('\n');
+            if (last < 0) return;
+            foreach (var line in s[..last].Split('\n'))
+                if (line.TrimEnd() is { Length: > 0 } l) Line(l);
+            partial.Clear().Append(s[(last + 1)..]);
+        });
+        await docker.Client.Images.BuildImageFromDockerfileAsync(
+            new ImageBuildParameters
+            {
+                Tags = [tag],
+                Labels = labels,
+                Remove = true,
+                ForceRemove = true,
+                Dockerfile = "Dockerfile",
+            },
+            context, null, null, progress, ct);
+        if (partial.Length > 0 && partial.ToString().Trim() is { Length: > 0 } rest) Line(rest);
+        if (error is not null && toolError is not null) error = $"{toolError} ({error})";
+        if (error is null && await TryInspectAsync(tag, ct) is null)
+            error = $"the build of {tag} ended without an image";
+        return error;
+    }
+
+    private async Task<ImageInspectResponse?> TryInspectAsync(string image, CancellationToken ct)
+    {
+        try
+        {
+            return await docker.Client.Images.InspectImageAsync(image, ct);
+        }
+        catch (DockerImageNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Reports synchronously, in order (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Building environment image {Image} from {Runner}")]
+    private partial void LogEnvBuild(string image, string runner);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Image build for model {ModelId} version {Version} failed: {Error}")]
+    private partial void LogBuildFailed(string modelId, int version, string error);
+}

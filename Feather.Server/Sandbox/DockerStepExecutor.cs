@@ -1,0 +1,331 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Options;
+
+namespace Feather.Server.Sandbox;
+
+/// <summary>
+/// Runs each step in a new hardened container: create, attach, start, write the request to stdin,
+/// read stdout/stderr with caps under a wall-clock timeout, inspect the exit, always remove.
+/// At most <see cref="RunnerOptions.MaxConcurrentSteps"/> steps run at once; the rest wait in FIFO order.
+/// </summary>
+public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
+{
+    private readonly DockerEngine _docker;
+    private readonly RunnerOptions _options;
+    private readonly RunnerCapabilities _capabilities;
+    private readonly ContainerTracker _tracker;
+    private readonly ILogger<DockerStepExecutor> _logger;
+    private readonly SemaphoreSlim _slots;
+    private int _queued;
+
+    public DockerStepExecutor(DockerEngine docker, IOptions<RunnerOptions> options, RunnerCapabilities capabilities,
+        ContainerTracker tracker, ILogger<DockerStepExecutor> logger)
+    {
+        _docker = docker;
+        _options = options.Value;
+        _capabilities = capabilities;
+        _tracker = tracker;
+        _logger = logger;
+        _slots = new SemaphoreSlim(_options.MaxConcurrentSteps, _options.MaxConcurrentSteps);
+    }
+
+    /// <summary>Steps waiting for a free slot.</summary>
+    public int QueueLength => Volatile.Read(ref _queued);
+
+    public async Task<StepExecutionResult> ExecuteAsync(StepExecutionRequest request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var limits = _options.Profiles.Find(request.Profile);
+        if (limits is null || (limits.Gpu && !_capabilities.SupportsGpu))
+        {
+            if (limits is { Gpu: true } && !_capabilities.Probed)
+                await _capabilities.RefreshAsync(ct);
+            var refusal = _capabilities.CheckProfile(request.Profile);
+            if (refusal is not null)
+                return new StepExecutionResult(StepOutcome.Crashed, null, "", refusal, TimeSpan.Zero);
+        }
+
+        Interlocked.Increment(ref _queued);
+        RunnerMetrics.QueueLength.Set(QueueLength);
+        try
+        {
+            await _slots.WaitAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return Finish(new StepExecutionResult(StepOutcome.Cancelled, null, "", "cancelled while queued", TimeSpan.Zero));
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _queued);
+            RunnerMetrics.QueueLength.Set(QueueLength);
+        }
+        try
+        {
+            return Finish(await RunAsync(request, limits!, ct));
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    private static StepExecutionResult Finish(StepExecutionResult result)
+    {
+        RunnerMetrics.Steps.WithLabels(result.Outcome.ToString()).Inc();
+        if (result.Duration > TimeSpan.Zero) RunnerMetrics.StepDuration.Observe(result.Duration.TotalSeconds);
+        return result;
+    }
+
+    private async Task<StepExecutionResult> RunAsync(StepExecutionRequest request, ProfileLimits limits, CancellationToken ct)
+    {
+        var name = "feather-step-" + Guid.NewGuid().ToString("n");
+        var spec = new SandboxSpec(name, request.Image, request.Profile, limits, _options.InstanceId, request.Labels);
+        var containers = _docker.Client.Containers;
+        var stdout = new CappedBuffer(_options.MaxOutputBytes);
+        var stderr = new CappedBuffer(_options.MaxLogBytes);
+        var clock = Stopwatch.StartNew();
+        _tracker.Add(name);
+        string? id = null;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(limits.TimeoutSeconds));
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+        try
+        {
+            id = (await containers.CreateContainerAsync(SandboxParameters.Create(spec), ct)).ID;
+            using var stream = await containers.AttachContainerAsync(id,
+                new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = true, Stderr = true }, ct);
+            await containers.StartContainerAsync(id, new ContainerStartParameters(), ct);
+            clock.Restart();
+            LogStarted(name, request.Image, request.Profile);
+
+            var outputCapHit = false;
+            try
+            {
+                var requestBytes = Encoding.UTF8.GetBytes(request.RequestJson);
+                var write = WriteStdinAsync(stream, requestBytes, linked.Token);
+                outputCapHit = await ReadOutputAsync(stream, stdout, stderr, linked.Token);
+                await write;
+            }
+            catch (OperationCanceledException) when (linked.IsCancellationRequested)
+            {
+                stream.Dispose();
+                await KillAsync(id);
+                var logs = stderr.ToText();
+                if (ct.IsCancellationRequested)
+                    return new StepExecutionResult(StepOutcome.Cancelled, null, logs, "cancelled", clock.Elapsed);
+                return new StepExecutionResult(StepOutcome.TimedOut, null, logs, $"timed out after {limits.TimeoutSeconds} s", clock.Elapsed);
+            }
+            catch (IOException) when (linked.IsCancellationRequested)
+            {
+                stream.Dispose();
+                await KillAsync(id);
+                return ct.IsCancellationRequested
+                    ? new StepExecutionResult(StepOutcome.Cancelled, null, stderr.ToText(), "cancelled", clock.Elapsed)
+                    : new StepExecutionResult(StepOutcome.TimedOut, null, stderr.ToText(), $"timed out after {limits.TimeoutSeconds} s", clock.Elapsed);
+            }
+
+            if (outputCapHit)
+            {
+                stream.Dispose();
+                await KillAsync(id);
+                return new StepExecutionResult(StepOutcome.Crashed, null, stderr.ToText(),
+                    $"killed: output exceeded the cap of {FormatBytes(_options.MaxOutputBytes)}", clock.Elapsed);
+            }
+
+            using var waitTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var exit = await containers.WaitContainerAsync(id, waitTimeout.Token);
+            var elapsed = clock.Elapsed;
+            var state = (await containers.InspectContainerAsync(id, CancellationToken.None)).State;
+            return Interpret(exit.StatusCode, state?.OOMKilled ?? false, limits, stdout, stderr.ToText(), elapsed);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            if (id is not null) await KillAsync(id);
+            return new StepExecutionResult(StepOutcome.Cancelled, null, stderr.ToText(), "cancelled", clock.Elapsed);
+        }
+        catch (DockerImageNotFoundException)
+        {
+            return new StepExecutionResult(StepOutcome.Crashed, null, "", $"image {request.Image} not found on the Docker engine", TimeSpan.Zero);
+        }
+        catch (DockerApiException e)
+        {
+            LogDockerError(e, name);
+            return new StepExecutionResult(StepOutcome.Crashed, null, stderr.ToText(), $"the Docker engine refused the step: {FirstLine(e.ResponseBody)}", clock.Elapsed);
+        }
+        finally
+        {
+            if (id is not null) await RemoveAsync(id);
+            _tracker.Remove(name);
+        }
+    }
+
+    private static async Task WriteStdinAsync(MultiplexedStream stream, byte[] bytes, CancellationToken ct)
+    {
+        try
+        {
+            await stream.WriteAsync(bytes, 0, bytes.Length, ct);
+            stream.CloseWrite();
+        }
+        catch (IOException) when (!ct.IsCancellationRequested)
+        {
+            // The process exited without reading all of its input; its exit state tells what happened.
+        }
+    }
+
+    /// <summary>Reads the multiplexed stream to its end. True when stdout went past its cap.</summary>
+    private static async Task<bool> ReadOutputAsync(MultiplexedStream stream, CappedBuffer stdout, CappedBuffer stderr, CancellationToken ct)
+    {
+        var buffer = new byte[81920];
+        while (true)
+        {
+            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, ct);
+            if (read.EOF) return false;
+            if (read.Target == MultiplexedStream.TargetStream.StandardOut)
+            {
+                if (!stdout.Append(buffer.AsSpan(0, read.Count))) return true;
+            }
+            else
+            {
+                stderr.Append(buffer.AsSpan(0, read.Count));
+            }
+        }
+    }
+
+    internal static StepExecutionResult Interpret(long exitCode, bool oomKilled, ProfileLimits limits, CappedBuffer stdout, string logs, TimeSpan elapsed)
+    {
+        if (oomKilled)
+            return new StepExecutionResult(StepOutcome.OutOfMemory, null, logs, $"killed: out of memory (limit {limits.MemoryMiB} MiB)", elapsed);
+        if (exitCode != 0)
+        {
+            var reason = exitCode == 137 ? "killed (signal 9)" : $"exited with code {exitCode}";
+            return new StepExecutionResult(StepOutcome.Crashed, null, logs, $"the step's process {reason} without a result", elapsed);
+        }
+        var line = LastLine(stdout.ToText());
+        if (line is null)
+            return new StepExecutionResult(StepOutcome.Crashed, null, logs, "the step ended without a result line", elapsed);
+        JsonElement result;
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            result = doc.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return new StepExecutionResult(StepOutcome.Crashed, null, logs, "the step's last output line is not JSON", elapsed);
+        }
+        if (result.ValueKind != JsonValueKind.Object
+            || !result.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() != "result"
+            || !result.TryGetProperty("status", out var status) || status.ValueKind != JsonValueKind.String)
+            return new StepExecutionResult(StepOutcome.Crashed, null, logs, "the step's last output line is not a result event", elapsed);
+        return status.GetString() switch
+        {
+            "succeeded" => new StepExecutionResult(StepOutcome.Succeeded, result, logs, "succeeded", elapsed),
+            "failed" => new StepExecutionResult(StepOutcome.Failed, result, logs, DescribeError(result, "failed"), elapsed),
+            "invalid_input" => new StepExecutionResult(StepOutcome.InvalidInput, result, logs, DescribeError(result, "invalid input"), elapsed),
+            var other => new StepExecutionResult(StepOutcome.Crashed, result, logs, $"the step reported an unknown status '{other}'", elapsed),
+        };
+    }
+
+    private static string DescribeError(JsonElement result, string fallback)
+    {
+        if (!result.TryGetProperty("error", out var error) || error.ValueKind != JsonValueKind.Object) return fallback;
+        var message = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+        if (error.TryGetProperty("input", out var input) && input.ValueKind == JsonValueKind.String)
+            return $"invalid input '{input.GetString()}': {message}";
+        if (error.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String)
+            return $"{t.GetString()}: {message}";
+        return message ?? fallback;
+    }
+
+    private static string? LastLine(string text)
+    {
+        var lines = text.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        return lines.Length == 0 ? null : lines[^1];
+    }
+
+    private async Task KillAsync(string id)
+    {
+        try
+        {
+            // Not the caller's token: cleanup must happen even when the step was cancelled.
+            using var limit = new CancellationTokenSource(CleanupTimeout);
+            await _docker.Client.Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, limit.Token);
+        }
+        catch (DockerApiException)
+        {
+            // already stopped
+        }
+        catch (OperationCanceledException e)
+        {
+            LogKillSlow(e, id); // removal below forces it
+        }
+    }
+
+    private async Task RemoveAsync(string id)
+    {
+        try
+        {
+            using var limit = new CancellationTokenSource(CleanupTimeout);
+            await _docker.Client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, limit.Token);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+        }
+        catch (Exception e)
+        {
+            // The reaper removes it later; the step's outcome stands.
+            LogRemoveFailed(e, id);
+        }
+    }
+
+    private static readonly TimeSpan CleanupTimeout = TimeSpan.FromSeconds(30);
+
+    internal static string FormatBytes(long bytes) =>
+        bytes % (1024 * 1024) == 0 ? $"{bytes / (1024 * 1024)} MiB"
+        : bytes % 1024 == 0 ? $"{bytes / 1024} KiB"
+        : $"{bytes} bytes";
+
+    private static string FirstLine(string? text) =>
+        string.IsNullOrWhiteSpace(text) ? "no detail" : text.Split('\n')[0].Trim();
+
+    public void Dispose() => _slots.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Step container {Name} started from {Image} (profile {Profile})")]
+    private partial void LogStarted(string name, string image, string profile);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Docker refused step container {Name}")]
+    private partial void LogDockerError(Exception e, string name);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Killing container {Id} took too long")]
+    private partial void LogKillSlow(Exception e, string id);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not remove container {Id}; the reaper will")]
+    private partial void LogRemoveFailed(Exception e, string id);
+}
+
+/// <summary>Collects bytes up to a cap; counts what went beyond it.</summary>
+internal sealed class CappedBuffer(int cap)
+{
+    private readonly MemoryStream _bytes = new();
+
+    public long Dropped { get; private set; }
+
+    /// <summary>False once the cap is exceeded (the part that fits is kept).</summary>
+    public bool Append(ReadOnlySpan<byte> data)
+    {
+        var room = (int)Math.Max(0, cap - _bytes.Length);
+        _bytes.Write(data[..Math.Min(room, data.Length)]);
+        Dropped += Math.Max(0, data.Length - room);
+        return Dropped == 0;
+    }
+
+    public string ToText()
+    {
+        var text = Encoding.UTF8.GetString(_bytes.GetBuffer(), 0, (int)_bytes.Length);
+        return Dropped == 0 ? text : text + $"\n[log truncated: {Dropped} bytes beyond the {DockerStepExecutor.FormatBytes(cap)} cap dropped]\n";
+    }
+}

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Options;
+
+namespace Feather.Server.Sandbox;
+
+/// <summary>
+/// What the Docker engine can do, asked once at start-up (and again on <see cref="RefreshAsync"/>).
+/// Publishing and runs call <see cref="SupportsGpu"/> / <see cref="CheckProfile"/> to refuse the
+/// <c>high</c> profile on an engine without a GPU runtime.
+/// </summary>
+public sealed class RunnerCapabilities(DockerEngine docker, IOptions<RunnerOptions> options, ILogger<RunnerCapabilities> logger)
+{
+    private volatile bool _probed;
+    private volatile bool _supportsGpu;
+
+    /// <summary>True when the engine reports a GPU runtime (nvidia). False until probed at start-up.</summary>
+    public bool SupportsGpu => _supportsGpu;
+
+    public bool Probed => _probed;
+
+    /// <summary>Asks the engine (docker info) for its runtimes.</summary>
+    public async Task RefreshAsync(CancellationToken ct)
+    {
+        var info = await docker.Client.System.GetSystemInfoAsync(ct);
+        _supportsGpu = HasGpuRuntime(info.Runtimes?.Keys ?? []);
+        _probed = true;
+        logger.LogInformation("Docker engine {Version} at {Endpoint}: GPU runtime {Gpu}", info.ServerVersion, docker.Endpoint, _supportsGpu ? "present" : "absent");
+    }
+
+    /// <summary>True when one of the engine's runtimes is a GPU runtime (nvidia, nvidia-container-runtime, ...).</summary>
+    public static bool HasGpuRuntime(IEnumerable<string> runtimes) =>
+        runtimes.Any(r => r.Contains("nvidia", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Null when steps of <paramref name="profile"/> can run here, else a clear reason
+    /// (unknown profile, or high without a GPU runtime).
+    /// </summary>
+    public string? CheckProfile(string profile)
+    {
+        var limits = options.Value.Profiles.Find(profile);
+        if (limits is null)
+            return $"unknown profile '{profile}' (allowed: {string.Join(", ", ProfileSet.Names)})";
+        if (limits.Gpu && !SupportsGpu)
+            return $"profile '{profile}' needs a GPU, but this server's Docker engine has no GPU runtime (nvidia); use profile low or medium, or run the server on a GPU machine";
+        return null;
+    }
+}

@@ -1,0 +1,110 @@
+using Microsoft.Extensions.Options;
+
+namespace Feather.Server.Sandbox;
+
+/// <summary>Resource limits of one profile (low, medium, high).</summary>
+public sealed class ProfileLimits
+{
+    public int MemoryMiB { get; set; }
+    public double Cpus { get; set; }
+    public int PidsLimit { get; set; }
+    public int TmpfsMiB { get; set; }
+    public int TimeoutSeconds { get; set; }
+    /// <summary>Adds a GPU device request (all GPUs, driver nvidia).</summary>
+    public bool Gpu { get; set; }
+}
+
+/// <summary>The three profiles; bound from <c>Runner:Profiles:Low</c> etc.</summary>
+public sealed class ProfileSet
+{
+    public ProfileLimits Low { get; set; } = new() { MemoryMiB = 512, Cpus = 1, PidsLimit = 128, TmpfsMiB = 64, TimeoutSeconds = 30 };
+    public ProfileLimits Medium { get; set; } = new() { MemoryMiB = 2048, Cpus = 2, PidsLimit = 256, TmpfsMiB = 256, TimeoutSeconds = 120 };
+    public ProfileLimits High { get; set; } = new() { MemoryMiB = 8192, Cpus = 4, PidsLimit = 512, TmpfsMiB = 1024, TimeoutSeconds = 600, Gpu = true };
+
+    public static readonly IReadOnlyList<string> Names = ["low", "medium", "high"];
+
+    /// <summary>The limits of a profile by its metadata name, or null for an unknown name.</summary>
+    public ProfileLimits? Find(string profile) => profile switch
+    {
+        "low" => Low,
+        "medium" => Medium,
+        "high" => High,
+        _ => null,
+    };
+}
+
+/// <summary>Options of the runner (sandbox and image builds), configuration section <c>Runner</c>.</summary>
+public sealed class RunnerOptions
+{
+    public const string Section = "Runner";
+
+    /// <summary>The runner base image every environment image builds on.</summary>
+    public string BaseImage { get; set; } = "feather-runner:latest";
+
+    /// <summary>
+    /// Names this server on the Docker engine (label org.feather.owner). The reaper only removes
+    /// leftovers carrying this server's id, so several servers can share one engine.
+    /// </summary>
+    public string InstanceId { get; set; } = "feather";
+
+    public ProfileSet Profiles { get; set; } = new();
+
+    /// <summary>Steps that run at once; further steps wait in a queue.</summary>
+    public int MaxConcurrentSteps { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>stdout beyond this kills the step (outcome Crashed).</summary>
+    public int MaxOutputBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>stderr (the step's log) kept; the rest is dropped with a note.</summary>
+    public int MaxLogBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>How often the reaper looks for leftover containers.</summary>
+    public int ReapIntervalSeconds { get; set; } = 300;
+
+    /// <summary>pip --index-url for Python packages of environment builds (optional).</summary>
+    public string? PythonIndexUrl { get; set; }
+
+    /// <summary>pip --find-links (a local wheelhouse URL or path inside the build) used with --no-index (optional).</summary>
+    public string? WheelhouseUrl { get; set; }
+
+    /// <summary>Wall-clock limit of one image build.</summary>
+    public int BuildTimeoutSeconds { get; set; } = 1800;
+}
+
+/// <summary>Checks <see cref="RunnerOptions"/> at start-up; each message names the key and the allowed values.</summary>
+public sealed class RunnerOptionsValidator : IValidateOptions<RunnerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RunnerOptions o)
+    {
+        var errors = new List<string>();
+        const string p = RunnerOptions.Section;
+        if (string.IsNullOrWhiteSpace(o.BaseImage))
+            errors.Add($"{p}:BaseImage must name the runner base image (e.g. feather-runner:latest).");
+        if (string.IsNullOrWhiteSpace(o.InstanceId) || !o.InstanceId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            errors.Add($"{p}:InstanceId must be non-empty and use only letters, digits, '-', '_' and '.' (got '{o.InstanceId}').");
+        if (o.MaxConcurrentSteps < 1)
+            errors.Add($"{p}:MaxConcurrentSteps must be at least 1 (got {o.MaxConcurrentSteps}).");
+        if (o.MaxOutputBytes < 1024)
+            errors.Add($"{p}:MaxOutputBytes must be at least 1024 (got {o.MaxOutputBytes}).");
+        if (o.MaxLogBytes < 1024)
+            errors.Add($"{p}:MaxLogBytes must be at least 1024 (got {o.MaxLogBytes}).");
+        if (o.ReapIntervalSeconds < 1)
+            errors.Add($"{p}:ReapIntervalSeconds must be at least 1 (got {o.ReapIntervalSeconds}).");
+        if (o.BuildTimeoutSeconds < 1)
+            errors.Add($"{p}:BuildTimeoutSeconds must be at least 1 (got {o.BuildTimeoutSeconds}).");
+        foreach (var (url, key) in new[] { (o.PythonIndexUrl, "PythonIndexUrl"), (o.WheelhouseUrl, "WheelhouseUrl") })
+            if (!string.IsNullOrEmpty(url) && (url.Any(char.IsWhiteSpace) || url.Contains('\'')))
+                errors.Add($"{p}:{key} must be a URL or path without spaces or quotes (got '{url}').");
+        foreach (var (profileName, limits) in new[] { ("Low", o.Profiles.Low), ("Medium", o.Profiles.Medium), ("High", o.Profiles.High) })
+        {
+            var k = $"{p}:Profiles:{profileName}";
+            if (limits is null) { errors.Add($"{k} is missing."); continue; }
+            if (limits.MemoryMiB < 16) errors.Add($"{k}:MemoryMiB must be at least 16 (got {limits.MemoryMiB}).");
+            if (limits.Cpus is <= 0 or > 1024 || double.IsNaN(limits.Cpus)) errors.Add($"{k}:Cpus must be between 0 (exclusive) and 1024 (got {limits.Cpus}).");
+            if (limits.PidsLimit < 8) errors.Add($"{k}:PidsLimit must be at least 8 (got {limits.PidsLimit}).");
+            if (limits.TmpfsMiB < 1) errors.Add($"{k}:TmpfsMiB must be at least 1 (got {limits.TmpfsMiB}).");
+            if (limits.TimeoutSeconds < 1) errors.Add($"{k}:TimeoutSeconds must be at least 1 (got {limits.TimeoutSeconds}).");
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,31 @@
+using Feather.Server.Environments;
+using Microsoft.Extensions.Options;
+
+namespace Feather.Server.Sandbox;
+
+public static class RunnerServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the runner: options (sections Runner and Docker, validated at start-up), the Docker
+    /// engine connection, <see cref="IStepExecutor"/>, <see cref="IImageBuilder"/>,
+    /// <see cref="RunnerCapabilities"/> (SupportsGpu) and the leftover-container reaper.
+    /// </summary>
+    public static IServiceCollection AddRunner(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<RunnerOptions>().Bind(configuration.GetSection(RunnerOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RunnerOptions>, RunnerOptionsValidator>();
+        services.AddOptions<DockerOptions>().Bind(configuration.GetSection(DockerOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<DockerOptions>, DockerOptionsValidator>();
+
+        services.AddSingleton<DockerEngine>();
+        services.AddSingleton<ContainerTracker>();
+        services.AddSingleton<RunnerCapabilities>();
+        services.AddSingleton<DockerStepExecutor>();
+        services.AddSingleton<IStepExecutor>(sp => sp.GetRequiredService<DockerStepExecutor>());
+        services.AddSingleton<DockerImageBuilder>();
+        services.AddSingleton<IImageBuilder>(sp => sp.GetRequiredService<DockerImageBuilder>());
+        services.AddSingleton<ContainerReaper>();
+        services.AddHostedService(sp => sp.GetRequiredService<ContainerReaper>());
+        return services;
+    }
+}

@@ -1,0 +1,82 @@
+using Docker.DotNet.Models;
+
+namespace Feather.Server.Sandbox;
+
+/// <summary>Everything that decides how one step's container is created.</summary>
+/// <param name="Name">The container's name (unique; the reaper tells live steps by it).</param>
+/// <param name="Image">The version image.</param>
+/// <param name="Profile">low, medium or high.</param>
+/// <param name="Limits">The profile's limits.</param>
+/// <param name="OwnerId">This server's instance id (label org.feather.owner).</param>
+/// <param name="Labels">The request's labels (run, step, model ids).</param>
+public sealed record SandboxSpec(
+    string Name,
+    string Image,
+    string Profile,
+    ProfileLimits Limits,
+    string OwnerId,
+    IReadOnlyDictionary<string, string> Labels);
+
+/// <summary>The one place where a step's sandbox spec becomes Docker create parameters. Pure: no Docker calls.</summary>
+public static class SandboxParameters
+{
+    public const string ManagedLabel = "org.feather.managed";
+    public const string OwnerLabel = "org.feather.owner";
+    public const string ProfileLabel = "org.feather.profile";
+    public const string SandboxUser = "10001:10001";
+    public const long MiB = 1024 * 1024;
+
+    public static CreateContainerParameters Create(SandboxSpec spec)
+    {
+        var limits = spec.Limits;
+        var labels = new Dictionary<string, string>(spec.Labels)
+        {
+            [ManagedLabel] = "true",
+            [OwnerLabel] = spec.OwnerId,
+            [ProfileLabel] = spec.Profile,
+        };
+        var memory = limits.MemoryMiB * MiB;
+        var host = new HostConfig
+        {
+            NetworkMode = "none",
+            ReadonlyRootfs = true,
+            Tmpfs = new Dictionary<string, string>
+            {
+                ["/tmp"] = $"rw,nosuid,nodev,size={limits.TmpfsMiB}m,mode=1777",
+            },
+            Memory = memory,
+            MemorySwap = memory, // equal to Memory: no swap
+            NanoCPUs = (long)Math.Round(limits.Cpus * 1_000_000_000),
+            PidsLimit = limits.PidsLimit,
+            CapDrop = ["ALL"],
+            SecurityOpt = ["no-new-privileges"],
+            // The step's output travels through attach; nothing is kept by the engine's log driver.
+            LogConfig = new LogConfig { Type = "none", Config = new Dictionary<string, string>() },
+            AutoRemove = false, // removed explicitly after its exit state is inspected
+        };
+        if (limits.Gpu)
+        {
+            host.DeviceRequests =
+            [
+                new DeviceRequest { Driver = "nvidia", Count = -1, Capabilities = [["gpu"]] },
+            ];
+        }
+        return new CreateContainerParameters
+        {
+            Name = spec.Name,
+            Image = spec.Image,
+            User = SandboxUser,
+            Hostname = "sandbox",
+            NetworkDisabled = true,
+            AttachStdin = true,
+            AttachStdout = true,
+            AttachStderr = true,
+            OpenStdin = true,
+            StdinOnce = true,
+            Tty = false,
+            Env = [],
+            Labels = labels,
+            HostConfig = host,
+        };
+    }
+}

@@ -1,0 +1,82 @@
+using Feather.Server.Environments;
+using Feather.Server.Tests.Sandbox;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Feather.Server.Tests.Environments;
+
+/// <summary>Environment and version image builds through the real engine.</summary>
+[Collection(DockerCollection.Name)]
+public sealed class DockerImageBuilderTests(RunnerFixture fx)
+{
+    private sealed class Lines : IProgress<string>
+    {
+        public List<string> All { get; } = [];
+        public void Report(string value) { lock (All) All.Add(value); }
+    }
+
+    [Fact]
+    public async Task The_first_version_built_an_environment_and_a_version_image_with_labels()
+    {
+        Assert.Equal(ImageBuildOutcome.Ready, fx.FirstBuild.Outcome);
+        Assert.Matches("^feather-env:[0-9a-f]{16}$", fx.FirstBuild.EnvironmentImage);
+        Assert.Equal($"feather-version:{fx.ModelId}-1", fx.FirstBuild.VersionImage);
+        var image = await fx.Docker.Images.InspectImageAsync(fx.FirstBuild.VersionImage, default);
+        var labels = image.Config!.Labels!;
+        Assert.Equal("true", labels["org.feather.managed"]);
+        Assert.Equal(fx.ModelId, labels["org.feather.model"]);
+        Assert.Equal("1", labels["org.feather.version"]);
+        Assert.StartsWith(fx.FirstBuild.EnvironmentImage["feather-env:".Length..], labels["org.feather.env-hash"]);
+    }
+
+    [Fact]
+    public async Task A_second_version_with_the_same_spec_reuses_the_environment_image()
+    {
+        var envBefore = await fx.Docker.Images.InspectImageAsync(fx.FirstBuild.EnvironmentImage, default);
+        var lines = new Lines();
+        var second = await fx.BuildVersionAsync(2, log: lines);
+        Assert.Equal(ImageBuildOutcome.Ready, second.Outcome);
+        Assert.Equal(fx.FirstBuild.EnvironmentImage, second.EnvironmentImage);
+        Assert.Equal($"feather-version:{fx.ModelId}-2", second.VersionImage);
+        Assert.Contains(lines.All, l => l.Contains($"environment image {second.EnvironmentImage} already built; reusing it"));
+        Assert.DoesNotContain(lines.All, l => l.Contains($"building environment image"));
+        var envAfter = await fx.Docker.Images.InspectImageAsync(second.EnvironmentImage, default);
+        Assert.Equal(envBefore.ID, envAfter.ID);
+        Assert.Equal(second.Log.TrimEnd('\n').Split('\n'), lines.All);
+    }
+
+    [Fact]
+    public async Task A_nonexistent_system_package_fails_the_build_with_the_apt_error()
+    {
+        var result = await fx.BuildVersionAsync(3, fx.Environment("python3-doesnotexist"));
+        Assert.Equal(ImageBuildOutcome.Failed, result.Outcome);
+        Assert.True(result.Error!.Contains("E: Unable to locate package python3-doesnotexist"), result.Error + "\n---\n" + result.Log);
+        Assert.Contains("E: Unable to locate package python3-doesnotexist", result.Log);
+        await Assert.ThrowsAsync<Docker.DotNet.DockerImageNotFoundException>(() => fx.Docker.Images.InspectImageAsync(result.EnvironmentImage, default));
+    }
+
+    [Fact]
+    public async Task A_python_version_the_runner_lacks_fails_with_a_clear_message()
+    {
+        var result = await fx.BuildVersionAsync(4, fx.Environment() with { PythonVersion = "3.99" });
+        Assert.Equal(ImageBuildOutcome.Failed, result.Outcome);
+        Assert.Contains("ERROR: the model needs Python 3.99, the runner image has Python 3.11", result.Error);
+    }
+
+    [Fact]
+    public async Task Invalid_requests_fail_before_any_build()
+    {
+        var builder = fx.Services.GetRequiredService<IImageBuilder>();
+        var traversal = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, 5, fx.Environment(), [new VersionFile("../x.py", new string('0', 64), 1)]), null, default);
+        Assert.Equal(ImageBuildOutcome.Failed, traversal.Outcome);
+        Assert.Contains("'../x.py'", traversal.Error);
+
+        var missingRunner = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, 5, fx.Environment() with { RunnerImage = "feather-runner:missing-" + fx.InstanceId }, []), null, default);
+        Assert.Equal(ImageBuildOutcome.Failed, missingRunner.Outcome);
+        Assert.Contains("not found on the Docker engine", missingRunner.Error);
+
+        var missingBlob = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, 5, fx.Environment(), [new VersionFile("model.py", new string('a', 64), 1)]), null, default);
+        fx.Track(missingBlob.VersionImage);
+        Assert.Equal(ImageBuildOutcome.Failed, missingBlob.Outcome);
+        Assert.Contains("missing from the blob store", missingBlob.Error);
+    }
+}
