@@ -18,6 +18,8 @@ public static class PortalApi
     /// <summary>The first path segments the single-page app routes itself.</summary>
     private static readonly string[] AppRoutes = ["models", "runs", "embed", "login", "me", "owners"];
 
+    private static readonly string[] GetOrHead = [HttpMethods.Get, HttpMethods.Head];
+
     private static readonly FrozenDictionary<string, string> ContentTypes = new Dictionary<string, string>
     {
         [".html"] = "text/html; charset=utf-8",
@@ -36,8 +38,8 @@ public static class PortalApi
 
     public static IEndpointRouteBuilder MapPortal(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/", (HttpContext http) => Serve(http, "index.html", isShell: true)).ExcludeFromDescription();
-        app.MapGet("/{**path}", (string path, HttpContext http) =>
+        app.MapMethods("/", GetOrHead, (HttpContext http) => Serve(http, "index.html", isShell: true)).ExcludeFromDescription();
+        app.MapMethods("/{**path}", GetOrHead, (string path, HttpContext http) =>
         {
             var first = path.Split('/', 2)[0];
             if (first is "api" or "openapi" or "healthz")
