@@ -12,6 +12,7 @@
     ftr.build(name="hello", init=init, steps=[greet])
 """
 from ._binary import Blob
+from .client import ApiError, Client, InvalidInput, Run, ServerUnreachable, StepFailed, StepHandle
 from .document import Document
 from .errors import FeatherError, ModelDefinitionError, PayloadError, PropsError
 from .file import File
@@ -23,4 +24,5 @@ from .text import Text
 __version__ = "0.2.0"
 
 __all__ = ["Blob", "Document", "File", "Image", "List", "Text", "Model", "build", "bundle", "step",
-           "FeatherError", "ModelDefinitionError", "PayloadError", "PropsError", "__version__"]
+           "FeatherError", "ModelDefinitionError", "PayloadError", "PropsError", "__version__",
+           "Client", "Run", "StepHandle", "ApiError", "InvalidInput", "ServerUnreachable", "StepFailed"]

@@ -1,0 +1,136 @@
+using System.Security.Cryptography;
+using Feather.Server.Configuration;
+
+namespace Feather.Server.Blobs;
+
+public enum StageOutcome { Stored, TooLarge, TooSmall, HashMismatch }
+
+public sealed record StageResult(StageOutcome Outcome, string Detail);
+
+/// <summary>
+/// Blobs live at <c>blobs/ab/cdef…</c> (named by SHA-256); uploads stream into
+/// <c>staging/&lt;publishId&gt;/</c>, are hashed as they arrive, and move into the store with
+/// an atomic rename when a publish completes.
+/// </summary>
+public sealed class FileSystemBlobStore(FeatherOptions options, ILogger<FileSystemBlobStore> logger) : IBlobStore
+{
+    private readonly string _blobs = Directory.CreateDirectory(options.BlobDirectory).FullName;
+    private readonly string _staging = Directory.CreateDirectory(options.StagingDirectory).FullName;
+
+    public Task<bool> ExistsAsync(string sha256, CancellationToken ct) =>
+        Task.FromResult(SafePath.IsSha256(sha256) && File.Exists(BlobPath(sha256)));
+
+    public Task<Stream> OpenReadAsync(string sha256, CancellationToken ct)
+    {
+        var path = BlobPath(sha256);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"blob {sha256} is not stored", sha256);
+        return Task.FromResult<Stream>(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true));
+    }
+
+    /// <summary>Streams <paramref name="body"/> into staging, checking size and hash as it arrives.</summary>
+    public async Task<StageResult> StageAsync(string publishId, string sha256, long expectedSize, Stream body, CancellationToken ct)
+    {
+        var dir = SafePath.Combine(_staging, publishId);
+        Directory.CreateDirectory(dir);
+        var final = SafePath.Combine(_staging, publishId, sha256);
+        var part = SafePath.Combine(_staging, publishId, $"{sha256}.{Guid.NewGuid():N}.part");
+        long total = 0;
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[81920];
+        try
+        {
+            await using (var file = new FileStream(part, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+            {
+                int read;
+                while ((read = await body.ReadAsync(buffer, ct)) > 0)
+                {
+                    total += read;
+                    if (total > expectedSize)
+                    {
+                        File.Delete(part);
+                        return new StageResult(StageOutcome.TooLarge, $"the upload is larger than the declared size of {expectedSize} bytes");
+                    }
+                    hash.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                }
+            }
+            if (total < expectedSize)
+            {
+                File.Delete(part);
+                return new StageResult(StageOutcome.TooSmall, $"the upload has {total} bytes, the manifest declared {expectedSize}");
+            }
+            var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+            if (actual != sha256)
+            {
+                File.Delete(part);
+                return new StageResult(StageOutcome.HashMismatch, $"the upload's SHA-256 is {actual}, the manifest declared {sha256}");
+            }
+            File.Move(part, final, overwrite: true);
+            return new StageResult(StageOutcome.Stored, $"{total} bytes stored");
+        }
+        catch
+        {
+            TryDelete(part);
+            throw;
+        }
+    }
+
+    public bool IsStaged(string publishId, string sha256) => File.Exists(SafePath.Combine(_staging, publishId, sha256));
+
+    /// <summary>Moves a staged file into the store (atomic rename on the same file system).</summary>
+    public void Commit(string publishId, string sha256)
+    {
+        var staged = SafePath.Combine(_staging, publishId, sha256);
+        var target = BlobPath(sha256);
+        if (File.Exists(target))
+        {
+            TryDelete(staged);
+            return;
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        try
+        {
+            File.Move(staged, target, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(target))
+        {
+            TryDelete(staged); // a concurrent publish stored the same bytes first
+        }
+    }
+
+    public void DeleteStaging(string publishId)
+    {
+        var dir = SafePath.Combine(_staging, publishId);
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+            logger.LogInformation("Removed staging folder of publish {PublishId}", publishId);
+        }
+    }
+
+    public IEnumerable<string> StagingIds() =>
+        Directory.EnumerateDirectories(_staging).Select(Path.GetFileName).OfType<string>();
+
+    public string BlobPath(string sha256)
+    {
+        if (!SafePath.IsSha256(sha256))
+            throw new UnsafePathException($"'{sha256}' is not a lowercase hex SHA-256");
+        return SafePath.Combine(_blobs, sha256[..2], sha256[2..]);
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
+
+public static class BlobsExtensions
+{
+    public static WebApplicationBuilder AddBlobs(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<FileSystemBlobStore>();
+        builder.Services.AddSingleton<IBlobStore>(sp => sp.GetRequiredService<FileSystemBlobStore>());
+        return builder;
+    }
+}

@@ -1,0 +1,106 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Serilog;
+using Serilog.Formatting.Compact;
+
+namespace Feather.Server.Common;
+
+public static class HttpSetup
+{
+    public static WebApplicationBuilder AddFeatherLogging(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSerilog((services, logger) => logger
+            .ReadFrom.Configuration(builder.Configuration)
+            .MinimumLevel.Information()
+            .MinimumLevel.Override("Microsoft.AspNetCore", Serilog.Events.LogEventLevel.Warning)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(new RenderedCompactJsonFormatter()));
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddFeatherHttp(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+        });
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            // The document must not depend on the address the server was reached at, so that the
+            // committed docs/openapi.json matches any running server.
+            doc.Servers = [];
+            doc.Info.Title = "Feather";
+            doc.Info.Description = "Publish Python models and run them step by step in sandboxed containers.";
+            return Task.CompletedTask;
+        }));
+        return builder;
+    }
+
+    public static WebApplication UseFeatherHttp(this WebApplication app)
+    {
+        app.UseSerilogRequestLogging();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        return app;
+    }
+
+    public static WebApplication MapFeatherOpenApi(this WebApplication app)
+    {
+        app.MapOpenApi("/openapi/{documentName}.json");
+        return app;
+    }
+}
+
+/// <summary>RFC 7807 answers with a clear title and detail; <c>errors</c> for validation.</summary>
+public static class Problems
+{
+    public static ProblemHttpResult BadRequest(string detail, IDictionary<string, object?>? extensions = null) =>
+        TypedResults.Problem(detail: detail, statusCode: 400, title: "Bad request", extensions: extensions);
+
+    public static ProblemHttpResult Validation(string detail, IDictionary<string, string[]> errors) =>
+        TypedResults.Problem(detail: detail, statusCode: 400, title: "Validation failed",
+            extensions: new Dictionary<string, object?> { ["errors"] = errors });
+
+    public static ProblemHttpResult NotFound(string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: 404, title: "Not found");
+
+    public static ProblemHttpResult Forbidden(string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: 403, title: "Forbidden");
+
+    public static ProblemHttpResult Unauthorized(string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: 401, title: "Unauthorized");
+
+    public static ProblemHttpResult Conflict(string detail, IDictionary<string, object?>? extensions = null) =>
+        TypedResults.Problem(detail: detail, statusCode: 409, title: "Conflict", extensions: extensions);
+
+    public static ProblemHttpResult TooLarge(string limit, string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: 413, title: "Limit exceeded",
+            extensions: new Dictionary<string, object?> { ["limit"] = limit });
+
+    public static ProblemHttpResult Gone(string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: 410, title: "Gone");
+
+    public static ProblemHttpResult Unavailable(string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: 503, title: "Service unavailable");
+}
+
+public static class Ids
+{
+    /// <summary>A random lowercase hex id of <paramref name="bytes"/> bytes.</summary>
+    public static string New(int bytes = 12) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(bytes));
+}
+
+public static class OpenApiConventions
+{
+    /// <summary>Documents the problem-details answers every Feather API group can give.</summary>
+    public static RouteGroupBuilder WithProblems(this RouteGroupBuilder group, params int[] statusCodes)
+    {
+        foreach (var status in statusCodes.Length > 0 ? statusCodes : [400, 401, 403, 404, 409])
+            group.ProducesProblem(status);
+        return group;
+    }
+}

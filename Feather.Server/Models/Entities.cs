@@ -1,0 +1,79 @@
+namespace Feather.Server.Models;
+
+public static class Visibility
+{
+    public const string Private = "private";
+    public const string Unlisted = "unlisted";
+    public const string Public = "public";
+    public static readonly string[] All = [Private, Unlisted, Public];
+}
+
+public static class ImageStatus
+{
+    public const string Pending = "pending";
+    public const string Building = "building";
+    public const string Ready = "ready";
+    public const string Failed = "failed";
+}
+
+public sealed class ModelRecord
+{
+    /// <summary>Random hex id: safe in Docker image tags (feather-version:&lt;id&gt;-&lt;n&gt;).</summary>
+    public string Id { get; set; } = "";
+    /// <summary>"owner/name", unique.</summary>
+    public string Key { get; set; } = "";
+    public string Owner { get; set; } = "";
+    public string Name { get; set; } = "";
+    public string Description { get; set; } = "";
+    public string Visibility { get; set; } = Models.Visibility.Private;
+    public int? LiveVersion { get; set; }
+    /// <summary>Live versions before the current one, newest last (for rollback).</summary>
+    public List<int> LiveHistory { get; set; } = [];
+    public Dictionary<string, int> Tags { get; set; } = [];
+    public List<string> TaskTags { get; set; } = [];
+    public List<string> DatasetTags { get; set; } = [];
+    public int LatestVersion { get; set; }
+    public DateTime CreatedAt { get; set; }
+    public DateTime UpdatedAt { get; set; }
+}
+
+public sealed class VersionFileRecord
+{
+    public string Path { get; set; } = "";
+    public string Sha256 { get; set; } = "";
+    public long Size { get; set; }
+    public string Kind { get; set; } = "code";
+}
+
+public sealed class EnvironmentRecord
+{
+    public string RunnerImage { get; set; } = "";
+    public string Profile { get; set; } = "low";
+    public string Python { get; set; } = "";
+    public List<string> SystemPackages { get; set; } = [];
+    public List<string> PythonPackages { get; set; } = [];
+}
+
+/// <summary>An immutable version: only its image build fields change after it is recorded.</summary>
+public sealed class VersionRecord
+{
+    /// <summary>"{modelId}-{number}".</summary>
+    public string Id { get; set; } = "";
+    public string ModelId { get; set; } = "";
+    public int Number { get; set; }
+    public string MetadataJson { get; set; } = "{}";
+    public List<VersionFileRecord> Files { get; set; } = [];
+    public EnvironmentRecord Environment { get; set; } = new();
+    public string Publisher { get; set; } = "";
+    public string? Notes { get; set; }
+    public DateTime CreatedAt { get; set; }
+
+    public string ImageStatus { get; set; } = Models.ImageStatus.Pending;
+    public string ImageLog { get; set; } = "";
+    public string? ImageError { get; set; }
+    public double? ImageSeconds { get; set; }
+    public string? EnvironmentImage { get; set; }
+    public string? VersionImage { get; set; }
+    public DateTime? ImageStartedAt { get; set; }
+    public DateTime? ImageEndedAt { get; set; }
+}

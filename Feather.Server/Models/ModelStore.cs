@@ -1,0 +1,57 @@
+using Feather.Server.Auth;
+using Feather.Server.Storage;
+
+namespace Feather.Server.Models;
+
+/// <summary>Models and versions in LiteDB, plus who may see and change them.</summary>
+public sealed class ModelStore(FeatherDb db, Accounts accounts)
+{
+    public FeatherDb Db => db;
+
+    public ModelRecord? Find(string owner, string name)
+    {
+        var key = $"{owner}/{name}";
+        return db.Models.FindOne(m => m.Key == key);
+    }
+
+    public ModelRecord? FindById(string id) => db.Models.FindById(id);
+
+    public VersionRecord? FindVersion(string modelId, int number) => db.Versions.FindById($"{modelId}-{number}");
+
+    public IEnumerable<VersionRecord> Versions(string modelId) =>
+        db.Versions.Find(v => v.ModelId == modelId).OrderBy(v => v.Number);
+
+    public IEnumerable<ModelRecord> All() => db.Models.FindAll();
+
+    public void Save(ModelRecord model)
+    {
+        model.UpdatedAt = DateTime.UtcNow;
+        db.Models.Update(model);
+    }
+
+    public void SaveVersion(VersionRecord version) => db.Versions.Update(version);
+
+    /// <summary>Resolves "live" (or nothing), a number, or a tag to a version number.</summary>
+    public int? Resolve(ModelRecord model, string? reference)
+    {
+        if (string.IsNullOrEmpty(reference) || reference == "live") return model.LiveVersion;
+        if (int.TryParse(reference, out var n)) return n >= 1 && n <= model.LatestVersion ? n : null;
+        return model.Tags.TryGetValue(reference, out var tagged) ? tagged : null;
+    }
+
+    /// <summary>Owner, team member or admin: may publish, promote, tag and change visibility.</summary>
+    public bool CanWrite(ModelRecord model, Caller caller) =>
+        !caller.IsAnonymous && (caller.IsAdmin || model.Owner == caller.Username || accounts.IsMember(model.Owner, caller.Username!));
+
+    /// <summary>Private models exist only for those who can write them (others get 404).</summary>
+    public bool CanRead(ModelRecord model, Caller caller) =>
+        model.Visibility is Visibility.Public or Visibility.Unlisted || CanWrite(model, caller);
+
+    public bool IsListed(ModelRecord model, Caller caller) =>
+        model.Visibility == Visibility.Public || CanWrite(model, caller);
+
+    /// <summary>Who may own a model: the caller, a team of the caller, or anyone for an admin.</summary>
+    public bool CanPublishAs(string owner, Caller caller) =>
+        !caller.IsAnonymous && (owner == caller.Username || accounts.IsMember(owner, caller.Username!) ||
+                                (caller.IsAdmin && accounts.NameTaken(owner)));
+}

@@ -1,0 +1,227 @@
+using System.Text.Json;
+using Feather.Server.Auth;
+using Feather.Server.Common;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Feather.Server.Models;
+
+public sealed record CatalogueTags(string[] Task, string[] Dataset);
+public sealed record ModelSummary(string Owner, string Name, string Description, int? LiveVersion, string Visibility,
+    CatalogueTags Tags, IReadOnlyDictionary<string, int> VersionTags, DateTime UpdatedAt);
+public sealed record VersionSummary(int Number, DateTime CreatedAt, string Publisher, string? Notes, string ImageStatus,
+    bool Live, string[] Tags);
+public sealed record ModelDetail(string Owner, string Name, string Description, string Visibility, int? LiveVersion,
+    int LatestVersion, CatalogueTags Tags, IReadOnlyDictionary<string, int> VersionTags, DateTime CreatedAt,
+    DateTime UpdatedAt, VersionSummary[] Versions, JsonElement? Metadata);
+public sealed record FileInfo(string Path, string Sha256, long Size, string Kind);
+public sealed record EnvironmentInfo(string RunnerImage, string Profile, string Python, string[] SystemPackages, string[] PythonPackages);
+public sealed record ImageInfo(string Status, string Log, string? Error, double? Seconds, string? EnvironmentImage,
+    string? VersionImage, DateTime? StartedAt, DateTime? EndedAt);
+public sealed record VersionDetail(string Owner, string Model, int Number, DateTime CreatedAt, string Publisher, string? Notes,
+    bool Live, string[] Tags, JsonElement Metadata, FileInfo[] Files, EnvironmentInfo Environment, ImageInfo Image);
+public sealed record UpdateModelRequest(string? Visibility = null, string? Description = null);
+public sealed record VersionChoice(string Version);
+
+public static class ModelsApi
+{
+    public static WebApplicationBuilder AddModels(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<ModelStore>();
+        builder.Services.AddSingleton<ImageBuildQueue>();
+        builder.Services.AddHostedService<ImageBuildWorker>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapModels(this IEndpointRouteBuilder app)
+    {
+        var models = app.MapGroup("/api/models").WithTags("Models").WithProblems();
+        models.MapGet("/", List).RequireAuthorization(AuthApi.Policies.Browse);
+
+        var model = models.MapGroup("/{owner}/{model}");
+        model.MapGet("/", Get).RequireAuthorization(AuthApi.Policies.Browse);
+        model.MapPatch("/", Update).RequireAuthorization(AuthApi.Policies.Publish);
+        model.MapGet("/openapi.json", OpenApiDocument).RequireAuthorization(AuthApi.Policies.Browse);
+        model.MapGet("/versions", ListVersions).RequireAuthorization(AuthApi.Policies.Browse);
+        model.MapGet("/versions/{reference}", GetVersion).RequireAuthorization(AuthApi.Policies.Browse);
+        model.MapPost("/live", Promote).RequireAuthorization(AuthApi.Policies.Publish);
+        model.MapPost("/rollback", Rollback).RequireAuthorization(AuthApi.Policies.Publish);
+        model.MapPut("/tags/{tag}", SetTag).RequireAuthorization(AuthApi.Policies.Publish);
+        model.MapDelete("/tags/{tag}", DeleteTag).RequireAuthorization(AuthApi.Policies.Publish);
+        return app;
+    }
+
+    /// <summary>The catalogue: public models, plus the caller's own and their teams'. Filters are case-insensitive.</summary>
+    private static Ok<ModelSummary[]> List(string? q, string? task, string? dataset, string? owner, HttpContext http, ModelStore store)
+    {
+        var caller = Caller.From(http.User);
+        var found = store.All().Where(m => m.LiveVersion is not null && store.IsListed(m, caller));
+        if (!string.IsNullOrWhiteSpace(q))
+            found = found.Where(m => m.Name.Contains(q, StringComparison.OrdinalIgnoreCase) ||
+                                     m.Description.Contains(q, StringComparison.OrdinalIgnoreCase) ||
+                                     m.TaskTags.Concat(m.DatasetTags).Any(t => t.Contains(q, StringComparison.OrdinalIgnoreCase)));
+        if (!string.IsNullOrWhiteSpace(task)) found = found.Where(m => m.TaskTags.Contains(task, StringComparer.OrdinalIgnoreCase));
+        if (!string.IsNullOrWhiteSpace(dataset)) found = found.Where(m => m.DatasetTags.Contains(dataset, StringComparer.OrdinalIgnoreCase));
+        if (!string.IsNullOrWhiteSpace(owner)) found = found.Where(m => m.Owner == owner);
+        return TypedResults.Ok(found.OrderBy(m => m.Key, StringComparer.Ordinal).Select(ToSummary).ToArray());
+    }
+
+    private static Results<Ok<ModelDetail>, ProblemHttpResult> Get(string owner, string model, HttpContext http, ModelStore store)
+    {
+        var found = Readable(owner, model, http, store);
+        return found is null ? NotFound(owner, model) : TypedResults.Ok(ToDetail(found, store));
+    }
+
+    private static Results<Ok<ModelDetail>, ProblemHttpResult> Update(
+        string owner, string model, UpdateModelRequest request, HttpContext http, ModelStore store)
+    {
+        var (found, problem) = Writable(owner, model, http, store);
+        if (found is null) return problem!;
+        if (request.Visibility is not null)
+        {
+            if (!Visibility.All.Contains(request.Visibility))
+                return Problems.BadRequest($"'visibility' must be one of {string.Join(", ", Visibility.All)}");
+            found.Visibility = request.Visibility;
+        }
+        if (request.Description is not null) found.Description = request.Description;
+        store.Save(found);
+        return TypedResults.Ok(ToDetail(found, store));
+    }
+
+    private static Results<Ok<VersionSummary[]>, ProblemHttpResult> ListVersions(string owner, string model, HttpContext http, ModelStore store)
+    {
+        var found = Readable(owner, model, http, store);
+        return found is null ? NotFound(owner, model) : TypedResults.Ok(store.Versions(found.Id).Select(v => ToSummary(found, v)).ToArray());
+    }
+
+    private static Results<Ok<VersionDetail>, ProblemHttpResult> GetVersion(
+        string owner, string model, string reference, HttpContext http, ModelStore store)
+    {
+        var found = Readable(owner, model, http, store);
+        if (found is null) return NotFound(owner, model);
+        var number = store.Resolve(found, reference);
+        var version = number is null ? null : store.FindVersion(found.Id, number.Value);
+        if (version is null) return Problems.NotFound($"{owner}/{model} has no version or tag '{reference}'");
+        return TypedResults.Ok(ToDetail(found, version));
+    }
+
+    /// <summary>Makes a version (number or tag) the live one; the previous live version is remembered for rollback.</summary>
+    private static Results<Ok<ModelDetail>, ProblemHttpResult> Promote(
+        string owner, string model, VersionChoice request, HttpContext http, ModelStore store)
+    {
+        var (found, problem) = Writable(owner, model, http, store);
+        if (found is null) return problem!;
+        var number = store.Resolve(found, request.Version);
+        if (request.Version is null || number is null)
+            return Problems.BadRequest($"'version' must be a version number (1-{found.LatestVersion}) or a tag of {owner}/{model}");
+        if (number != found.LiveVersion)
+        {
+            if (found.LiveVersion is { } previous) found.LiveHistory.Add(previous);
+            found.LiveVersion = number;
+            store.Save(found);
+        }
+        return TypedResults.Ok(ToDetail(found, store));
+    }
+
+    private static Results<Ok<ModelDetail>, ProblemHttpResult> Rollback(string owner, string model, HttpContext http, ModelStore store)
+    {
+        var (found, problem) = Writable(owner, model, http, store);
+        if (found is null) return problem!;
+        if (found.LiveHistory.Count == 0)
+            return Problems.Conflict($"{owner}/{model} has no earlier live version to roll back to");
+        found.LiveVersion = found.LiveHistory[^1];
+        found.LiveHistory.RemoveAt(found.LiveHistory.Count - 1);
+        store.Save(found);
+        return TypedResults.Ok(ToDetail(found, store));
+    }
+
+    private static Results<Ok<ModelDetail>, ProblemHttpResult> SetTag(
+        string owner, string model, string tag, VersionChoice request, HttpContext http, ModelStore store)
+    {
+        var (found, problem) = Writable(owner, model, http, store);
+        if (found is null) return problem!;
+        if (!IsTagName(tag))
+            return Problems.BadRequest("a tag is 1-32 lowercase letters, digits, '-' or '.', starting with a letter, and not 'live'");
+        var number = store.Resolve(found, request.Version);
+        if (request.Version is null || number is null)
+            return Problems.BadRequest($"'version' must be a version number (1-{found.LatestVersion}) or a tag of {owner}/{model}");
+        found.Tags[tag] = number.Value;
+        store.Save(found);
+        return TypedResults.Ok(ToDetail(found, store));
+    }
+
+    private static Results<Ok<ModelDetail>, ProblemHttpResult> DeleteTag(string owner, string model, string tag, HttpContext http, ModelStore store)
+    {
+        var (found, problem) = Writable(owner, model, http, store);
+        if (found is null) return problem!;
+        if (!found.Tags.Remove(tag)) return Problems.NotFound($"{owner}/{model} has no tag '{tag}'");
+        store.Save(found);
+        return TypedResults.Ok(ToDetail(found, store));
+    }
+
+    /// <summary>The OpenAPI document of a version (live by default; ?version=3 or ?version=stable).</summary>
+    private static Results<JsonHttpResult<System.Text.Json.Nodes.JsonObject>, ProblemHttpResult> OpenApiDocument(
+        string owner, string model, string? version, HttpContext http, ModelStore store, Configuration.FeatherOptions options)
+    {
+        var found = Readable(owner, model, http, store);
+        if (found is null) return NotFound(owner, model);
+        var number = store.Resolve(found, version);
+        var record = number is null ? null : store.FindVersion(found.Id, number.Value);
+        if (record is null) return Problems.NotFound($"{owner}/{model} has no version or tag '{version ?? "live"}'");
+        var baseUrl = options.PublicUrl ?? $"{http.Request.Scheme}://{http.Request.Host}";
+        return TypedResults.Json(ModelOpenApi.Build(found, record, baseUrl));
+    }
+
+    public static bool IsTagName(string tag) =>
+        tag is { Length: >= 1 and <= 32 } && tag != "live" && char.IsAsciiLetterLower(tag[0]) &&
+        tag.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '.');
+
+    internal static ModelRecord? Readable(string owner, string model, HttpContext http, ModelStore store)
+    {
+        var found = store.Find(owner, model);
+        return found is not null && store.CanRead(found, Caller.From(http.User)) ? found : null;
+    }
+
+    /// <summary>Write access; models the caller cannot even read are 404, readable ones without rights 403.</summary>
+    private static (ModelRecord?, ProblemHttpResult?) Writable(string owner, string model, HttpContext http, ModelStore store)
+    {
+        var caller = Caller.From(http.User);
+        var found = store.Find(owner, model);
+        if (found is null || !store.CanRead(found, caller)) return (null, NotFound(owner, model));
+        if (!store.CanWrite(found, caller)) return (null, Problems.Forbidden($"only the owner of {owner}/{model} (or its team) can change it"));
+        return (found, null);
+    }
+
+    internal static ProblemHttpResult NotFound(string owner, string model) => Problems.NotFound($"no model {owner}/{model}");
+
+    private static ModelSummary ToSummary(ModelRecord m) =>
+        new(m.Owner, m.Name, m.Description, m.LiveVersion, m.Visibility, new CatalogueTags([.. m.TaskTags], [.. m.DatasetTags]),
+            new Dictionary<string, int>(m.Tags), m.UpdatedAt);
+
+    private static VersionSummary ToSummary(ModelRecord m, VersionRecord v) =>
+        new(v.Number, v.CreatedAt, v.Publisher, v.Notes, v.ImageStatus, m.LiveVersion == v.Number,
+            m.Tags.Where(t => t.Value == v.Number).Select(t => t.Key).Order().ToArray());
+
+    private static ModelDetail ToDetail(ModelRecord m, ModelStore store)
+    {
+        var versions = store.Versions(m.Id).ToList();
+        var live = versions.FirstOrDefault(v => v.Number == m.LiveVersion);
+        return new ModelDetail(m.Owner, m.Name, m.Description, m.Visibility, m.LiveVersion, m.LatestVersion,
+            new CatalogueTags([.. m.TaskTags], [.. m.DatasetTags]), new Dictionary<string, int>(m.Tags), m.CreatedAt, m.UpdatedAt,
+            versions.Select(v => ToSummary(m, v)).ToArray(), live is null ? null : Parse(live.MetadataJson));
+    }
+
+    private static VersionDetail ToDetail(ModelRecord m, VersionRecord v) =>
+        new(m.Owner, m.Name, v.Number, v.CreatedAt, v.Publisher, v.Notes, m.LiveVersion == v.Number,
+            m.Tags.Where(t => t.Value == v.Number).Select(t => t.Key).Order().ToArray(), Parse(v.MetadataJson),
+            v.Files.Select(f => new FileInfo(f.Path, f.Sha256, f.Size, f.Kind)).ToArray(),
+            new EnvironmentInfo(v.Environment.RunnerImage, v.Environment.Profile, v.Environment.Python,
+                [.. v.Environment.SystemPackages], [.. v.Environment.PythonPackages]),
+            new ImageInfo(v.ImageStatus, v.ImageLog, v.ImageError, v.ImageSeconds, v.EnvironmentImage, v.VersionImage,
+                v.ImageStartedAt, v.ImageEndedAt));
+
+    internal static JsonElement Parse(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.Clone();
+    }
+}

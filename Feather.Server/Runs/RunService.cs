@@ -1,0 +1,248 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Feather.Server.Common;
+using Feather.Server.Models;
+using Feather.Server.Sandbox;
+using Feather.Server.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace Feather.Server.Runs;
+
+/// <summary>
+/// Multi-step runs: validates a step submission against the version's metadata and the run's
+/// state, builds the runtime request (contracts.md section 3) with <c>previous</c> taken from the
+/// stored outputs of the step before, and runs it through <see cref="IStepExecutor"/>.
+/// </summary>
+public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider services, IHostApplicationLifetime lifetime,
+    ILogger<RunService> logger)
+{
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new();
+    private readonly ConcurrentDictionary<(string Run, int Step), (CancellationTokenSource Cancel, Task<RunStepRecord> Done)> _active = new();
+
+    public RunRecord? Find(string id) => db.Runs.FindById(id);
+
+    public RunRecord Create(ModelRecord model, VersionRecord version, string? createdBy)
+    {
+        using var metadata = JsonDocument.Parse(version.MetadataJson);
+        var steps = metadata.RootElement.GetProperty("steps").EnumerateArray()
+            .Select((s, i) => new RunStepRecord
+            {
+                Index = i, Name = s.GetProperty("name").GetString()!,
+                Status = i == 0 ? StepStatus.AwaitingInput : StepStatus.Pending,
+            }).ToList();
+        var run = new RunRecord
+        {
+            Id = Ids.New(), ModelId = model.Id, Owner = model.Owner, Model = model.Name, Version = version.Number,
+            CreatedBy = createdBy, CreatedAt = DateTime.UtcNow, Steps = steps,
+        };
+        db.Runs.Insert(run);
+        return run;
+    }
+
+    /// <summary>Queues step <paramref name="index"/>; the task completes when the step has finished.</summary>
+    public async Task<(ProblemHttpResult? Problem, Task<RunStepRecord>? Done)> SubmitAsync(
+        string runId, int index, JsonElement responses, CancellationToken ct)
+    {
+        var gate = _locks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        try
+        {
+            var run = Find(runId)!;
+            if (index < 0 || index >= run.Steps.Count)
+                return (Problems.NotFound($"run {runId} has steps 0 to {run.Steps.Count - 1}, not {index}"), null);
+            var step = run.Steps[index];
+            var where = new Dictionary<string, object?> { ["step"] = index };
+
+            if (responses.ValueKind != JsonValueKind.Object)
+                return (Problems.BadRequest($"step {index} ({step.Name}): 'responses' must be an object keyed by input name", where), null);
+            var version = store.FindVersion(run.ModelId, run.Version)!;
+            using var metadata = JsonDocument.Parse(version.MetadataJson);
+            var stepMeta = metadata.RootElement.GetProperty("steps")[index];
+            var inputNames = stepMeta.GetProperty("inputs").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToHashSet();
+            foreach (var property in responses.EnumerateObject())
+                if (!inputNames.Contains(property.Name))
+                    return (Problems.BadRequest(
+                        $"step {index} ({step.Name}) has no input '{property.Name}'; its inputs are: {string.Join(", ", inputNames.Order())}",
+                        new Dictionary<string, object?> { ["step"] = index, ["input"] = property.Name }), null);
+
+            if (index > 0 && run.Steps[index - 1].Status != StepStatus.Succeeded)
+                return (Problems.Conflict(
+                    $"step {index - 1} ({run.Steps[index - 1].Name}) is {run.Steps[index - 1].Status}; it must succeed before step {index}", where), null);
+            if (run.Steps.Skip(index).FirstOrDefault(s => StepStatus.IsActive(s.Status)) is { } busy)
+                return (Problems.Conflict($"step {busy.Index} ({busy.Name}) is {busy.Status}; wait for it to finish", where), null);
+            var executor = services.GetService<IStepExecutor>();
+            if (executor is null)
+                return (Problems.Unavailable("this server has no step executor (the Docker runner is not configured)"), null);
+            if (version.ImageStatus != ImageStatus.Ready || version.VersionImage is null)
+                return (Problems.Conflict(
+                    $"the image of {run.Owner}/{run.Model} version {run.Version} is {version.ImageStatus}" +
+                    (version.ImageError is null ? "; try again when it is ready" : $": {version.ImageError}"),
+                    new Dictionary<string, object?> { ["step"] = index, ["imageStatus"] = version.ImageStatus }), null);
+
+            step.Status = StepStatus.Queued;
+            step.ResponsesJson = responses.GetRawText();
+            step.OutputsJson = step.ErrorJson = step.Message = null;
+            step.Logs = "";
+            step.QueuedAt = DateTime.UtcNow;
+            step.StartedAt = step.EndedAt = null;
+            foreach (var later in run.Steps.Skip(index + 1))
+                later.Status = later.Status is StepStatus.Pending or StepStatus.AwaitingInput ? StepStatus.Pending : StepStatus.Stale;
+            db.Runs.Update(run);
+
+            var request = new JsonObject
+            {
+                ["protocol"] = 1,
+                ["entrypoint"] = metadata.RootElement.GetProperty("entrypoint").GetString(),
+                ["step"] = index,
+                ["responses"] = JsonNode.Parse(responses.GetRawText()),
+                ["previous"] = index == 0 ? null : JsonNode.Parse(run.Steps[index - 1].OutputsJson ?? "null"),
+            };
+            var execution = new StepExecutionRequest(version.VersionImage, version.Environment.Profile, request.ToJsonString(),
+                new Dictionary<string, string>
+                {
+                    ["feather.run"] = run.Id, ["feather.step"] = index.ToString(),
+                    ["feather.model"] = $"{run.Owner}/{run.Model}", ["feather.version"] = run.Version.ToString(),
+                });
+            var cancel = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+            var done = Task.Run(() => ExecuteAsync(executor, run.Id, index, execution, cancel.Token), CancellationToken.None);
+            _active[(run.Id, index)] = (cancel, done);
+            _ = done.ContinueWith(_ =>
+            {
+                _active.TryRemove((runId, index), out var _);
+                cancel.Dispose();
+            }, TaskScheduler.Default);
+            return (null, done);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Cancels a queued or running step; returns its task (null when it is not active in this process).</summary>
+    public Task<RunStepRecord>? Cancel(string runId, int index)
+    {
+        if (!_active.TryGetValue((runId, index), out var active)) return null;
+        try { active.Cancel.Cancel(); } catch (ObjectDisposedException) { }
+        return active.Done;
+    }
+
+    private async Task<RunStepRecord> ExecuteAsync(IStepExecutor executor, string runId, int index, StepExecutionRequest request,
+        CancellationToken ct)
+    {
+        using var scope = logger.BeginScope(new Dictionary<string, object>
+        {
+            ["RunId"] = runId, ["Step"] = index, ["Model"] = request.Labels["feather.model"],
+        });
+        StepExecutionResult result;
+        try
+        {
+            ct.ThrowIfCancellationRequested();
+            await Update(runId, index, s => { s.Status = StepStatus.Running; s.StartedAt = DateTime.UtcNow; });
+            result = await executor.ExecuteAsync(request, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            result = new StepExecutionResult(StepOutcome.Cancelled, null, "",
+                lifetime.ApplicationStopping.IsCancellationRequested ? "cancelled: the server is stopping" : "cancelled by request", TimeSpan.Zero);
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "The step executor failed");
+            result = new StepExecutionResult(StepOutcome.Crashed, null, "", $"the runner failed: {e.Message}", TimeSpan.Zero);
+        }
+        logger.LogInformation("Step finished: {Outcome} ({Message}) in {Seconds:F2} s", result.Outcome, result.Message, result.Duration.TotalSeconds);
+
+        return await Update(runId, index, s =>
+        {
+            s.EndedAt = DateTime.UtcNow;
+            s.Logs = result.Logs;
+            s.Message = result.Message;
+            var body = result.Result;
+            switch (result.Outcome)
+            {
+                case StepOutcome.Succeeded when body is { } ok && ok.TryGetProperty("outputs", out var outputs):
+                    s.Status = StepStatus.Succeeded;
+                    s.OutputsJson = outputs.GetRawText();
+                    break;
+                case StepOutcome.Succeeded:
+                    s.Status = StepStatus.Failed;
+                    s.ErrorJson = Error("protocol_error", "the runtime reported success without outputs");
+                    break;
+                case StepOutcome.Failed or StepOutcome.InvalidInput when body is { } r && r.TryGetProperty("error", out var error):
+                    s.Status = result.Outcome == StepOutcome.Failed ? StepStatus.Failed : StepStatus.InvalidInput;
+                    s.ErrorJson = error.GetRawText();
+                    break;
+                case StepOutcome.TimedOut:
+                    s.Status = StepStatus.TimedOut;
+                    s.ErrorJson = Error("timed_out", result.Message);
+                    break;
+                case StepOutcome.Cancelled:
+                    s.Status = StepStatus.Cancelled;
+                    s.ErrorJson = Error("cancelled", result.Message);
+                    break;
+                default:
+                    s.Status = result.Outcome == StepOutcome.InvalidInput ? StepStatus.InvalidInput : StepStatus.Failed;
+                    s.ErrorJson = Error(JsonNamingPolicy.SnakeCaseLower.ConvertName(result.Outcome.ToString()), result.Message);
+                    break;
+            }
+        }, next => next.Status == StepStatus.Pending ? StepStatus.AwaitingInput : next.Status);
+    }
+
+    private static string Error(string type, string message) =>
+        new JsonObject { ["type"] = type, ["message"] = message }.ToJsonString();
+
+    private async Task<RunStepRecord> Update(string runId, int index, Action<RunStepRecord> change, Func<RunStepRecord, string>? nextOnSuccess = null)
+    {
+        var gate = _locks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync();
+        try
+        {
+            var run = Find(runId)!;
+            var step = run.Steps[index];
+            change(step);
+            if (nextOnSuccess is not null && step.Status == StepStatus.Succeeded && index + 1 < run.Steps.Count)
+                run.Steps[index + 1].Status = nextOnSuccess(run.Steps[index + 1]);
+            db.Runs.Update(run);
+            return step;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Steps that were queued or running when the server stopped cannot finish: say so, so they can be submitted again.</summary>
+    public int MarkInterrupted()
+    {
+        var count = 0;
+        foreach (var run in db.Runs.FindAll().ToList())
+        {
+            var changed = false;
+            foreach (var step in run.Steps.Where(s => StepStatus.IsActive(s.Status)))
+            {
+                step.ErrorJson = Error("interrupted", $"the server stopped while this step was {step.Status}; submit it again");
+                step.Message = "interrupted by a server restart";
+                step.Status = StepStatus.Failed;
+                step.EndedAt = DateTime.UtcNow;
+                changed = true;
+                count++;
+            }
+            if (changed) db.Runs.Update(run);
+        }
+        return count;
+    }
+}
+
+internal sealed class RunRecovery(RunService runs, ILogger<RunRecovery> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken ct)
+    {
+        var count = runs.MarkInterrupted();
+        if (count > 0) logger.LogWarning("Marked {Count} step(s) interrupted by the last shutdown as failed", count);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}

@@ -1,0 +1,357 @@
+"""A client for a Feather server's HTTP API (docs/contracts.md section 5). Standard library only.
+
+    import feather as ftr
+
+    client = ftr.Client("http://localhost:8080", token="ftr_...")
+    run = client.run("ada/image-classifier")                 # or "ada/image-classifier@3", version="stable"
+    outputs = run.step(0, {"images": {"files": [ftr.Client.file("digit.png")]}})
+    print(outputs[0]["value"]["texts"])                       # ["7 (81.6%)"]
+
+    handle = run.submit(0, responses)                        # returns at once
+    for event in handle.events():                            # status changes and new log text
+        print(event)
+    outputs = handle.result(timeout=120)                     # = run.step(0, responses, timeout=120)
+
+The blocking call is the non-blocking one plus a wait: `run.step(i, r)` is `run.submit(i, r).result()`.
+A step that ends badly raises `StepFailed` (with the error type, message, model frames and logs)
+or `InvalidInput` (naming the input); an HTTP error answered with problem details raises `ApiError`
+(status, title, detail, errors).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Iterator
+
+from ._binary import guess_media_type
+from .errors import FeatherError
+
+PENDING = ("queued", "running")
+"""Statuses of a step that has not ended; every other status is terminal."""
+
+
+class ApiError(FeatherError):
+    """The server answered with an HTTP error (RFC 7807 problem details when it sent them)."""
+
+    def __init__(self, status: int, title: str, detail: str | None = None,
+                 errors: Any = None, method: str = "", url: str = "") -> None:
+        self.status, self.title, self.detail, self.errors = status, title, detail, errors
+        self.method, self.url = method, url
+        text = f"{status} {title}" + (f": {detail}" if detail else "")
+        if errors:
+            text += f" ({json.dumps(errors)})"
+        super().__init__(f"{method} {url}: {text}" if method else text)
+
+
+class ServerUnreachable(FeatherError, ConnectionError):
+    """No HTTP answer at all: wrong URL, server down, network trouble."""
+
+
+class StepFailed(FeatherError):
+    """A step ended with status failed, timed_out or cancelled (or invalid_input: see InvalidInput).
+    `error` is the step's error object as the server sent it (`type`, `message`, `frames`)."""
+
+    def __init__(self, step: dict[str, Any], run_id: str = "") -> None:
+        self.step = step
+        self.run_id = run_id
+        self.index: int = step.get("index", -1)
+        self.status: str = step.get("status", "")
+        self.error: dict[str, Any] = step.get("error") or {}
+        self.type: str | None = self.error.get("type")
+        self.message: str = self.error.get("message") or self.status.replace("_", " ")
+        self.frames: list[dict[str, Any]] = list(self.error.get("frames") or [])
+        self.logs: str = _logs(step)
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        head = f"step {self.index} {self.status}"
+        text = f"{head}: {self.type}: {self.message}" if self.type else f"{head}: {self.message}"
+        for frame in self.frames:
+            text += f"\n  {frame.get('file')}:{frame.get('line')} in {frame.get('function')}: {frame.get('code')}"
+        return text
+
+
+class InvalidInput(StepFailed):
+    """The step's responses (or the previous step's kept outputs) did not fit: `input` names the input."""
+
+    def __init__(self, step: dict[str, Any], run_id: str = "") -> None:
+        self.input: str | None = (step.get("error") or {}).get("input")
+        super().__init__(step, run_id)
+
+    def _text(self) -> str:
+        return f"step {self.index}: invalid input {self.input!r}: {self.message}"
+
+
+def _logs(step: dict[str, Any]) -> str:
+    logs = step.get("logs")
+    if logs is None:
+        return ""
+    return logs if isinstance(logs, str) else "\n".join(str(line) for line in logs)
+
+
+def _raise_if_bad(step: dict[str, Any], run_id: str) -> None:
+    status = step.get("status")
+    if status == "succeeded":
+        return
+    if status == "invalid_input":
+        raise InvalidInput(step, run_id)
+    raise StepFailed(step, run_id)
+
+
+class Client:
+    """`Client(url, token=None)`: talks to one Feather server. Thread-safe: runs and step handles
+    may be used from several threads. `timeout` bounds each HTTP request; `poll_interval` is the
+    time between two polls of a pending step."""
+
+    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0,
+                 poll_interval: float = 1.0) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"server URL must look like http://host:port, got {url!r}")
+        self.url = url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r}, token={'***' if self.token else None})"
+
+    # ---- HTTP ---------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """One API call; returns (status, parsed JSON or None). Raises ApiError / ServerUnreachable."""
+        url = path if path.startswith(("http://", "https://")) else self.url + path
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        req = urllib.request.Request(url, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        for key, value in (headers or {}).items():
+            req.add_header(key, value)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+                return resp.status, json.loads(raw) if raw.strip() else None
+        except urllib.error.HTTPError as exc:
+            raise _api_error(exc, method, url) from None
+        except urllib.error.URLError as exc:
+            raise ServerUnreachable(f"{method} {url}: cannot reach the server: {exc.reason}") from None
+        except (TimeoutError, ConnectionError) as exc:
+            raise ServerUnreachable(f"{method} {url}: {exc}") from None
+        except ValueError as exc:
+            raise ApiError(0, "the server's answer is not JSON", str(exc), method=method, url=url) from None
+
+    # ---- models and runs ----------------------------------------------------------------------
+
+    def models(self) -> list[dict[str, Any]]:
+        """`GET /api/models`: [{"owner", "name", "description", "liveVersion", "visibility", "tags"}]."""
+        return self.request("GET", "/api/models")[1]
+
+    def model(self, owner_model: str) -> dict[str, Any]:
+        """`GET /api/models/{owner}/{model}`: the model with its versions and the live metadata."""
+        owner, name, _ = _split(owner_model)
+        return self.request("GET", f"/api/models/{_q(owner)}/{_q(name)}")[1]
+
+    def run(self, owner_model: str, version: int | str | None = None) -> Run:
+        """Starts a run of `owner/model` pinned to `version` (a number or a tag; `owner/model@3` works
+        too); the live version when neither is given."""
+        owner, name, at = _split(owner_model)
+        if version is not None and at is not None and str(version) != at:
+            raise ValueError(f"two versions given: {owner_model!r} and version={version!r}")
+        pinned = version if version is not None else at
+        body: dict[str, Any] = {} if pinned is None else {"version": str(pinned)}
+        return Run(self, self.request("POST", f"/api/models/{_q(owner)}/{_q(name)}/runs", body)[1])
+
+    def get_run(self, run_id: str) -> Run:
+        """An existing run (to resume it): `GET /api/runs/{id}`."""
+        return Run(self, self.request("GET", f"/api/runs/{_q(run_id)}")[1])
+
+    # ---- binary payloads ----------------------------------------------------------------------
+
+    @staticmethod
+    def file(path: str | os.PathLike[str], name: str | None = None, media_type: str | None = None) -> dict[str, str]:
+        """A local file as the binary payload every component takes: {"name", "media_type", "data"}."""
+        with open(path, "rb") as fh:
+            data = fh.read()
+        name = name or os.path.basename(os.fspath(path))
+        return {"name": name, "media_type": media_type or guess_media_type(name),
+                "data": base64.b64encode(data).decode("ascii")}
+
+    @staticmethod
+    def data(blob: dict[str, Any]) -> bytes:
+        """The bytes of a binary payload found in an output (an image, a document, a file)."""
+        return base64.b64decode(blob["data"], validate=True)
+
+    @staticmethod
+    def save(blob: dict[str, Any], directory: str | os.PathLike[str] = ".") -> str:
+        """Writes a binary payload into `directory` under its own name (no path parts); returns the path."""
+        name = os.path.basename(str(blob["name"]).replace("\\", "/"))
+        if name in ("", ".", ".."):
+            raise ValueError(f"cannot save a file named {blob['name']!r}")
+        path = os.path.join(os.fspath(directory), name)
+        with open(path, "wb") as fh:
+            fh.write(Client.data(blob))
+        return path
+
+
+class Run:
+    """A run on the server: a multi-step session pinned to one version. `steps` holds the steps as
+    last seen (refresh() fetches them again)."""
+
+    def __init__(self, client: Client, body: dict[str, Any]) -> None:
+        self.client = client
+        self._lock = threading.Lock()
+        self._update(body)
+
+    def _update(self, body: dict[str, Any]) -> None:
+        with self._lock:
+            self.id: str = str(body["id"])
+            self.owner: str | None = body.get("owner")
+            self.model: str | None = body.get("model")
+            self.version: Any = body.get("version")
+            self.steps: list[dict[str, Any]] = list(body.get("steps") or [])
+            self.body = body
+
+    def __repr__(self) -> str:
+        return f"Run({self.id!r}, {self.owner}/{self.model}@{self.version})"
+
+    def refresh(self) -> Run:
+        """`GET /api/runs/{id}`."""
+        self._update(self.client.request("GET", f"/api/runs/{_q(self.id)}")[1])
+        return self
+
+    def step_state(self, index: int) -> dict[str, Any]:
+        """The step as last seen (call refresh() first for fresh news)."""
+        with self._lock:
+            for step in self.steps:
+                if step.get("index") == index:
+                    return step
+        raise ApiError(0, f"the run {self.id} has no step {index}", f"it has {len(self.steps)} step(s)")
+
+    def submit(self, index: int, responses: dict[str, Any] | None = None, *, wait: float = 0) -> StepHandle:
+        """Submits the responses of step `index` and returns at once (or after at most `wait`
+        seconds, sent as `Prefer: wait=N`, when the server finishes the step sooner)."""
+        if not isinstance(responses, (dict, type(None))):
+            raise TypeError("responses must be a dict keyed by input name, e.g. {'name': {'texts': ['Ada']}}")
+        headers = {"Prefer": f"wait={int(wait)}"} if wait and wait >= 1 else None
+        _, step = self.client.request("POST", f"/api/runs/{_q(self.id)}/steps/{int(index)}",
+                                      {"responses": responses or {}}, headers)
+        return StepHandle(self, int(index), step)
+
+    def step(self, index: int, responses: dict[str, Any] | None = None, timeout: float | None = None) -> list[dict[str, Any]]:
+        """Runs step `index` and waits for it: `submit(index, responses).result(timeout)`."""
+        return self.submit(index, responses).result(timeout)
+
+    def cancel(self) -> Run:
+        """`POST /api/runs/{id}/cancel`: the queued or running step becomes cancelled."""
+        self._update(self.client.request("POST", f"/api/runs/{_q(self.id)}/cancel")[1])
+        return self
+
+
+class StepHandle:
+    """A submitted step. `result()` waits for it; `events()` follows it; `state` is the step as
+    last seen (`{"index", "status", "outputs", "error", "logs", "startedAt", "endedAt"}`)."""
+
+    def __init__(self, run: Run, index: int, state: dict[str, Any] | None) -> None:
+        self.run = run
+        self.index = index
+        self.state: dict[str, Any] = state or {"index": index, "status": "queued"}
+
+    def __repr__(self) -> str:
+        return f"StepHandle(run={self.run.id!r}, index={self.index}, status={self.status!r})"
+
+    @property
+    def status(self) -> str:
+        return str(self.state.get("status"))
+
+    @property
+    def logs(self) -> str:
+        return _logs(self.state)
+
+    def done(self) -> bool:
+        """Polls once unless the step has already ended; True once it has."""
+        if self.state.get("status") in PENDING:
+            self.poll()
+        return self.state.get("status") not in PENDING
+
+    def poll(self) -> dict[str, Any]:
+        """One `GET /api/runs/{id}`; returns the step's state."""
+        self.state = self.run.refresh().step_state(self.index)
+        return self.state
+
+    def events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Follows the step by polling: yields {"type": "status", "status"} on each change,
+        {"type": "log", "text"} with each new piece of the log, and last {"type": "result",
+        "step": state}. Raises TimeoutError when `timeout` seconds pass first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        status, seen = None, ""
+        while True:
+            state = self.state
+            if state.get("status") != status:
+                status = state.get("status")
+                yield {"type": "status", "status": status}
+            logs = _logs(state)
+            if len(logs) > len(seen) and logs.startswith(seen):
+                yield {"type": "log", "text": logs[len(seen):]}
+            elif logs != seen and logs:
+                yield {"type": "log", "text": logs}
+            seen = logs
+            if status not in PENDING:
+                yield {"type": "result", "step": state}
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"step {self.index} of run {self.run.id} still {status} after {timeout} s")
+            pause = self.run.client.poll_interval
+            time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
+            self.poll()
+
+    def result(self, timeout: float | None = None) -> list[dict[str, Any]]:
+        """Waits for the step to end and returns its outputs (the runtime's outputs list:
+        [{"name", "component", "version", "props", "value"}, ...]). Raises InvalidInput or
+        StepFailed when it ends badly, TimeoutError when `timeout` seconds pass first."""
+        for event in self.events(timeout):
+            if event["type"] == "result":
+                _raise_if_bad(event["step"], self.run.id)
+                return list(event["step"].get("outputs") or [])
+        raise AssertionError("events() ends with a result")  # pragma: no cover
+
+
+def _api_error(exc: urllib.error.HTTPError, method: str, url: str) -> ApiError:
+    raw = b""
+    try:
+        raw = exc.read()
+    except OSError:
+        pass
+    title, detail, errors = exc.reason or "HTTP error", None, None
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        title = str(body.get("title") or title)
+        detail = body.get("detail")
+        errors = body.get("errors")
+    elif raw.strip():
+        detail = raw.decode("utf-8", "replace")[:500]
+    return ApiError(exc.code, str(title), detail, errors, method, url)
+
+
+def _split(owner_model: str) -> tuple[str, str, str | None]:
+    """"ada/vqg@3" -> ("ada", "vqg", "3")."""
+    ref, has_at, at = owner_model.partition("@")
+    owner, _, name = ref.partition("/")
+    if not owner or not name or "/" in name or (has_at and not at):
+        raise ValueError(f"expected OWNER/MODEL or OWNER/MODEL@VERSION, got {owner_model!r}")
+    return owner, name, at or None
+
+
+def _q(segment: str) -> str:
+    return urllib.parse.quote(str(segment), safe="")

@@ -1,0 +1,111 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Feather.Server.Tests.Infrastructure;
+
+/// <summary>
+/// The real server on a free loopback port, with a real LiteDB file in a temporary data
+/// directory, reached over real HTTP.
+/// </summary>
+public sealed class FeatherTestServer : IAsyncDisposable
+{
+    public const string AdminPassword = "admin-password-1";
+
+    private readonly WebApplication _app;
+    private readonly bool _ownsData;
+
+    public string DataDirectory { get; }
+    public Uri BaseAddress { get; }
+    public IServiceProvider Services => _app.Services;
+
+    private FeatherTestServer(WebApplication app, string dataDirectory, bool ownsData, Uri baseAddress)
+    {
+        _app = app;
+        DataDirectory = dataDirectory;
+        _ownsData = ownsData;
+        BaseAddress = baseAddress;
+    }
+
+    /// <param name="settings">Extra configuration keys (FEATHER_MAX_FILES=2, ...).</param>
+    /// <param name="services">Service overrides, e.g. test doubles of the runner.</param>
+    /// <param name="dataDirectory">Reuse a data directory (restart tests); a new temp one otherwise.</param>
+    public static async Task<FeatherTestServer> StartAsync(
+        IDictionary<string, string>? settings = null, Action<IServiceCollection>? services = null, string? dataDirectory = null)
+    {
+        var ownsData = dataDirectory is null;
+        dataDirectory ??= Directory.CreateTempSubdirectory("feather-test-").FullName;
+        var args = new Dictionary<string, string>
+        {
+            ["FEATHER_PORT"] = "0",
+            ["FEATHER_DATA"] = dataDirectory,
+            ["FEATHER_ADMIN_PASSWORD"] = AdminPassword,
+            ["Serilog:MinimumLevel:Default"] = "Warning",
+        };
+        foreach (var (k, v) in settings ?? new Dictionary<string, string>()) args[k] = v;
+        var app = Program.BuildApp(args.Select(kv => $"--{kv.Key}={kv.Value}").ToArray(), services);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new FeatherTestServer(app, dataDirectory, ownsData, new Uri(address));
+    }
+
+    /// <summary>Stops the server but keeps its data directory (for restart tests).</summary>
+    public async Task StopAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try { await StopAsync(); } catch (ObjectDisposedException) { }
+        if (_ownsData)
+            try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+    }
+
+    public HttpClient Client(string? token = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress };
+        if (token is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    public async Task<string> LoginAsync(string username, string password, params string[] scopes)
+    {
+        using var client = Client();
+        var response = await client.PostAsJsonAsync("/api/auth/tokens",
+            new { username, password, name = "test", scopes = scopes.Length == 0 ? null : scopes });
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"login of {username} failed: {(int)response.StatusCode} {body}");
+        return JsonNode.Parse(body)!["token"]!.GetValue<string>();
+    }
+
+    public Task<string> AdminTokenAsync() => LoginAsync("admin", AdminPassword, "read", "run", "publish", "admin");
+
+    /// <summary>Creates a user (as admin) and returns a token with read, run and publish.</summary>
+    public async Task<string> UserTokenAsync(string username)
+    {
+        using var admin = Client(await AdminTokenAsync());
+        var created = await admin.PostAsJsonAsync("/api/users", new { username, password = "user-password-1" });
+        Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+        return await LoginAsync(username, "user-password-1");
+    }
+}
+
+public static class Http
+{
+    public static async Task<JsonNode> Json(this HttpResponseMessage response, System.Net.HttpStatusCode expected)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"expected {(int)expected}, got {(int)response.StatusCode}: {body}");
+        return JsonNode.Parse(body.Length == 0 ? "null" : body) ?? JsonValue.Create(0);
+    }
+
+    public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+}
