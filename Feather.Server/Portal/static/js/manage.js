@@ -85,10 +85,11 @@ export async function manageModel(root, [owner, name], { signal }) {
         const n = Number(tagVersion.value);
         try {
           try {
-            await api('PUT', `${modelPath(owner, name)}/tags/${enc(tag)}`, { version: n });
-          } catch (err) {
-            if (err.status !== 400 || /tag is|must be/.test(err.message)) throw err;
             await api('PUT', `${modelPath(owner, name)}/tags/${enc(tag)}`, { version: String(n) });
+          } catch (err) {
+            // docs/contracts.md sends the version as a number; the server reads a number or tag as a string.
+            if (err.status !== 400 || /tag is|must be/.test(err.message)) throw err;
+            await api('PUT', `${modelPath(owner, name)}/tags/${enc(tag)}`, { version: n });
           }
           done(`Tag ${tag} points at version ${n}.`);
           await load();

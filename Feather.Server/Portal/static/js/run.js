@@ -207,7 +207,7 @@ export async function mountRun(root, options) {
       return;
     }
     actionButton.disabled = true;
-    clear(statusEl, h('p', {}, 'Sending…'));
+    clear(statusEl, h('p', {}, h('span.badge.status-queued', {}, 'sending'), ' Sending the inputs', h('span.spinner', { 'aria-hidden': 'true' })));
     const body = {};
     snapshots[k] = {};
     for (const f of fields.filter((x) => x.interactive)) {
@@ -220,7 +220,7 @@ export async function mountRun(root, options) {
     try {
       await ensureRun();
       saveResponses();
-      const { data } = await api('POST', `/api/runs/${enc(run.id)}/steps/${k}`, { responses: body }, { headers: { Prefer: 'wait=30' }, signal });
+      const { data } = await api('POST', `/api/runs/${enc(run.id)}/steps/${k}`, { responses: body }, { headers: { Prefer: 'wait=2' }, signal });
       run.steps[k] = data;
       for (let j = k + 1; j < N; j++) if (run.steps[j] && run.steps[j].status !== 'pending') run.steps[j].status = 'stale';
       renderStepper();
@@ -257,7 +257,10 @@ export async function mountRun(root, options) {
 
   async function cancelRun() {
     try {
-      run = (await firstRoute([() => api('POST', `/api/runs/${enc(run.id)}/cancel`)])).data;
+      await firstRoute([
+        () => api('DELETE', `/api/runs/${enc(run.id)}/steps/${panel}`),
+        () => api('POST', `/api/runs/${enc(run.id)}/cancel`),
+      ]);
     } catch (e) {
       statusEl.append(errorBox(e));
     }

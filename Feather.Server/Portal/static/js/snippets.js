@@ -28,7 +28,7 @@ export function exampleResponse(input) {
 function stepExamples(metadata, openapi) {
   return metadata.steps.map((step, k) => {
     const fromDoc = openapi?.paths?.[`/api/runs/{runId}/steps/${k}`]?.post?.requestBody?.content?.['application/json']?.example?.responses;
-    if (fromDoc) return fromDoc;
+    if (fromDoc && Object.keys(fromDoc).length) return fromDoc;
     const responses = {};
     for (const input of step.inputs) {
       if (!input.interactive) continue;
@@ -82,13 +82,15 @@ export function buildSnippets({ origin, owner, name, metadata, openapi, used = [
   const python = [
     'import feather as ftr',
     '',
-    `client = ftr.Client(${JSON.stringify(origin)}, token=None)   # a token from Account → API tokens for private models`,
-    `run = client.start_run(${JSON.stringify(`${owner}/${name}`)})`,
+    `client = ftr.Client(${JSON.stringify(origin)})   # token="..." (Account → API tokens) for private models`,
+    `run = client.run(${JSON.stringify(`${owner}/${name}`)})   # the live version; "${owner}/${name}@3" pins one`,
     ...perStep.flatMap(({ step, k, responses }) => {
       const py = JSON.stringify(responses, null, 4).replace(/\btrue\b/g, 'True').replace(/\bfalse\b/g, 'False').replace(/\bnull\b/g, 'None')
-        .replace(/\{\s*"name": "([^"]+)",\s*"media_type": "[^"]*",\s*"data": "[^"]*"\s*\}/g, (m, file) => `ftr.Blob(${JSON.stringify(file)}, open(${JSON.stringify(file)}, "rb").read())`);
-      return [`# step ${k}: ${step.title || step.name}`, `step = run.submit(${k}, ${py}).result()`, `print(step.status, step.outputs)`];
+        .replace(/\{\s*"name": "([^"]+)",\s*"media_type": "[^"]*",\s*"data": "[^"]*"\s*\}/g, (m, file) => `ftr.Client.file(${JSON.stringify(file)})`);
+      return [`# step ${k}: ${step.title || step.name}`, `outputs = run.step(${k}, ${py}, timeout=120)`];
     }),
+    'for output in outputs:',
+    '    print(output["name"], output["component"], output["value"])',
   ];
   return { curl: [...curl, '', ...perStep.map((s) => s.curl)].join('\n'), perStep, python: python.join('\n') };
 }
