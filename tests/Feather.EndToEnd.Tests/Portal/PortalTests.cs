@@ -251,6 +251,7 @@ public sealed class PortalTests(PortalFixture fx)
     {
         var page = await fx.NewPage();
         await page.GotoAsync("/models/admin/vqg");
+        await Expect(page.GetByRole(AriaRole.Group, new() { Name = "Upload images" })).ToBeVisibleAsync();
         await fx.Screenshot(page, "model-page.png");
         await page.GetByRole(AriaRole.Tab, new() { Name = "Use via API" }).ClickAsync();
         var curl = await page.GetByLabel("curl commands").InnerTextAsync();
