@@ -4,6 +4,7 @@ using Feather.Server.Common;
 using Feather.Server.Configuration;
 using Feather.Server.Health;
 using Feather.Server.Models;
+using Feather.Server.Portal;
 using Feather.Server.Publishing;
 using Feather.Server.Runs;
 using Feather.Server.Sandbox;
@@ -49,6 +50,7 @@ public partial class Program
         app.MapRuns();
         app.MapFeatherOpenApi();
         app.MapMetrics();
+        app.MapPortal();
 
         return app;
     }

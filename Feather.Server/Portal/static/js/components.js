@@ -1,0 +1,341 @@
+// The twelve Feather components (docs/sdk.md), rendered from a step's metadata or result.
+// renderComponent(spec, options) → a Field: { el, name, interactive, response(), validate(), showError(), clearError() }.
+// spec: { name, component, props, value, interactive }; response() resolves to what the API expects
+// under responses[name] (undefined for views and plain JSON values).
+import { h, nextId, plural, formatBytes, clear } from './dom.js';
+
+// Kestrel refuses request bodies over 30 MB; base64 adds a third. Per file and per step.
+export const MAX_FILE_BYTES = 10 * 1024 * 1024;
+export const MAX_TOTAL_BYTES = 20 * 1024 * 1024;
+
+const MEDIA_TYPES = {
+  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.bmp': 'image/bmp',
+  '.webp': 'image/webp', '.tif': 'image/tiff', '.tiff': 'image/tiff', '.txt': 'text/plain', '.md': 'text/markdown',
+  '.csv': 'text/csv', '.tsv': 'text/tab-separated-values', '.json': 'application/json', '.jsonl': 'application/jsonl',
+  '.xml': 'application/xml', '.html': 'text/html', '.pdf': 'application/pdf', '.npy': 'application/octet-stream',
+  '.npz': 'application/octet-stream', '.wav': 'audio/wav', '.mp3': 'audio/mpeg', '.zip': 'application/zip',
+  '.bin': 'application/octet-stream',
+};
+
+const extensionOf = (name) => { const i = name.lastIndexOf('.'); return i < 0 ? '' : name.slice(i).toLowerCase(); };
+
+export const blobUrl = (blob) => `data:${blob.media_type || 'application/octet-stream'};base64,${blob.data}`;
+
+function bytesOf(blob) {
+  const bin = atob(blob.data || '');
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+const textOf = (blob) => new TextDecoder().decode(bytesOf(blob));
+
+const isTextual = (blob) => /^text\/|json|xml|markdown|csv/.test(blob.media_type || '') ||
+  ['.txt', '.md', '.csv', '.tsv', '.json', '.jsonl', '.xml', '.html'].includes(extensionOf(blob.name || ''));
+
+function readAsBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(',', 2)[1] || '');
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+/** The frame of every component: a labelled group with its description and an error slot. */
+function frame(spec, kind) {
+  const props = spec.props || {};
+  const title = props.title || spec.name;
+  const errorId = nextId('err');
+  const descId = props.description ? nextId('desc') : null;
+  const error = h('div.field-error', { id: errorId, hidden: true });
+  const body = h('div.field-body');
+  const el = h('fieldset.field', {
+    class: `field field-${kind}`, 'data-input': spec.name,
+    'aria-describedby': [descId, errorId].filter(Boolean).join(' '),
+  },
+  h('legend', {}, title),
+  props.description ? h('p.field-desc', { id: descId }, props.description) : null,
+  body, error);
+  const field = {
+    el, body, name: spec.name, interactive: !!spec.interactive, title,
+    response: async () => undefined,
+    validate: () => null,
+    showError(message) {
+      clear(error, h('span', { role: 'alert' }, message));
+      error.hidden = false;
+      el.setAttribute('aria-invalid', 'true');
+    },
+    clearError() { error.hidden = true; clear(error); el.removeAttribute('aria-invalid'); },
+  };
+  return field;
+}
+
+/** A text input or textarea with a live character counter. */
+function textInput(label, initial, maxChars, onInput) {
+  const id = nextId('txt');
+  const counterId = nextId('cnt');
+  const multiline = maxChars > 120;
+  const input = h(multiline ? 'textarea' : 'input', {
+    id, name: id, type: multiline ? undefined : 'text', maxlength: maxChars, rows: multiline ? 3 : undefined,
+    'aria-describedby': counterId, value: initial ?? '',
+  });
+  if (multiline) input.value = initial ?? '';
+  const counter = h('span.counter', { id: counterId });
+  const update = () => {
+    counter.textContent = `${input.value.length} / ${maxChars} characters`;
+    counter.classList.toggle('over', input.value.length > maxChars);
+    onInput?.();
+  };
+  input.addEventListener('input', update);
+  update();
+  return { el: h('div.text-in', {}, h('label', { for: id }, label), input, counter), input };
+}
+
+function figure(blob, index, count, caption, extra) {
+  const alt = `Image ${index + 1} of ${count}${blob.name ? ` (${blob.name})` : ''}`;
+  return h('figure.image-card', {},
+    h('img', { src: blobUrl(blob), alt, loading: 'lazy', decoding: 'async' }),
+    caption ? h('figcaption', {}, caption) : null,
+    extra);
+}
+
+function documentView(blob, index) {
+  const label = blob.name || `Document ${index + 1}`;
+  let content;
+  if ((blob.media_type || '').startsWith('image/')) {
+    content = h('img', { src: blobUrl(blob), alt: label });
+  } else if (blob.media_type === 'application/pdf' || extensionOf(blob.name || '') === '.pdf') {
+    const url = URL.createObjectURL(new Blob([bytesOf(blob)], { type: 'application/pdf' }));
+    content = h('iframe.pdf', { src: url, title: label });
+  } else if (isTextual(blob)) {
+    content = h('pre.document-text', { tabindex: '0', 'aria-label': label }, textOf(blob));
+  } else {
+    content = downloadLink(blob);
+  }
+  return h('article.document', {}, h('h4', {}, label), content);
+}
+
+function downloadLink(blob) {
+  const bytes = bytesOf(blob);
+  const url = URL.createObjectURL(new Blob([bytes], { type: blob.media_type || 'application/octet-stream' }));
+  return h('a.download', { href: url, download: blob.name || 'download' }, `Download ${blob.name || 'file'} (${formatBytes(bytes.length)})`);
+}
+
+const asList = (x) => (Array.isArray(x) ? x : x === undefined || x === null ? [] : [x]);
+
+// One choice among items: radio buttons or a dropdown; returns { el, selected() }.
+function chooseOne(label, items, style, initial) {
+  if (style === 'dropdown') {
+    const id = nextId('sel');
+    const select = h('select', { id }, items.map((item, i) => h('option', { value: i, selected: i === initial }, item)));
+    return { el: h('div.choice', {}, h('label', { for: id }, label), select), selected: () => Number(select.value) };
+  }
+  const name = nextId('radio');
+  const inputs = items.map((item, i) => h('input', { type: 'radio', name, value: i, checked: i === initial }));
+  return {
+    el: h('div.choice', { role: 'radiogroup', 'aria-label': label },
+      items.map((item, i) => h('label.option', {}, inputs[i], h('span', {}, item)))),
+    selected: () => { const i = inputs.findIndex((x) => x.checked); return i < 0 ? null : i; },
+  };
+}
+
+// Any number of items, at most max; returns { el, selected() }.
+function chooseMany(label, items, max, preselected, onChange) {
+  const boxes = items.map((item, i) => h('input', { type: 'checkbox', value: i, checked: preselected.includes(i) }));
+  const hintId = nextId('hint');
+  const hint = h('p.hint', { id: hintId, 'aria-live': 'polite' });
+  const refresh = () => {
+    const n = boxes.filter((b) => b.checked).length;
+    if (max) {
+      for (const b of boxes) b.disabled = !b.checked && n >= max;
+      hint.textContent = `${n} of at most ${max} selected`;
+    } else {
+      hint.textContent = `${n} selected`;
+    }
+    onChange?.();
+  };
+  boxes.forEach((b) => b.addEventListener('change', refresh));
+  refresh();
+  return {
+    el: h('fieldset.choice', { 'aria-describedby': hintId },
+      h('legend', {}, label),
+      items.length ? items.map((item, i) => h('label.option', {}, boxes[i], h('span', {}, item))) : h('p.hint', {}, 'Nothing to select.'),
+      hint),
+    selected: () => boxes.filter((b) => b.checked).map((b) => Number(b.value)),
+  };
+}
+
+const renderers = {
+  'File.Upload'(spec, field, previous) {
+    const props = spec.props || {};
+    const types = (props.types || []).map((t) => t.toLowerCase());
+    const min = props.min_files ?? 1;
+    const max = props.max_files ?? 5;
+    const maxFile = props.max_bytes ?? MAX_FILE_BYTES;
+    const files = [...(previous?._entries || [])]; // { file, name, media_type, size }
+    const id = nextId('file');
+    const input = h('input', { id, type: 'file', multiple: max > 1, accept: types.join(',') || undefined });
+    const list = h('ul.file-list', { 'aria-label': 'Chosen files' });
+    const rule = `${types.length ? types.join(', ') : 'any type'}; ${min === max ? plural(min, 'file') : `${min} to ${max} files`}; up to ${formatBytes(maxFile)} each`;
+    const zone = h('div.dropzone', {},
+      h('label', { for: id }, `Choose ${max > 1 ? 'files' : 'a file'} or drop ${max > 1 ? 'them' : 'it'} here`),
+      input, h('p.hint', {}, rule), list);
+
+    const check = () => {
+      const problems = [];
+      for (const f of files) {
+        const ext = extensionOf(f.name);
+        if (types.length && !types.includes(ext))
+          problems.push(`${f.name}: type ${ext || '(none)'} is not accepted; use ${types.join(', ')}`);
+        if (f.size > maxFile) problems.push(`${f.name}: ${formatBytes(f.size)} is larger than ${formatBytes(maxFile)}`);
+      }
+      const total = files.reduce((a, f) => a + f.size, 0);
+      if (total > MAX_TOTAL_BYTES) problems.push(`the files add up to ${formatBytes(total)}; at most ${formatBytes(MAX_TOTAL_BYTES)} per step`);
+      if (files.length > max) problems.push(`${plural(files.length, 'file')} chosen; at most ${max} allowed`);
+      return problems.join('. ') || null;
+    };
+    const show = () => {
+      clear(list, files.map((f, i) => h('li', {},
+        h('span', {}, `${f.name} (${formatBytes(f.size)})`),
+        h('button.link', { type: 'button', 'aria-label': `Remove ${f.name}`, onclick: () => { files.splice(i, 1); show(); } }, 'Remove'))));
+      const problem = check();
+      if (problem) field.showError(problem); else field.clearError();
+    };
+    const add = (chosen) => {
+      for (const file of chosen) files.push({ file, name: file.name, size: file.size, media_type: file.type || MEDIA_TYPES[extensionOf(file.name)] || 'application/octet-stream' });
+      show();
+    };
+    input.addEventListener('change', () => { add([...input.files]); input.value = ''; });
+    zone.addEventListener('dragover', (e) => { e.preventDefault(); zone.classList.add('dragging'); });
+    zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+    zone.addEventListener('drop', (e) => { e.preventDefault(); zone.classList.remove('dragging'); add([...e.dataTransfer.files]); });
+    field.body.append(zone);
+    if (files.length) show();
+    field.snapshot = () => ({ _entries: [...files] });
+    field.validate = () => check() || (files.length < min ? `choose at least ${plural(min, 'file')}` : null);
+    field.response = async () => ({
+      files: await Promise.all(files.map(async (f) => ({ name: f.name, media_type: f.media_type, data: await readAsBase64(f.file) }))),
+    });
+  },
+
+  'File.Download'(spec, field) {
+    const files = spec.value?.files || [];
+    field.body.append(files.length ? h('ul.downloads', {}, files.map((f) => h('li', {}, downloadLink(f)))) : h('p.hint', {}, 'No files.'));
+  },
+
+  'Text.In'(spec, field, previous) {
+    const props = spec.props || {};
+    const n = props.num_inputs ?? 1;
+    const maxChars = props.max_chars ?? 256;
+    const defaults = asList(previous?.texts ?? spec.value?.texts ?? props.default_text);
+    const inputs = [];
+    for (let i = 0; i < n; i++) {
+      const t = textInput(n > 1 ? `${field.title} ${i + 1}` : field.title, defaults[i] ?? defaults[0] ?? '', maxChars, () => field.clearError());
+      inputs.push(t.input);
+      field.body.append(t.el);
+    }
+    field.el.classList.add('plain');
+    field.validate = () => {
+      const long = inputs.findIndex((x) => x.value.length > maxChars);
+      return long < 0 ? null : `text ${long + 1} has ${inputs[long].value.length} characters; at most ${maxChars}`;
+    };
+    field.response = async () => ({ texts: inputs.map((x) => x.value) });
+  },
+
+  'Text.View'(spec, field) {
+    field.body.append(h('div.text-view', {}, asList(spec.value?.texts).map((t) => h('p', {}, t))));
+  },
+
+  'List.SelectOne'(spec, field, previous) {
+    const items = spec.value?.items || [];
+    const choice = chooseOne(field.title, items, spec.props?.style, previous?.selected ?? 0);
+    field.body.append(choice.el);
+    field.validate = () => (choice.selected() === null ? 'choose one item' : null);
+    field.response = async () => ({ selected: choice.selected() });
+  },
+
+  'List.SelectMulti'(spec, field, previous) {
+    const items = spec.value?.items || [];
+    const max = spec.props?.max_selected ?? null;
+    const choice = chooseMany(`Choose${max ? ` up to ${max}` : ''}`, items, max, previous?.selected ?? spec.value?.preselected ?? [], () => field.clearError());
+    field.body.append(choice.el);
+    field.response = async () => ({ selected: choice.selected() });
+  },
+
+  'Image.WithSelectOne'(spec, field, previous) {
+    const images = spec.value?.images || [];
+    const lists = spec.value?.lists || [];
+    const choices = images.map((img, i) => chooseOne(`Image ${i + 1}`, lists[i] || [], spec.props?.style, previous?.selected?.[i] ?? 0));
+    field.body.append(h('div.image-grid', {}, images.map((img, i) => figure(img, i, images.length, null, choices[i].el))));
+    field.validate = () => { const i = choices.findIndex((c) => c.selected() === null); return i < 0 ? null : `image ${i + 1}: choose one item`; };
+    field.response = async () => ({ selected: choices.map((c) => c.selected()) });
+  },
+
+  'Image.WithSelectMulti'(spec, field, previous) {
+    const images = spec.value?.images || [];
+    const lists = spec.value?.lists || [];
+    const max = spec.props?.max_selected ?? null;
+    const choices = images.map((img, i) => chooseMany(`Image ${i + 1}`, lists[i] || [], max,
+      previous?.selected?.[i] ?? spec.value?.preselected?.[i] ?? [], () => field.clearError()));
+    field.body.append(h('div.image-grid', {}, images.map((img, i) => figure(img, i, images.length, null, choices[i].el))));
+    field.response = async () => ({ selected: choices.map((c) => c.selected()) });
+  },
+
+  'Image.WithTextIn'(spec, field, previous) {
+    const images = spec.value?.images || [];
+    const maxChars = spec.props?.max_chars ?? 256;
+    const defaults = asList(previous?.texts ?? spec.props?.default_text);
+    const inputs = images.map((img, i) => textInput(`Text for image ${i + 1}`, defaults[i] ?? defaults[0] ?? '', maxChars, () => field.clearError()));
+    field.body.append(h('div.image-grid', {}, images.map((img, i) => figure(img, i, images.length, null, inputs[i].el))));
+    field.validate = () => { const i = inputs.findIndex((t) => t.input.value.length > maxChars); return i < 0 ? null : `image ${i + 1}: at most ${maxChars} characters`; };
+    field.response = async () => ({ texts: inputs.map((t) => t.input.value) });
+  },
+
+  'Image.View'(spec, field) {
+    const images = spec.value?.images || [];
+    const texts = spec.value?.texts || [];
+    field.body.append(h('div.image-grid', {}, images.map((img, i) => figure(img, i, images.length, texts[i]))));
+  },
+
+  'Document.WithTextIn'(spec, field, previous) {
+    const docs = spec.value?.documents || [];
+    const maxChars = spec.props?.max_chars ?? 256;
+    const defaults = asList(previous?.texts ?? spec.props?.default_text);
+    const inputs = docs.map((d, i) => textInput(`Text for ${d.name || `document ${i + 1}`}`, defaults[i] ?? defaults[0] ?? '', maxChars, () => field.clearError()));
+    field.body.append(h('div.documents', {}, docs.map((d, i) => h('div.document-with-input', {}, documentView(d, i), inputs[i].el))));
+    field.validate = () => { const i = inputs.findIndex((t) => t.input.value.length > maxChars); return i < 0 ? null : `document ${i + 1}: at most ${maxChars} characters`; };
+    field.response = async () => ({ texts: inputs.map((t) => t.input.value) });
+  },
+
+  'Document.View'(spec, field) {
+    const docs = spec.value?.documents || [];
+    const texts = asList(spec.value?.texts);
+    field.body.append(h('div.documents', {}, docs.map((d, i) => h('div', {}, documentView(d, i), texts[i] ? h('p.caption', {}, texts[i]) : null))));
+  },
+
+  Json(spec, field) {
+    field.el.classList.add('json');
+    field.body.append(h('details', {}, h('summary', {}, 'Data passed to the next step'),
+      h('pre', {}, spec.value === undefined ? '(kept on the server)' : JSON.stringify(spec.value, null, 2))));
+  },
+};
+
+export const COMPONENTS = Object.keys(renderers).filter((k) => k !== 'Json');
+
+/**
+ * Renders one component. `previous` is the response given last time (to keep a user's choices
+ * when they go back); `interactive` false shows the component read-only.
+ */
+export function renderComponent(spec, { previous } = {}) {
+  const kind = String(spec.component || 'Json').toLowerCase().replace('.', '-');
+  const field = frame(spec, kind);
+  const render = renderers[spec.component];
+  if (!render) {
+    field.body.append(h('p.hint', {}, `This portal cannot show the component ${spec.component}.`));
+  } else {
+    render(spec, field, previous);
+  }
+  if (!spec.interactive) field.el.classList.add('readonly');
+  return field;
+}

@@ -1,0 +1,187 @@
+// Management for signed-in users: my models (visibility), versions (promote, roll back, tag,
+// image build status and logs), API tokens (create, shown once, revoke), teams.
+import { api, get, session, enc, modelPath, firstRoute } from './api.js';
+import { h, clear, errorBox, copyButton, formatDate } from './dom.js';
+import { setTitle, navigate } from './app.js';
+
+function requireSession() {
+  const s = session.get();
+  if (!s) { navigate(`/login?next=${enc(location.pathname)}`, { replace: true }); return null; }
+  return s;
+}
+
+export async function myModels(root, params, { signal }) {
+  const s = requireSession();
+  if (!s) return;
+  setTitle('My models');
+  const me = await get('/api/me', { signal });
+  const mine = new Set([me.username, ...(me.teams || [])]);
+  const models = (await get('/api/models', { signal })).filter((m) => mine.has(m.owner));
+  const status = h('div', { 'aria-live': 'polite' });
+  clear(root, h('h1', {}, 'My models'),
+    h('p', {}, `Signed in as ${me.username}`, me.teams?.length ? ` · teams: ${me.teams.join(', ')}` : '', '.'),
+    status,
+    models.length ? h('table.manage', {},
+      h('caption.offscreen', {}, 'My models'),
+      h('thead', {}, h('tr', {}, ['Model', 'Live version', 'Visibility', ''].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, models.map((m) => {
+        const id = `vis-${m.owner}-${m.name}`;
+        const select = h('select', { id, onchange: async () => {
+          clear(status);
+          try {
+            await api('PATCH', modelPath(m.owner, m.name), { visibility: select.value });
+            clear(status, h('p.ok', { role: 'status' }, `${m.owner}/${m.name} is now ${select.value}.`));
+          } catch (e) { clear(status, errorBox(e)); select.value = m.visibility; }
+        } }, ['public', 'unlisted', 'private'].map((v) => h('option', { value: v, selected: v === m.visibility }, v)));
+        return h('tr', {},
+          h('th', { scope: 'row' }, h('a', { href: `/models/${enc(m.owner)}/${enc(m.name)}` }, `${m.owner}/${m.name}`)),
+          h('td', {}, m.liveVersion ?? 'none'),
+          h('td', {}, h('label.offscreen', { for: id }, `Visibility of ${m.owner}/${m.name}`), select),
+          h('td', {}, h('a', { href: `/me/models/${enc(m.owner)}/${enc(m.name)}` }, `Versions of ${m.name}`)));
+      }))) : h('p', {}, 'You have no models yet. Publish one with ', h('code', {}, 'feather publish path/to/model'), '.'));
+}
+
+export async function manageModel(root, [owner, name], { signal }) {
+  if (!requireSession()) return;
+  setTitle(`Versions of ${owner}/${name}`);
+  const status = h('div.status-area', { 'aria-live': 'polite' });
+  const body = h('div');
+  clear(root, h('p.crumbs', {}, h('a', { href: '/me/models' }, 'My models'), ' / ', `${owner}/${name}`),
+    h('h1', {}, `Versions of ${owner}/${name}`),
+    h('p', {}, h('a', { href: `/models/${enc(owner)}/${enc(name)}` }, 'Open the model page')), status, body);
+
+  const done = (message) => clear(status, h('p.ok', { role: 'status' }, message));
+  const failed = (e) => clear(status, errorBox(e));
+
+  async function load() {
+    const model = await get(modelPath(owner, name), { signal });
+    const versions = model.versions?.length ? model.versions : await get(`${modelPath(owner, name)}/versions`, { signal });
+    const live = model.liveVersion;
+
+    const promote = (n) => async () => {
+      try {
+        await firstRoute([
+          () => api('POST', `${modelPath(owner, name)}/versions/${n}/promote`),
+          () => api('POST', `${modelPath(owner, name)}/live`, { version: String(n) }),
+        ]);
+        done(`Version ${n} is live.`);
+        await load();
+      } catch (e) { failed(e); }
+    };
+    const rollback = async () => {
+      try {
+        const { data } = await api('POST', `${modelPath(owner, name)}/rollback`);
+        done(`Rolled back: version ${data.liveVersion} is live.`);
+        await load();
+      } catch (e) { failed(e); }
+    };
+
+    const tagName = h('input', { id: 'tag-name', placeholder: 'stable', pattern: '[a-z][a-z0-9.\\-]{0,31}', required: true });
+    const tagVersion = h('select', { id: 'tag-version' }, versions.map((v) => h('option', { value: v.number }, `${v.number}`)));
+    const tagForm = h('form.inline-form', {
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const tag = tagName.value.trim();
+        const n = Number(tagVersion.value);
+        try {
+          try {
+            await api('PUT', `${modelPath(owner, name)}/tags/${enc(tag)}`, { version: String(n) });
+          } catch (err) {
+            // docs/contracts.md sends the version as a number; the server reads a number or tag as a string.
+            if (err.status !== 400 || /tag is|must be/.test(err.message)) throw err;
+            await api('PUT', `${modelPath(owner, name)}/tags/${enc(tag)}`, { version: n });
+          }
+          done(`Tag ${tag} points at version ${n}.`);
+          await load();
+        } catch (err) { failed(err); }
+      },
+    },
+    h('div.form-row', {}, h('label', { for: 'tag-name' }, 'Tag'), tagName),
+    h('div.form-row', {}, h('label', { for: 'tag-version' }, 'Version'), tagVersion),
+    h('button.secondary', { type: 'submit' }, 'Set tag'));
+
+    clear(body,
+      h('p', {}, `Live version: ${live ?? 'none'}. `, h('button.secondary', { type: 'button', onclick: rollback }, 'Roll back to the previous live version')),
+      h('table.manage', {},
+        h('caption.offscreen', {}, 'Versions'),
+        h('thead', {}, h('tr', {}, ['Version', 'Published', 'Notes', 'Tags', 'Image build', ''].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, versions.map((v) => {
+          const isLive = v.live ?? v.number === live;
+          const logHost = h('div');
+          const showLog = h('button.link', { type: 'button', 'aria-expanded': 'false', onclick: async () => {
+            if (showLog.getAttribute('aria-expanded') === 'true') { clear(logHost); showLog.setAttribute('aria-expanded', 'false'); return; }
+            try {
+              const d = await get(`${modelPath(owner, name)}/versions/${v.number}`, { signal });
+              const log = d.image?.log ?? d.buildLog ?? '';
+              const error = d.image?.error ?? d.imageError;
+              clear(logHost, error ? errorBox(error) : null, h('pre.build-log', { tabindex: '0', 'aria-label': `Build log of version ${v.number}` }, log || '(no log yet)'));
+              showLog.setAttribute('aria-expanded', 'true');
+            } catch (e) { clear(logHost, errorBox(e)); }
+          } }, `Build log of version ${v.number}`);
+          return [h('tr', {},
+            h('th', { scope: 'row' }, `${v.number}`, isLive ? h('span.badge.status-succeeded', {}, 'live') : null),
+            h('td', {}, formatDate(v.createdAt)),
+            h('td', {}, v.notes || ''),
+            h('td', {}, (v.tags || []).join(', ')),
+            h('td', {}, h('span', { class: `badge status-${v.imageStatus}` }, v.imageStatus || '?'), ' ', showLog),
+            h('td', {}, isLive ? '' : h('button.secondary', { type: 'button', onclick: promote(v.number) }, `Promote version ${v.number}`))),
+          h('tr.log-row', {}, h('td', { colspan: 6 }, logHost))];
+        }))),
+      h('h2', {}, 'Tags'), tagForm);
+  }
+  await load();
+}
+
+export async function tokensPage(root, params, { signal }) {
+  if (!requireSession()) return;
+  setTitle('API tokens');
+  const status = h('div', { 'aria-live': 'polite' });
+  const listHost = h('div');
+  const routes = (suffix = '') => [`/api/auth/tokens${suffix}`, `/api/tokens${suffix}`];
+
+  async function load() {
+    const tokens = await firstRoute(routes().map((r) => () => get(r, { signal })));
+    const current = session.get()?.id;
+    clear(listHost, tokens.length ? h('table.manage', {},
+      h('caption.offscreen', {}, 'API tokens'),
+      h('thead', {}, h('tr', {}, ['Name', 'Scopes', 'Created', 'Last used', ''].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, tokens.map((t) => h('tr', {},
+        h('th', { scope: 'row' }, t.name, t.id === current ? h('span.badge', {}, 'this session') : null),
+        h('td', {}, (t.scopes || []).join(', ')),
+        h('td', {}, formatDate(t.createdAt)),
+        h('td', {}, t.lastUsedAt ? formatDate(t.lastUsedAt) : 'never'),
+        h('td', {}, t.id === current ? '' : h('button.secondary', { type: 'button', onclick: async () => {
+          try {
+            await firstRoute(routes(`/${enc(t.id)}`).map((r) => () => api('DELETE', r)));
+            clear(status, h('p.ok', { role: 'status' }, `Token ${t.name} revoked.`));
+            await load();
+          } catch (e) { clear(status, errorBox(e)); }
+        } }, `Revoke ${t.name}`)))))) : h('p', {}, 'No tokens.'));
+  }
+
+  const name = h('input', { id: 'token-name', required: true, maxlength: 100, placeholder: 'my script' });
+  const scopes = ['read', 'run', 'publish'].map((s) => h('input', { type: 'checkbox', value: s, checked: s !== 'publish' }));
+  const form = h('form.card', {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const chosen = scopes.filter((x) => x.checked).map((x) => x.value);
+      try {
+        const { data } = await firstRoute(routes().map((r) => () => api('POST', r, { name: name.value.trim(), scopes: chosen })));
+        clear(status, h('div.card.secret', { role: 'status' },
+          h('p', {}, h('strong', {}, `Token “${data.name}” created. `), 'Copy it now: it is shown only once.'),
+          h('pre', { 'aria-label': 'New token' }, h('code', {}, data.token)), copyButton('Copy token', () => data.token)));
+        name.value = '';
+        await load();
+      } catch (err) { clear(status, errorBox(err)); }
+    },
+  },
+  h('h2', {}, 'New token'),
+  h('div.form-row', {}, h('label', { for: 'token-name' }, 'Token name'), name),
+  h('fieldset.choice', {}, h('legend', {}, 'Scopes'), ['read', 'run', 'publish'].map((s, i) => h('label.option', {}, scopes[i], h('span', {}, s)))),
+  h('div.actions', {}, h('button.primary', { type: 'submit' }, 'Create token')));
+
+  clear(root, h('h1', {}, 'API tokens'),
+    h('p', {}, 'Tokens let scripts and the CLI call the API as you: ', h('code', {}, 'Authorization: Bearer TOKEN'), '.'),
+    form, status, h('h2', {}, 'Your tokens'), listHost);
+  await load();
+}

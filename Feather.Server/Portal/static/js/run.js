@@ -1,0 +1,280 @@
+// The run interface: one panel per step, generated from the metadata, driven by the runs API.
+// Panel k (k < N) shows step k's inputs (init() for k = 0, else what step k-1 returned) and runs
+// step k; panel N shows the final outputs. Next, back, re-run (later steps become stale), reset.
+import { api, get, firstRoute, enc, modelPath, ApiError } from './api.js';
+import { h, clear, errorBox, formatDate } from './dom.js';
+import { renderComponent } from './components.js';
+
+const ACTIVE = new Set(['queued', 'running']);
+const STATUS_TEXT = {
+  pending: 'Not run yet',
+  awaiting_input: 'Waiting for your input',
+  queued: 'Queued: waiting for a container',
+  running: 'Running',
+  succeeded: 'Done',
+  failed: 'Failed',
+  invalid_input: 'Input not accepted',
+  timed_out: 'Timed out',
+  cancelled: 'Cancelled',
+  stale: 'Stale: an earlier step was re-run; run this step again',
+};
+
+const seconds = (step) => (step?.startedAt && step?.endedAt
+  ? ` in ${((new Date(step.endedAt) - new Date(step.startedAt)) / 1000).toFixed(1)} s` : '');
+
+export function statusText(step) {
+  if (!step) return STATUS_TEXT.pending;
+  const base = STATUS_TEXT[step.status] || step.status;
+  return step.status === 'succeeded' ? `${base}${seconds(step)}` : base;
+}
+
+/**
+ * Mounts the run interface into `root`.
+ * options: { owner, name, metadata (the live version's), runId?, onRun(run) (called when a run is
+ * created or loaded, to put its id into the URL), signal (aborted when the page is left),
+ * onResponses(stepIndex, responses) (for "use via API") }.
+ */
+export async function mountRun(root, options) {
+  const { owner, name, signal } = options;
+  let metadata = options.metadata;
+  let run = null;
+  let panel = 0;
+  const responses = []; // what was sent per step, to pre-fill a panel when going back
+  const snapshots = [];
+
+  if (options.runId) {
+    try {
+      run = await get(`/api/runs/${enc(options.runId)}`, { signal });
+    } catch (e) {
+      clear(root, errorBox(e.status === 404
+        ? `Run ${options.runId} does not exist, or it belongs to someone else (sign in as its owner).` : e));
+      return;
+    }
+    if (run.owner !== owner || run.model !== name) {
+      clear(root, errorBox(`Run ${run.id} belongs to ${run.owner}/${run.model}, not ${owner}/${name}.`));
+      return;
+    }
+    try {
+      const version = await get(`${modelPath(owner, name)}/versions/${run.version}`, { signal });
+      metadata = version.metadata || metadata;
+    } catch { /* the live metadata is the best we have */ }
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(`feather.run.${run.id}`) || '[]');
+      saved.forEach((r, i) => { if (r) responses[i] = r; });
+    } catch { /* nothing saved */ }
+    options.onRun?.(run);
+  }
+  if (!metadata?.steps?.length) {
+    clear(root, errorBox('This model has no live version with metadata to run.'));
+    return;
+  }
+  const steps = metadata.steps;
+  const N = steps.length;
+
+  const reachable = (k) => k === 0 || (run?.steps?.[k - 1]?.status === 'succeeded');
+  const firstOpen = () => {
+    if (!run) return 0;
+    for (let k = 0; k < N; k++) if (run.steps[k]?.status !== 'succeeded') return k;
+    return N;
+  };
+  panel = firstOpen();
+
+  const stepper = h('ol.stepper', { 'aria-label': 'Steps' });
+  const panelEl = h('section.panel', { 'aria-live': 'off' });
+  const runLine = h('p.run-line');
+  clear(root, h('div.run', {}, h('nav', { 'aria-label': 'Run progress' }, stepper), runLine, panelEl));
+
+  function renderStepper() {
+    const labels = [...steps.map((s) => s.title || s.name), 'Result'];
+    clear(stepper, labels.map((label, k) => {
+      const status = k < N ? run?.steps?.[k]?.status : (run?.steps?.[N - 1]?.status === 'succeeded' ? 'succeeded' : null);
+      const button = h('button.step-link', {
+        type: 'button', disabled: !reachable(k), 'aria-current': k === panel ? 'step' : undefined,
+        onclick: () => show(k),
+      }, h('span.step-no', {}, `${k + 1}`), h('span', {}, label),
+      status && status !== 'pending' && status !== 'awaiting_input'
+        ? h('span.badge', { class: `badge status-${status}` }, k === N ? 'ready' : status.replace('_', ' ')) : null);
+      return h('li', { class: status ? `status-${status}` : '' }, button);
+    }));
+    clear(runLine, run
+      ? [`Run `, h('code', {}, run.id), ` · version ${run.version}`, run.createdAt ? ` · started ${formatDate(run.createdAt)}` : '']
+      : `Not started yet · the live version${options.liveVersion ? ` (${options.liveVersion})` : ''} will run`);
+  }
+
+  /** The components shown in panel k: init for k = 0, else step k-1's outputs (with their values). */
+  function specsFor(k) {
+    if (k === 0) return (metadata.init?.length ? metadata.init : steps[0].inputs).map((c) => ({ ...c, interactive: c.interactive ?? true }));
+    const declared = k < N ? steps[k].inputs : steps[N - 1].outputs;
+    const outputs = run?.steps?.[k - 1]?.outputs || [];
+    return outputs.map((o) => {
+      const meta = declared.find((d) => d.name === o.name) || {};
+      return { ...meta, ...o, props: { ...(meta.props || {}), ...(o.props || {}) }, interactive: k < N && !!meta.interactive };
+    });
+  }
+
+  function logsOf(k, open) {
+    const step = run?.steps?.[k];
+    if (!step?.logs) return null;
+    return h('details.logs', { open: open || undefined }, h('summary', {}, `Log of “${steps[k].title || steps[k].name}”`),
+      h('pre', { tabindex: '0' }, step.logs));
+  }
+
+  function stepError(step) {
+    const e = step?.error;
+    if (!e && !step?.message) return null;
+    const frames = e?.frames || [];
+    return h('div.alert', { role: 'alert' },
+      h('strong', {}, e?.type ? `${e.type}: ` : ''), e?.message || step.message,
+      frames.length ? h('pre.frames', {}, frames.map((f) => `${f.file}:${f.line} in ${f.function}\n    ${f.code || ''}`).join('\n')) : null);
+  }
+
+  let fields = [];
+  let statusEl;
+  let actionButton;
+
+  function show(k, { focus = true } = {}) {
+    panel = k;
+    renderStepper();
+    const specs = specsFor(k);
+    fields = specs.map((spec, i) => renderComponent(spec, { previous: k < N ? snapshots[k]?.[spec.name] ?? responses[k]?.[spec.name] : undefined }));
+    const step = k < N ? run?.steps?.[k] : null;
+    const heading = k < N ? `Step ${k + 1} of ${N}: ${steps[k].title || steps[k].name}` : 'Result';
+    statusEl = h('div.step-status', { role: 'status', 'aria-live': 'polite' });
+    const nav = h('div.actions');
+    if (k > 0) nav.append(h('button.secondary', { type: 'button', onclick: () => show(k - 1) }, 'Back'));
+    if (k < N) {
+      const again = step && !['pending', 'awaiting_input'].includes(step.status);
+      actionButton = h('button.primary', { type: 'submit' }, again ? `Re-run “${steps[k].title || steps[k].name}”` : `Run “${steps[k].title || steps[k].name}”`);
+      nav.append(actionButton);
+      if (step?.status === 'succeeded') nav.append(h('button.secondary', { type: 'button', onclick: () => show(k + 1) }, 'Next'));
+    }
+    nav.append(h('button.secondary', { type: 'button', onclick: reset }, 'Reset'));
+    const form = h('form.step-form', { novalidate: true, onsubmit: (e) => { e.preventDefault(); submit(k); } },
+      k > 0 ? h('p.hint', {}, `Returned by “${steps[k - 1].title || steps[k - 1].name}”${seconds(run?.steps?.[k - 1])}.`) : null,
+      k < N && steps[k].description ? h('p.step-desc', {}, steps[k].description) : null,
+      fields.length ? fields.map((f) => f.el) : h('p.hint', {}, 'This step needs no input.'),
+      k > 0 ? logsOf(k - 1, false) : null,
+      statusEl, nav);
+    const title = h('h3', { tabindex: '-1' }, heading);
+    clear(panelEl, title, form);
+    renderStatus(k);
+    if (focus) title.focus();
+  }
+
+  function renderStatus(k) {
+    if (k >= N || !statusEl) return;
+    const step = run?.steps?.[k];
+    const busy = step && ACTIVE.has(step.status);
+    if (actionButton) actionButton.disabled = !!busy;
+    if (!step || step.status === 'pending' || step.status === 'awaiting_input') { clear(statusEl); return; }
+    const cancel = busy ? h('button.link', { type: 'button', onclick: () => cancelRun() }, 'Cancel') : null;
+    clear(statusEl,
+      h('p', {}, h('span', { class: `badge status-${step.status}` }, step.status.replace('_', ' ')), ' ', statusText(step),
+        busy ? h('span.spinner', { 'aria-hidden': 'true' }) : null, cancel),
+      step.status === 'invalid_input' || step.status === 'succeeded' ? null : stepError(step),
+      logsOf(k, busy || ['failed', 'timed_out'].includes(step.status)));
+    if (step.status === 'invalid_input') {
+      const field = fields.find((f) => f.name === step.error?.input);
+      const message = step.error?.message || step.message || 'the input was not accepted';
+      if (field) field.showError(message);
+      else statusEl.append(h('div.alert', { role: 'alert' }, message));
+    }
+  }
+
+  async function ensureRun() {
+    if (run) return run;
+    const { data } = await api('POST', `${modelPath(owner, name)}/runs`, {});
+    run = data;
+    options.onRun?.(run);
+    return run;
+  }
+
+  function saveResponses() {
+    if (!run) return;
+    try {
+      // Files are not kept (they can be large); texts and selections are, to pre-fill after a reload.
+      const small = responses.map((r) => (r && JSON.stringify(r).length < 20000 ? r : null));
+      sessionStorage.setItem(`feather.run.${run.id}`, JSON.stringify(small));
+    } catch { /* storage full or disabled: nothing to keep */ }
+  }
+
+  async function submit(k) {
+    for (const f of fields) f.clearError();
+    const invalid = fields.filter((f) => f.interactive).map((f) => [f, f.validate()]).filter(([, m]) => m);
+    if (invalid.length) {
+      for (const [f, m] of invalid) f.showError(m);
+      invalid[0][0].el.querySelector('input, select, textarea, button')?.focus();
+      return;
+    }
+    actionButton.disabled = true;
+    clear(statusEl, h('p', {}, h('span.badge.status-queued', {}, 'sending'), ' Sending the inputs', h('span.spinner', { 'aria-hidden': 'true' })));
+    const body = {};
+    snapshots[k] = {};
+    for (const f of fields.filter((x) => x.interactive)) {
+      const r = await f.response();
+      if (r !== undefined) body[f.name] = r;
+      snapshots[k][f.name] = f.snapshot ? f.snapshot() : r;
+    }
+    responses[k] = body;
+    options.onResponses?.(k, body);
+    try {
+      await ensureRun();
+      saveResponses();
+      const { data } = await api('POST', `/api/runs/${enc(run.id)}/steps/${k}`, { responses: body }, { headers: { Prefer: 'wait=2' }, signal });
+      run.steps[k] = data;
+      for (let j = k + 1; j < N; j++) if (run.steps[j] && run.steps[j].status !== 'pending') run.steps[j].status = 'stale';
+      renderStepper();
+      renderStatus(k);
+      await follow(k);
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      actionButton.disabled = false;
+      const field = e instanceof ApiError && fields.find((f) => f.name === e.input);
+      if (field) { field.showError(e.message); clear(statusEl); } else clear(statusEl, errorBox(e));
+    }
+  }
+
+  /** Polls the run while step k is queued or running, then moves on when it succeeded. */
+  async function follow(k) {
+    while (run.steps[k] && ACTIVE.has(run.steps[k].status)) {
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      if (signal?.aborted) return;
+      try {
+        run = await get(`/api/runs/${enc(run.id)}`, { signal });
+      } catch (e) {
+        if (e.name === 'AbortError') return;
+        clear(statusEl, errorBox(e));
+        return;
+      }
+      if (panel === k) renderStatus(k);
+      renderStepper();
+    }
+    try { run = await get(`/api/runs/${enc(run.id)}`, { signal }); } catch { /* keep what we have */ }
+    if (signal?.aborted) return;
+    if (run.steps[k]?.status === 'succeeded' && panel === k) show(k + 1);
+    else if (panel === k) { renderStepper(); renderStatus(k); }
+  }
+
+  async function cancelRun() {
+    try {
+      await firstRoute([
+        () => api('DELETE', `/api/runs/${enc(run.id)}/steps/${panel}`),
+        () => api('POST', `/api/runs/${enc(run.id)}/cancel`),
+      ]);
+    } catch (e) {
+      statusEl.append(errorBox(e));
+    }
+  }
+
+  function reset() {
+    run = null;
+    responses.length = 0;
+    snapshots.length = 0;
+    options.onRun?.(null);
+    show(0);
+  }
+
+  show(panel, { focus: false });
+  const active = run?.steps?.findIndex((s) => ACTIVE.has(s.status)) ?? -1;
+  if (active >= 0) { show(active, { focus: false }); follow(active); }
+}

@@ -1,0 +1,272 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Feather.EndToEnd.Tests.Portal;
+
+/// <summary>The portal as a user meets it: elements found by role and label, real steps in containers.</summary>
+[Collection("portal")]
+public sealed class PortalTests(PortalFixture fx)
+{
+    private static readonly LocatorAssertionsToBeVisibleOptions StepTimeout = new() { Timeout = 180_000 };
+
+    private string Sample(string path) => Path.Combine(fx.Server.RepoRoot, "samples", path);
+
+    [Fact]
+    public async Task Portal_files_are_served_from_the_binary_and_api_paths_are_not_the_portals()
+    {
+        using var shell = await fx.Server.Http.GetAsync($"{fx.Server.Url}/runs/does-not-matter");
+        Assert.Equal(HttpStatusCode.OK, shell.StatusCode);
+        Assert.Equal("text/html", shell.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("no-cache", shell.Headers.CacheControl?.ToString());
+        Assert.Contains("/js/app.js", await shell.Content.ReadAsStringAsync());
+
+        using var script = await fx.Server.Http.GetAsync($"{fx.Server.Url}/js/run.js");
+        Assert.Equal("text/javascript", script.Content.Headers.ContentType?.MediaType);
+        var etag = script.Headers.ETag!;
+        using var again = new HttpRequestMessage(HttpMethod.Get, $"{fx.Server.Url}/js/run.js");
+        again.Headers.IfNoneMatch.Add(etag);
+        using var notModified = await fx.Server.Http.SendAsync(again);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+
+        using var api = await fx.Server.Http.GetAsync($"{fx.Server.Url}/api/no-such-route");
+        Assert.Equal(HttpStatusCode.NotFound, api.StatusCode);
+        Assert.NotEqual("text/html", api.Content.Headers.ContentType?.MediaType);
+        using var missing = await fx.Server.Http.GetAsync($"{fx.Server.Url}/no-such-page.js");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task Catalogue_searches_and_filters_by_task()
+    {
+        var page = await fx.NewPage();
+        await page.GotoAsync("/");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Models", Exact = true })).ToBeVisibleAsync();
+        var models = page.GetByRole(AriaRole.List, new() { Name = "Models" });
+        await Expect(models.GetByRole(AriaRole.Link, new() { Name = "admin/hello" })).ToBeVisibleAsync();
+        await Expect(models.GetByRole(AriaRole.Link, new() { Name = "admin/vqg" })).ToBeVisibleAsync();
+        await fx.Screenshot(page, "catalogue.png");
+
+        await page.GetByRole(AriaRole.Combobox, new() { Name = "Task" }).SelectOptionAsync("object-detection");
+        await Expect(models.GetByRole(AriaRole.Link, new() { Name = "admin/hello" })).ToHaveCountAsync(0);
+        await Expect(models.GetByRole(AriaRole.Link, new() { Name = "admin/vqg" })).ToBeVisibleAsync();
+        await page.GetByRole(AriaRole.Combobox, new() { Name = "Task" }).SelectOptionAsync("");
+        await page.GetByLabel("Search models").FillAsync("greets");
+        await Expect(models.GetByRole(AriaRole.Link, new() { Name = "admin/vqg" })).ToHaveCountAsync(0);
+        await Expect(models.GetByRole(AriaRole.Link, new() { Name = "admin/hello" })).ToBeVisibleAsync();
+        Assert.Contains("q=greets", page.Url);
+
+        // Phone width: nothing wider than the screen.
+        var phone = await fx.NewPage(390, 844);
+        await phone.GotoAsync("/models/admin/vqg");
+        await Expect(phone.GetByRole(AriaRole.Heading, new() { Name = "admin/vqg" })).ToBeVisibleAsync();
+        Assert.True(await phone.EvaluateAsync<bool>("document.documentElement.scrollWidth <= window.innerWidth"));
+        Assert.Empty(fx.ThirdPartyRequests);
+    }
+
+    [Fact]
+    public async Task Hello_runs_in_the_browser_and_its_curl_command_works_as_copied()
+    {
+        var page = await fx.NewPage();
+        await page.GotoAsync("/models/admin/hello");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "admin/hello" })).ToBeVisibleAsync();
+        await Expect(page.GetByText("Greets you by name.").First).ToBeVisibleAsync();
+        await page.GetByLabel("Your name").FillAsync("Grace");
+        await Expect(page.GetByText("5 / 64 characters")).ToBeVisibleAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Run “Greet”" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Result" })).ToBeVisibleAsync(StepTimeout);
+        await Expect(page.GetByText("Hello, Grace!")).ToBeVisibleAsync();
+        Assert.Matches("/runs/[0-9a-f]+$", page.Url);
+
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Use via API" }).ClickAsync();
+        var curl = await page.GetByLabel("curl commands").InnerTextAsync();
+        Assert.Contains("/api/models/admin/hello/runs", curl);
+        Assert.Contains("Grace", curl); // the commands repeat what the user sent
+        var bash = await CommandResult.RunAsync("bash", ["-euo", "pipefail", "-c", curl], fx.Server.RepoRoot, null,
+            new Dictionary<string, string>(), TimeSpan.FromMinutes(3));
+        Assert.True(bash.ExitCode == 0, bash.ToString());
+        Assert.Contains("Hello, Grace!", bash.Stdout);
+        Assert.Contains("\"status\":\"succeeded\"", bash.Stdout);
+    }
+
+    [Fact]
+    public async Task Vqg_upload_select_result_then_back_rerun_and_resume_after_reload()
+    {
+        var page = await fx.NewPage();
+        await page.GotoAsync("/models/admin/vqg");
+        var upload = page.GetByRole(AriaRole.Group, new() { Name = "Upload images" });
+        await upload.GetByLabel("Choose files or drop them here").SetInputFilesAsync(
+            [Sample("vqg/images/astronaut.jpg"), Sample("vqg/images/cameraman.jpg")]);
+        await Expect(upload.GetByRole(AriaRole.Button, new() { Name = "Remove astronaut.jpg" })).ToBeVisibleAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Run “Detect objects”" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step 2 of 2: Generate questions" })).ToBeVisibleAsync(StepTimeout);
+        var runUrl = page.Url;
+        Assert.Matches("/runs/[0-9a-f]+$", runUrl);
+        var image1 = page.GetByRole(AriaRole.Group, new() { Name = "Image 1", Exact = true });
+        var boxes = image1.GetByRole(AriaRole.Checkbox);
+        Assert.True(await boxes.CountAsync() >= 3, "the astronaut has a face, eyes and a smile to pick from");
+        await boxes.Nth(0).CheckAsync();
+        await boxes.Nth(1).CheckAsync();
+        await Expect(boxes.Nth(2)).ToBeDisabledAsync(); // max_selected = 2
+        await Expect(image1.GetByText("2 of at most 2 selected")).ToBeVisibleAsync();
+        await fx.Screenshot(page, "run-in-progress.png");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Run “Generate questions”" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Result" })).ToBeVisibleAsync(StepTimeout);
+        var captions = page.Locator("figcaption");
+        await Expect(captions).ToHaveCountAsync(2);
+        var first = await captions.Nth(0).InnerTextAsync();
+        Assert.EndsWith("?", first.Trim());
+
+        // Resume: a reload (or a shared link) shows the same run where it was.
+        await page.ReloadAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Result" })).ToBeVisibleAsync();
+        await Expect(page.Locator("figcaption").Nth(0)).ToHaveTextAsync(first);
+        var shared = await fx.NewPage();
+        await shared.GotoAsync(runUrl);
+        await Expect(shared.GetByRole(AriaRole.Heading, new() { Name = "Result" })).ToBeVisibleAsync();
+
+        // Back to the selection, other choices, re-run the middle step.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Back" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step 2 of 2: Generate questions" })).ToBeVisibleAsync();
+        image1 = page.GetByRole(AriaRole.Group, new() { Name = "Image 1", Exact = true });
+        boxes = image1.GetByRole(AriaRole.Checkbox);
+        await boxes.Nth(0).UncheckAsync();
+        await boxes.Nth(1).UncheckAsync();
+        await boxes.Nth(2).CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Re-run “Generate questions”" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Result" })).ToBeVisibleAsync(StepTimeout);
+        await Expect(page.Locator("figcaption").Nth(0)).Not.ToHaveTextAsync(first);
+
+        // Re-running the first step makes the later one stale.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Back" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Back" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step 1 of 2: Detect objects" })).ToBeVisibleAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Re-run “Detect objects”" }).ClickAsync();
+        var progress = page.GetByRole(AriaRole.Navigation, new() { Name = "Run progress" });
+        await Expect(progress.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("Generate questions.*stale") })).ToBeVisibleAsync(StepTimeout);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step 2 of 2: Generate questions" })).ToBeVisibleAsync(StepTimeout);
+        Assert.Empty(fx.ThirdPartyRequests);
+    }
+
+    [Fact]
+    public async Task Validation_errors_are_shown_at_their_field()
+    {
+        var page = await fx.NewPage();
+        await page.GotoAsync("/models/admin/vqg");
+        var upload = page.GetByRole(AriaRole.Group, new() { Name = "Upload images" });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Run “Detect objects”" }).ClickAsync();
+        await Expect(upload.GetByRole(AriaRole.Alert)).ToHaveTextAsync("choose at least 1 file");
+
+        var text = Path.Combine(fx.Server.DataDir, "notes.txt");
+        await File.WriteAllTextAsync(text, "not an image");
+        await upload.GetByLabel("Choose files or drop them here").SetInputFilesAsync(text);
+        await Expect(upload.GetByRole(AriaRole.Alert)).ToContainTextAsync("notes.txt: type .txt is not accepted; use .jpg, .jpeg, .png");
+        await Expect(upload).ToHaveAttributeAsync("aria-invalid", "true");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Run “Detect objects”" }).ClickAsync();
+        Assert.Matches("/models/admin/vqg$", page.Url); // nothing was sent: no run was started
+        await upload.GetByRole(AriaRole.Button, new() { Name = "Remove notes.txt" }).ClickAsync();
+        await Expect(upload.GetByRole(AriaRole.Alert)).ToHaveCountAsync(0);
+    }
+
+    [Fact]
+    public async Task Sign_in_and_promote_a_version()
+    {
+        var again = await fx.Server.Cli(null, "publish", "samples/hello", "--visibility", "public", "--notes", "second");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        var model = await fx.Server.Http.GetFromJsonAsync<JsonElement>($"{fx.Server.Url}/api/models/admin/hello");
+        var latest = model.GetProperty("versions").EnumerateArray().Max(v => v.GetProperty("number").GetInt32());
+        var live = model.GetProperty("liveVersion").GetInt32();
+        var target = live == latest ? latest - 1 : latest;
+
+        var page = await fx.NewPage();
+        await page.GotoAsync("/login");
+        await page.GetByLabel("Username").FillAsync("admin");
+        await page.GetByLabel("Password").FillAsync("wrong password");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Alert)).ToHaveTextAsync("Wrong username or password.");
+        await page.GetByLabel("Password").FillAsync(fx.Server.AdminPassword);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "My models" })).ToBeVisibleAsync();
+        await Expect(page.GetByLabel("Visibility of admin/hello")).ToHaveValueAsync("public");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Versions of hello" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Versions of admin/hello" })).ToBeVisibleAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Promote version {target}" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Status).Filter(new() { HasText = $"Version {target} is live." })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = $"Promote version {target}" })).ToHaveCountAsync(0);
+        model = await fx.Server.Http.GetFromJsonAsync<JsonElement>($"{fx.Server.Url}/api/models/admin/hello");
+        Assert.Equal(target, model.GetProperty("liveVersion").GetInt32());
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Build log of version 1" }).ClickAsync();
+        await Expect(page.GetByLabel("Build log of version 1")).Not.ToBeEmptyAsync();
+
+        // API tokens: created, shown once, revoked.
+        await page.GetByRole(AriaRole.Link, new() { Name = "API tokens" }).ClickAsync();
+        await page.GetByLabel("Token name").FillAsync("browser-test");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create token" }).ClickAsync();
+        var token = await page.GetByLabel("New token").InnerTextAsync();
+        using (var me = new HttpRequestMessage(HttpMethod.Get, $"{fx.Server.Url}/api/me"))
+        {
+            me.Headers.Authorization = new("Bearer", token.Trim());
+            using var answer = await fx.Server.Http.SendAsync(me);
+            Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        }
+        await page.GetByRole(AriaRole.Button, new() { Name = "Revoke browser-test" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Revoke browser-test" })).ToHaveCountAsync(0);
+        using (var me = new HttpRequestMessage(HttpMethod.Get, $"{fx.Server.Url}/api/me"))
+        {
+            me.Headers.Authorization = new("Bearer", token.Trim());
+            using var answer = await fx.Server.Http.SendAsync(me);
+            Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
+        }
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out admin" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Sign in" })).ToBeVisibleAsync();
+    }
+
+    [Fact]
+    public async Task Embed_page_shows_only_the_run_interface()
+    {
+        var page = await fx.NewPage();
+        await page.GotoAsync("/models/admin/hello?tab=embed");
+        var snippet = await page.GetByLabel("Embed code").InnerTextAsync();
+        Assert.Contains($"<iframe src=\"{fx.Server.Url}/embed/admin/hello\"", snippet);
+
+        var host = await fx.NewPage(700, 700);
+        await host.SetContentAsync($"<!doctype html><title>host</title>{snippet}");
+        var frame = host.FrameLocator("iframe");
+        await Expect(frame.GetByLabel("Your name")).ToBeVisibleAsync();
+        await Expect(frame.GetByRole(AriaRole.Banner)).Not.ToBeVisibleAsync();
+        await Expect(frame.GetByRole(AriaRole.Tab)).ToHaveCountAsync(0);
+        await frame.GetByLabel("Your name").FillAsync("Embed");
+        await frame.GetByRole(AriaRole.Button, new() { Name = "Run “Greet”" }).ClickAsync();
+        await Expect(frame.GetByText("Hello, Embed!")).ToBeVisibleAsync(StepTimeout);
+    }
+
+    [Fact]
+    public async Task Use_via_api_page_lists_every_step_of_vqg()
+    {
+        var page = await fx.NewPage();
+        await page.GotoAsync("/models/admin/vqg");
+        await Expect(page.GetByRole(AriaRole.Group, new() { Name = "Upload images" })).ToBeVisibleAsync();
+        await fx.Screenshot(page, "model-page.png");
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Use via API" }).ClickAsync();
+        var curl = await page.GetByLabel("curl commands").InnerTextAsync();
+        Assert.Contains("/steps/0", curl);
+        Assert.Contains("/steps/1", curl);
+        Assert.Contains("base64 -w0", curl);
+        var python = await page.GetByLabel("Python code").InnerTextAsync();
+        Assert.Contains("ftr.Client(", python);
+        await Expect(page.GetByRole(AriaRole.Link, new() { NameRegex = new Regex("OpenAPI document") })).ToBeVisibleAsync();
+        await fx.Screenshot(page, "use-via-api.png");
+
+        // Keyboard: the tabs move with the arrow keys.
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Use via API" }).FocusAsync();
+        await page.Keyboard.PressAsync("ArrowRight");
+        await Expect(page.GetByRole(AriaRole.Tab, new() { Name = "Versions" })).ToBeFocusedAsync();
+        await Expect(page.GetByRole(AriaRole.Tab, new() { Name = "Versions" })).ToHaveAttributeAsync("aria-selected", "true");
+    }
+}
