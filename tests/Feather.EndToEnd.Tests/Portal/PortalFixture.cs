@@ -23,7 +23,7 @@ public sealed class PortalFixture : IAsyncLifetime
         await Server.InitializeAsync();
         foreach (var sample in new[] { "hello", "vqg" })
         {
-            var publish = await Server.Cli(null, "publish", $"samples/{sample}", "--visibility", "public", "--notes", "first");
+            var publish = await Server.Cli("publish", $"samples/{sample}", "--visibility", "public", "--notes", "first");
             Assert.True(publish.ExitCode == 0, $"publishing samples/{sample} failed: {publish}");
         }
         await WaitForImage("admin", "hello", 1);

@@ -174,7 +174,7 @@ public sealed class PortalTests(PortalFixture fx)
     [Fact]
     public async Task Sign_in_and_promote_a_version()
     {
-        var again = await fx.Server.Cli(null, "publish", "samples/hello", "--visibility", "public", "--notes", "second");
+        var again = await fx.Server.Cli("publish", "samples/hello", "--visibility", "public", "--notes", "second");
         Assert.True(again.ExitCode == 0, again.ToString());
         var model = await fx.Server.Http.GetFromJsonAsync<JsonElement>($"{fx.Server.Url}/api/models/admin/hello");
         var latest = model.GetProperty("versions").EnumerateArray().Max(v => v.GetProperty("number").GetInt32());
