@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Feather.Server.Auth;
@@ -45,6 +46,7 @@ public static class RunsApi
         var runs = app.MapGroup("/api/runs/{runId}").WithTags("Runs").WithProblems(400, 401, 403, 404, 409, 429, 503);
         runs.MapGet("/", Get).RequireAuthorization(AuthApi.Policies.Browse);
         runs.MapGet("/steps/{index:int}", GetStep).RequireAuthorization(AuthApi.Policies.Browse);
+        runs.MapGet("/steps/{index:int}/responses", GetResponses).RequireAuthorization(AuthApi.Policies.Browse);
         runs.MapPost("/steps/{index:int}", SubmitAsync).RequireAuthorization(AuthApi.Policies.TryRun)
             .RequireRateLimiting(AnonymousRunLimit);
         runs.MapDelete("/steps/{index:int}", CancelAsync).RequireAuthorization(AuthApi.Policies.TryRun);
@@ -95,6 +97,22 @@ public static class RunsApi
         if (index < 0 || index >= run.Steps.Count)
             return Problems.NotFound($"run {runId} has steps 0 to {run.Steps.Count - 1}, not {index}");
         return TypedResults.Ok(run.Steps[index].ToView());
+    }
+
+    /// <summary>
+    /// The responses last submitted for a step, as the client sent them (uploaded files included),
+    /// so a client can show them again when the user goes back to re-run the step.
+    /// </summary>
+    private static Results<Ok<JsonElement>, ProblemHttpResult> GetResponses(string runId, int index, HttpContext http, RunService runs, ModelStore store)
+    {
+        var run = Visible(runId, http, runs, store);
+        if (run is null) return NotFound(runId);
+        if (index < 0 || index >= run.Steps.Count)
+            return Problems.NotFound($"run {runId} has steps 0 to {run.Steps.Count - 1}, not {index}");
+        var json = run.Steps[index].ResponsesJson;
+        if (json is null) return Problems.NotFound($"step {index} of run {runId} has not been submitted");
+        using var doc = JsonDocument.Parse(json);
+        return TypedResults.Ok(doc.RootElement.Clone());
     }
 
     /// <summary>

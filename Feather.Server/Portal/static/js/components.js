@@ -166,6 +166,13 @@ function chooseMany(label, items, max, preselected, onChange) {
   };
 }
 
+/** The number of bytes a standard base64 string decodes to. */
+function base64Bytes(data) {
+  const text = String(data || '');
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  return Math.floor(text.length * 3 / 4) - padding;
+}
+
 const renderers = {
   'File.Upload'(spec, field, previous) {
     const props = spec.props || {};
@@ -173,7 +180,10 @@ const renderers = {
     const min = props.min_files ?? 1;
     const max = props.max_files ?? 5;
     const maxFile = props.max_bytes ?? MAX_FILE_BYTES;
-    const files = [...(previous?._entries || [])]; // { file, name, media_type, size }
+    // { file, name, media_type, size } for files chosen here; { data, ... } for files sent earlier
+    const files = [...(previous?._entries || (previous?.files || []).map((p) => ({
+      name: p.name, media_type: p.media_type, data: p.data, size: base64Bytes(p.data),
+    })))];
     const id = nextId('file');
     const input = h('input', { id, type: 'file', multiple: max > 1, accept: types.join(',') || undefined });
     const list = h('ul.file-list', { 'aria-label': 'Chosen files' });
@@ -215,7 +225,7 @@ const renderers = {
     field.snapshot = () => ({ _entries: [...files] });
     field.validate = () => check() || (files.length < min ? `choose at least ${plural(min, 'file')}` : null);
     field.response = async () => ({
-      files: await Promise.all(files.map(async (f) => ({ name: f.name, media_type: f.media_type, data: await readAsBase64(f.file) }))),
+      files: await Promise.all(files.map(async (f) => ({ name: f.name, media_type: f.media_type, data: f.data ?? await readAsBase64(f.file) }))),
     });
   },
 

@@ -132,7 +132,23 @@ export async function mountRun(root, options) {
   let statusEl;
   let actionButton;
 
-  function show(k, { focus = true } = {}) {
+  /**
+   * Going back to a step submitted before this page was loaded (a reload, a shared link): its
+   * responses, files included, come from the server so the step can be re-run as it was.
+   */
+  async function restoreResponses(k) {
+    const step = run?.steps?.[k];
+    if (k >= N || snapshots[k] || responses[k] || !step || ['pending', 'awaiting_input'].includes(step.status)) return;
+    try {
+      responses[k] = await get(`/api/runs/${enc(run.id)}/steps/${k}/responses`, { signal });
+    } catch { /* not submitted, or not ours to read: the panel starts empty */ }
+  }
+
+  let showing = 0; // the latest show() wins when several wait for the server at once
+  async function show(k, { focus = true } = {}) {
+    const ticket = ++showing;
+    await restoreResponses(k);
+    if (ticket !== showing) return;
     panel = k;
     renderStepper();
     const specs = specsFor(k);
