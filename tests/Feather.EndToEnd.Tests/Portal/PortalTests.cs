@@ -223,6 +223,31 @@ public sealed class PortalTests(PortalFixture fx)
             Assert.Equal(HttpStatusCode.Unauthorized, answer.StatusCode);
         }
 
+        // Teams: create one and add a member, who then shows in the team's API answer.
+        var admin = (await (await fx.Server.Http.PostAsJsonAsync($"{fx.Server.Url}/api/auth/tokens",
+            new { username = "admin", password = fx.Server.AdminPassword, name = "team-test", scopes = new[] { "read", "publish", "admin" } }))
+            .Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString();
+        using (var create = new HttpRequestMessage(HttpMethod.Post, $"{fx.Server.Url}/api/users")
+        { Content = JsonContent.Create(new { username = "nora", password = "nora-password-1" }) })
+        {
+            create.Headers.Authorization = new("Bearer", admin);
+            using var answer = await fx.Server.Http.SendAsync(create);
+            Assert.True(answer.StatusCode is HttpStatusCode.Created or HttpStatusCode.Conflict, answer.ToString());
+        }
+        await page.GetByRole(AriaRole.Link, new() { Name = "Teams" }).ClickAsync();
+        await page.GetByLabel("Team name").FillAsync("vision-lab");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Create team" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Status).Filter(new() { HasText = "Team vision-lab created." })).ToBeVisibleAsync();
+        await page.GetByLabel("Add a member to vision-lab").FillAsync("nora");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.List, new() { Name = "Members of vision-lab" }).GetByText("nora")).ToBeVisibleAsync();
+        using (var team = new HttpRequestMessage(HttpMethod.Get, $"{fx.Server.Url}/api/teams/vision-lab"))
+        {
+            team.Headers.Authorization = new("Bearer", admin);
+            using var answer = await fx.Server.Http.SendAsync(team);
+            Assert.Contains("nora", await answer.Content.ReadAsStringAsync());
+        }
+
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign out admin" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Sign in" })).ToBeVisibleAsync();
     }

@@ -34,6 +34,7 @@ function renderNav() {
     s ? [
       h('li', {}, h('a', { href: '/me/models' }, 'My models')),
       h('li', {}, h('a', { href: '/me/tokens' }, 'API tokens')),
+      h('li', {}, h('a', { href: '/me/teams' }, 'Teams')),
       h('li', {}, h('button.link', { type: 'button', onclick: signOut }, `Sign out ${s.username}`)),
     ] : h('li', {}, h('a', { href: `/login?next=${enc(location.pathname)}` }, 'Sign in'))));
 }
@@ -60,6 +61,7 @@ const routes = [
   [/^\/me\/models$/, () => import('./manage.js').then((m) => m.myModels)],
   [/^\/me\/models\/([^/]+)\/([^/]+)$/, () => import('./manage.js').then((m) => m.manageModel)],
   [/^\/me\/tokens$/, () => import('./manage.js').then((m) => m.tokensPage)],
+  [/^\/me\/teams$/, () => import('./manage.js').then((m) => m.teamsPage)],
 ];
 
 export async function route() {

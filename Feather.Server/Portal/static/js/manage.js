@@ -185,3 +185,59 @@ export async function tokensPage(root, params, { signal }) {
     form, status, h('h2', {}, 'Your tokens'), listHost);
   await load();
 }
+
+export async function teamsPage(root, params, { signal }) {
+  if (!requireSession()) return;
+  setTitle('Teams');
+  const status = h('div', { 'aria-live': 'polite' });
+  const listHost = h('div');
+  const done = (message) => clear(status, h('p.ok', { role: 'status' }, message));
+  const failed = (e) => clear(status, errorBox(e));
+
+  async function load() {
+    const me = await get('/api/me', { signal });
+    const teams = await Promise.all((me.teams || []).map((t) => get(`/api/teams/${enc(t)}`, { signal })));
+    clear(listHost, teams.length ? teams.map((team) => {
+      const id = `member-${team.name}`;
+      const input = h('input', { id, required: true, maxlength: 64, autocomplete: 'off' });
+      return h('section.card', { 'aria-label': `Team ${team.name}` },
+        h('h3', {}, team.name),
+        h('p', {}, 'Members can publish to the team\'s models and see its private ones. ',
+          h('a', { href: `/owners/${enc(team.name)}` }, `Models of ${team.name}`)),
+        h('ul', { 'aria-label': `Members of ${team.name}` }, team.members.map((m) => h('li', {}, m, ' ',
+          m === me.username ? null : h('button.link', { type: 'button', 'aria-label': `Remove ${m} from ${team.name}`, onclick: async () => {
+            try { await api('DELETE', `/api/teams/${enc(team.name)}/members/${enc(m)}`); done(`${m} left ${team.name}.`); await load(); }
+            catch (e) { failed(e); }
+          } }, 'Remove')))),
+        h('form.form-row', { onsubmit: async (e) => {
+          e.preventDefault();
+          try {
+            await api('POST', `/api/teams/${enc(team.name)}/members`, { username: input.value.trim() });
+            done(`${input.value.trim()} joined ${team.name}.`);
+            await load();
+          } catch (err) { failed(err); }
+        } }, h('label', { for: id }, `Add a member to ${team.name}`), input, h('button.secondary', { type: 'submit' }, 'Add')));
+    }) : h('p', {}, 'You are in no team yet.'));
+  }
+
+  const name = h('input', { id: 'team-name', required: true, maxlength: 63, placeholder: 'vision-lab', autocomplete: 'off' });
+  const form = h('form.card', {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const { data } = await api('POST', '/api/teams', { name: name.value.trim() });
+        done(`Team ${data.name} created. Publish to it with feather publish --owner ${data.name}.`);
+        name.value = '';
+        await load();
+      } catch (err) { failed(err); }
+    },
+  },
+  h('h2', {}, 'New team'),
+  h('div.form-row', {}, h('label', { for: 'team-name' }, 'Team name'), name),
+  h('div.actions', {}, h('button.primary', { type: 'submit' }, 'Create team')));
+
+  clear(root, h('h1', {}, 'Teams'),
+    h('p', {}, 'A model can belong to a team instead of a person; every member can publish new versions of it.'),
+    form, status, h('h2', {}, 'Your teams'), listHost);
+  await load();
+}
