@@ -14,7 +14,13 @@ public sealed class PortalFixture : IAsyncLifetime
     public IPlaywright Playwright { get; private set; } = null!;
     public IBrowser Browser { get; private set; } = null!;
     public System.Collections.Concurrent.ConcurrentBag<string> ThirdPartyRequests { get; } = [];
-    public string Screenshots => Path.Combine(Server.RepoRoot, "docs", "images");
+    /// <summary>
+    /// Where the browser tests save their screenshots: docs/images when FEATHER_SCREENSHOTS=1 (to
+    /// refresh the pictures in the docs), else a temp folder, so a test run leaves the tree clean.
+    /// </summary>
+    public string Screenshots { get; } = Environment.GetEnvironmentVariable("FEATHER_SCREENSHOTS") == "1"
+        ? Path.Combine(FeatherServer.FindRepoRoot(), "docs", "images")
+        : Path.Combine(Path.GetTempPath(), "feather-screenshots");
 
     public async Task InitializeAsync()
     {
