@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Net.Http.Json;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -14,7 +16,6 @@ public sealed class FeatherServer : IAsyncLifetime
 {
     private readonly StringBuilder serverLog = new();
     private Process? server;
-    private HashSet<string> versionImagesBefore = [];
 
     public string RepoRoot { get; } = FindRepoRoot();
     public string DataDir { get; } = Directory.CreateTempSubdirectory("feather-e2e-data-").FullName;
@@ -36,8 +37,6 @@ public sealed class FeatherServer : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        versionImagesBefore = (await Docker("images", "feather-version", "--format", "{{.Repository}}:{{.Tag}}")).Stdout
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
         var port = FreePort();
         Url = $"http://127.0.0.1:{port}";
         var psi = new ProcessStartInfo(Bin("feather-server"))
@@ -92,6 +91,8 @@ public sealed class FeatherServer : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        // The version images this server built (other servers may share the engine: leave theirs).
+        var images = await VersionImagesAsync();
         if (server is { HasExited: false })
         {
             // SIGTERM, as Ctrl-C or docker stop would: the server should stop cleanly.
@@ -99,13 +100,42 @@ public sealed class FeatherServer : IAsyncLifetime
             if (!server.WaitForExit(TimeSpan.FromSeconds(20))) server.Kill(entireProcessTree: true);
         }
         server?.Dispose();
-        var after = (await Docker("images", "feather-version", "--format", "{{.Repository}}:{{.Tag}}")).Stdout
-            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        var created = after.Where(i => !versionImagesBefore.Contains(i)).ToArray();
-        if (created.Length > 0) await Docker(["rmi", "-f", .. created]);
+        if (images.Count > 0) await Docker(["rmi", "-f", .. images]);
         Http.Dispose();
         TryDelete(DataDir);
         TryDelete(ConfigHome);
+    }
+
+    private async Task<List<string>> VersionImagesAsync()
+    {
+        var images = new List<string>();
+        if (server is null || server.HasExited) return images;
+        try
+        {
+            using var login = await Http.PostAsJsonAsync($"{Url}/api/auth/tokens",
+                new { username = "admin", password = AdminPassword, name = "e2e-cleanup", scopes = new[] { "read" } });
+            var token = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString();
+            async Task<JsonElement> Get(string path)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, Url + path);
+                request.Headers.Authorization = new("Bearer", token);
+                using var response = await Http.SendAsync(request);
+                return await response.Content.ReadFromJsonAsync<JsonElement>();
+            }
+            foreach (var model in (await Get("/api/models")).EnumerateArray())
+            {
+                var path = $"/api/models/{model.GetProperty("owner").GetString()}/{model.GetProperty("name").GetString()}";
+                foreach (var version in (await Get(path + "/versions")).EnumerateArray())
+                {
+                    var detail = await Get($"{path}/versions/{version.GetProperty("number").GetInt32()}");
+                    if (detail.TryGetProperty("image", out var image) && image.TryGetProperty("versionImage", out var tag)
+                        && tag.GetString() is { Length: > 0 } name)
+                        images.Add(name);
+                }
+            }
+        }
+        catch (HttpRequestException) { }
+        return images;
     }
 
     private static void TryDelete(string dir)

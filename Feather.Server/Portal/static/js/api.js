@@ -1,6 +1,9 @@
-// The HTTP API client of the portal: JSON in and out, RFC 7807 problems turned into ApiError,
-// the bearer token of the signed-in user kept in sessionStorage (this tab only).
-const TOKEN_KEY = 'feather.session';
+// The HTTP API client of the portal: JSON in and out, RFC 7807 problems turned into ApiError.
+// A signed-in user has the server's HttpOnly session cookie (the script never sees it); unsafe
+// calls carry the antiforgery token the server gave at sign-in. sessionStorage keeps only who is
+// signed in (for the navigation) and that antiforgery token.
+const SESSION_KEY = 'feather.session';
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export class ApiError extends Error {
   constructor(status, problem) {
@@ -18,16 +21,16 @@ export class ApiError extends Error {
 
 export const session = {
   get() {
-    try { return JSON.parse(sessionStorage.getItem(TOKEN_KEY) || 'null'); } catch { return null; }
+    try { return JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null'); } catch { return null; }
   },
-  set(value) { sessionStorage.setItem(TOKEN_KEY, JSON.stringify(value)); },
-  clear() { sessionStorage.removeItem(TOKEN_KEY); },
+  set(value) { sessionStorage.setItem(SESSION_KEY, JSON.stringify(value)); },
+  clear() { sessionStorage.removeItem(SESSION_KEY); },
 };
 
 export async function api(method, path, body, { headers = {}, signal } = {}) {
-  const init = { method, headers: { Accept: 'application/json', ...headers }, signal };
+  const init = { method, headers: { Accept: 'application/json', ...headers }, signal, credentials: 'same-origin' };
   const s = session.get();
-  if (s?.token) init.headers.Authorization = `Bearer ${s.token}`;
+  if (s?.csrf && UNSAFE.has(method)) init.headers[s.csrfHeader || 'X-CSRF-TOKEN'] = s.csrf;
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -39,8 +42,8 @@ export async function api(method, path, body, { headers = {}, signal } = {}) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, { detail: `cannot reach the server (${e.message})` });
   }
-  if (response.status === 401 && s?.token) {
-    // The token was revoked or expired: forget it, the user signs in again.
+  if (response.status === 401 && s) {
+    // The session expired or was signed out elsewhere: forget it, the user signs in again.
     session.clear();
     window.dispatchEvent(new CustomEvent('feather:signedout'));
   }

@@ -40,12 +40,7 @@ function renderNav() {
 }
 
 async function signOut() {
-  const s = session.get();
-  if (s?.id) {
-    try {
-      await firstRoute([() => api('DELETE', `/api/auth/tokens/${enc(s.id)}`), () => api('DELETE', `/api/tokens/${enc(s.id)}`)]);
-    } catch { /* the token may already be gone; forget it anyway */ }
-  }
+  try { await api('POST', '/api/auth/logout'); } catch { /* the session may already be gone; forget it anyway */ }
   session.clear();
   renderNav();
   navigate('/');
@@ -107,14 +102,14 @@ function loginPage(root, params, { query }) {
       button.disabled = true;
       clear(status);
       try {
-        const { data } = await api('POST', '/api/auth/tokens', {
-          username: user.value.trim(), password: pass.value, name: `portal ${new Date().toISOString().slice(0, 16)}`, scopes: ['read', 'run', 'publish'],
-        });
-        session.set({ token: data.token, id: data.id, username: user.value.trim() });
+        const { data } = await api('POST', '/api/auth/login', { username: user.value.trim(), password: pass.value });
+        // the antiforgery token is tied to the signed-in user, so it is asked for after signing in
+        const csrf = await get('/api/auth/antiforgery');
+        session.set({ username: data.username, isAdmin: !!data.isAdmin, csrf: csrf.token, csrfHeader: csrf.headerName });
         try {
           const me = await get('/api/me');
-          session.set({ token: data.token, id: data.id, username: me.username, teams: me.teams || [], isAdmin: !!me.isAdmin });
-        } catch { /* the username typed is good enough */ }
+          session.set({ ...session.get(), teams: me.teams || [] });
+        } catch { /* the nav works without the teams */ }
         const next = query.get('next');
         navigate(next && next.startsWith('/') && !next.startsWith('//') && next !== '/login' ? next : '/me/models', { replace: true });
       } catch (err) {
@@ -125,7 +120,7 @@ function loginPage(root, params, { query }) {
     },
   },
   h('h1', {}, 'Sign in'),
-  h('p.hint', {}, 'Your session lasts while this tab is open; signing out revokes it.'),
+  h('p.hint', {}, 'You stay signed in for 12 hours of use, or until you sign out.'),
   h('div.form-row', {}, h('label', { for: 'login-user' }, 'Username'), user),
   h('div.form-row', {}, h('label', { for: 'login-pass' }, 'Password'), pass),
   status, h('div.actions', {}, button));

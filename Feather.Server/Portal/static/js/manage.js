@@ -141,16 +141,15 @@ export async function tokensPage(root, params, { signal }) {
 
   async function load() {
     const tokens = await firstRoute(routes().map((r) => () => get(r, { signal })));
-    const current = session.get()?.id;
     clear(listHost, tokens.length ? h('table.manage', {},
       h('caption.offscreen', {}, 'API tokens'),
       h('thead', {}, h('tr', {}, ['Name', 'Scopes', 'Created', 'Last used', ''].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, tokens.map((t) => h('tr', {},
-        h('th', { scope: 'row' }, t.name, t.id === current ? h('span.badge', {}, 'this session') : null),
+        h('th', { scope: 'row' }, t.name),
         h('td', {}, (t.scopes || []).join(', ')),
         h('td', {}, formatDate(t.createdAt)),
         h('td', {}, t.lastUsedAt ? formatDate(t.lastUsedAt) : 'never'),
-        h('td', {}, t.id === current ? '' : h('button.secondary', { type: 'button', onclick: async () => {
+        h('td', {}, h('button.secondary', { type: 'button', onclick: async () => {
           try {
             await firstRoute(routes(`/${enc(t.id)}`).map((r) => () => api('DELETE', r)));
             clear(status, h('p.ok', { role: 'status' }, `Token ${t.name} revoked.`));
