@@ -32,6 +32,16 @@ public static class RunCommand
     public static Command Create(CliEnvironment env)
     {
         var command = new Command("run", "Run a published model's steps with the responses in an inputs file, or interactively") { Model, Inputs, Interactive };
+        // Checked while parsing, so the message comes with the pointer to --help like other usage errors.
+        command.Validators.Add(result =>
+        {
+            var inputs = result.GetValue(Inputs);
+            var interactive = result.GetValue(Interactive);
+            if (inputs is not null && interactive)
+                result.AddError("--inputs and --interactive exclude each other: give one of them");
+            else if (inputs is null && !interactive && !env.InIsTerminal)
+                result.AddError("--inputs is required when standard input is not a terminal (or give --interactive to answer the prompts from standard input)");
+        });
         CommandContext.Bind(command, env, HandleAsync);
         return command;
     }
@@ -41,11 +51,6 @@ public static class RunCommand
         var model = ModelRef.Parse(parse.GetValue(Model)!);
         var inputsFile = parse.GetValue(Inputs);
         var interactive = inputsFile is null;
-        if (inputsFile is not null && parse.GetValue(Interactive))
-            throw new CliException(ExitCodes.Usage, "--inputs and --interactive exclude each other", "give one of them");
-        if (interactive && !context.Env.InIsTerminal && !parse.GetValue(Interactive))
-            throw new CliException(ExitCodes.Usage, "--inputs is required when standard input is not a terminal",
-                "give --inputs FILE.json, or --interactive to answer the prompts from standard input");
         var inputs = inputsFile is null ? [] : InputsFile.Load(inputsFile.FullName);
         var api = context.Api;
 
