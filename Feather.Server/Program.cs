@@ -11,7 +11,30 @@ using Feather.Server.Sandbox;
 using Prometheus;
 using Feather.Server.Storage;
 
+// `feather-server --healthcheck`: for a container HEALTHCHECK without curl. GETs /healthz of the
+// server configured by the same environment (FEATHER_PORT, FEATHER_BIND) and exits 0 when it
+// answers 200, else 1.
+if (args.Length > 0 && args[0] == "--healthcheck")
+{
+    var port = Environment.GetEnvironmentVariable("FEATHER_PORT") is { Length: > 0 } p ? p : "8080";
+    var bind = Environment.GetEnvironmentVariable("FEATHER_BIND") ?? "127.0.0.1";
+    var host = bind is "" or "0.0.0.0" or "*" or "localhost" ? "127.0.0.1" : bind is "::" ? "[::1]" : bind.Contains(':') ? $"[{bind}]" : bind;
+    try
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var response = await http.GetAsync($"http://{host}:{port}/healthz");
+        Console.WriteLine($"GET http://{host}:{port}/healthz: {(int)response.StatusCode}");
+        return response.IsSuccessStatusCode ? 0 : 1;
+    }
+    catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException)
+    {
+        Console.Error.WriteLine($"GET http://{host}:{port}/healthz failed: {e.Message}");
+        return 1;
+    }
+}
+
 await Program.BuildApp(args).RunAsync();
+return 0;
 
 public partial class Program
 {

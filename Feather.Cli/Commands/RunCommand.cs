@@ -10,14 +10,19 @@ namespace Feather.Cli.Commands;
 /// <summary>
 /// <c>feather run OWNER/MODEL[@VERSION|@TAG] --inputs FILE.json</c>: creates a run, submits each step's responses
 /// (waiting up to 120 s per request, then polling), prints outputs, stops at the first failed step.
+/// Without <c>--inputs</c>, in a terminal (or with <c>--interactive</c>), it asks for each step's
+/// responses before submitting it (<see cref="InteractivePrompter"/>).
 /// </summary>
 public static class RunCommand
 {
     public static readonly Argument<string> Model = new("MODEL") { Description = "OWNER/MODEL, OWNER/MODEL@VERSION or OWNER/MODEL@TAG" };
     public static readonly Option<FileInfo> Inputs = new("--inputs", "-i")
     {
-        Description = "JSON file with each step's responses: {\"steps\": [{\"INPUT\": RESPONSE}, ...]}",
-        Required = true,
+        Description = "JSON file with each step's responses: {\"steps\": [{\"INPUT\": RESPONSE}, ...]}; without it, in a terminal, each step's inputs are asked for",
+    };
+    public static readonly Option<bool> Interactive = new("--interactive")
+    {
+        Description = "Ask for each step's inputs on standard input even when it is not a terminal",
     };
 
     public const int WaitSeconds = 120;
@@ -26,7 +31,17 @@ public static class RunCommand
 
     public static Command Create(CliEnvironment env)
     {
-        var command = new Command("run", "Run a published model's steps with the responses in an inputs file") { Model, Inputs };
+        var command = new Command("run", "Run a published model's steps with the responses in an inputs file, or interactively") { Model, Inputs, Interactive };
+        // Checked while parsing, so the message comes with the pointer to --help like other usage errors.
+        command.Validators.Add(result =>
+        {
+            var inputs = result.GetValue(Inputs);
+            var interactive = result.GetValue(Interactive);
+            if (inputs is not null && interactive)
+                result.AddError("--inputs and --interactive exclude each other: give one of them");
+            else if (inputs is null && !interactive && !env.InIsTerminal)
+                result.AddError("--inputs is required when standard input is not a terminal (or give --interactive to answer the prompts from standard input)");
+        });
         CommandContext.Bind(command, env, HandleAsync);
         return command;
     }
@@ -34,7 +49,9 @@ public static class RunCommand
     private static async Task<ExitCodes> HandleAsync(CommandContext context, ParseResult parse, CancellationToken ct)
     {
         var model = ModelRef.Parse(parse.GetValue(Model)!);
-        var inputs = InputsFile.Load(parse.GetValue(Inputs)!.FullName);
+        var inputsFile = parse.GetValue(Inputs);
+        var interactive = inputsFile is null;
+        var inputs = inputsFile is null ? [] : InputsFile.Load(inputsFile.FullName);
         var api = context.Api;
 
         var body = new JsonObject();
@@ -48,10 +65,22 @@ public static class RunCommand
             throw new CliException(ExitCodes.ValidationFailed, $"the inputs file has {inputs.Count} steps but {model} has {steps.Count}",
                 "remove the extra entries from \"steps\"");
 
+        JsonArray metadataSteps = [];
+        InteractivePrompter? prompter = null;
+        if (interactive)
+        {
+            var version = await api.GetAsync($"{model.ApiPath}/versions/{Uri.EscapeDataString(Format.Str(run, "version"))}", ct);
+            metadataSteps = version?["metadata"]?["steps"] as JsonArray
+                ?? throw new CliException(ExitCodes.Error, $"the server's version of {model} has no metadata steps to ask for");
+            prompter = new InteractivePrompter(context.Env.In, context.Info, context.Err);
+        }
+
         var outcome = ExitCodes.Ok;
+        JsonNode? previousOutputs = null;
         for (var index = 0; index < steps.Count; index++)
         {
-            var responses = index < inputs.Count ? inputs[index] : [];
+            var responses = prompter is not null ? prompter.Ask(index, metadataSteps.ElementAtOrDefault(index), previousOutputs)
+                : index < inputs.Count ? inputs[index] : [];
             var step = await RunStepAsync(api, runId, index, responses, ct);
             var status = Format.Str(step, "status");
             var name = Format.Str(steps[index], "name", $"#{index}");
@@ -60,12 +89,13 @@ public static class RunCommand
                 context.Out.WriteLine($"step {index} {name}: {status}{Elapsed(step)}");
                 if (status == "succeeded") StepPrinter.WriteOutputs(context.Out, step?["outputs"]);
             }
+            previousOutputs = step?["outputs"];
             if (status != "succeeded")
             {
                 StepPrinter.WriteError(context.Err, step);
                 outcome = status == "invalid_input" ? ExitCodes.ValidationFailed : ExitCodes.StepFailed;
                 context.Err.WriteLine(outcome == ExitCodes.ValidationFailed
-                    ? $"error: step {index} ({name}) refused its input; fix steps[{index}] in the inputs file"
+                    ? $"error: step {index} ({name}) refused its input; {(interactive ? "run again with other answers" : $"fix steps[{index}] in the inputs file")}"
                     : $"error: step {index} ({name}) {status}; see `feather runs logs {runId}`");
                 break;
             }

@@ -1,0 +1,201 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Feather.Cli.Output;
+
+namespace Feather.Cli.Runs;
+
+/// <summary>
+/// Asks for the responses of one step from its metadata (<c>steps[k].inputs</c>), reading lines
+/// from <paramref name="input"/>: texts for <c>Text.In</c> and the <c>*.WithTextIn</c>
+/// components, numbered choices (1-based) for the selections, file paths for <c>File.Upload</c>.
+/// The choices come from the input's own value (step 0, <c>init</c>) or from the previous step's
+/// output of the same name, which is what the model showed. A bad answer is explained and asked
+/// again; the end of the input stops the run with an error.
+/// </summary>
+public sealed class InteractivePrompter(TextReader input, TextWriter prompt, TextWriter errors)
+{
+    private static readonly Dictionary<string, string> MediaTypes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        [".png"] = "image/png", [".jpg"] = "image/jpeg", [".jpeg"] = "image/jpeg", [".gif"] = "image/gif",
+        [".bmp"] = "image/bmp", [".webp"] = "image/webp", [".tif"] = "image/tiff", [".tiff"] = "image/tiff",
+        [".txt"] = "text/plain", [".md"] = "text/markdown", [".csv"] = "text/csv", [".tsv"] = "text/tab-separated-values",
+        [".json"] = "application/json", [".jsonl"] = "application/jsonl", [".xml"] = "application/xml", [".html"] = "text/html",
+        [".pdf"] = "application/pdf", [".npy"] = "application/octet-stream", [".npz"] = "application/octet-stream",
+        [".wav"] = "audio/wav", [".mp3"] = "audio/mpeg", [".zip"] = "application/zip", [".bin"] = "application/octet-stream",
+    };
+
+    /// <summary>The responses for step <paramref name="index"/>.</summary>
+    /// <param name="stepMetadata">the metadata's <c>steps[index]</c></param>
+    /// <param name="previousOutputs">the outputs of step index−1 as the server returned them (null for step 0)</param>
+    public JsonObject Ask(int index, JsonNode? stepMetadata, JsonNode? previousOutputs)
+    {
+        var responses = new JsonObject();
+        var shown = (previousOutputs as JsonArray ?? []).OfType<JsonObject>()
+            .Where(o => o["name"] is not null).GroupBy(o => Format.Str(o, "name")).ToDictionary(g => g.Key, g => g.First());
+        foreach (var spec in (stepMetadata?["inputs"] as JsonArray ?? []).OfType<JsonObject>())
+        {
+            if (spec["interactive"]?.GetValueKind() != JsonValueKind.True) continue;
+            if (spec["schema"] is JsonObject schema && schema["response"] is null) continue;
+            var name = Format.Str(spec, "name");
+            var component = Format.Str(spec, "component");
+            shown.TryGetValue(name, out var output);
+            var value = (output?["value"] ?? spec["value"]) as JsonObject ?? [];
+            var props = Merge(spec["props"] as JsonObject, output?["props"] as JsonObject);
+            var title = Format.Str(props, "title") is { Length: > 0 } t ? t : name;
+            prompt.WriteLine($"step {index}, {title} ({component}):");
+            if (Format.Str(props, "description") is { Length: > 0 } description) prompt.WriteLine($"  {description}");
+            responses[name] = component switch
+            {
+                "Text.In" => AskTexts(name, props),
+                "List.SelectOne" => new JsonObject { ["selected"] = AskOne(name, Strings(value["items"]), "  choice") },
+                "List.SelectMulti" => new JsonObject { ["selected"] = AskMany(name, Strings(value["items"]), Ints(value["preselected"]), MaxSelected(props), "  choices") },
+                "Image.WithSelectOne" => new JsonObject { ["selected"] = new JsonArray(PerItem(value["images"]).Select((label, i) =>
+                    (JsonNode)AskOne(name, Strings((value["lists"] as JsonArray)?.ElementAtOrDefault(i)), $"  {label}: choice")).ToArray()) },
+                "Image.WithSelectMulti" => new JsonObject { ["selected"] = new JsonArray(PerItem(value["images"]).Select((label, i) =>
+                    (JsonNode)AskMany(name, Strings((value["lists"] as JsonArray)?.ElementAtOrDefault(i)),
+                        Ints((value["preselected"] as JsonArray)?.ElementAtOrDefault(i)), MaxSelected(props), $"  {label}: choices")).ToArray()) },
+                "Image.WithTextIn" => new JsonObject { ["texts"] = AskPerItem(name, PerItem(value["images"]), props) },
+                "Document.WithTextIn" => new JsonObject { ["texts"] = AskPerItem(name, PerItem(value["documents"]), props) },
+                "File.Upload" => new JsonObject { ["files"] = AskFiles(name, props) },
+                _ => throw new CliException(ExitCodes.Usage, $"step {index} input \"{name}\" uses {component}, which feather run cannot ask for interactively",
+                    "write the responses in a file and pass it with --inputs"),
+            };
+        }
+        return responses;
+    }
+
+    private JsonObject AskTexts(string name, JsonObject props)
+    {
+        var count = Math.Max(1, Int(props["num_inputs"]) ?? 1);
+        var fallback = Format.Str(props, "default_text");
+        var texts = new JsonArray();
+        for (var i = 0; i < count; i++)
+            texts.Add(AskText(name, count > 1 ? $"  text {i + 1} of {count}" : "  text", fallback, Int(props["max_chars"])));
+        return new JsonObject { ["texts"] = texts };
+    }
+
+    private JsonArray AskPerItem(string name, IReadOnlyList<string> labels, JsonObject props)
+    {
+        var fallback = Format.Str(props, "default_text");
+        var texts = new JsonArray();
+        foreach (var label in labels) texts.Add(AskText(name, $"  {label}", fallback, Int(props["max_chars"])));
+        return texts;
+    }
+
+    private string AskText(string name, string label, string fallback, int? maxChars)
+    {
+        while (true)
+        {
+            var line = Read(name, fallback.Length > 0 ? $"{label} [{fallback}]: " : $"{label}: ");
+            var text = line.Length == 0 ? fallback : line;
+            if (maxChars is { } max && text.Length > max) { errors.WriteLine($"  at most {max} characters, not {text.Length}; try again"); continue; }
+            return text;
+        }
+    }
+
+    private int AskOne(string name, IReadOnlyList<string> items, string label)
+    {
+        if (items.Count == 0) throw new CliException(ExitCodes.Error, $"input \"{name}\" offers nothing to choose from");
+        ListItems(items, []);
+        while (true)
+        {
+            var line = Read(name, $"{label} (1-{items.Count}): ");
+            if (int.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= items.Count) return n - 1;
+            errors.WriteLine($"  '{line}' is not a number from 1 to {items.Count}; try again");
+        }
+    }
+
+    private JsonArray AskMany(string name, IReadOnlyList<string> items, IReadOnlyList<int> preselected, int? max, string label)
+    {
+        if (items.Count == 0) throw new CliException(ExitCodes.Error, $"input \"{name}\" offers nothing to choose from");
+        ListItems(items, preselected);
+        var hint = $"numbers 1-{items.Count} separated by spaces{(max is { } m ? $", at most {m}" : "")}{(preselected.Count > 0 ? ", empty keeps the marked ones" : "")}";
+        while (true)
+        {
+            var line = Read(name, $"{label} ({hint}): ");
+            if (line.Length == 0 && preselected.Count > 0) return new JsonArray(preselected.Select(i => (JsonNode)i).ToArray());
+            var parts = line.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries);
+            var picked = new List<int>();
+            string? problem = parts.Length == 0 ? "choose at least one" : null;
+            foreach (var part in parts)
+            {
+                if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1 || n > items.Count) { problem = $"'{part}' is not a number from 1 to {items.Count}"; break; }
+                if (picked.Contains(n - 1)) { problem = $"{n} is given twice"; break; }
+                picked.Add(n - 1);
+            }
+            if (problem is null && max is { } limit && picked.Count > limit) problem = $"at most {limit} may be chosen, not {picked.Count}";
+            if (problem is null) return new JsonArray(picked.Select(i => (JsonNode)i).ToArray());
+            errors.WriteLine($"  {problem}; try again");
+        }
+    }
+
+    private JsonArray AskFiles(string name, JsonObject props)
+    {
+        var types = Strings(props["types"]);
+        var min = Int(props["min_files"]) ?? 1;
+        var max = Int(props["max_files"]);
+        var hint = $"{min}{(max is { } m ? $"-{m}" : "+")} file path(s) separated by spaces{(types.Count > 0 ? $"; {string.Join(' ', types)}" : "")}";
+        while (true)
+        {
+            var line = Read(name, $"  files ({hint}): ");
+            var paths = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            string? problem = paths.Length < min ? $"give at least {min} file(s)" : max is { } limit && paths.Length > limit ? $"give at most {limit} file(s)" : null;
+            var files = new JsonArray();
+            foreach (var path in problem is null ? paths : [])
+            {
+                var full = Path.GetFullPath(path.StartsWith("~/", StringComparison.Ordinal)
+                    ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[2..]) : path);
+                var extension = Path.GetExtension(full);
+                if (!File.Exists(full)) { problem = $"{path} does not exist"; break; }
+                if (types.Count > 0 && !types.Contains(extension, StringComparer.OrdinalIgnoreCase)) { problem = $"{path}: type {extension} not accepted (accepted: {string.Join(' ', types)})"; break; }
+                files.Add(new JsonObject
+                {
+                    ["name"] = Path.GetFileName(full),
+                    ["media_type"] = MediaTypes.GetValueOrDefault(extension, "application/octet-stream"),
+                    ["data"] = Convert.ToBase64String(File.ReadAllBytes(full)),
+                });
+            }
+            if (problem is null) return files;
+            errors.WriteLine($"  {problem}; try again");
+        }
+    }
+
+    private void ListItems(IReadOnlyList<string> items, IReadOnlyList<int> marked)
+    {
+        for (var i = 0; i < items.Count; i++) prompt.WriteLine($"    {i + 1}. {items[i]}{(marked.Contains(i) ? " *" : "")}");
+    }
+
+    private string Read(string name, string text)
+    {
+        prompt.Write(text);
+        prompt.Flush();
+        var line = input.ReadLine()
+            ?? throw new CliException(ExitCodes.Usage, $"the input ended before \"{name}\" was answered", "answer every prompt, or pass the responses with --inputs FILE.json");
+        return line.Trim();
+    }
+
+    /// <summary>Labels of the images or documents an input is about: their names, else #1, #2, ...</summary>
+    private static IReadOnlyList<string> PerItem(JsonNode? blobs) =>
+        (blobs as JsonArray ?? []).Select((b, i) => Format.Str(b, "name") is { Length: > 0 } n ? n : $"#{i + 1}").ToList();
+
+    private static JsonObject Merge(JsonObject? a, JsonObject? b)
+    {
+        var merged = new JsonObject();
+        foreach (var source in new[] { a, b })
+            foreach (var (key, value) in source ?? [])
+                if (value is not null) merged[key] = value.DeepClone();
+        return merged;
+    }
+
+    private static int? MaxSelected(JsonObject props) => Int(props["max_selected"]);
+
+    private static int? Int(JsonNode? node) =>
+        node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) ? i : null;
+
+    private static IReadOnlyList<string> Strings(JsonNode? node) =>
+        (node as JsonArray ?? []).Select(i => i is JsonValue v && v.GetValueKind() == JsonValueKind.String ? v.GetValue<string>() : i?.ToJsonString() ?? "").ToList();
+
+    private static IReadOnlyList<int> Ints(JsonNode? node) =>
+        (node as JsonArray ?? []).Select(Int).Where(i => i is not null).Select(i => i!.Value).ToList();
+}
