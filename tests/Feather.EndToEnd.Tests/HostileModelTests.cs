@@ -75,6 +75,27 @@ public sealed class HostileModelTests(HostileServer server)
         string.Join("\n", step["outputs"]![0]!["value"]!["texts"]!.AsArray().Select(t => t!.GetValue<string>()));
 
     [Fact]
+    public async Task A_forged_selection_is_refused_by_the_server_before_any_container_starts()
+    {
+        var run = await server.Api(HttpMethod.Post, "/api/models/admin/hostile/runs", new JsonObject(), HttpStatusCode.Created);
+        var id = run["id"]!.GetValue<string>();
+        var responses = new JsonObject
+        {
+            ["attack"] = new JsonObject { ["selected"] = 99 },
+            ["targets"] = new JsonObject { ["texts"] = new JsonArray(new string('x', 1001)) },
+        };
+        var problem = await server.Api(HttpMethod.Post, $"/api/runs/{id}/steps/0", new JsonObject { ["responses"] = responses },
+            HttpStatusCode.BadRequest, wait: 30);
+        Assert.Equal(0, problem["step"]!.GetValue<int>());
+        Assert.Equal("attack", problem["input"]!.GetValue<string>());
+        Assert.Equal("selected: index 99 is out of range (0..8)", problem["errors"]!["steps/0/attack"]![0]!.GetValue<string>());
+        Assert.Equal("text 0: 1001 characters, at most 1000 allowed", problem["errors"]!["steps/0/targets"]![0]!.GetValue<string>());
+        var state = await server.Api(HttpMethod.Get, $"/api/runs/{id}", null, HttpStatusCode.OK);
+        Assert.Equal("awaiting_input", state["steps"]![0]!["status"]!.GetValue<string>());
+        Assert.Null(state["steps"]![0]!["startedAt"]?.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Tcp_to_the_servers_port_on_loopback_and_to_a_container_on_a_test_network_is_blocked()
     {
         // A listener this test creates; a plain container on its network reaches it, the step does not.
