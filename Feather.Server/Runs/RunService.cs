@@ -61,19 +61,16 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
                 return (Problems.BadRequest($"step {index} ({step.Name}): 'responses' must be an object keyed by input name", where), null);
             var version = store.FindVersion(run.ModelId, run.Version)!;
             using var metadata = JsonDocument.Parse(version.MetadataJson);
-            var stepMeta = metadata.RootElement.GetProperty("steps")[index];
-            var inputNames = stepMeta.GetProperty("inputs").EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToHashSet();
-            foreach (var property in responses.EnumerateObject())
-                if (!inputNames.Contains(property.Name))
-                    return (Problems.BadRequest(
-                        $"step {index} ({step.Name}) has no input '{property.Name}'; its inputs are: {string.Join(", ", inputNames.Order())}",
-                        new Dictionary<string, object?> { ["step"] = index, ["input"] = property.Name }), null);
 
             if (index > 0 && run.Steps[index - 1].Status != StepStatus.Succeeded)
                 return (Problems.Conflict(
                     $"step {index - 1} ({run.Steps[index - 1].Name}) is {run.Steps[index - 1].Status}; it must succeed before step {index}", where), null);
             if (run.Steps.Skip(index).FirstOrDefault(s => StepStatus.IsActive(s.Status)) is { } busy)
                 return (Problems.Conflict($"step {busy.Index} ({busy.Name}) is {busy.Status}; wait for it to finish", where), null);
+            // Every response against the metadata and what step index-1 actually offered (StepInputValidator).
+            if (StepInputValidator.Problem(metadata.RootElement, index, responses, index == 0 ? null : run.Steps[index - 1].OutputsJson,
+                    services.GetService<Configuration.FeatherOptions>()?.MaxFileBytes) is { } invalid)
+                return (invalid, null);
             var executor = services.GetService<IStepExecutor>();
             if (executor is null)
                 return (Problems.Unavailable("this server has no step executor (the Docker runner is not configured)"), null);

@@ -64,7 +64,7 @@ public class AccessMatrixTests(AccessMatrixFixture fixture) : IClassFixture<Acce
         { "POST", "/api/models/lab/hidden/rollback", null, "409 409 404 401" },
         { "PUT", "/api/models/lab/hidden/tags/stable", """{"version":"1"}""", "200 200 404 401" },
         { "POST", "/api/models/lab/hidden/runs", "{}", "201 201 404 404" },
-        { "POST", "/api/models/lab/hidden/execute", """{"responses":{}}""", "202 202 404 404" },
+        { "POST", "/api/models/lab/hidden/execute", """{"responses":{"name":{"texts":["x"]}}}""", "202 202 404 404" },
         { "GET", "/api/runs/{ownerRun}", null, "200 404 404 404" },
         { "POST", "/api/runs/{ownerRun}/steps/1", """{"responses":{}}""", "409 404 404 404" },
         { "GET", "/api/models/lab/shown", null, "200 200 200 200" },

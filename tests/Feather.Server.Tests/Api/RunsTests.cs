@@ -38,6 +38,9 @@ public class RunsTests
         return request;
     }
 
+    /// <summary>Selects item <paramref name="index"/> of the "choices" step 0 offered (item 2 is "slow").</summary>
+    private static JsonObject Choose(int index) => new() { ["choices"] = new JsonObject { ["selected"] = index } };
+
     private static JsonObject Name(string text) => new() { ["name"] = new JsonObject { ["texts"] = new JsonArray(text) } };
 
     [Fact]
@@ -54,7 +57,7 @@ public class RunsTests
         Assert.Equal(1, run["version"]!.GetValue<int>());
         Assert.Equal(["awaiting_input", "pending"], run["steps"]!.AsArray().Select(s => s!["status"]!.GetValue<string>()));
 
-        var early = await client.SendAsync(Step(id, 1, new JsonObject { ["choices"] = 0 }));
+        var early = await client.SendAsync(Step(id, 1, Choose(0)));
         Assert.Equal(HttpStatusCode.Conflict, early.StatusCode);
 
         var unknown = await (await client.SendAsync(Step(id, 0, new JsonObject { ["nmae"] = "x" }))).Json(HttpStatusCode.BadRequest);
@@ -67,7 +70,7 @@ public class RunsTests
         Assert.NotNull(step0["startedAt"]);
         Assert.Equal("a log line\n", step0["logs"]!.GetValue<string>());
 
-        var step1 = await (await client.SendAsync(Step(id, 1, new JsonObject { ["choices"] = 1 }))).Json(HttpStatusCode.OK);
+        var step1 = await (await client.SendAsync(Step(id, 1, Choose(1)))).Json(HttpStatusCode.OK);
         Assert.Equal("succeeded", step1["status"]!.GetValue<string>());
 
         // The runtime request of step 1 carried step 0's stored outputs, not anything the client sent.
@@ -87,7 +90,7 @@ public class RunsTests
         await (await client.SendAsync(Step(id, 0, Name("Grace")))).Json(HttpStatusCode.OK);
         var after = await (await client.GetAsync($"/api/runs/{id}")).Json(HttpStatusCode.OK);
         Assert.Equal(["succeeded", "stale"], after["steps"]!.AsArray().Select(s => s!["status"]!.GetValue<string>()));
-        await (await client.SendAsync(Step(id, 1, new JsonObject { ["choices"] = 0 }))).Json(HttpStatusCode.OK);
+        await (await client.SendAsync(Step(id, 1, Choose(0)))).Json(HttpStatusCode.OK);
         Assert.Contains("Grace", JsonNode.Parse(executor.Requests.Last().RequestJson)!["previous"]!.ToJsonString());
     }
 
@@ -149,7 +152,7 @@ public class RunsTests
                 await WaitForImageAsync(client, "admin/hello", 1);
                 id = (await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { })).Json(HttpStatusCode.Created))["id"]!.GetValue<string>();
                 await (await client.SendAsync(Step(id, 0, Name("Ada")))).Json(HttpStatusCode.OK);
-                await (await client.SendAsync(Step(id, 1, new JsonObject { ["choices"] = "slow" }, wait: null))).Json(HttpStatusCode.Accepted);
+                await (await client.SendAsync(Step(id, 1, Choose(2), wait: null))).Json(HttpStatusCode.Accepted);
                 await first.StopAsync();
             }
             await using var second = await FeatherTestServer.StartAsync(services: Runner(new TestDoubleStepExecutor()), dataDirectory: data);
@@ -160,7 +163,7 @@ public class RunsTests
             var interrupted = run["steps"]![1]!;
             Assert.Contains(interrupted["status"]!.GetValue<string>(), new[] { "failed", "cancelled" });
             // Resume: submit the step again.
-            var resumed = await (await again.SendAsync(Step(id, 1, new JsonObject { ["choices"] = 2 }))).Json(HttpStatusCode.OK);
+            var resumed = await (await again.SendAsync(Step(id, 1, Choose(0)))).Json(HttpStatusCode.OK);
             Assert.Equal("succeeded", resumed["status"]!.GetValue<string>());
         }
         finally

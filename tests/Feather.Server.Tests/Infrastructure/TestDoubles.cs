@@ -31,7 +31,8 @@ public sealed class TestDoubleImageBuilder : IImageBuilder
 /// <summary>
 /// TEST DOUBLE of the runner's step executor. It echoes what it received, so tests can check the
 /// runtime request the server built. A response text "boom" makes the model fail, "slow" makes
-/// the step wait until released (or the server stops), "bad" gives invalid_input.
+/// the step wait until released (or the server stops), "bad" gives invalid_input. Step 0 offers
+/// TestModel's "choices" (items first, second, slow) for step 1 to select from.
 /// </summary>
 public sealed class TestDoubleStepExecutor : IStepExecutor
 {
@@ -43,6 +44,10 @@ public sealed class TestDoubleStepExecutor : IStepExecutor
         Requests.Enqueue(request);
         var runtime = JsonNode.Parse(request.RequestJson)!;
         var text = runtime["responses"]!.ToJsonString();
+        // Step 1 chooses among the items step 0 offered (below): the chosen item counts as its text.
+        if (runtime["previous"] is JsonArray previous && runtime["responses"]?["choices"]?["selected"] is JsonValue chosen
+            && previous.FirstOrDefault(o => o?["name"]?.GetValue<string>() == "choices") is { } offered)
+            text += offered["value"]!["items"]![chosen.GetValue<int>()]!.GetValue<string>();
         if (text.Contains("slow"))
         {
             try { await Release.Task.WaitAsync(ct); }
@@ -61,6 +66,22 @@ public sealed class TestDoubleStepExecutor : IStepExecutor
             ["name"] = "echo", ["component"] = "Text.View", ["props"] = new JsonObject(),
             ["value"] = new JsonObject { ["step"] = runtime["step"]!.GetValue<int>(), ["responses"] = runtime["responses"]!.DeepClone() },
         });
+        // TestModel's step 0 declares a List.SelectOne output "choices", the input of step 1.
+        if (runtime["step"]!.GetValue<int>() == 0)
+            outputs.Add(new JsonObject
+            {
+                ["name"] = "choices", ["component"] = "List.SelectOne", ["version"] = 1,
+                ["props"] = new JsonObject { ["title"] = null, ["description"] = null, ["style"] = "radio" },
+                ["value"] = new JsonObject { ["items"] = new JsonArray("first", "second", "slow") },
+            });
+        // ... and "picks" (at most 2 of a, b, c) for models that declare it (StepInputValidationApiTests).
+        if (runtime["step"]!.GetValue<int>() == 0)
+            outputs.Add(new JsonObject
+            {
+                ["name"] = "picks", ["component"] = "List.SelectMulti", ["version"] = 1,
+                ["props"] = new JsonObject { ["title"] = null, ["description"] = null, ["max_selected"] = 2 },
+                ["value"] = new JsonObject { ["items"] = new JsonArray("a", "b", "c"), ["preselected"] = new JsonArray() },
+            });
         var result = new JsonObject { ["type"] = "result", ["status"] = "succeeded", ["outputs"] = outputs };
         return Result(StepOutcome.Succeeded, result.ToJsonString(), "ok");
     }

@@ -1,0 +1,362 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Feather.EndToEnd.Tests;
+
+[CollectionDefinition("hostile")]
+public sealed class HostileCollection : ICollectionFixture<HostileServer>;
+
+/// <summary>
+/// tests/models/hostile attacks its sandbox through the full HTTP path (bin/feather-server, the
+/// real Docker engine), one attack per test. Each attack ends with a clear status and message,
+/// the server stays healthy and serves a hello run meanwhile, and no container is left behind.
+/// </summary>
+[Collection("hostile")]
+public sealed class HostileModelTests(HostileServer server)
+{
+    private static readonly string[] Attacks = ["tcp", "fork", "memory", "loop", "print", "stdout", "write", "fill-tmp", "environ"];
+
+    /// <summary>Starts the attack, runs hello meanwhile, and returns the attack's finished step.</summary>
+    private async Task<JsonNode> AttackAsync(string attack, string targets = "")
+    {
+        var run = await server.Api(HttpMethod.Post, "/api/models/admin/hostile/runs", new JsonObject(), HttpStatusCode.Created);
+        var id = run["id"]!.GetValue<string>();
+        var responses = new JsonObject
+        {
+            ["attack"] = new JsonObject { ["selected"] = Array.IndexOf(Attacks, attack) },
+            ["targets"] = new JsonObject { ["texts"] = new JsonArray(targets) },
+        };
+        var submitted = await server.Api(HttpMethod.Post, $"/api/runs/{id}/steps/0", new JsonObject { ["responses"] = responses });
+        Assert.Contains(submitted["status"]!.GetValue<string>(), new[] { "queued", "running" });
+
+        // Meanwhile the server is healthy and runs other models.
+        var hello = await server.Api(HttpMethod.Post, "/api/models/admin/hello/runs", new JsonObject(), HttpStatusCode.Created);
+        var greeted = await server.Api(HttpMethod.Post, $"/api/runs/{hello["id"]}/steps/0",
+            new JsonObject { ["responses"] = new JsonObject { ["name"] = new JsonObject { ["texts"] = new JsonArray($"{attack} victim") } } },
+            HttpStatusCode.OK, wait: 120);
+        Assert.Equal("succeeded", greeted["status"]!.GetValue<string>());
+        Assert.Equal($"Hello, {attack} victim!", greeted["outputs"]![0]!["value"]!["texts"]![0]!.GetValue<string>());
+        using (var health = await server.Http.GetAsync($"{server.Url}/healthz"))
+            Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        JsonNode step;
+        while (true)
+        {
+            step = await server.Api(HttpMethod.Get, $"/api/runs/{id}/steps/0", null, HttpStatusCode.OK);
+            if (step["status"]!.GetValue<string>() is "succeeded" or "failed" or "timed_out" or "cancelled" or "invalid_input") break;
+            Assert.True(DateTime.UtcNow < deadline, $"the {attack} step did not finish: {step.ToJsonString()[..Math.Min(2000, step.ToJsonString().Length)]}");
+            await Task.Delay(250);
+        }
+
+        using (var health = await server.Http.GetAsync($"{server.Url}/healthz"))
+            Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        var left = await FeatherServer.Docker("ps", "-aq", "--filter", $"label=org.feather.owner={server.InstanceId}");
+        Assert.True(left.ExitCode == 0, left.ToString());
+        Assert.Equal("", left.Stdout.Trim());
+        return step;
+    }
+
+    /// <summary>The step's status, checked against <paramref name="expected"/> with the whole step in the failure message.</summary>
+    private static void Expect(JsonNode step, string expected)
+    {
+        var text = step.ToJsonString();
+        Assert.True(step["status"]!.GetValue<string>() == expected, $"expected {expected}: {text[..Math.Min(3000, text.Length)]}");
+    }
+
+    private static string Message(JsonNode step) => step["message"]?.GetValue<string>() ?? "";
+    private static string ErrorMessage(JsonNode step) => step["error"]?["message"]?.GetValue<string>() ?? "";
+    private static string Report(JsonNode step) =>
+        string.Join("\n", step["outputs"]![0]!["value"]!["texts"]!.AsArray().Select(t => t!.GetValue<string>()));
+
+    [Fact]
+    public async Task A_forged_selection_is_refused_by_the_server_before_any_container_starts()
+    {
+        var run = await server.Api(HttpMethod.Post, "/api/models/admin/hostile/runs", new JsonObject(), HttpStatusCode.Created);
+        var id = run["id"]!.GetValue<string>();
+        var responses = new JsonObject
+        {
+            ["attack"] = new JsonObject { ["selected"] = 99 },
+            ["targets"] = new JsonObject { ["texts"] = new JsonArray(new string('x', 1001)) },
+        };
+        var problem = await server.Api(HttpMethod.Post, $"/api/runs/{id}/steps/0", new JsonObject { ["responses"] = responses },
+            HttpStatusCode.BadRequest, wait: 30);
+        Assert.Equal(0, problem["step"]!.GetValue<int>());
+        Assert.Equal("attack", problem["input"]!.GetValue<string>());
+        Assert.Equal("selected: index 99 is out of range (0..8)", problem["errors"]!["steps/0/attack"]![0]!.GetValue<string>());
+        Assert.Equal("text 0: 1001 characters, at most 1000 allowed", problem["errors"]!["steps/0/targets"]![0]!.GetValue<string>());
+        var state = await server.Api(HttpMethod.Get, $"/api/runs/{id}", null, HttpStatusCode.OK);
+        Assert.Equal("awaiting_input", state["steps"]![0]!["status"]!.GetValue<string>());
+        Assert.Null(state["steps"]![0]!["startedAt"]?.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Tcp_to_the_servers_port_on_loopback_and_to_a_container_on_a_test_network_is_blocked()
+    {
+        // A listener this test creates; a plain container on its network reaches it, the step does not.
+        var network = "feather-hostile-" + Guid.NewGuid().ToString("N")[..8];
+        var listener = network + "-listener";
+        Assert.Equal(0, (await FeatherServer.Docker("network", "create", "--label", "org.feather.test=hostile", network)).ExitCode);
+        try
+        {
+            var started = await FeatherServer.Docker("run", "-d", "--name", listener, "--network", network,
+                "--label", "org.feather.test=hostile", "feather-base:bookworm", "python3", "-m", "http.server", "8000");
+            Assert.True(started.ExitCode == 0, started.ToString());
+            var ip = (await FeatherServer.Docker("inspect", "-f", $"{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}", listener)).Stdout.Trim();
+            Assert.Matches(@"^\d+\.\d+\.\d+\.\d+$", ip);
+            var control = await FeatherServer.Docker("run", "--rm", "--network", network, "--label", "org.feather.test=hostile",
+                "feather-base:bookworm", "python3", "-c",
+                $"import socket,time\nfor i in range(50):\n  try: socket.create_connection(('{ip}', 8000), timeout=3); print('connected'); break\n  except OSError: time.sleep(0.2)");
+            Assert.Contains("connected", control.Stdout);
+
+            var port = new Uri(server.Url).Port;
+            var step = await AttackAsync("tcp", $"127.0.0.1:{port} {ip}:8000");
+            Expect(step, "failed");
+            Assert.Equal("ConnectionError", step["error"]!["type"]!.GetValue<string>());
+            Assert.Contains($"127.0.0.1:{port}: ", ErrorMessage(step));
+            Assert.Contains($"{ip}:8000: ", ErrorMessage(step));
+            Assert.StartsWith("ConnectionError: no connection", Message(step));
+        }
+        finally
+        {
+            await FeatherServer.Docker("rm", "-f", listener);
+            await FeatherServer.Docker("network", "rm", network);
+        }
+    }
+
+    [Fact]
+    public async Task A_fork_bomb_hits_the_pids_limit()
+    {
+        var step = await AttackAsync("fork");
+        Expect(step, "failed");
+        var message = ErrorMessage(step);
+        Assert.Contains("Resource temporarily unavailable", message);
+        var children = int.Parse(message.Split("after ")[1].Split(' ')[0]);
+        Assert.InRange(children, 1, 127); // the low profile's pids limit is 128
+    }
+
+    [Fact]
+    public async Task Allocating_far_beyond_the_memory_limit_is_killed_as_out_of_memory()
+    {
+        var step = await AttackAsync("memory");
+        Expect(step, "failed");
+        Assert.Equal("killed: out of memory (limit 512 MiB)", Message(step));
+        Assert.Equal("out_of_memory", step["error"]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_step_that_loops_forever_times_out()
+    {
+        var clock = Stopwatch.StartNew();
+        var step = await AttackAsync("loop");
+        Expect(step, "timed_out");
+        Assert.Equal($"timed out after {HostileServer.TimeoutSeconds} s", Message(step));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(HostileServer.TimeoutSeconds + 60), $"took {clock.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Printing_hundreds_of_megabytes_keeps_only_the_capped_log()
+    {
+        var step = await AttackAsync("print");
+        Expect(step, "succeeded");
+        Assert.StartsWith("printed 300 MiB", Report(step));
+        var logs = step["logs"]!.GetValue<string>();
+        Assert.InRange(logs.Length, 1, 2 * 1024 * 1024);
+        Assert.Matches(@"\[log truncated: \d+ bytes beyond the 1 MiB cap dropped\]", logs);
+    }
+
+    [Fact]
+    public async Task Flooding_the_runtimes_own_stdout_is_killed_at_the_output_cap()
+    {
+        var step = await AttackAsync("stdout");
+        Expect(step, "failed");
+        Assert.Equal("killed: output exceeded the cap of 16 MiB", Message(step));
+    }
+
+    [Fact]
+    public async Task Writing_outside_tmp_fails_on_a_read_only_root()
+    {
+        var step = await AttackAsync("write");
+        Expect(step, "failed");
+        Assert.Equal("PermissionError", step["error"]!["type"]!.GetValue<string>());
+        var message = ErrorMessage(step);
+        Assert.StartsWith("could not write outside /tmp", message);
+        foreach (var path in new[] { "/model/hostile.txt", "/etc/hostile.txt", "/hostile.txt", "/usr/lib/hostile.txt", "/opt/feather/hostile.txt", "/var/tmp/hostile.txt" })
+            Assert.Matches($"{path}: (Read-only file system|Permission denied)", message);
+    }
+
+    [Fact]
+    public async Task Filling_tmp_stops_at_the_tmpfs_size()
+    {
+        var step = await AttackAsync("fill-tmp");
+        Expect(step, "failed");
+        var message = ErrorMessage(step);
+        Assert.Contains("No space left on device", message);
+        var written = int.Parse(message.Split("after ")[1].Split(' ')[0]);
+        Assert.InRange(written, 0, 64); // the low profile's tmpfs is 64 MiB
+    }
+
+    [Fact]
+    public async Task The_step_sees_neither_the_servers_environment_nor_its_data_directory()
+    {
+        var step = await AttackAsync("environ");
+        Expect(step, "succeeded");
+        var report = Report(step);
+        Assert.Contains("env PATH=", report); // the attack did read its own environment
+        Assert.Contains("/proc/self/mountinfo: ", report);
+        Assert.DoesNotContain(server.AdminPassword, report);
+        Assert.DoesNotContain("FEATHER_ADMIN_PASSWORD", report);
+        Assert.DoesNotContain("FEATHER_DATA", report);
+        Assert.DoesNotContain(server.DataDir, report);
+        Assert.DoesNotContain(server.Token, report);
+        Assert.DoesNotContain("found ", report);
+    }
+}
+
+/// <summary>
+/// A copy of <see cref="FeatherServer"/> that starts bin/feather-server with a short step timeout
+/// for the low profile, publishes tests/models/hostile and samples/hello, and holds an API token.
+/// </summary>
+public sealed class HostileServer : IAsyncLifetime
+{
+    public const int TimeoutSeconds = 15;
+
+    private readonly StringBuilder serverLog = new();
+    private Process? server;
+    private HashSet<string> versionImagesBefore = [];
+
+    public string RepoRoot { get; } = FindRepoRoot();
+    public string DataDir { get; } = Directory.CreateTempSubdirectory("feather-hostile-data-").FullName;
+    public string ConfigHome { get; } = Directory.CreateTempSubdirectory("feather-hostile-config-").FullName;
+    public string AdminPassword { get; } = Convert.ToHexString(Guid.NewGuid().ToByteArray());
+    public string Url { get; private set; } = "";
+    public string Token { get; private set; } = "";
+    public string InstanceId => File.ReadAllText(Path.Combine(DataDir, "instance-id")).Trim();
+    public string ServerLog { get { lock (serverLog) return serverLog.ToString(); } }
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(5) };
+
+    /// <summary>Extra environment of the server (configuration keys with __ for :).</summary>
+    public IDictionary<string, string> Settings { get; } = new Dictionary<string, string>
+    {
+        ["Runner__Profiles__Low__TimeoutSeconds"] = TimeoutSeconds.ToString(),
+    };
+
+    private string Bin(string name)
+    {
+        var path = Path.Combine(RepoRoot, "bin", name);
+        if (!File.Exists(path))
+            throw new InvalidOperationException($"{path} does not exist: run ./test.sh (it builds bin/feather-server and bin/feather first)");
+        return path;
+    }
+
+    public async Task InitializeAsync()
+    {
+        versionImagesBefore = (await FeatherServer.Docker("images", "feather-version", "--format", "{{.Repository}}:{{.Tag}}")).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var port = FreePort();
+        Url = $"http://127.0.0.1:{port}";
+        var psi = new ProcessStartInfo(Bin("feather-server"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = DataDir,
+        };
+        psi.Environment["FEATHER_PORT"] = port.ToString();
+        psi.Environment["FEATHER_DATA"] = DataDir;
+        psi.Environment["FEATHER_ADMIN_PASSWORD"] = AdminPassword;
+        foreach (var (key, value) in Settings) psi.Environment[key] = value;
+        server = Process.Start(psi)!;
+        server.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (serverLog) serverLog.AppendLine(e.Data); };
+        server.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (serverLog) serverLog.AppendLine(e.Data); };
+        server.BeginOutputReadLine();
+        server.BeginErrorReadLine();
+
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (server.HasExited)
+                throw new InvalidOperationException($"feather-server exited with {server.ExitCode}:\n{ServerLog}");
+            try
+            {
+                using var response = await Http.GetAsync($"{Url}/healthz");
+                if (response.StatusCode == HttpStatusCode.OK) break;
+            }
+            catch (HttpRequestException) { }
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"feather-server did not answer /healthz within 60 s:\n{ServerLog}");
+            await Task.Delay(200);
+        }
+
+        var login = await Cli(AdminPassword + "\n", "login", Url, "--user", "admin", "--password-stdin");
+        if (login.ExitCode != 0) throw new InvalidOperationException($"feather login failed: {login}");
+        foreach (var model in new[] { "tests/models/hostile", "samples/hello" })
+        {
+            var publish = await Cli(null, "publish", model, "--wait");
+            if (publish.ExitCode != 0) throw new InvalidOperationException($"publishing {model} failed: {publish}\n{ServerLog}");
+        }
+        var token = await Http.PostAsJsonAsync($"{Url}/api/auth/tokens",
+            new { username = "admin", password = AdminPassword, name = "hostile-tests", scopes = new[] { "read", "run" } });
+        Token = JsonNode.Parse(await token.Content.ReadAsStringAsync())!["token"]!.GetValue<string>();
+    }
+
+    /// <summary>One API call with the token; asserts the status when given. <paramref name="wait"/> adds Prefer: wait=N.</summary>
+    public async Task<JsonNode> Api(HttpMethod method, string path, JsonNode? body, HttpStatusCode? expected = null, int? wait = null)
+    {
+        using var request = new HttpRequestMessage(method, Url + path);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        if (wait is not null) request.Headers.Add("Prefer", $"wait={wait}");
+        if (body is not null) request.Content = JsonContent.Create(body);
+        using var response = await Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        if (expected is not null)
+            Assert.True(response.StatusCode == expected, $"{method} {path}: expected {(int)expected}, got {(int)response.StatusCode}: {text}");
+        else
+            Assert.True(response.IsSuccessStatusCode, $"{method} {path}: {(int)response.StatusCode}: {text}");
+        return JsonNode.Parse(text)!;
+    }
+
+    private Task<CommandResult> Cli(string? stdin, params string[] args) =>
+        CommandResult.RunAsync(Bin("feather"), args, RepoRoot, stdin, new Dictionary<string, string>
+        {
+            ["XDG_CONFIG_HOME"] = ConfigHome,
+            ["XDG_CACHE_HOME"] = Path.Combine(ConfigHome, "cache"),
+            ["FEATHER_URL"] = Url,
+            ["FEATHER_PYTHON"] = "/usr/bin/python3",
+        });
+
+    public async Task DisposeAsync()
+    {
+        if (server is { HasExited: false })
+        {
+            using (var kill = Process.Start("kill", ["-TERM", server.Id.ToString()])) await kill.WaitForExitAsync();
+            if (!server.WaitForExit(TimeSpan.FromSeconds(20))) server.Kill(entireProcessTree: true);
+        }
+        server?.Dispose();
+        var after = (await FeatherServer.Docker("images", "feather-version", "--format", "{{.Repository}}:{{.Tag}}")).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var created = after.Where(i => !versionImagesBefore.Contains(i)).ToArray();
+        if (created.Length > 0) await FeatherServer.Docker(["rmi", "-f", .. created]);
+        Http.Dispose();
+        foreach (var dir in new[] { DataDir, ConfigHome })
+            try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Feather.sln"))) return dir.FullName;
+        throw new InvalidOperationException("cannot find the repository root (Feather.sln) above " + AppContext.BaseDirectory);
+    }
+}
