@@ -21,6 +21,8 @@ public static class RunnerServiceCollectionExtensions
         services.AddSingleton<ContainerTracker>();
         services.AddSingleton<RunnerCapabilities>();
         services.AddSingleton<Publishing.IProfilePolicy, RunnerProfilePolicy>();
+        services.AddSingleton<WarmContainerPool>();
+        services.AddHostedService(sp => sp.GetRequiredService<WarmContainerPool>());
         services.AddSingleton<DockerStepExecutor>();
         services.AddSingleton<IStepExecutor>(sp => sp.GetRequiredService<DockerStepExecutor>());
         services.AddSingleton<DockerImageBuilder>();
