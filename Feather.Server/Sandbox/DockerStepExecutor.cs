@@ -90,7 +90,11 @@ public sealed partial class DockerStepExecutor : IStepExecutor
         _tracker.Add(name);
         try
         {
-            return ((await _docker.Client.Containers.CreateContainerAsync(SandboxParameters.Create(spec), ct)).ID, name, false);
+            // Not the caller's token: a create cancelled mid-request can still make the container, and its id
+            // is needed to remove it. The caller's cancellation is honoured right after.
+            using var limit = new CancellationTokenSource(CleanupTimeout);
+            var id = (await _docker.Client.Containers.CreateContainerAsync(SandboxParameters.Create(spec), limit.Token)).ID;
+            return (id, name, false);
         }
         catch
         {
@@ -114,6 +118,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor
             MultiplexedStream stream;
             bool warm;
             (id, name, warm) = await ObtainAsync(request, limits, allowWarm: true, ct);
+            ct.ThrowIfCancellationRequested();
             try
             {
                 stream = await containers.AttachContainerAsync(id,
@@ -124,6 +129,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor
                 // The warm container went away (removed by hand or by the engine): create a fresh one.
                 _tracker.Remove(name);
                 (id, name, warm) = await ObtainAsync(request, limits, allowWarm: false, ct);
+                ct.ThrowIfCancellationRequested();
                 stream = await containers.AttachContainerAsync(id,
                     new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = true, Stderr = true }, ct);
             }
