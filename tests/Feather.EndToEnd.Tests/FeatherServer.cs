@@ -99,6 +99,11 @@ public sealed class FeatherServer : IAsyncLifetime
             if (!server.WaitForExit(TimeSpan.FromSeconds(20))) server.Kill(entireProcessTree: true);
         }
         server?.Dispose();
+        // A server that stopped cleanly has removed its warm containers and every step container.
+        var leftovers = !File.Exists(Path.Combine(DataDir, "instance-id")) ? [] : (await Docker("ps", "-aq",
+            "--filter", "label=org.feather.managed=true", "--filter", $"label=org.feather.owner={InstanceId}"))
+            .Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (leftovers.Length > 0) await Docker(["rm", "-f", .. leftovers]);
         var after = (await Docker("images", "feather-version", "--format", "{{.Repository}}:{{.Tag}}")).Stdout
             .Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var created = after.Where(i => !versionImagesBefore.Contains(i)).ToArray();
@@ -106,6 +111,8 @@ public sealed class FeatherServer : IAsyncLifetime
         Http.Dispose();
         TryDelete(DataDir);
         TryDelete(ConfigHome);
+        if (leftovers.Length > 0)
+            throw new InvalidOperationException($"the server left {leftovers.Length} container(s) behind after SIGTERM");
     }
 
     private static void TryDelete(string dir)
