@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -11,10 +12,10 @@ namespace Feather.Server.Sandbox;
 /// Runs each step in a new hardened container: take a container created ahead of demand from the
 /// <see cref="WarmContainerPool"/> (or create one), attach, start, write the request to stdin, read
 /// stdout/stderr with caps under a wall-clock timeout (stderr lines go to the request's live log as they
-/// arrive), read the exit, always remove. At most <see cref="RunnerOptions.MaxConcurrentSteps"/> steps run
+/// arrive), read the exit, answer, and remove the container in the background. At most <see cref="RunnerOptions.MaxConcurrentSteps"/> steps run
 /// at once; the rest wait in a <see cref="FairStepQueue"/> (round-robin between users).
 /// </summary>
-public sealed partial class DockerStepExecutor : IStepExecutor
+public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
 {
     private readonly DockerEngine _docker;
     private readonly RunnerOptions _options;
@@ -190,10 +191,38 @@ public sealed partial class DockerStepExecutor : IStepExecutor
         }
         finally
         {
-            if (id is not null) await RemoveAsync(id);
-            if (name is not null) _tracker.Remove(name);
+            // The outcome is known: answer now and remove the container in the background (IdleAsync and
+            // disposal wait for it; its name stays tracked until it is gone, so the reaper leaves it alone).
+            if (id is not null) Track(RemoveThenForgetAsync(id, name!));
+            else if (name is not null) _tracker.Remove(name);
         }
     }
+
+    private readonly ConcurrentDictionary<Task, byte> _removals = new();
+
+    private void Track(Task removal)
+    {
+        _removals[removal] = 0;
+        _ = removal.ContinueWith(t => _removals.TryRemove(t, out _), TaskScheduler.Default);
+    }
+
+    private async Task RemoveThenForgetAsync(string id, string name)
+    {
+        await Task.Yield();
+        try
+        {
+            await RemoveAsync(id);
+        }
+        finally
+        {
+            _tracker.Remove(name);
+        }
+    }
+
+    /// <summary>Completes when the containers of finished steps have been removed.</summary>
+    public Task IdleAsync() => Task.WhenAll(_removals.Keys.ToArray());
+
+    public async ValueTask DisposeAsync() => await IdleAsync();
 
     private static async Task WriteStdinAsync(MultiplexedStream stream, byte[] bytes, CancellationToken ct)
     {

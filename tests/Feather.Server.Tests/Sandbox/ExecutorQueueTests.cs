@@ -49,6 +49,7 @@ public sealed class ExecutorQueueTests(RunnerFixture fx) : IAsyncLifetime
         var r = await running.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(StepOutcome.Cancelled, r.Outcome);
         Assert.Equal(0, executor.Running);
+        await executor.IdleAsync(); // its container is removed in the background
     }
 
     [Fact]

@@ -148,8 +148,11 @@ public sealed class RunnerFixture : IAsyncLifetime
     /// Step containers of this test server (label org.feather.owner = its instance id), in any state,
     /// not counting the warm pool's never-started containers (see <see cref="WarmContainersAsync"/>).
     /// </summary>
-    public async Task<int> CountContainersAsync() =>
-        (await OwnContainersAsync()).Count(c => c.Labels?.ContainsKey(WarmContainerPool.WarmLabel) != true);
+    public async Task<int> CountContainersAsync()
+    {
+        await Services.GetRequiredService<DockerStepExecutor>().IdleAsync(); // finished steps' containers are removed in the background
+        return (await OwnContainersAsync()).Count(c => c.Labels?.ContainsKey(WarmContainerPool.WarmLabel) != true);
+    }
 
     /// <summary>The warm pool's containers of this test server.</summary>
     public async Task<List<ContainerListResponse>> WarmContainersAsync() =>

@@ -41,6 +41,7 @@ public sealed class WarmContainerPoolTests(RunnerFixture fx)
             Assert.Equal(StepOutcome.Succeeded, r.Outcome);
             Assert.Equal($"Hello, step {i}", r.Result!.Value.GetProperty("outputs")[0].GetProperty("value").GetString());
             Assert.Equal(name, r.Container); // the step took the pre-created container ...
+            await fx.Services.GetRequiredService<DockerStepExecutor>().IdleAsync();
             await Assert.ThrowsAsync<DockerContainerNotFoundException>(() => fx.Docker.Containers.InspectContainerAsync(ready.ID, default));
             used.Add(r.Container!); // ... and it is gone after the step
         }
