@@ -16,11 +16,11 @@ public class LiveLogTests
     private sealed class ChattyExecutor : IStepExecutor
     {
         public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        public StepExecutionRequest? Seen { get; private set; }
+        public TaskCompletionSource<StepExecutionRequest> Seen { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public async Task<StepExecutionResult> ExecuteAsync(StepExecutionRequest request, CancellationToken ct)
         {
-            Seen = request;
+            Seen.TrySetResult(request);
             request.Log!.Report("loading weights");
             request.Log.Report("epoch 1");
             await Release.Task.WaitAsync(ct);
@@ -53,7 +53,8 @@ public class LiveLogTests
             Content = JsonContent.Create(new JsonObject { ["responses"] = new JsonObject { ["name"] = new JsonObject { ["texts"] = new JsonArray("Ada") } } }),
         };
         await (await client.SendAsync(submit)).Json(HttpStatusCode.Accepted);
-        Assert.Equal("admin", executor.Seen!.User); // the fair queue's key
+        var request = await executor.Seen.Task.WaitAsync(TimeSpan.FromSeconds(10)); // the step runs in the background
+        Assert.Equal("admin", request.User); // the fair queue's key
 
         using var events = await client.GetAsync($"/api/runs/{id}/steps/0/events", HttpCompletionOption.ResponseHeadersRead);
         using var reader = new StreamReader(await events.Content.ReadAsStreamAsync());
