@@ -76,6 +76,7 @@ public sealed partial class DockerImageBuilder(
             var labels = new Dictionary<string, string>
             {
                 [SandboxParameters.ManagedLabel] = "true",
+                [SandboxParameters.OwnerLabel] = options.Value.InstanceId,
                 [KindLabel] = "version",
                 [EnvHashLabel] = hash,
                 [ModelLabel] = request.ModelId,
@@ -141,6 +142,7 @@ public sealed partial class DockerImageBuilder(
             var labels = new Dictionary<string, string>
             {
                 [SandboxParameters.ManagedLabel] = "true",
+                [SandboxParameters.OwnerLabel] = options.Value.InstanceId,
                 [KindLabel] = "environment",
                 [EnvHashLabel] = hash,
             };

@@ -16,6 +16,7 @@ public static partial class EnvironmentHash
     {
         var doc = new
         {
+            recipe = RecipeVersion,
             runner_image_id = runnerImageId,
             profile = spec.Profile,
             python = spec.PythonVersion,
@@ -26,6 +27,13 @@ public static partial class EnvironmentHash
     }
 
     /// <summary>Lowercase hex SHA-256 of the canonical serialisation.</summary>
+    /// <summary>
+    /// The version of the environment image's recipe (BuildContext.EnvironmentDockerfile): bumped when
+    /// the recipe changes, so an image an older recipe built under the same spec is not reused.
+    /// 2: the SDK and installed packages are byte-compiled at build.
+    /// </summary>
+    public const int RecipeVersion = 2;
+
     public static string Compute(EnvironmentSpec spec, string runnerImageId) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical(spec, runnerImageId))));
 

@@ -50,6 +50,9 @@ public sealed class RunRecord
 public sealed record StepView(int Index, string Name, string Status, JsonElement? Outputs, JsonElement? Error, string? Message,
     string Logs, DateTime? QueuedAt, DateTime? StartedAt, DateTime? EndedAt);
 
+/// <summary>The data of a step's <c>log</c> server-sent event: the log text added since the previous one.</summary>
+public sealed record StepLogEvent(int Index, string Text);
+
 public sealed record RunView(string Id, string Owner, string Model, int Version, string? CreatedBy, DateTime CreatedAt, StepView[] Steps);
 
 public sealed record StartRunRequest(string? Version = null);

@@ -105,7 +105,7 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
                 {
                     ["feather.run"] = run.Id, ["feather.step"] = index.ToString(),
                     ["feather.model"] = $"{run.Owner}/{run.Model}", ["feather.version"] = run.Version.ToString(),
-                });
+                }, User: run.CreatedBy);
             var cancel = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
             var done = Task.Run(() => ExecuteAsync(executor, run.Id, index, execution, cancel.Token), CancellationToken.None);
             _active[(run.Id, index)] = (cancel, done);
@@ -142,7 +142,16 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
         {
             ct.ThrowIfCancellationRequested();
             await Update(runId, index, s => { s.Status = StepStatus.Running; s.StartedAt = DateTime.UtcNow; });
-            result = await executor.ExecuteAsync(request, ct);
+            // stderr lines are stored as they arrive (a few writes a second), so events and polling see live logs
+            var live = new LiveStepLog(text => Update(runId, index, s => s.Logs = text), TimeSpan.FromMilliseconds(250));
+            try
+            {
+                result = await executor.ExecuteAsync(request with { Log = live }, ct);
+            }
+            finally
+            {
+                await live.CompleteAsync();
+            }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -158,10 +158,11 @@ public static class RunsApi
     }
 
     /// <summary>
-    /// Server-sent events for one step: a <c>status</c> event whenever its status changes, then a
-    /// <c>result</c> event with the whole step (outputs, error, logs) when it has finished.
+    /// Server-sent events for one step: a <c>status</c> event whenever its status changes, a <c>log</c>
+    /// event with each new piece of its log while it runs, then a <c>result</c> event with the whole step
+    /// (outputs, error, logs) when it has finished.
     /// </summary>
-    private static Results<ServerSentEventsResult<StepView>, ProblemHttpResult> Events(
+    private static Results<ServerSentEventsResult<object>, ProblemHttpResult> Events(
         string runId, int index, HttpContext http, RunService runs, ModelStore store, CancellationToken ct)
     {
         var run = Visible(runId, http, runs, store);
@@ -171,19 +172,29 @@ public static class RunsApi
         return TypedResults.ServerSentEvents(Follow(runs, runId, index, ct));
     }
 
-    private static async IAsyncEnumerable<System.Net.ServerSentEvents.SseItem<StepView>> Follow(
+    private static async IAsyncEnumerable<System.Net.ServerSentEvents.SseItem<object>> Follow(
         RunService runs, string runId, int index, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         string? last = null;
+        var logged = 0;
         while (!ct.IsCancellationRequested)
         {
             var step = runs.Find(runId)!.Steps[index];
-            if (step.Status != last)
+            var finished = StepStatus.IsTerminal(step.Status);
+            if (step.Status != last && !finished)
             {
                 last = step.Status;
-                var finished = StepStatus.IsTerminal(step.Status);
-                yield return new(step.ToView(), finished ? "result" : "status");
-                if (finished) yield break;
+                yield return new(step.ToView(), "status");
+            }
+            if (!finished && step.Logs.Length > logged)
+            {
+                yield return new(new StepLogEvent(index, step.Logs[logged..]), "log");
+                logged = step.Logs.Length;
+            }
+            if (finished)
+            {
+                yield return new(step.ToView(), "result");
+                yield break;
             }
             try { await Task.Delay(200, ct); }
             catch (OperationCanceledException) { yield break; }

@@ -7,11 +7,15 @@ namespace Feather.Server.Sandbox;
 /// <param name="Profile">low, medium or high: selects limits (and a GPU for high).</param>
 /// <param name="RequestJson">The runtime request (docs/contracts.md section 3), written to the container's stdin.</param>
 /// <param name="Labels">Extra labels (run, step, model ids); the executor adds its own ownership labels.</param>
+/// <param name="User">Who submitted the step: the queue is fair between users (null: the anonymous users' shared queue).</param>
+/// <param name="Log">Receives the step's stderr line by line as it arrives (within the log cap), for live logs.</param>
 public sealed record StepExecutionRequest(
     string Image,
     string Profile,
     string RequestJson,
-    IReadOnlyDictionary<string, string> Labels);
+    IReadOnlyDictionary<string, string> Labels,
+    string? User = null,
+    IProgress<string>? Log = null);
 
 public enum StepOutcome
 {
@@ -32,12 +36,14 @@ public enum StepOutcome
 /// <param name="Result">The runtime's last stdout line (the result event), when there was one.</param>
 /// <param name="Logs">The step's stderr (the model's prints), capped.</param>
 /// <param name="Message">A one-line human explanation, e.g. "killed: out of memory (limit 512 MiB)".</param>
+/// <param name="Container">The name of the container the step ran in (null when none was started).</param>
 public sealed record StepExecutionResult(
     StepOutcome Outcome,
     JsonElement? Result,
     string Logs,
     string Message,
-    TimeSpan Duration);
+    TimeSpan Duration,
+    string? Container = null);
 
 /// <summary>Runs one step in a new, hardened container and removes it afterwards.</summary>
 public interface IStepExecutor

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -8,33 +9,39 @@ using Microsoft.Extensions.Options;
 namespace Feather.Server.Sandbox;
 
 /// <summary>
-/// Runs each step in a new hardened container: create, attach, start, write the request to stdin,
-/// read stdout/stderr with caps under a wall-clock timeout, inspect the exit, always remove.
-/// At most <see cref="RunnerOptions.MaxConcurrentSteps"/> steps run at once; the rest wait in FIFO order.
+/// Runs each step in a new hardened container: take a container created ahead of demand from the
+/// <see cref="WarmContainerPool"/> (or create one), attach, start, write the request to stdin, read
+/// stdout/stderr with caps under a wall-clock timeout (stderr lines go to the request's live log as they
+/// arrive), read the exit, answer, and remove the container in the background. At most <see cref="RunnerOptions.MaxConcurrentSteps"/> steps run
+/// at once; the rest wait in a <see cref="FairStepQueue"/> (round-robin between users).
 /// </summary>
-public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
+public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
 {
     private readonly DockerEngine _docker;
     private readonly RunnerOptions _options;
     private readonly RunnerCapabilities _capabilities;
     private readonly ContainerTracker _tracker;
+    private readonly WarmContainerPool _pool;
     private readonly ILogger<DockerStepExecutor> _logger;
-    private readonly SemaphoreSlim _slots;
-    private int _queued;
+    private readonly FairStepQueue _queue;
 
     public DockerStepExecutor(DockerEngine docker, IOptions<RunnerOptions> options, RunnerCapabilities capabilities,
-        ContainerTracker tracker, ILogger<DockerStepExecutor> logger)
+        ContainerTracker tracker, WarmContainerPool pool, ILogger<DockerStepExecutor> logger)
     {
         _docker = docker;
         _options = options.Value;
         _capabilities = capabilities;
         _tracker = tracker;
+        _pool = pool;
         _logger = logger;
-        _slots = new SemaphoreSlim(_options.MaxConcurrentSteps, _options.MaxConcurrentSteps);
+        _queue = new FairStepQueue(_options.MaxConcurrentSteps, n => RunnerMetrics.QueueLength.Set(n));
     }
 
     /// <summary>Steps waiting for a free slot.</summary>
-    public int QueueLength => Volatile.Read(ref _queued);
+    public int QueueLength => _queue.QueueLength;
+
+    /// <summary>Steps holding a slot (running, or starting their container).</summary>
+    public int Running => _queue.Running;
 
     public async Task<StepExecutionResult> ExecuteAsync(StepExecutionRequest request, CancellationToken ct)
     {
@@ -49,28 +56,20 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
                 return new StepExecutionResult(StepOutcome.Crashed, null, "", refusal, TimeSpan.Zero);
         }
 
-        Interlocked.Increment(ref _queued);
-        RunnerMetrics.QueueLength.Set(QueueLength);
+        IDisposable slot;
         try
         {
-            await _slots.WaitAsync(ct);
+            slot = await _queue.EnterAsync(request.User, ct);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             return Finish(new StepExecutionResult(StepOutcome.Cancelled, null, "", "cancelled while queued", TimeSpan.Zero));
         }
-        finally
+        using (slot)
         {
-            Interlocked.Decrement(ref _queued);
-            RunnerMetrics.QueueLength.Set(QueueLength);
-        }
-        try
-        {
+            if (ct.IsCancellationRequested)
+                return Finish(new StepExecutionResult(StepOutcome.Cancelled, null, "", "cancelled while queued", TimeSpan.Zero));
             return Finish(await RunAsync(request, limits!, ct));
-        }
-        finally
-        {
-            _slots.Release();
         }
     }
 
@@ -81,71 +80,105 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
         return result;
     }
 
-    private async Task<StepExecutionResult> RunAsync(StepExecutionRequest request, ProfileLimits limits, CancellationToken ct)
+    /// <summary>A container for the step: a warm one from the pool when one is ready, else a new one.</summary>
+    private async Task<(string Id, string Name, bool Warm)> ObtainAsync(StepExecutionRequest request, ProfileLimits limits, bool allowWarm,
+        CancellationToken ct)
     {
+        if (allowWarm && _pool.Take(request.Image, request.Profile, limits) is { } warm)
+            return (warm.Id, warm.Name, true);
         var name = "feather-step-" + Guid.NewGuid().ToString("n");
         var spec = new SandboxSpec(name, request.Image, request.Profile, limits, _options.InstanceId, request.Labels);
+        _tracker.Add(name);
+        try
+        {
+            // Not the caller's token: a create cancelled mid-request can still make the container, and its id
+            // is needed to remove it. The caller's cancellation is honoured right after.
+            using var limit = new CancellationTokenSource(CleanupTimeout);
+            var id = (await _docker.Client.Containers.CreateContainerAsync(SandboxParameters.Create(spec), limit.Token)).ID;
+            return (id, name, false);
+        }
+        catch
+        {
+            _tracker.Remove(name);
+            throw;
+        }
+    }
+
+    private async Task<StepExecutionResult> RunAsync(StepExecutionRequest request, ProfileLimits limits, CancellationToken ct)
+    {
         var containers = _docker.Client.Containers;
         var stdout = new CappedBuffer(_options.MaxOutputBytes);
         var stderr = new CappedBuffer(_options.MaxLogBytes);
+        var lines = request.Log is null ? null : new LineSplitter(request.Log, _options.MaxLogBytes);
         var clock = Stopwatch.StartNew();
-        _tracker.Add(name);
-        string? id = null;
+        string? id = null, name = null;
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(limits.TimeoutSeconds));
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
         try
         {
-            id = (await containers.CreateContainerAsync(SandboxParameters.Create(spec), ct)).ID;
-            using var stream = await containers.AttachContainerAsync(id,
-                new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = true, Stderr = true }, ct);
+            MultiplexedStream stream;
+            bool warm;
+            (id, name, warm) = await ObtainAsync(request, limits, allowWarm: true, ct);
+            ct.ThrowIfCancellationRequested();
+            try
+            {
+                stream = await containers.AttachContainerAsync(id,
+                    new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = true, Stderr = true }, ct);
+            }
+            catch (DockerContainerNotFoundException) when (warm)
+            {
+                // The warm container went away (removed by hand or by the engine): create a fresh one.
+                _tracker.Remove(name);
+                (id, name, warm) = await ObtainAsync(request, limits, allowWarm: false, ct);
+                ct.ThrowIfCancellationRequested();
+                stream = await containers.AttachContainerAsync(id,
+                    new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = true, Stderr = true }, ct);
+            }
+            using var attached = stream;
             await containers.StartContainerAsync(id, new ContainerStartParameters(), ct);
             clock.Restart();
-            LogStarted(name, request.Image, request.Profile);
+            LogStarted(name, request.Image, request.Profile, warm);
 
             var outputCapHit = false;
             try
             {
                 var requestBytes = Encoding.UTF8.GetBytes(request.RequestJson);
                 var write = WriteStdinAsync(stream, requestBytes, linked.Token);
-                outputCapHit = await ReadOutputAsync(stream, stdout, stderr, linked.Token);
+                outputCapHit = await ReadOutputAsync(stream, stdout, stderr, lines, linked.Token);
                 await write;
             }
-            catch (OperationCanceledException) when (linked.IsCancellationRequested)
+            catch (Exception e) when (e is OperationCanceledException or IOException && linked.IsCancellationRequested)
             {
                 stream.Dispose();
                 await KillAsync(id);
+                lines?.Flush();
                 var logs = stderr.ToText();
                 if (ct.IsCancellationRequested)
-                    return new StepExecutionResult(StepOutcome.Cancelled, null, logs, "cancelled", clock.Elapsed);
-                return new StepExecutionResult(StepOutcome.TimedOut, null, logs, $"timed out after {limits.TimeoutSeconds} s", clock.Elapsed);
+                    return new StepExecutionResult(StepOutcome.Cancelled, null, logs, "cancelled", clock.Elapsed, name);
+                return new StepExecutionResult(StepOutcome.TimedOut, null, logs, $"timed out after {limits.TimeoutSeconds} s", clock.Elapsed, name);
             }
-            catch (IOException) when (linked.IsCancellationRequested)
-            {
-                stream.Dispose();
-                await KillAsync(id);
-                return ct.IsCancellationRequested
-                    ? new StepExecutionResult(StepOutcome.Cancelled, null, stderr.ToText(), "cancelled", clock.Elapsed)
-                    : new StepExecutionResult(StepOutcome.TimedOut, null, stderr.ToText(), $"timed out after {limits.TimeoutSeconds} s", clock.Elapsed);
-            }
+            lines?.Flush();
 
             if (outputCapHit)
             {
                 stream.Dispose();
                 await KillAsync(id);
                 return new StepExecutionResult(StepOutcome.Crashed, null, stderr.ToText(),
-                    $"killed: output exceeded the cap of {FormatBytes(_options.MaxOutputBytes)}", clock.Elapsed);
+                    $"killed: output exceeded the cap of {FormatBytes(_options.MaxOutputBytes)}", clock.Elapsed, name);
             }
 
             using var waitTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             var exit = await containers.WaitContainerAsync(id, waitTimeout.Token);
             var elapsed = clock.Elapsed;
-            var state = (await containers.InspectContainerAsync(id, CancellationToken.None)).State;
-            return Interpret(exit.StatusCode, state?.OOMKilled ?? false, limits, stdout, stderr.ToText(), elapsed);
+            // The exit code alone tells a clean exit; only a failed one needs the state (out of memory?).
+            var oomKilled = exit.StatusCode != 0
+                && ((await containers.InspectContainerAsync(id, CancellationToken.None)).State?.OOMKilled ?? false);
+            return Interpret(exit.StatusCode, oomKilled, limits, stdout, stderr.ToText(), elapsed) with { Container = name };
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             if (id is not null) await KillAsync(id);
-            return new StepExecutionResult(StepOutcome.Cancelled, null, stderr.ToText(), "cancelled", clock.Elapsed);
+            return new StepExecutionResult(StepOutcome.Cancelled, null, stderr.ToText(), "cancelled", clock.Elapsed, name);
         }
         catch (DockerImageNotFoundException)
         {
@@ -153,15 +186,43 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
         }
         catch (DockerApiException e)
         {
-            LogDockerError(e, name);
-            return new StepExecutionResult(StepOutcome.Crashed, null, stderr.ToText(), $"the Docker engine refused the step: {FirstLine(e.ResponseBody)}", clock.Elapsed);
+            LogDockerError(e, name ?? request.Image);
+            return new StepExecutionResult(StepOutcome.Crashed, null, stderr.ToText(), $"the Docker engine refused the step: {FirstLine(e.ResponseBody)}", clock.Elapsed, name);
         }
         finally
         {
-            if (id is not null) await RemoveAsync(id);
+            // The outcome is known: answer now and remove the container in the background (IdleAsync and
+            // disposal wait for it; its name stays tracked until it is gone, so the reaper leaves it alone).
+            if (id is not null) Track(RemoveThenForgetAsync(id, name!));
+            else if (name is not null) _tracker.Remove(name);
+        }
+    }
+
+    private readonly ConcurrentDictionary<Task, byte> _removals = new();
+
+    private void Track(Task removal)
+    {
+        _removals[removal] = 0;
+        _ = removal.ContinueWith(t => _removals.TryRemove(t, out _), TaskScheduler.Default);
+    }
+
+    private async Task RemoveThenForgetAsync(string id, string name)
+    {
+        await Task.Yield();
+        try
+        {
+            await RemoveAsync(id);
+        }
+        finally
+        {
             _tracker.Remove(name);
         }
     }
+
+    /// <summary>Completes when the containers of finished steps have been removed.</summary>
+    public Task IdleAsync() => Task.WhenAll(_removals.Keys.ToArray());
+
+    public async ValueTask DisposeAsync() => await IdleAsync();
 
     private static async Task WriteStdinAsync(MultiplexedStream stream, byte[] bytes, CancellationToken ct)
     {
@@ -177,7 +238,8 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
     }
 
     /// <summary>Reads the multiplexed stream to its end. True when stdout went past its cap.</summary>
-    private static async Task<bool> ReadOutputAsync(MultiplexedStream stream, CappedBuffer stdout, CappedBuffer stderr, CancellationToken ct)
+    private static async Task<bool> ReadOutputAsync(MultiplexedStream stream, CappedBuffer stdout, CappedBuffer stderr, LineSplitter? lines,
+        CancellationToken ct)
     {
         var buffer = new byte[81920];
         while (true)
@@ -191,6 +253,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
             else
             {
                 stderr.Append(buffer.AsSpan(0, read.Count));
+                lines?.Append(buffer.AsSpan(0, read.Count));
             }
         }
     }
@@ -292,10 +355,8 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IDisposable
     private static string FirstLine(string? text) =>
         string.IsNullOrWhiteSpace(text) ? "no detail" : text.Split('\n')[0].Trim();
 
-    public void Dispose() => _slots.Dispose();
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Step container {Name} started from {Image} (profile {Profile})")]
-    private partial void LogStarted(string name, string image, string profile);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Step container {Name} started from {Image} (profile {Profile}, warm {Warm})")]
+    private partial void LogStarted(string name, string image, string profile, bool warm);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Docker refused step container {Name}")]
     private partial void LogDockerError(Exception e, string name);
@@ -327,5 +388,50 @@ internal sealed class CappedBuffer(int cap)
     {
         var text = Encoding.UTF8.GetString(_bytes.GetBuffer(), 0, (int)_bytes.Length);
         return Dropped == 0 ? text : text + $"\n[log truncated: {Dropped} bytes beyond the {DockerStepExecutor.FormatBytes(cap)} cap dropped]\n";
+    }
+}
+
+/// <summary>
+/// Turns stderr chunks into lines for the live log: each complete line (without its newline) is reported
+/// once; reporting stops at the log cap, as the stored log does.
+/// </summary>
+internal sealed class LineSplitter(IProgress<string> sink, int cap)
+{
+    private readonly MemoryStream _partial = new();
+    private long _seen;
+    private bool _capped;
+
+    public void Append(ReadOnlySpan<byte> data)
+    {
+        if (_capped) return;
+        var room = (int)Math.Max(0, cap - _seen);
+        var take = data[..Math.Min(room, data.Length)];
+        _seen += take.Length;
+        while (take.IndexOf((byte)'\n') is var nl and >= 0)
+        {
+            _partial.Write(take[..nl]);
+            Emit();
+            take = take[(nl + 1)..];
+        }
+        _partial.Write(take);
+        if (data.Length > room)
+        {
+            Flush();
+            sink.Report($"[log truncated at the {DockerStepExecutor.FormatBytes(cap)} cap]");
+            _capped = true;
+        }
+    }
+
+    /// <summary>Reports what is left after the last newline (the end of the stream).</summary>
+    public void Flush()
+    {
+        if (_partial.Length > 0) Emit();
+    }
+
+    private void Emit()
+    {
+        var line = Encoding.UTF8.GetString(_partial.GetBuffer(), 0, (int)_partial.Length).TrimEnd('\r');
+        _partial.SetLength(0);
+        sink.Report(line);
     }
 }

@@ -52,6 +52,16 @@ public sealed class RunnerOptions
     /// <summary>Steps that run at once; further steps wait in a queue.</summary>
     public int MaxConcurrentSteps { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Containers created ahead of demand per (version image, profile) used in the last
+    /// <see cref="WarmContainerIdleSeconds"/>; a step takes one instead of waiting for the engine's create.
+    /// Each still runs exactly one step. 0 turns the pool off.
+    /// </summary>
+    public int WarmContainers { get; set; } = 1;
+
+    /// <summary>A (version image, profile) not used for this long loses its warm containers.</summary>
+    public int WarmContainerIdleSeconds { get; set; } = 900;
+
     /// <summary>stdout beyond this kills the step (outcome Crashed).</summary>
     public int MaxOutputBytes { get; set; } = 16 * 1024 * 1024;
 
@@ -84,6 +94,10 @@ public sealed class RunnerOptionsValidator : IValidateOptions<RunnerOptions>
             errors.Add($"{p}:InstanceId must be non-empty and use only letters, digits, '-', '_' and '.' (got '{o.InstanceId}').");
         if (o.MaxConcurrentSteps < 1)
             errors.Add($"{p}:MaxConcurrentSteps must be at least 1 (got {o.MaxConcurrentSteps}).");
+        if (o.WarmContainers is < 0 or > 64)
+            errors.Add($"{p}:WarmContainers must be between 0 (off) and 64 (got {o.WarmContainers}).");
+        if (o.WarmContainerIdleSeconds < 1)
+            errors.Add($"{p}:WarmContainerIdleSeconds must be at least 1 (got {o.WarmContainerIdleSeconds}).");
         if (o.MaxOutputBytes < 1024)
             errors.Add($"{p}:MaxOutputBytes must be at least 1024 (got {o.MaxOutputBytes}).");
         if (o.MaxLogBytes < 1024)

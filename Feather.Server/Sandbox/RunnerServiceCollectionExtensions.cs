@@ -8,7 +8,9 @@ public static class RunnerServiceCollectionExtensions
     /// <summary>
     /// Registers the runner: options (sections Runner and Docker, validated at start-up), the Docker
     /// engine connection, <see cref="IStepExecutor"/>, <see cref="IImageBuilder"/>,
-    /// <see cref="RunnerCapabilities"/> (SupportsGpu) and the leftover-container reaper.
+    /// <see cref="RunnerCapabilities"/> (SupportsGpu), the warm container pool, the leftover-container reaper
+    /// and the image removal policy (it asks a registered <see cref="IImageKeepList"/>, else the server's
+    /// database through <see cref="VersionImageKeepList"/>, what is needed; with neither it removes nothing).
     /// </summary>
     public static IServiceCollection AddRunner(this IServiceCollection services, IConfiguration configuration)
     {
@@ -21,10 +23,16 @@ public static class RunnerServiceCollectionExtensions
         services.AddSingleton<ContainerTracker>();
         services.AddSingleton<RunnerCapabilities>();
         services.AddSingleton<Publishing.IProfilePolicy, RunnerProfilePolicy>();
+        services.AddSingleton<WarmContainerPool>();
+        services.AddHostedService(sp => sp.GetRequiredService<WarmContainerPool>());
         services.AddSingleton<DockerStepExecutor>();
         services.AddSingleton<IStepExecutor>(sp => sp.GetRequiredService<DockerStepExecutor>());
         services.AddSingleton<DockerImageBuilder>();
         services.AddSingleton<IImageBuilder>(sp => sp.GetRequiredService<DockerImageBuilder>());
+        services.AddOptions<ImageRetentionOptions>().Bind(configuration.GetSection(ImageRetentionOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ImageRetentionOptions>, ImageRetentionOptionsValidator>();
+        services.AddSingleton<ImageJanitor>();
+        services.AddHostedService(sp => sp.GetRequiredService<ImageJanitor>());
         services.AddSingleton<ContainerReaper>();
         services.AddHostedService(sp => sp.GetRequiredService<ContainerReaper>());
         return services;

@@ -14,6 +14,13 @@ namespace Feather.EndToEnd.Tests;
 /// </summary>
 public sealed class FeatherServer : IAsyncLifetime
 {
+    private readonly IReadOnlyDictionary<string, string> settings;
+
+    public FeatherServer() : this(new Dictionary<string, string>()) { }
+
+    /// <summary>A server with extra environment (configuration keys with __ for :).</summary>
+    internal FeatherServer(IReadOnlyDictionary<string, string> settings) => this.settings = settings;
+
     private readonly StringBuilder serverLog = new();
     private Process? server;
 
@@ -48,6 +55,7 @@ public sealed class FeatherServer : IAsyncLifetime
         psi.Environment["FEATHER_PORT"] = port.ToString();
         psi.Environment["FEATHER_DATA"] = DataDir;
         psi.Environment["FEATHER_ADMIN_PASSWORD"] = AdminPassword;
+        foreach (var (key, value) in settings) psi.Environment[key] = value;
         server = Process.Start(psi)!;
         server.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (serverLog) serverLog.AppendLine(e.Data); };
         server.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (serverLog) serverLog.AppendLine(e.Data); };
@@ -100,10 +108,17 @@ public sealed class FeatherServer : IAsyncLifetime
             if (!server.WaitForExit(TimeSpan.FromSeconds(20))) server.Kill(entireProcessTree: true);
         }
         server?.Dispose();
+        // A server that stopped cleanly has removed its warm containers and every step container.
+        var leftovers = !File.Exists(Path.Combine(DataDir, "instance-id")) ? [] : (await Docker("ps", "-aq",
+            "--filter", "label=org.feather.managed=true", "--filter", $"label=org.feather.owner={InstanceId}"))
+            .Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (leftovers.Length > 0) await Docker(["rm", "-f", .. leftovers]);
         if (images.Count > 0) await Docker(["rmi", "-f", .. images]);
         Http.Dispose();
         TryDelete(DataDir);
         TryDelete(ConfigHome);
+        if (leftovers.Length > 0)
+            throw new InvalidOperationException($"the server left {leftovers.Length} container(s) behind after SIGTERM");
     }
 
     private async Task<List<string>> VersionImagesAsync()

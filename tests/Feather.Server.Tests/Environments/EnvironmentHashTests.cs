@@ -73,6 +73,16 @@ public class BuildContextTests
         Assert.Contains(lines, l => l.Contains("python3 -m pip --version") && l.Contains("python3-pip"));
         Assert.Contains(lines, l => l.Contains("pip install") && l.Contains("--no-index --find-links 'http://wheels.lab/'") && l.Contains("'numpy==1.24.2'"));
         Assert.Equal("USER 10001:10001", lines[^1]);
+        // byte-compiled at build, as root, before dropping to the sandbox user
+        Assert.StartsWith("RUN python3 -c \"import compileall", lines[^2]);
+        Assert.Contains("sys.path[1:]", lines[^2]);
+    }
+
+    [Fact]
+    public void The_recipe_version_is_part_of_the_hash()
+    {
+        var spec = new EnvironmentSpec("feather-runner:latest", "low", "3.11", [], []);
+        Assert.Contains($"\"recipe\":{EnvironmentHash.RecipeVersion}", EnvironmentHash.Canonical(spec, "sha256:abc"));
     }
 
     [Fact]

@@ -144,10 +144,22 @@ public sealed class RunnerFixture : IAsyncLifetime
         Assert.True(image is not null, error);
     }
 
-    /// <summary>Containers of this test server (label org.feather.owner = its instance id), in any state.</summary>
+    /// <summary>
+    /// Step containers of this test server (label org.feather.owner = its instance id), in any state,
+    /// not counting the warm pool's never-started containers (see <see cref="WarmContainersAsync"/>).
+    /// </summary>
     public async Task<int> CountContainersAsync()
     {
-        var list = await Docker.Containers.ListContainersAsync(new ContainersListParameters
+        await Services.GetRequiredService<DockerStepExecutor>().IdleAsync(); // finished steps' containers are removed in the background
+        return (await OwnContainersAsync()).Count(c => c.Labels?.ContainsKey(WarmContainerPool.WarmLabel) != true);
+    }
+
+    /// <summary>The warm pool's containers of this test server.</summary>
+    public async Task<List<ContainerListResponse>> WarmContainersAsync() =>
+        (await OwnContainersAsync()).Where(c => c.Labels?.ContainsKey(WarmContainerPool.WarmLabel) == true).ToList();
+
+    private async Task<IList<ContainerListResponse>> OwnContainersAsync() =>
+        await Docker.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>>
@@ -155,8 +167,6 @@ public sealed class RunnerFixture : IAsyncLifetime
                 ["label"] = new Dictionary<string, bool> { ["org.feather.managed=true"] = true, [$"org.feather.owner={InstanceId}"] = true },
             },
         }, default);
-        return list.Count;
-    }
 
     public async Task DisposeAsync()
     {
