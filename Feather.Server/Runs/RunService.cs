@@ -141,12 +141,16 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
         try
         {
             ct.ThrowIfCancellationRequested();
-            await Update(runId, index, s => { s.Status = StepStatus.Running; s.StartedAt = DateTime.UtcNow; });
             // stderr lines are stored as they arrive (a few writes a second), so events and polling see live logs
             var live = new LiveStepLog(text => Update(runId, index, s => s.Logs = text), TimeSpan.FromMilliseconds(250));
             try
             {
-                result = await executor.ExecuteAsync(request with { Log = live }, ct);
+                // the step stays queued until the runner's queue lets it start
+                result = await executor.ExecuteAsync(request with
+                {
+                    Log = live,
+                    Started = () => Update(runId, index, s => { s.Status = StepStatus.Running; s.StartedAt = DateTime.UtcNow; }),
+                }, ct);
             }
             finally
             {

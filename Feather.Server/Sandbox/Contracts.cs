@@ -7,6 +7,9 @@ namespace Feather.Server.Sandbox;
 /// <param name="Profile">low, medium or high: selects limits (and a GPU for high).</param>
 /// <param name="RequestJson">The runtime request (docs/contracts.md section 3), written to the container's stdin.</param>
 /// <param name="Labels">Extra labels (run, step, model ids); the executor adds its own ownership labels.</param>
+/// <param name="User">Who asked: the queue is fair between users.</param>
+/// <param name="Log">Receives the step's stderr lines as they arrive.</param>
+/// <param name="Started">Called once the step leaves the queue and its container has started.</param>
 /// <param name="User">Who submitted the step: the queue is fair between users (null: the anonymous users' shared queue).</param>
 /// <param name="Log">Receives the step's stderr line by line as it arrives (within the log cap), for live logs.</param>
 public sealed record StepExecutionRequest(
@@ -15,7 +18,8 @@ public sealed record StepExecutionRequest(
     string RequestJson,
     IReadOnlyDictionary<string, string> Labels,
     string? User = null,
-    IProgress<string>? Log = null);
+    IProgress<string>? Log = null,
+    Func<Task>? Started = null);
 
 public enum StepOutcome
 {

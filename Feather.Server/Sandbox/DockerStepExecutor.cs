@@ -138,6 +138,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             await containers.StartContainerAsync(id, new ContainerStartParameters(), ct);
             clock.Restart();
             LogStarted(name, request.Image, request.Profile, warm);
+            if (request.Started is not null) await request.Started();
 
             var outputCapHit = false;
             try

@@ -20,6 +20,7 @@ public class LiveLogTests
 
         public async Task<StepExecutionResult> ExecuteAsync(StepExecutionRequest request, CancellationToken ct)
         {
+            if (request.Started is not null) await request.Started();
             Seen.TrySetResult(request);
             request.Log!.Report("loading weights");
             request.Log.Report("epoch 1");

@@ -42,6 +42,7 @@ public sealed class TestDoubleStepExecutor : IStepExecutor
     public async Task<StepExecutionResult> ExecuteAsync(StepExecutionRequest request, CancellationToken ct)
     {
         Requests.Enqueue(request);
+        if (request.Started is not null) await request.Started(); // no queue here: every step starts at once
         var runtime = JsonNode.Parse(request.RequestJson)!;
         var text = runtime["responses"]!.ToJsonString();
         // Step 1 chooses among the items step 0 offered (below): the chosen item counts as its text.

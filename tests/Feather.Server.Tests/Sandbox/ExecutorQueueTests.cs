@@ -31,8 +31,17 @@ public sealed class ExecutorQueueTests(RunnerFixture fx) : IAsyncLifetime
             fx.Services.GetRequiredService<WarmContainerPool>(), NullLogger<DockerStepExecutor>.Instance);
         using var stopRunning = new CancellationTokenSource();
         using var stopQueued = new CancellationTokenSource();
-        var running = executor.ExecuteAsync(Request("loop.py", new { }, "medium", "ada"), stopRunning.Token);
-        var queued = executor.ExecuteAsync(Request("echo.py", new { name = "x" }, "medium", "bob"), stopQueued.Token);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var queuedStarted = false;
+        var running = executor.ExecuteAsync(Request("loop.py", new { }, "medium", "ada") with
+        {
+            Started = () => { started.TrySetResult(); return Task.CompletedTask; },
+        }, stopRunning.Token);
+        var queued = executor.ExecuteAsync(Request("echo.py", new { name = "x" }, "medium", "bob") with
+        {
+            Started = () => { queuedStarted = true; return Task.CompletedTask; },
+        }, stopQueued.Token);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the running step reported its start
         for (var i = 0; i < 200 && executor.QueueLength == 0; i++) await Task.Delay(50);
         Assert.Equal(1, executor.QueueLength);
         Assert.Equal(1, executor.Running);
@@ -42,6 +51,7 @@ public sealed class ExecutorQueueTests(RunnerFixture fx) : IAsyncLifetime
         Assert.Equal(StepOutcome.Cancelled, q.Outcome);
         Assert.Equal("cancelled while queued", q.Message);
         Assert.Null(q.Container); // it never had one
+        Assert.False(queuedStarted); // and never reported a start: its run showed it queued throughout
         Assert.Equal(0, executor.QueueLength);
         Assert.False(running.IsCompleted);
 
