@@ -122,8 +122,7 @@ public sealed class ComposeTests(ITestOutputHelper output)
             versionImages.Add(v2.GetProperty("image").GetProperty("versionImage").GetString()!);
             Phase("after the restart: model, versions and run kept; ran and published again");
 
-            var steps = await FeatherServer.Docker("ps", "-aq", "--filter", "label=org.feather.managed=true", "--filter", $"label=org.feather.owner={instance}");
-            Assert.Equal("", steps.Stdout.Trim());
+            Assert.Empty(await FeatherServer.StepContainersAsync(instance));
 
             var taken = await Compose("down", "-v");
             Assert.True(taken.ExitCode == 0, taken.ToString());

@@ -94,6 +94,26 @@ public sealed class FeatherServer : IAsyncLifetime
             ["FEATHER_PYTHON"] = "/usr/bin/python3",
         });
 
+    /// <summary>
+    /// The containers of a server (by its instance id) that are not warm ones (created ahead of
+    /// demand, never started). A finished step's container is removed just after its result is
+    /// stored, so this waits up to 5 s for them to go.
+    /// </summary>
+    public static async Task<string[]> StepContainersAsync(string instanceId)
+    {
+        string[] steps = [];
+        for (var i = 0; i < 50; i++)
+        {
+            var listed = await Docker("ps", "-a", "--format", "{{.Names}} {{.State}} {{.Label \"org.feather.warm\"}}",
+                "--filter", "label=org.feather.managed=true", "--filter", $"label=org.feather.owner={instanceId}");
+            steps = listed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Where(line => !line.EndsWith(" created true", StringComparison.Ordinal)).ToArray();
+            if (steps.Length == 0) break;
+            await Task.Delay(100);
+        }
+        return steps;
+    }
+
     public static Task<CommandResult> Docker(params string[] args) =>
         CommandResult.RunAsync("docker", args, "/", null, new Dictionary<string, string>());
 
