@@ -38,7 +38,7 @@ class Server:
     def __init__(self, env: dict[str, str] | None = None) -> None:
         for name in ("feather-server", "feather"):
             if not os.access(os.path.join(ROOT, "bin", name), os.X_OK):
-                raise SystemExit(f"bin/{name} is missing: build it with `source scripts/setup.sh; build_binaries`")
+                raise SystemExit(f"bin/{name} is missing: build it with `scripts/build.sh binaries`")
         self.data = tempfile.mkdtemp(prefix="feather-bench-data-")
         self.config = tempfile.mkdtemp(prefix="feather-bench-config-")
         self.password = secrets.token_hex(16)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the server image from bin/feather-server (run `source scripts/setup.sh; build_binaries`
+# Builds the server image from bin/feather-server (run `scripts/build.sh binaries`
 # first). Usage: images/server/build.sh [TAG]   (default feather-server:latest)
 # BASE_IMAGE picks the base (default debian:bookworm-slim; offline: feather-base:bookworm, which is
 # used automatically when debian:bookworm-slim is not on the engine and cannot be pulled).
@@ -7,7 +7,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 tag="${1:-feather-server:latest}"
 binary="$root/bin/feather-server"
-[ -x "$binary" ] || { echo "error: $binary is missing: run 'source scripts/setup.sh; build_binaries'" >&2; exit 1; }
+[ -x "$binary" ] || { echo "error: $binary is missing: run scripts/build.sh binaries" >&2; exit 1; }
 base="${BASE_IMAGE:-}"
 if [ -z "$base" ]; then
   if docker image inspect debian:bookworm-slim >/dev/null 2>&1 || docker pull -q debian:bookworm-slim >/dev/null 2>&1; then
