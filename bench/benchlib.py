@@ -1,6 +1,7 @@
 """Shared by bench/step-latency and bench/concurrency: starts bin/feather-server on a free loopback
 port with a temporary data directory, publishes bench/noop, runs no-op steps through the HTTP API,
-and cleans up (server stopped with SIGTERM, its containers and the images it built removed).
+and cleans up (server stopped with SIGTERM, its containers and its version images removed; the
+shared environment image stays, as the server's retention policy would keep it).
 Standard library only; run with Debian's /usr/bin/python3."""
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ class Server:
         self.token = ""
         self.process: subprocess.Popen | None = None
         self.log = open(os.path.join(self.data, "server.log"), "w")
-        self.images_before = set(docker("images", "--format", "{{.Repository}}:{{.Tag}}").split())
+        self.version_images: list[str] = []  # removed on exit; other servers' images are left alone
 
     def __enter__(self) -> "Server":
         env = dict(os.environ, FEATHER_PORT=str(self.port), FEATHER_DATA=self.data, FEATHER_ADMIN_PASSWORD=self.password,
@@ -100,6 +101,7 @@ class Server:
         version = self.request("GET", "/api/models/admin/noop/versions/1")
         if version["image"]["status"] != "ready":
             raise SystemExit(f"the noop image is {version['image']['status']}: {version['image'].get('error')}")
+        self.version_images.append(version["image"]["versionImage"])
         return version["image"]["versionImage"]
 
     def step(self) -> tuple[float, str]:
@@ -134,9 +136,7 @@ class Server:
             self.left_after_stop = len(left)
             if left:
                 docker("rm", "-f", *left, check=False)
-        built = [i for i in docker("images", "--format", "{{.Repository}}:{{.Tag}}").split()
-                 if i not in self.images_before and i.startswith(("feather-version:", "feather-env:"))]
-        for image in built:
+        for image in self.version_images:
             docker("rmi", image, check=False)
         self.log.close()
         shutil.rmtree(self.data, ignore_errors=True)
