@@ -188,3 +188,41 @@ def text_list(value: Any, what: str, component: str) -> list[str]:
 
 
 STR_LIST = {"type": "array", "items": {"type": "string"}}
+
+
+class TextPerItem:
+    """One text box per shown item (Image.WithTextIn, Document.WithTextIn): mixed in before the
+    component's base class, which holds the items in `_<items_key>`. Response: {"texts": [...]}."""
+
+    items_key: str  # "images" or "documents": the value's key and the attribute holding the blobs
+    item_word: str  # "image" or "document", for messages
+    component: str
+    interactive = True
+    config = ("default_text", "max_chars")
+    response_schema = {"type": "object", "required": ["texts"], "additionalProperties": False,
+                       "properties": {"texts": STR_LIST}}
+    max_chars: int
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        check_positive_int("max_chars", config.get("max_chars", 256), cls.component)
+        if config.get("default_text") is not None and not isinstance(config.get("default_text"), str):
+            raise PropsError(f"{cls.component}: default_text must be a string")
+
+    def _items(self) -> list[Any]:
+        return getattr(self, "_" + self.items_key)
+
+    def value(self) -> dict[str, Any]:
+        return {self.items_key: [b.to_payload() for b in self._items()]}
+
+    @classmethod
+    def _data_from_value(cls, value: Any) -> dict[str, Any]:
+        key = cls.items_key
+        return {key: expect_list(expect_object(value, (key,), cls.component)[key], key)}
+
+    def _parse_response(self, response: Any) -> list[str]:
+        body = expect_object(response, ("texts",), self.component)
+        return check_texts(body["texts"], len(self._items()), self.max_chars, f"one per {self.item_word}")
+
+    def get(self) -> list[str]:
+        return list(self._require_bound())  # type: ignore[attr-defined]

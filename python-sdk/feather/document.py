@@ -5,8 +5,7 @@ from typing import Any
 
 from . import _binary
 from ._binary import BINARY_SCHEMA, Blob
-from .component import Component, check_positive_int, check_texts, expect_list, expect_object
-from .errors import PropsError
+from .component import Component, TextPerItem, expect_list, expect_object
 from .file import to_blobs
 from .image import captions
 
@@ -21,17 +20,14 @@ class _WithDocuments(Component):
         return [_binary.load_image(d, format, f"document {i}") for i, d in enumerate(self._documents)]
 
 
-class WithTextIn(_WithDocuments):
+class WithTextIn(TextPerItem, _WithDocuments):
     """One text box per document. `documents`: str (plain text), bytes or feather.Blob.
     Value: {"documents"}. Response: {"texts": [one per document]}."""
 
     component = "Document.WithTextIn"
-    interactive = True
-    config = ("default_text", "max_chars")
+    items_key, item_word = "documents", "document"
     value_schema = {"type": "object", "required": ["documents"], "additionalProperties": False,
                     "properties": {"documents": DOCS}}
-    response_schema = {"type": "object", "required": ["texts"], "additionalProperties": False,
-                       "properties": {"texts": {"type": "array", "items": {"type": "string"}}}}
 
     def __init__(self, documents: list[Any], default_text: str | None = None, max_chars: int = 256,
                  title: str | None = None, description: str | None = None) -> None:
@@ -39,26 +35,6 @@ class WithTextIn(_WithDocuments):
         self.check_config({"default_text": default_text, "max_chars": max_chars})
         self._documents = to_blobs(documents, None, self.component, "document")
         self.default_text, self.max_chars = default_text, max_chars
-
-    @classmethod
-    def check_config(cls, config: dict[str, Any]) -> None:
-        check_positive_int("max_chars", config.get("max_chars", 256), cls.component)
-        if config.get("default_text") is not None and not isinstance(config.get("default_text"), str):
-            raise PropsError(f"{cls.component}: default_text must be a string")
-
-    def value(self) -> dict[str, Any]:
-        return {"documents": [d.to_payload() for d in self._documents]}
-
-    @classmethod
-    def _data_from_value(cls, value: Any) -> dict[str, Any]:
-        return {"documents": expect_list(expect_object(value, ("documents",), cls.component)["documents"], "documents")}
-
-    def _parse_response(self, response: Any) -> list[str]:
-        body = expect_object(response, ("texts",), self.component)
-        return check_texts(body["texts"], len(self._documents), self.max_chars, "one per document")
-
-    def get(self) -> list[str]:
-        return list(self._require_bound())
 
 
 class View(_WithDocuments):

@@ -5,7 +5,7 @@ from typing import Any
 
 from . import _binary
 from ._binary import BINARY_SCHEMA, Blob
-from .component import (STR_LIST, Component, check_positive_int, check_texts, expect_index,
+from .component import (STR_LIST, Component, TextPerItem, expect_index,
                         expect_list, expect_object)
 from .errors import PayloadError, PropsError
 from .list import STYLES, check_max_selected, parse_items, parse_multi
@@ -148,16 +148,13 @@ class WithSelectMulti(_WithImages):
         return [list(c) if return_index else [self.lists[i][j] for j in c] for i, c in enumerate(chosen)]
 
 
-class WithTextIn(_WithImages):
+class WithTextIn(TextPerItem, _WithImages):
     """One text box per image (at most `max_chars`). Value: {"images"}. Response: {"texts": [one per image]}."""
 
     component = "Image.WithTextIn"
-    interactive = True
-    config = ("default_text", "max_chars")
+    items_key, item_word = "images", "image"
     value_schema = {"type": "object", "required": ["images"], "additionalProperties": False,
                     "properties": {"images": IMAGES}}
-    response_schema = {"type": "object", "required": ["texts"], "additionalProperties": False,
-                       "properties": {"texts": STR_LIST}}
 
     def __init__(self, images: list[Any], default_text: str | None = None, max_chars: int = 256,
                  title: str | None = None, description: str | None = None) -> None:
@@ -165,26 +162,6 @@ class WithTextIn(_WithImages):
         self.check_config({"default_text": default_text, "max_chars": max_chars})
         self._images = to_images(images, self.component)
         self.default_text, self.max_chars = default_text, max_chars
-
-    @classmethod
-    def check_config(cls, config: dict[str, Any]) -> None:
-        check_positive_int("max_chars", config.get("max_chars", 256), cls.component)
-        if config.get("default_text") is not None and not isinstance(config.get("default_text"), str):
-            raise PropsError(f"{cls.component}: default_text must be a string")
-
-    def value(self) -> dict[str, Any]:
-        return {"images": [b.to_payload() for b in self._images]}
-
-    @classmethod
-    def _data_from_value(cls, value: Any) -> dict[str, Any]:
-        return {"images": expect_list(expect_object(value, ("images",), cls.component)["images"], "images")}
-
-    def _parse_response(self, response: Any) -> list[str]:
-        body = expect_object(response, ("texts",), self.component)
-        return check_texts(body["texts"], len(self._images), self.max_chars, "one per image")
-
-    def get(self) -> list[str]:
-        return list(self._require_bound())
 
 
 class View(_WithImages):
