@@ -45,7 +45,7 @@ public interface IImageKeepList
     /// </summary>
     IReadOnlySet<string> VersionImagesToKeep(DateTime since);
 
-    /// <summary>Records that a version's image was removed (so a run of it says why it cannot start).</summary>
+    /// <summary>Records that a version's image was removed (a run of the version rebuilds it from its kept files).</summary>
     void ImageRemoved(string versionImage, string reason);
 }
 
@@ -139,7 +139,7 @@ public sealed partial class ImageJanitor(
                 LogRemoved(string.Join(", ", removal.Tags), removal.Reason);
                 if (removal.Image.Kind == "version")
                     foreach (var tag in removal.Tags)
-                        keepList.ImageRemoved(tag, $"its image was removed by the image retention policy ({removal.Reason}, unused for {o.KeepDays} days); publish the version again to run it");
+                        keepList.ImageRemoved(tag, $"its image was removed by the image retention policy ({removal.Reason}, unused for {o.KeepDays} days); a run of the version rebuilds it");
             }
             catch (DockerImageNotFoundException)
             {

@@ -31,7 +31,7 @@ public sealed class VersionImageKeepList(FeatherDb db) : IImageKeepList
     {
         foreach (var version in db.Versions.Find(v => v.VersionImage == versionImage).ToList())
         {
-            version.ImageStatus = ImageStatus.Failed;
+            version.ImageStatus = ImageStatus.Removed;
             version.ImageError = reason;
             db.Versions.Update(version);
         }

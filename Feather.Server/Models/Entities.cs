@@ -14,6 +14,8 @@ public static class ImageStatus
     public const string Building = "building";
     public const string Ready = "ready";
     public const string Failed = "failed";
+    /// <summary>Built once, then removed by the image retention policy; the next run rebuilds it.</summary>
+    public const string Removed = "removed";
 }
 
 public sealed class ModelRecord

@@ -76,6 +76,17 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
                 return (Problems.Unavailable("this server has no step executor (the Docker runner is not configured)"), null);
             if (services.GetService<Publishing.IProfilePolicy>()?.Refuse(version.Environment.Profile) is { } refusal)
                 return (Problems.Conflict($"{run.Owner}/{run.Model} version {run.Version} needs the '{version.Environment.Profile}' profile: {refusal}", where), null);
+            if (version.ImageStatus == ImageStatus.Removed)
+            {
+                // The files of every version are kept, so an image the retention policy removed is built again.
+                version.ImageStatus = ImageStatus.Pending;
+                version.ImageError = null;
+                store.Db.Versions.Update(version);
+                services.GetRequiredService<ImageBuildQueue>().Enqueue(version.Id);
+                return (Problems.Conflict(
+                    $"the image of {run.Owner}/{run.Model} version {run.Version} was removed by the image retention policy and is being built again; try again when it is ready",
+                    new Dictionary<string, object?> { ["step"] = index, ["imageStatus"] = ImageStatus.Pending }), null);
+            }
             if (version.ImageStatus != ImageStatus.Ready || version.VersionImage is null)
                 return (Problems.Conflict(
                     $"the image of {run.Owner}/{run.Model} version {run.Version} is {version.ImageStatus}" +

@@ -44,6 +44,32 @@ public class RunsTests
     private static JsonObject Name(string text) => new() { ["name"] = new JsonObject { ["texts"] = new JsonArray(text) } };
 
     [Fact]
+    public async Task A_version_whose_image_the_retention_policy_removed_is_built_again_when_it_runs()
+    {
+        var executor = new TestDoubleStepExecutor();
+        await using var server = await FeatherTestServer.StartAsync(services: Runner(executor));
+        using var client = server.Client(await server.AdminTokenAsync());
+        await new TestModel().PublishAsync(client);
+        await WaitForImageAsync(client, "admin/hello", 1);
+        var image = (await (await client.GetAsync("/api/models/admin/hello/versions/1")).Json(HttpStatusCode.OK))["image"]!["versionImage"]!.GetValue<string>();
+
+        // what the retention policy records after removing the image from the engine
+        new VersionImageKeepList(server.Services.GetRequiredService<Feather.Server.Storage.FeatherDb>())
+            .ImageRemoved(image, "its image was removed by the image retention policy");
+        var removed = await (await client.GetAsync("/api/models/admin/hello/versions/1")).Json(HttpStatusCode.OK);
+        Assert.Equal("removed", removed["image"]!["status"]!.GetValue<string>());
+
+        var id = (await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { })).Json(HttpStatusCode.Created))["id"]!.GetValue<string>();
+        var refused = await (await client.SendAsync(Step(id, 0, Name("Ada")))).Json(HttpStatusCode.Conflict);
+        Assert.Contains("is being built again", refused["detail"]!.GetValue<string>());
+        Assert.Empty(executor.Requests); // nothing ran on a missing image
+
+        await WaitForImageAsync(client, "admin/hello", 1);
+        var step = await (await client.SendAsync(Step(id, 0, Name("Ada")))).Json(HttpStatusCode.OK);
+        Assert.Equal("succeeded", step["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task A_two_step_run_carries_the_servers_outputs_forward_and_reruns_make_later_steps_stale()
     {
         var executor = new TestDoubleStepExecutor();

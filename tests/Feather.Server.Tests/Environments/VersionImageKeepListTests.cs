@@ -47,12 +47,12 @@ public sealed class VersionImageKeepListTests : IDisposable
     }
 
     [Fact]
-    public void A_removed_image_marks_its_version_so_a_run_says_why()
+    public void A_removed_image_marks_its_version_removed()
     {
         Version("m", 1, DateTime.UtcNow);
         new VersionImageKeepList(_db).ImageRemoved("feather-version:m-1", "its image was removed by the image retention policy");
         var v = _db.Versions.FindById("m-1");
-        Assert.Equal(ImageStatus.Failed, v.ImageStatus);
+        Assert.Equal(ImageStatus.Removed, v.ImageStatus);
         Assert.Equal("its image was removed by the image retention policy", v.ImageError);
     }
 }
