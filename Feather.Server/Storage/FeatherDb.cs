@@ -17,7 +17,8 @@ public sealed class FeatherDb : IDisposable
 
     public FeatherDb(FeatherOptions options)
     {
-        var mapper = new BsonMapper { EnumAsInteger = false };
+        // EmptyStringToNull off: an empty log or description reads back as "", not null
+        var mapper = new BsonMapper { EnumAsInteger = false, EmptyStringToNull = false };
         _db = new LiteDatabase(new ConnectionString { Filename = options.DatabasePath, Connection = ConnectionType.Direct }, mapper);
         _db.UtcDate = true;
 
