@@ -32,9 +32,14 @@ public static partial class BuildContext
         }
         if (python.Length > 0)
         {
+            var url = !string.IsNullOrEmpty(wheelhouseUrl) ? wheelhouseUrl : indexUrl;
             var source = !string.IsNullOrEmpty(wheelhouseUrl) ? $"--no-index --find-links '{wheelhouseUrl}'"
                 : !string.IsNullOrEmpty(indexUrl) ? $"--index-url '{indexUrl}'"
                 : "";
+            // pip ignores a plain-http index or find-links host that is not localhost ("not a trusted or secure
+            // host and is being ignored") and then reports every package as missing. The operator configured
+            // this URL for the builds, so it is trusted explicitly.
+            if (PlainHttpHost(url) is { } host) source += $" --trusted-host '{host}'";
             sb.Append("RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --break-system-packages ")
               .Append(source).Append(source.Length > 0 ? " " : "")
               .Append(string.Join(' ', python.Select(p => $"'{p}'"))).Append('\n');
@@ -47,6 +52,12 @@ public static partial class BuildContext
         sb.Append("USER 10001:10001\n");
         return sb.ToString();
     }
+
+    /// <summary>host[:port] of an http:// URL (what pip's --trusted-host takes), else null.</summary>
+    public static string? PlainHttpHost(string? url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttp && uri.Authority.Length > 0
+            ? uri.Authority
+            : null;
 
     /// <summary>The Dockerfile of a version image: the environment plus the version's files under /model.</summary>
     public static string VersionDockerfile(string environmentImage) =>

@@ -92,8 +92,22 @@ public class BuildContextTests
         Assert.DoesNotContain("apt-get", none);
         Assert.DoesNotContain("pip install", none);
         var idx = BuildContext.EnvironmentDockerfile("r", new EnvironmentSpec("r", "low", "3.11", [], ["six==1.16.0"]), "http://idx/simple", null);
-        Assert.Contains("--index-url 'http://idx/simple'", idx);
+        Assert.Contains("--index-url 'http://idx/simple' --trusted-host 'idx'", idx);
         Assert.DoesNotContain("--no-index", idx);
+    }
+
+    [Theory]
+    [InlineData("http://172.17.0.2:8000/", "172.17.0.2:8000")]
+    [InlineData("http://wheels.lab/simple", "wheels.lab")]
+    [InlineData("https://wheels.lab/simple", null)]
+    [InlineData("/srv/wheelhouse", null)]
+    [InlineData(null, null)]
+    public void Only_a_plain_http_source_gets_a_trusted_host(string? url, string? host)
+    {
+        Assert.Equal(host, BuildContext.PlainHttpHost(url));
+        var d = BuildContext.EnvironmentDockerfile("r", new EnvironmentSpec("r", "low", "3.11", [], ["six==1.16.0"]), null, url);
+        if (host is null) Assert.DoesNotContain("--trusted-host", d);
+        else Assert.Contains($"--no-index --find-links '{url}' --trusted-host '{host}' 'six==1.16.0'", d);
     }
 
     [Theory]
