@@ -47,6 +47,14 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
     public bool CanRead(ModelRecord model, Caller caller) =>
         model.Visibility is Visibility.Public or Visibility.Unlisted || CanWrite(model, caller);
 
+    /// <summary>
+    /// True when a version the caller may write already holds a file with this hash. Only then may a
+    /// publish skip uploading it: knowing a hash must not give access to someone else's file.
+    /// </summary>
+    public bool CallerHolds(string sha256, Caller caller) =>
+        !caller.IsAnonymous && db.Versions.Find(v => v.Files.Select(f => f.Sha256).Any(s => s == sha256))
+            .Select(v => FindById(v.ModelId)).Any(m => m is not null && CanWrite(m, caller));
+
     public bool IsListed(ModelRecord model, Caller caller) =>
         model.Visibility == Visibility.Public || CanWrite(model, caller);
 

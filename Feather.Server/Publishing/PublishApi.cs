@@ -115,7 +115,8 @@ public static class PublishApi
         var stored = new List<string>();
         foreach (var f in record.Files)
         {
-            if (await blobs.ExistsAsync(f.Sha256, ct)) stored.Add(f.Path);
+            // content-addressed: a file already in a version of the caller's is not uploaded again
+            if (await blobs.ExistsAsync(f.Sha256, ct) && models.CallerHolds(f.Sha256, caller)) stored.Add(f.Path);
             else uploads.Add(new UploadSlot(f.Path,
                 $"{baseUrl}/api/uploads/{record.Id}/{f.Sha256}?expires={expires}&sig={signer.Sign(record.Id, f.Sha256, expires)}"));
         }
@@ -161,7 +162,7 @@ public static class PublishApi
 
         var missing = new List<string>();
         foreach (var f in publish.Files)
-            if (!blobs.IsStaged(publishId, f.Sha256) && !await blobs.ExistsAsync(f.Sha256, ct))
+            if (!blobs.IsStaged(publishId, f.Sha256) && !(await blobs.ExistsAsync(f.Sha256, ct) && models.CallerHolds(f.Sha256, caller)))
                 missing.Add(f.Path);
         if (missing.Count > 0)
             return Problems.Conflict($"{missing.Count} file(s) have not been uploaded: {string.Join(", ", missing)}",
@@ -170,6 +171,9 @@ public static class PublishApi
         await CompleteLock.WaitAsync(ct);
         try
         {
+            // a second complete of the same publish waited for the first: it has nothing left to record
+            if (db.Publishes.FindById(publishId) is null)
+                return Problems.NotFound($"no open publish '{publishId}' (it has just completed)");
             foreach (var sha in publish.Files.Select(f => f.Sha256).Distinct())
                 if (blobs.IsStaged(publishId, sha)) blobs.Commit(publishId, sha);
 

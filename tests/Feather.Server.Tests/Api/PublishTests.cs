@@ -49,6 +49,29 @@ public class PublishTests
     }
 
     [Fact]
+    public async Task Knowing_the_hash_of_someone_elses_file_does_not_let_a_publish_skip_uploading_it()
+    {
+        await using var server = await FeatherTestServer.StartAsync();
+        using var admin = server.Client(await server.AdminTokenAsync());
+        var secret = new TestModel { Files = new() { ["model.py"] = "print('x')"u8.ToArray(), ["weights.bin"] = "private weights"u8.ToArray() } };
+        await secret.PublishAsync(admin); // private by default
+
+        using var mallory = server.Client(await server.UserTokenAsync("mallory"));
+        var copy = new TestModel { Name = "copy", Files = secret.Files };
+        var start = await (await mallory.PostAsJsonAsync("/api/publish", copy.StartBody())).Json(HttpStatusCode.Created);
+        Assert.Empty(start["alreadyStored"]!.AsArray()); // the server does not say it holds them
+        Assert.Equal(2, start["uploads"]!.AsArray().Count);
+        // completing without the bytes is refused: she has to have the file to publish it
+        var refused = await (await mallory.PostAsync($"/api/publish/{start["publishId"]}/complete", null)).Json(HttpStatusCode.Conflict);
+        Assert.Contains("weights.bin", refused["detail"]!.GetValue<string>());
+
+        // with the bytes it works (and the store keeps one copy)
+        await copy.UploadAllAsync(mallory, start);
+        await (await mallory.PostAsync($"/api/publish/{start["publishId"]}/complete", null)).Json(HttpStatusCode.Created);
+        Assert.Equal(2, BlobCount(server));
+    }
+
+    [Fact]
     public async Task A_corrupt_upload_is_refused_and_can_be_retried_file_by_file()
     {
         await using var server = await FeatherTestServer.StartAsync();
