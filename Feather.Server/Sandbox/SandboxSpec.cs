@@ -25,6 +25,7 @@ public static class SandboxParameters
     public const string ProfileLabel = "org.feather.profile";
     public const string SandboxUser = "10001:10001";
     public const long MiB = 1024 * 1024;
+    public const long ShmBytes = 8 * MiB;
 
     public static CreateContainerParameters Create(SandboxSpec spec)
     {
@@ -50,6 +51,16 @@ public static class SandboxParameters
             PidsLimit = limits.PidsLimit,
             CapDrop = ["ALL"],
             SecurityOpt = ["no-new-privileges"],
+            Privileged = false,
+            IpcMode = "private",
+            ShmSize = ShmBytes, // /dev/shm is the one writable place besides /tmp: keep it small
+            // open files bounded whatever the engine's default; no core dumps (a host core_pattern
+            // handler would otherwise run for a crashing step)
+            Ulimits =
+            [
+                new Ulimit { Name = "nofile", Soft = 1024, Hard = 4096 },
+                new Ulimit { Name = "core", Soft = 0, Hard = 0 },
+            ],
             // The step's output travels through attach; nothing is kept by the engine's log driver.
             LogConfig = new LogConfig { Type = "none", Config = new Dictionary<string, string>() },
             AutoRemove = false, // removed explicitly after its exit state is inspected

@@ -45,6 +45,12 @@ public class SandboxParametersTests
         Assert.False(p.HostConfig!.Privileged);
         Assert.Equal("none", p.HostConfig!.LogConfig!.Type);
         Assert.Empty(p.Env);
+        Assert.Equal("private", p.HostConfig!.IpcMode);
+        Assert.Equal(8L * 1024 * 1024, p.HostConfig!.ShmSize);
+        Assert.Contains(p.HostConfig!.Ulimits, u => u is { Name: "nofile", Soft: 1024, Hard: 4096 });
+        Assert.Contains(p.HostConfig!.Ulimits, u => u is { Name: "core", Soft: 0, Hard: 0 });
+        Assert.Null(p.HostConfig!.Devices);
+        Assert.True(string.IsNullOrEmpty(p.HostConfig!.PidMode)); // not the host's pid namespace
     }
 
     [Fact]
