@@ -40,7 +40,9 @@ public static partial class BuildContext
             // host and is being ignored") and then reports every package as missing. The operator configured
             // this URL for the builds, so it is trusted explicitly.
             if (PlainHttpHost(url) is { } host) source += $" --trusted-host '{host}'";
-            sb.Append("RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --break-system-packages ")
+            // Wheels only: installing a wheel runs none of the package's code (a source package's setup.py
+            // would run as root during the build).
+            sb.Append("RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --break-system-packages --only-binary=:all: ")
               .Append(source).Append(source.Length > 0 ? " " : "")
               .Append(string.Join(' ', python.Select(p => $"'{p}'"))).Append('\n');
         }

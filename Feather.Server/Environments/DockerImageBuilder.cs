@@ -199,6 +199,11 @@ public sealed partial class DockerImageBuilder(
                 Remove = true,
                 ForceRemove = true,
                 Dockerfile = "Dockerfile",
+                // a build runs apt and pip as root: bound what it can take from the machine
+                Memory = options.Value.BuildMemoryMiB * SandboxParameters.MiB,
+                MemorySwap = options.Value.BuildMemoryMiB * SandboxParameters.MiB,
+                CPUPeriod = 100_000,
+                CPUQuota = (long)Math.Round(options.Value.BuildCpus * 100_000),
             },
             context, null, null, progress, ct);
         if (partial.Length > 0 && partial.ToString().Trim() is { Length: > 0 } rest) Line(rest);

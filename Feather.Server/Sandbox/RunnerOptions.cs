@@ -79,6 +79,10 @@ public sealed class RunnerOptions
 
     /// <summary>Wall-clock limit of one image build.</summary>
     public int BuildTimeoutSeconds { get; set; } = 1800;
+
+    /// <summary>Memory (no swap) and CPUs one image build may use: builds run package managers as root.</summary>
+    public int BuildMemoryMiB { get; set; } = 4096;
+    public double BuildCpus { get; set; } = 2;
 }
 
 /// <summary>Checks <see cref="RunnerOptions"/> at start-up; each message names the key and the allowed values.</summary>
@@ -104,6 +108,10 @@ public sealed class RunnerOptionsValidator : IValidateOptions<RunnerOptions>
             errors.Add($"{p}:MaxLogBytes must be at least 1024 (got {o.MaxLogBytes}).");
         if (o.ReapIntervalSeconds < 1)
             errors.Add($"{p}:ReapIntervalSeconds must be at least 1 (got {o.ReapIntervalSeconds}).");
+        if (o.BuildMemoryMiB < 256)
+            errors.Add($"{p}:BuildMemoryMiB must be at least 256 (got {o.BuildMemoryMiB}).");
+        if (o.BuildCpus <= 0)
+            errors.Add($"{p}:BuildCpus must be more than 0 (got {o.BuildCpus}).");
         if (o.BuildTimeoutSeconds < 1)
             errors.Add($"{p}:BuildTimeoutSeconds must be at least 1 (got {o.BuildTimeoutSeconds}).");
         foreach (var (url, key) in new[] { (o.PythonIndexUrl, "PythonIndexUrl"), (o.WheelhouseUrl, "WheelhouseUrl") })

@@ -71,7 +71,7 @@ public class BuildContextTests
         Assert.Equal("USER root", lines[1]);
         Assert.Contains(lines, l => l.Contains("apt-get install -y --no-install-recommends libgomp1 python3-numpy"));
         Assert.Contains(lines, l => l.Contains("python3 -m pip --version") && l.Contains("python3-pip"));
-        Assert.Contains(lines, l => l.Contains("pip install") && l.Contains("--no-index --find-links 'http://wheels.lab/'") && l.Contains("'numpy==1.24.2'"));
+        Assert.Contains(lines, l => l.Contains("pip install") && l.Contains("--only-binary=:all:") && l.Contains("--no-index --find-links 'http://wheels.lab/'") && l.Contains("'numpy==1.24.2'"));
         Assert.Equal("USER 10001:10001", lines[^1]);
         // byte-compiled at build, as root, before dropping to the sandbox user
         Assert.StartsWith("RUN python3 -c \"import compileall", lines[^2]);
