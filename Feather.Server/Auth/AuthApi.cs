@@ -33,6 +33,7 @@ public static class AuthApi
     {
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<Accounts>();
+        builder.Services.AddSingleton<LoginThrottle>();
         builder.Services.AddHostedService<AdminBootstrap>();
         builder.Services.AddAuthentication(CookieSessions.SelectorScheme)
             .AddScheme<AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.Scheme, null)
@@ -97,7 +98,7 @@ public static class AuthApi
     /// for the calling token's user, with at most the calling token's scopes.
     /// </summary>
     private static Results<Created<CreatedToken>, ProblemHttpResult> CreateToken(
-        CreateTokenRequest request, HttpContext http, Accounts accounts)
+        CreateTokenRequest request, HttpContext http, Accounts accounts, LoginThrottle throttle)
     {
         var caller = Caller.From(http.User);
         UserRecord? user;
@@ -105,8 +106,8 @@ public static class AuthApi
         {
             if (string.IsNullOrEmpty(request.Username) || string.IsNullOrEmpty(request.Password))
                 return Problems.BadRequest("send both 'username' and 'password'");
-            user = accounts.CheckPassword(request.Username, request.Password);
-            if (user is null) return Problems.Unauthorized("invalid username or password");
+            user = CheckPassword(request.Username, request.Password, http, accounts, throttle, out var refused);
+            if (user is null) return refused!;
         }
         else if (!caller.IsAnonymous)
         {
@@ -135,6 +136,27 @@ public static class AuthApi
         var (record, secret) = accounts.CreateToken(user.Username, name, scopes);
         return TypedResults.Created($"/api/auth/tokens/{record.Id}",
             new CreatedToken(record.Id, secret, record.Name, [.. record.Scopes], record.CreatedAt));
+    }
+
+    /// <summary>
+    /// A password check behind the <see cref="LoginThrottle"/>: the user, or the problem to answer
+    /// (401 for a wrong password, 429 once too many wrong ones came from this address or for this user).
+    /// </summary>
+    internal static UserRecord? CheckPassword(string username, string password, HttpContext http, Accounts accounts,
+        LoginThrottle throttle, out ProblemHttpResult? refused)
+    {
+        var address = http.Connection.RemoteIpAddress?.ToString();
+        if (throttle.RetryAfter(address, username) is { } wait)
+        {
+            http.Response.Headers.RetryAfter = wait.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            refused = TypedResults.Problem(statusCode: 429, title: "Too many sign-in attempts",
+                detail: $"too many wrong passwords from this address or for this user; try again in {wait} s");
+            return null;
+        }
+        var user = accounts.CheckPassword(username, password);
+        if (user is null) throttle.Failed(address, username);
+        refused = user is null ? Problems.Unauthorized("invalid username or password") : null;
+        return user;
     }
 
     private static Ok<TokenInfo[]> ListTokens(HttpContext http, Accounts accounts)

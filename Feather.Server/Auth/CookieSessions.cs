@@ -88,12 +88,13 @@ public static class CookieSessions
         auth.MapGet("/antiforgery", Antiforgery).AllowAnonymous();
     }
 
-    private static async Task<Results<Ok<SessionInfo>, ProblemHttpResult>> LoginAsync(LoginRequest request, HttpContext http, Accounts accounts)
+    private static async Task<Results<Ok<SessionInfo>, ProblemHttpResult>> LoginAsync(LoginRequest request, HttpContext http,
+        Accounts accounts, LoginThrottle throttle)
     {
         if (string.IsNullOrEmpty(request.Username) || string.IsNullOrEmpty(request.Password))
             return Problems.BadRequest("send both 'username' and 'password'");
-        var user = accounts.CheckPassword(request.Username, request.Password);
-        if (user is null) return Problems.Unauthorized("invalid username or password");
+        var user = AuthApi.CheckPassword(request.Username, request.Password, http, accounts, throttle, out var refused);
+        if (user is null) return refused!;
         var claims = new List<Claim> { new(ClaimTypes.Name, user.Username) };
         if (user.IsAdmin) claims.Add(new Claim(TokenAuthenticationHandler.AdminClaim, "true"));
         foreach (var scope in user.IsAdmin ? Scopes.All : Scopes.Default)

@@ -49,6 +49,26 @@ public class AuthTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Password_guessing_is_refused_after_ten_wrong_passwords_before_any_hashing()
+    {
+        var held = await _server.AdminTokenAsync();
+        using var client = _server.Client();
+        for (var i = 0; i < 10; i++)
+            Assert.Equal(HttpStatusCode.Unauthorized,
+                (await client.PostAsJsonAsync("/api/auth/tokens", new { username = "admin", password = $"guess-{i}" })).StatusCode);
+        // now even the right password is refused for a while, on both password endpoints
+        var blocked = await client.PostAsJsonAsync("/api/auth/login", new { username = "admin", password = FeatherTestServer.AdminPassword });
+        Assert.Equal((HttpStatusCode)429, blocked.StatusCode);
+        Assert.True(blocked.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        Assert.Contains("too many wrong passwords", await blocked.Content.ReadAsStringAsync());
+        Assert.Equal((HttpStatusCode)429,
+            (await client.PostAsJsonAsync("/api/auth/tokens", new { username = "admin", password = FeatherTestServer.AdminPassword })).StatusCode);
+        // a token already held keeps working
+        using var admin = _server.Client(held);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/api/me")).StatusCode);
+    }
+
+    [Fact]
     public async Task Wrong_password_and_unknown_token_are_401_problems()
     {
         using var client = _server.Client();
