@@ -45,14 +45,20 @@ if ! FEATHER_URL="$url" ./bin/feather whoami >/dev/null 2>&1; then
 fi
 
 mkdir -p "$FEATHER_DATA/.samples"
+failed=()
 for dir in samples/*/; do
   name="$(basename "$dir")"
   [ -f "$dir/model.py" ] || continue
   hash="$( (cd "$dir" && find . -type f -not -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16)"
   if [ "$(cat "$FEATHER_DATA/.samples/$name" 2>/dev/null)" = "$hash" ]; then continue; fi
   log "publishing samples/$name"
-  ./bin/feather publish "$dir" --visibility public --notes "published by run.sh" && echo "$hash" > "$FEATHER_DATA/.samples/$name"
+  if ./bin/feather publish "$dir" --visibility public --notes "published by run.sh"; then
+    echo "$hash" > "$FEATHER_DATA/.samples/$name"
+  else
+    failed+=("samples/$name")
+  fi
 done
+[ ${#failed[@]} -eq 0 ] || printf '\n  warning: publishing failed for %s (see above); the next ./run.sh tries again\n' "${failed[*]}"
 
 cat <<MSG
 

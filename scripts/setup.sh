@@ -25,7 +25,8 @@ ensure_dotnet() {
 
 # Starts dockerd when no engine answers, and waits until it does.
 ensure_docker() {
-  command -v dockerd >/dev/null || ensure_apt docker.io
+  # apparmor: where the kernel enforces it, dockerd needs its parser to load the default profile
+  command -v dockerd >/dev/null || ensure_apt docker.io apparmor
   if docker info >/dev/null 2>&1; then return 0; fi
   if [ -n "${DOCKER_HOST:-}" ]; then die "DOCKER_HOST=$DOCKER_HOST does not answer"; fi
   log "starting the Docker engine"
@@ -38,8 +39,10 @@ ensure_docker() {
 # The runner base image: a public one where it can be pulled, else one made locally.
 ensure_runner_image() {
   if [ -z "${BASE_IMAGE:-}" ] && ! docker image inspect feather-base:bookworm >/dev/null 2>&1; then
-    if docker pull -q python:3.11-slim-bookworm >/dev/null 2>&1; then
-      export BASE_IMAGE=python:3.11-slim-bookworm
+    # a public Debian image where one can be pulled (bounded: an unreachable registry may hang)
+    if docker image inspect debian:bookworm-slim >/dev/null 2>&1 \
+       || timeout 120 docker pull -q debian:bookworm-slim >/dev/null 2>&1; then
+      export BASE_IMAGE=debian:bookworm-slim
     else
       log "no base image can be pulled: making feather-base:bookworm with debootstrap"
       ensure_apt debootstrap

@@ -2,10 +2,13 @@
 # Makes the local runner base image (default tag feather-base:bookworm) when no public base
 # image can be pulled: debootstrap a minimal Debian 12 with python3 and `docker import` it.
 # A normal site skips this and builds images/runner/Dockerfile on a public image instead
-# (docker build --build-arg BASE_IMAGE=python:3.11-slim-bookworm ...).
+# (docker build --build-arg BASE_IMAGE=debian:bookworm-slim ...).
 set -euo pipefail
 tag="${1:-feather-base:bookworm}"
-mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# the machine's own Debian mirror (a lab may have a local one), else Debian's
+configured="$( (grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}';
+               grep -hE '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}') | grep -v security | head -n1 || true)"
+mirror="${DEBIAN_MIRROR:-${configured:-http://deb.debian.org/debian}}"
 if docker image inspect "$tag" >/dev/null 2>&1; then
   echo "base image $tag already present"; exit 0
 fi

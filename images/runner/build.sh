@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 base="${BASE_IMAGE:-}"
 if [ -z "$base" ]; then
   if docker image inspect feather-base:bookworm >/dev/null 2>&1; then base=feather-base:bookworm
-  else base=python:3.11-slim-bookworm; fi
+  else base=debian:bookworm-slim; fi
 fi
 hash=$( (echo "$base"; cat images/runner/Dockerfile; find python-sdk/feather -type f -not -name '*.pyc' -not -path '*__pycache__*' | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -c1-16)
 if docker image inspect "feather-runner:$hash" >/dev/null 2>&1; then

@@ -10,7 +10,7 @@ binary="$root/bin/feather-server"
 [ -x "$binary" ] || { echo "error: $binary is missing: run scripts/build.sh binaries" >&2; exit 1; }
 base="${BASE_IMAGE:-}"
 if [ -z "$base" ]; then
-  if docker image inspect debian:bookworm-slim >/dev/null 2>&1 || docker pull -q debian:bookworm-slim >/dev/null 2>&1; then
+  if docker image inspect debian:bookworm-slim >/dev/null 2>&1 || timeout 120 docker pull -q debian:bookworm-slim >/dev/null 2>&1; then
     base=debian:bookworm-slim
   else
     base=feather-base:bookworm
