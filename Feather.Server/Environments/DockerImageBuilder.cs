@@ -123,6 +123,12 @@ public sealed partial class DockerImageBuilder(
     private static partial Regex TagUnsafe();
 
     /// <summary>Builds the environment image unless it exists. Null on success, else the error.</summary>
+    /// <summary>Hides the credentials of URLs (an index URL with a token, say) in build log lines.</summary>
+    internal static string Redact(string line) => Credentials().Replace(line, "$1***@");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'""]+@")]
+    private static partial System.Text.RegularExpressions.Regex Credentials();
+
     private async Task<string?> EnsureEnvironmentAsync(EnvironmentSpec spec, string hash, string envImage, Action<string> log, CancellationToken ct)
     {
         var gate = _envLocks.GetOrAdd(hash, _ => new SemaphoreSlim(1, 1));
@@ -171,6 +177,7 @@ public sealed partial class DockerImageBuilder(
         var partial = new StringBuilder();
         void Line(string l)
         {
+            l = Redact(l);
             if (l.StartsWith("E: ", StringComparison.Ordinal) || l.StartsWith("ERROR: ", StringComparison.Ordinal)) toolError = l;
             log(l);
         }

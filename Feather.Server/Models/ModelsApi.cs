@@ -101,7 +101,8 @@ public static class ModelsApi
         var number = store.Resolve(found, reference);
         var version = number is null ? null : store.FindVersion(found.Id, number.Value);
         if (version is null) return Problems.NotFound($"{owner}/{model} has no version or tag '{reference}'");
-        return TypedResults.Ok(ToDetail(found, version));
+        // the build log is for those who publish the model; readers see the status and the error
+        return TypedResults.Ok(ToDetail(found, version, withLog: store.CanWrite(found, Caller.From(http.User))));
     }
 
     /// <summary>Makes a version (number or tag) the live one; the previous live version is remembered for rollback.</summary>
@@ -210,13 +211,13 @@ public static class ModelsApi
             versions.Select(v => ToSummary(m, v)).ToArray(), live is null ? null : Parse(live.MetadataJson));
     }
 
-    private static VersionDetail ToDetail(ModelRecord m, VersionRecord v) =>
+    private static VersionDetail ToDetail(ModelRecord m, VersionRecord v, bool withLog) =>
         new(m.Owner, m.Name, v.Number, v.CreatedAt, v.Publisher, v.Notes, m.LiveVersion == v.Number,
             m.Tags.Where(t => t.Value == v.Number).Select(t => t.Key).Order().ToArray(), Parse(v.MetadataJson),
             v.Files.Select(f => new FileInfo(f.Path, f.Sha256, f.Size, f.Kind)).ToArray(),
             new EnvironmentInfo(v.Environment.RunnerImage, v.Environment.Profile, v.Environment.Python,
                 [.. v.Environment.SystemPackages], [.. v.Environment.PythonPackages]),
-            new ImageInfo(v.ImageStatus, v.ImageLog, v.ImageError, v.ImageSeconds, v.EnvironmentImage, v.VersionImage,
+            new ImageInfo(v.ImageStatus, withLog ? v.ImageLog : "", v.ImageError, v.ImageSeconds, v.EnvironmentImage, v.VersionImage,
                 v.ImageStartedAt, v.ImageEndedAt));
 
     internal static JsonElement Parse(string json)

@@ -80,6 +80,13 @@ public class VersionTests
         var v2 = await (await client.GetAsync("/api/models/admin/hello/versions/2")).Json(HttpStatusCode.OK);
         Assert.Contains("does-not-exist", v2["image"]!["error"]!.GetValue<string>());
 
+        // a reader of a public model sees the status and the error, not the build log
+        Assert.Equal(HttpStatusCode.OK, (await client.PatchAsJsonAsync("/api/models/admin/hello", new { visibility = "public" })).StatusCode);
+        using var visitor = server.Client();
+        var seen = await (await visitor.GetAsync("/api/models/admin/hello/versions/1")).Json(HttpStatusCode.OK);
+        Assert.Equal("ready", seen["image"]!["status"]!.GetValue<string>());
+        Assert.Equal("", seen["image"]!["log"]!.GetValue<string>());
+
         var request = builder.Requests.First();
         Assert.Equal("feather-runner:latest", request.Environment.RunnerImage);
         Assert.Equal("3.11", request.Environment.PythonVersion);
