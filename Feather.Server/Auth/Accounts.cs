@@ -66,11 +66,11 @@ public sealed class Accounts(FeatherDb db, TimeProvider time)
     public IEnumerable<TokenRecord> TokensOf(string username) =>
         db.Tokens.Find(t => t.Username == username).OrderBy(t => t.CreatedAt);
 
-    /// <summary>Revokes a token of <paramref name="username"/>; false when it has no such token.</summary>
-    public bool RevokeToken(string username, string id)
+    /// <summary>Revokes a token of <paramref name="username"/> (of anyone with <paramref name="anyOwner"/>); false when there is no such token.</summary>
+    public bool RevokeToken(string username, string id, bool anyOwner = false)
     {
         var token = db.Tokens.FindById(id);
-        if (token is null || token.Username != username) return false;
+        if (token is null || (token.Username != username && !anyOwner)) return false;
         return db.Tokens.Delete(id);
     }
 

@@ -159,18 +159,24 @@ public static class AuthApi
         return user;
     }
 
-    private static Ok<TokenInfo[]> ListTokens(HttpContext http, Accounts accounts)
+    /// <summary>The caller's tokens; an admin may list another user's with <c>?user=</c> (to revoke a leaked one).</summary>
+    private static Results<Ok<TokenInfo[]>, ProblemHttpResult> ListTokens(string? user, HttpContext http, Accounts accounts)
     {
         var caller = Caller.From(http.User);
-        return TypedResults.Ok(accounts.TokensOf(caller.Username!)
+        if (user is not null && user != caller.Username && !caller.IsAdmin)
+            return Problems.Forbidden("only admins can list another user's tokens");
+        return TypedResults.Ok(accounts.TokensOf(user ?? caller.Username!)
             .Select(t => new TokenInfo(t.Id, t.Name, [.. t.Scopes], t.CreatedAt, t.LastUsedAt)).ToArray());
     }
 
-    /// <summary>Only the owner can revoke a token; anyone else's is simply not found.</summary>
-    private static Results<NoContent, ProblemHttpResult> RevokeToken(string id, HttpContext http, Accounts accounts) =>
-        accounts.RevokeToken(Caller.From(http.User).Username!, id)
+    /// <summary>The owner can revoke a token, and so can an admin (a leaked token); for anyone else it is not found.</summary>
+    private static Results<NoContent, ProblemHttpResult> RevokeToken(string id, HttpContext http, Accounts accounts)
+    {
+        var caller = Caller.From(http.User);
+        return accounts.RevokeToken(caller.Username!, id, anyOwner: caller.IsAdmin)
             ? TypedResults.NoContent()
             : Problems.NotFound($"you have no token with id '{id}'");
+    }
 
     private static Ok<Me> GetMe(HttpContext http, Accounts accounts)
     {

@@ -69,6 +69,23 @@ public class AuthTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_admin_can_find_and_revoke_a_users_leaked_token_and_nobody_else_can()
+    {
+        var ada = await _server.UserTokenAsync("ada");
+        var bob = await _server.UserTokenAsync("bob");
+        using var admin = _server.Client(await _server.AdminTokenAsync());
+        using var asBob = _server.Client(bob);
+        Assert.Equal(HttpStatusCode.Forbidden, (await asBob.GetAsync("/api/auth/tokens?user=ada")).StatusCode);
+
+        var listed = await (await admin.GetAsync("/api/auth/tokens?user=ada")).Json(HttpStatusCode.OK);
+        var id = Assert.Single(listed.AsArray())!["id"]!.GetValue<string>();
+        Assert.Equal(HttpStatusCode.NotFound, (await asBob.DeleteAsync($"/api/auth/tokens/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/auth/tokens/{id}")).StatusCode);
+        using var asAda = _server.Client(ada);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await asAda.GetAsync("/api/me")).StatusCode);
+    }
+
+    [Fact]
     public async Task Wrong_password_and_unknown_token_are_401_problems()
     {
         using var client = _server.Client();
