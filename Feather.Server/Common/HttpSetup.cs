@@ -55,6 +55,21 @@ public static class HttpSetup
 
     public static WebApplication UseFeatherHttp(this WebApplication app)
     {
+        // Behind a reverse proxy, the client's address (rate limits, logs) comes from X-Forwarded-For,
+        // believed only from the proxies listed in FEATHER_TRUSTED_PROXIES.
+        var proxies = app.Services.GetRequiredService<Configuration.FeatherOptions>().TrustedProxies;
+        if (proxies.Length > 0)
+        {
+            var forwarded = new ForwardedHeadersOptions
+            {
+                ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor
+                                   | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto,
+            };
+            forwarded.KnownIPNetworks.Clear();
+            forwarded.KnownProxies.Clear();
+            foreach (var proxy in proxies) forwarded.KnownProxies.Add(proxy);
+            app.UseForwardedHeaders(forwarded);
+        }
         app.UseSerilogRequestLogging();
         app.UseExceptionHandler();
         app.UseStatusCodePages();

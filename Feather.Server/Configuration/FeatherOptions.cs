@@ -21,6 +21,8 @@ public sealed class FeatherOptions
     public int SweepIntervalSeconds { get; init; } = 60;
     public int MaxWaitSeconds { get; init; } = 300;
     public int AnonymousRunsPerMinute { get; init; } = 30;
+    /// <summary>Reverse proxies whose X-Forwarded-For / -Proto are believed (the client's address keys rate limits).</summary>
+    public System.Net.IPAddress[] TrustedProxies { get; init; } = [];
 
     public string DatabasePath => Path.Combine(DataDirectory, "feather.db");
     public string BlobDirectory => Path.Combine(DataDirectory, "blobs");
@@ -48,6 +50,15 @@ public sealed class FeatherOptions
             if (long.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min) return v;
             errors.Add($"{key}: '{raw}' is not a whole number of at least {min}");
             return fallback;
+        }
+
+        System.Net.IPAddress[] Proxies(string? raw)
+        {
+            var list = new List<System.Net.IPAddress>();
+            foreach (var item in (raw ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                if (System.Net.IPAddress.TryParse(item, out var ip)) list.Add(ip);
+                else errors.Add($"FEATHER_TRUSTED_PROXIES: '{item}' is not an IP address (a comma-separated list, e.g. 127.0.0.1,10.0.0.2)");
+            return [.. list];
         }
 
         string? Str(string key) => string.IsNullOrWhiteSpace(config[key]) ? null : config[key]!.Trim();
@@ -79,6 +90,7 @@ public sealed class FeatherOptions
             SweepIntervalSeconds = Int("FEATHER_SWEEP_INTERVAL_SECONDS", 60, 1, 24 * 3600),
             MaxWaitSeconds = Int("FEATHER_MAX_WAIT_SECONDS", 300, 0, 3600),
             AnonymousRunsPerMinute = Int("FEATHER_ANON_RUNS_PER_MINUTE", 30, 1, 1_000_000),
+            TrustedProxies = Proxies(Str("FEATHER_TRUSTED_PROXIES")),
         };
 
         if (errors.Count > 0)

@@ -86,6 +86,25 @@ public class AuthTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Behind_a_trusted_proxy_the_forwarded_client_address_is_the_one_throttled()
+    {
+        await using var server = await FeatherTestServer.StartAsync(new Dictionary<string, string> { ["FEATHER_TRUSTED_PROXIES"] = "127.0.0.1" });
+        using var client = server.Client();
+        async Task<HttpStatusCode> Attempt(string client_, string user, string password)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/auth/tokens")
+            { Content = JsonContent.Create(new { username = user, password }) };
+            request.Headers.Add("X-Forwarded-For", client_);
+            using var response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+        for (var i = 0; i < 10; i++) Assert.Equal(HttpStatusCode.Unauthorized, await Attempt("192.0.2.10", $"nobody{i}", "wrong-password"));
+        Assert.Equal((HttpStatusCode)429, await Attempt("192.0.2.10", "admin", FeatherTestServer.AdminPassword));
+        // another client behind the same proxy is not blocked by the first one's guesses
+        Assert.Equal(HttpStatusCode.Created, await Attempt("192.0.2.11", "admin", FeatherTestServer.AdminPassword));
+    }
+
+    [Fact]
     public async Task Wrong_password_and_unknown_token_are_401_problems()
     {
         using var client = _server.Client();
