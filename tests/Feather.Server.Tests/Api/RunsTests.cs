@@ -17,6 +17,30 @@ public class RunsTests
         s.AddSingleton<IStepExecutor>(executor);
     };
 
+    /// <summary>A server with the test doubles of the runner, and the test model published and built.</summary>
+    private sealed class PublishedHello : IAsyncDisposable
+    {
+        public required FeatherTestServer Server { get; init; }
+        public required HttpClient Client { get; init; }
+        public required TestDoubleStepExecutor Executor { get; init; }
+
+        public static async Task<PublishedHello> StartAsync()
+        {
+            var executor = new TestDoubleStepExecutor();
+            var server = await FeatherTestServer.StartAsync(services: Runner(executor));
+            var client = server.Client(await server.AdminTokenAsync());
+            await new TestModel().PublishAsync(client);
+            await WaitForImageAsync(client, "admin/hello", 1);
+            return new PublishedHello { Server = server, Client = client, Executor = executor };
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Client.Dispose();
+            await Server.DisposeAsync();
+        }
+    }
+
     private static async Task WaitForImageAsync(HttpClient client, string model, int version)
     {
         for (var i = 0; i < 100; i++)
@@ -46,11 +70,8 @@ public class RunsTests
     [Fact]
     public async Task A_version_whose_image_the_retention_policy_removed_is_built_again_when_it_runs()
     {
-        var executor = new TestDoubleStepExecutor();
-        await using var server = await FeatherTestServer.StartAsync(services: Runner(executor));
-        using var client = server.Client(await server.AdminTokenAsync());
-        await new TestModel().PublishAsync(client);
-        await WaitForImageAsync(client, "admin/hello", 1);
+        await using var hello = await PublishedHello.StartAsync();
+        var (server, client, executor) = (hello.Server, hello.Client, hello.Executor);
         var image = (await (await client.GetAsync("/api/models/admin/hello/versions/1")).Json(HttpStatusCode.OK))["image"]!["versionImage"]!.GetValue<string>();
 
         // what the retention policy records after removing the image from the engine
@@ -72,11 +93,8 @@ public class RunsTests
     [Fact]
     public async Task A_two_step_run_carries_the_servers_outputs_forward_and_reruns_make_later_steps_stale()
     {
-        var executor = new TestDoubleStepExecutor();
-        await using var server = await FeatherTestServer.StartAsync(services: Runner(executor));
-        using var client = server.Client(await server.AdminTokenAsync());
-        await new TestModel().PublishAsync(client);
-        await WaitForImageAsync(client, "admin/hello", 1);
+        await using var hello = await PublishedHello.StartAsync();
+        var (server, client, executor) = (hello.Server, hello.Client, hello.Executor);
 
         var run = await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { })).Json(HttpStatusCode.Created);
         var id = run["id"]!.GetValue<string>();
@@ -123,11 +141,8 @@ public class RunsTests
     [Fact]
     public async Task Failures_are_recorded_with_the_models_error()
     {
-        var executor = new TestDoubleStepExecutor();
-        await using var server = await FeatherTestServer.StartAsync(services: Runner(executor));
-        using var client = server.Client(await server.AdminTokenAsync());
-        await new TestModel().PublishAsync(client);
-        await WaitForImageAsync(client, "admin/hello", 1);
+        await using var hello = await PublishedHello.StartAsync();
+        var (server, client, executor) = (hello.Server, hello.Client, hello.Executor);
         var id = (await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { version = "1" })).Json(HttpStatusCode.Created))["id"]!.GetValue<string>();
 
         var failed = await (await client.SendAsync(Step(id, 0, Name("boom")))).Json(HttpStatusCode.OK);
@@ -143,11 +158,8 @@ public class RunsTests
     [Fact]
     public async Task Without_a_wait_the_step_answers_202_and_can_be_polled()
     {
-        var executor = new TestDoubleStepExecutor();
-        await using var server = await FeatherTestServer.StartAsync(services: Runner(executor));
-        using var client = server.Client(await server.AdminTokenAsync());
-        await new TestModel().PublishAsync(client);
-        await WaitForImageAsync(client, "admin/hello", 1);
+        await using var hello = await PublishedHello.StartAsync();
+        var (server, client, executor) = (hello.Server, hello.Client, hello.Executor);
         var id = (await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { })).Json(HttpStatusCode.Created))["id"]!.GetValue<string>();
 
         var accepted = await (await client.SendAsync(Step(id, 0, Name("slow"), wait: null))).Json(HttpStatusCode.Accepted);
@@ -234,11 +246,8 @@ public class RunsTests
     [Fact]
     public async Task A_running_step_can_be_cancelled_and_followed_as_server_sent_events()
     {
-        var executor = new TestDoubleStepExecutor();
-        await using var server = await FeatherTestServer.StartAsync(services: Runner(executor));
-        using var client = server.Client(await server.AdminTokenAsync());
-        await new TestModel().PublishAsync(client);
-        await WaitForImageAsync(client, "admin/hello", 1);
+        await using var hello = await PublishedHello.StartAsync();
+        var (server, client, executor) = (hello.Server, hello.Client, hello.Executor);
         var id = (await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { })).Json(HttpStatusCode.Created))["id"]!.GetValue<string>();
 
         await (await client.SendAsync(Step(id, 0, Name("slow"), wait: null))).Json(HttpStatusCode.Accepted);
@@ -263,11 +272,8 @@ public class RunsTests
     [Fact]
     public async Task The_stateless_execute_call_runs_the_first_step_through_a_run()
     {
-        var executor = new TestDoubleStepExecutor();
-        await using var server = await FeatherTestServer.StartAsync(services: Runner(executor));
-        using var client = server.Client(await server.AdminTokenAsync());
-        await new TestModel().PublishAsync(client);
-        await WaitForImageAsync(client, "admin/hello", 1);
+        await using var hello = await PublishedHello.StartAsync();
+        var (server, client, executor) = (hello.Server, hello.Client, hello.Executor);
 
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/models/admin/hello/execute")
         {
