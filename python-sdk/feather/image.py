@@ -8,7 +8,7 @@ from ._binary import BINARY_SCHEMA, Blob
 from .component import (STR_LIST, Component, TextPerItem, expect_index,
                         expect_list, expect_object)
 from .errors import PayloadError, PropsError
-from .list import STYLES, check_max_selected, parse_items, parse_multi
+from .list import check_max_selected, check_style, parse_items, parse_multi
 
 IMAGES = {"type": "array", "items": BINARY_SCHEMA}
 LISTS = {"type": "array", "items": STR_LIST}
@@ -68,8 +68,7 @@ class WithSelectOne(_WithImages):
 
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
-        if config.get("style", "radio") not in STYLES:
-            raise PropsError(f"{cls.component}: style must be one of {', '.join(STYLES)}, got {config.get('style')!r}")
+        check_style(config.get("style", "radio"), cls.component)
 
     def value(self) -> dict[str, Any]:
         return {"images": [b.to_payload() for b in self._images], "lists": [list(s) for s in self.lists]}

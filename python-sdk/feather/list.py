@@ -31,6 +31,11 @@ def parse_items(items: Any, component: str, what: str = "items",
     return names, pre
 
 
+def check_style(style: Any, component: str) -> None:
+    if style not in STYLES:
+        raise PropsError(f"{component}: style must be one of {', '.join(STYLES)}, got {style!r}")
+
+
 def check_max_selected(value: Any, component: str) -> None:
     check_positive_int("max_selected", value, component, allow_none=True)
 
@@ -71,8 +76,7 @@ class SelectOne(Component):
 
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
-        if config.get("style", "radio") not in STYLES:
-            raise PropsError(f"{cls.component}: style must be one of {', '.join(STYLES)}, got {config.get('style')!r}")
+        check_style(config.get("style", "radio"), cls.component)
 
     def value(self) -> dict[str, Any]:
         return {"items": list(self.items)}
