@@ -41,6 +41,19 @@ public static class HttpSetup
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         });
+        builder.Services.AddOptions<ForwardedHeadersOptions>().Configure<Configuration.FeatherOptions>((forwarded, options) =>
+        {
+            forwarded.KnownIPNetworks.Clear();
+            forwarded.KnownProxies.Clear();
+            if (options.TrustedProxies.Length == 0)
+            {
+                forwarded.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.None;
+                return;
+            }
+            forwarded.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor
+                                         | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto;
+            foreach (var proxy in options.TrustedProxies) forwarded.KnownProxies.Add(proxy);
+        });
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
         {
             // The document must not depend on the address the server was reached at, so that the
@@ -56,20 +69,8 @@ public static class HttpSetup
     public static WebApplication UseFeatherHttp(this WebApplication app)
     {
         // Behind a reverse proxy, the client's address (rate limits, logs) comes from X-Forwarded-For,
-        // believed only from the proxies listed in FEATHER_TRUSTED_PROXIES.
-        var proxies = app.Services.GetRequiredService<Configuration.FeatherOptions>().TrustedProxies;
-        if (proxies.Length > 0)
-        {
-            var forwarded = new ForwardedHeadersOptions
-            {
-                ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor
-                                   | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto,
-            };
-            forwarded.KnownIPNetworks.Clear();
-            forwarded.KnownProxies.Clear();
-            foreach (var proxy in proxies) forwarded.KnownProxies.Add(proxy);
-            app.UseForwardedHeaders(forwarded);
-        }
+        // believed only from the proxies listed in FEATHER_TRUSTED_PROXIES (none listed: nothing is believed).
+        app.UseForwardedHeaders();
         app.UseSerilogRequestLogging();
         app.UseExceptionHandler();
         app.UseStatusCodePages();

@@ -1,10 +1,12 @@
 using System.Globalization;
+using Microsoft.Extensions.Options;
 
 namespace Feather.Server.Configuration;
 
 /// <summary>
-/// Every setting of the server, read from flat configuration keys (environment variables such as
-/// <c>FEATHER_PORT</c>, or <c>--FEATHER_PORT=9000</c> on the command line). docs/api.md lists them.
+/// Every setting of the server, typed: the view of <see cref="FeatherSettings"/> (flat configuration keys
+/// such as <c>FEATHER_PORT</c>) once <see cref="FeatherSettingsValidator"/> has accepted it. docs/deploy.md
+/// lists the keys. Features take it from the container as a singleton.
 /// </summary>
 public sealed class FeatherOptions
 {
@@ -29,23 +31,34 @@ public sealed class FeatherOptions
     public string StagingDirectory => Path.Combine(DataDirectory, "staging");
     public string SecretPath => Path.Combine(DataDirectory, "server-secret");
 
-    /// <summary>Reads and validates every key; throws one exception naming every bad key.</summary>
+    /// <summary>
+    /// Reads the settings the way the server does at start-up (bind <see cref="FeatherSettings"/>, check it
+    /// with <see cref="FeatherSettingsValidator"/>); throws one <see cref="OptionsValidationException"/>
+    /// naming every bad key and what it allows. For what must be known before the container is built
+    /// (the listening address, the data directory).
+    /// </summary>
     public static FeatherOptions FromConfiguration(IConfiguration config)
     {
-        var errors = new List<string>();
+        var settings = config.Get<FeatherSettings>() ?? new FeatherSettings();
+        var result = new FeatherSettingsValidator().Validate(Options.DefaultName, settings);
+        if (result.Failed)
+            throw new OptionsValidationException(Options.DefaultName, typeof(FeatherSettings), result.Failures);
+        return From(settings, []);
+    }
 
-        int Int(string key, int fallback, int min, int max)
+    /// <summary>The typed view of <paramref name="s"/>; each bad value is added to <paramref name="errors"/> and replaced by its default.</summary>
+    internal static FeatherOptions From(FeatherSettings s, List<string> errors)
+    {
+        int Int(string key, string? raw, int fallback, int min, int max)
         {
-            var raw = config[key];
             if (string.IsNullOrWhiteSpace(raw)) return fallback;
             if (int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min && v <= max) return v;
             errors.Add($"{key}: '{raw}' is not a whole number between {min} and {max}");
             return fallback;
         }
 
-        long Long(string key, long fallback, long min)
+        long Long(string key, string? raw, long fallback, long min)
         {
-            var raw = config[key];
             if (string.IsNullOrWhiteSpace(raw)) return fallback;
             if (long.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= min) return v;
             errors.Add($"{key}: '{raw}' is not a whole number of at least {min}");
@@ -61,41 +74,74 @@ public sealed class FeatherOptions
             return [.. list];
         }
 
-        string? Str(string key) => string.IsNullOrWhiteSpace(config[key]) ? null : config[key]!.Trim();
+        static string? Str(string? raw) => string.IsNullOrWhiteSpace(raw) ? null : raw.Trim();
 
-        var bind = Str("FEATHER_BIND") ?? "127.0.0.1";
+        var bind = Str(s.Bind) ?? "127.0.0.1";
         if (bind != "localhost" && bind != "*" && !System.Net.IPAddress.TryParse(bind, out _))
             errors.Add($"FEATHER_BIND: '{bind}' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::), 'localhost' or '*'");
 
-        var publicUrl = Str("FEATHER_PUBLIC_URL");
+        var publicUrl = Str(s.PublicUrl);
         if (publicUrl is not null && (!Uri.TryCreate(publicUrl, UriKind.Absolute, out var u) || (u.Scheme != "http" && u.Scheme != "https")))
             errors.Add($"FEATHER_PUBLIC_URL: '{publicUrl}' is not an absolute http(s) URL");
 
-        var adminPassword = Str("FEATHER_ADMIN_PASSWORD");
+        var adminPassword = Str(s.AdminPassword);
         if (adminPassword is not null && adminPassword.Length < 8)
             errors.Add("FEATHER_ADMIN_PASSWORD: must be at least 8 characters");
 
-        var options = new FeatherOptions
+        return new FeatherOptions
         {
-            Port = Int("FEATHER_PORT", 8080, 0, 65535),
+            Port = Int("FEATHER_PORT", s.Port, 8080, 0, 65535),
             Bind = bind,
-            DataDirectory = Path.GetFullPath(Str("FEATHER_DATA") ?? "./data"),
+            DataDirectory = Path.GetFullPath(Str(s.DataDirectory) ?? "./data"),
             AdminPassword = adminPassword,
             PublicUrl = publicUrl?.TrimEnd('/'),
-            RunnerBaseImage = Str("Runner:BaseImage") ?? Str("FEATHER_RUNNER_IMAGE") ?? "feather-runner:latest",
-            MaxFileBytes = Long("FEATHER_MAX_FILE_BYTES", 2L * 1024 * 1024 * 1024, 1),
-            MaxTotalBytes = Long("FEATHER_MAX_TOTAL_BYTES", 8L * 1024 * 1024 * 1024, 1),
-            MaxFilesPerVersion = Int("FEATHER_MAX_FILES", 1000, 1, 1_000_000),
-            PublishTtlSeconds = Int("FEATHER_PUBLISH_TTL_SECONDS", 3600, 1, 7 * 24 * 3600),
-            SweepIntervalSeconds = Int("FEATHER_SWEEP_INTERVAL_SECONDS", 60, 1, 24 * 3600),
-            MaxWaitSeconds = Int("FEATHER_MAX_WAIT_SECONDS", 300, 0, 3600),
-            AnonymousRunsPerMinute = Int("FEATHER_ANON_RUNS_PER_MINUTE", 30, 1, 1_000_000),
-            TrustedProxies = Proxies(Str("FEATHER_TRUSTED_PROXIES")),
+            RunnerBaseImage = Str(s.RunnerBaseImage) ?? Str(s.RunnerImage) ?? "feather-runner:latest",
+            MaxFileBytes = Long("FEATHER_MAX_FILE_BYTES", s.MaxFileBytes, 2L * 1024 * 1024 * 1024, 1),
+            MaxTotalBytes = Long("FEATHER_MAX_TOTAL_BYTES", s.MaxTotalBytes, 8L * 1024 * 1024 * 1024, 1),
+            MaxFilesPerVersion = Int("FEATHER_MAX_FILES", s.MaxFiles, 1000, 1, 1_000_000),
+            PublishTtlSeconds = Int("FEATHER_PUBLISH_TTL_SECONDS", s.PublishTtlSeconds, 3600, 1, 7 * 24 * 3600),
+            SweepIntervalSeconds = Int("FEATHER_SWEEP_INTERVAL_SECONDS", s.SweepIntervalSeconds, 60, 1, 24 * 3600),
+            MaxWaitSeconds = Int("FEATHER_MAX_WAIT_SECONDS", s.MaxWaitSeconds, 300, 0, 3600),
+            AnonymousRunsPerMinute = Int("FEATHER_ANON_RUNS_PER_MINUTE", s.AnonymousRunsPerMinute, 30, 1, 1_000_000),
+            TrustedProxies = Proxies(Str(s.TrustedProxies)),
         };
+    }
+}
 
-        if (errors.Count > 0)
-            throw new InvalidOperationException("Invalid configuration:\n  " + string.Join("\n  ", errors));
-        return options;
+/// <summary>
+/// The server's settings as written: flat configuration keys (environment variables such as
+/// <c>FEATHER_PORT</c>, or <c>--FEATHER_PORT=9000</c> on the command line), bound as text so that a bad
+/// value is reported by <see cref="FeatherSettingsValidator"/> with its key and what it allows, instead of
+/// failing inside the binder. <see cref="FeatherOptions"/> is the typed view the features use.
+/// </summary>
+public sealed class FeatherSettings
+{
+    [ConfigurationKeyName("FEATHER_PORT")] public string? Port { get; set; }
+    [ConfigurationKeyName("FEATHER_BIND")] public string? Bind { get; set; }
+    [ConfigurationKeyName("FEATHER_DATA")] public string? DataDirectory { get; set; }
+    [ConfigurationKeyName("FEATHER_ADMIN_PASSWORD")] public string? AdminPassword { get; set; }
+    [ConfigurationKeyName("FEATHER_PUBLIC_URL")] public string? PublicUrl { get; set; }
+    /// <summary><c>Runner:BaseImage</c>, the runner's own key, wins over <see cref="RunnerImage"/>.</summary>
+    [ConfigurationKeyName("Runner:BaseImage")] public string? RunnerBaseImage { get; set; }
+    [ConfigurationKeyName("FEATHER_RUNNER_IMAGE")] public string? RunnerImage { get; set; }
+    [ConfigurationKeyName("FEATHER_MAX_FILE_BYTES")] public string? MaxFileBytes { get; set; }
+    [ConfigurationKeyName("FEATHER_MAX_TOTAL_BYTES")] public string? MaxTotalBytes { get; set; }
+    [ConfigurationKeyName("FEATHER_MAX_FILES")] public string? MaxFiles { get; set; }
+    [ConfigurationKeyName("FEATHER_PUBLISH_TTL_SECONDS")] public string? PublishTtlSeconds { get; set; }
+    [ConfigurationKeyName("FEATHER_SWEEP_INTERVAL_SECONDS")] public string? SweepIntervalSeconds { get; set; }
+    [ConfigurationKeyName("FEATHER_MAX_WAIT_SECONDS")] public string? MaxWaitSeconds { get; set; }
+    [ConfigurationKeyName("FEATHER_ANON_RUNS_PER_MINUTE")] public string? AnonymousRunsPerMinute { get; set; }
+    [ConfigurationKeyName("FEATHER_TRUSTED_PROXIES")] public string? TrustedProxies { get; set; }
+}
+
+/// <summary>Checks <see cref="FeatherSettings"/> at start-up: one message per bad key, naming it and the values it allows.</summary>
+public sealed class FeatherSettingsValidator : IValidateOptions<FeatherSettings>
+{
+    public ValidateOptionsResult Validate(string? name, FeatherSettings options)
+    {
+        var errors = new List<string>();
+        FeatherOptions.From(options, errors);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 
@@ -103,9 +149,12 @@ public static class ConfigurationExtensions
 {
     public static WebApplicationBuilder AddFeatherConfiguration(this WebApplicationBuilder builder)
     {
+        // Bound and checked at start-up; the typed view comes from the validated settings. The listening
+        // address and the data directory are needed before the container exists, so they are read now
+        // through the same binding and checks (a bad key fails here, with the same message).
+        builder.Services.AddFeatherOptions(builder.Configuration);
         var options = FeatherOptions.FromConfiguration(builder.Configuration);
         Directory.CreateDirectory(options.DataDirectory);
-        builder.Services.AddSingleton(options);
         var host = options.Bind == "*" ? "*" : options.Bind.Contains(':') ? $"[{options.Bind}]" : options.Bind;
         builder.WebHost.UseUrls($"http://{host}:{options.Port}");
         // Containers are labelled with their server's instance id, and the reaper removes only its
@@ -113,6 +162,18 @@ public static class ConfigurationExtensions
         if (string.IsNullOrWhiteSpace(builder.Configuration["Runner:InstanceId"]))
             builder.Configuration["Runner:InstanceId"] = InstanceId(options.DataDirectory);
         return builder;
+    }
+
+    /// <summary>
+    /// Binds <see cref="FeatherSettings"/> from <paramref name="configuration"/>, checks it at start-up with
+    /// <see cref="FeatherSettingsValidator"/>, and registers the typed <see cref="FeatherOptions"/> made from it.
+    /// </summary>
+    public static IServiceCollection AddFeatherOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<FeatherSettings>().Bind(configuration).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<FeatherSettings>, FeatherSettingsValidator>();
+        services.AddSingleton(sp => FeatherOptions.From(sp.GetRequiredService<IOptions<FeatherSettings>>().Value, []));
+        return services;
     }
 
     /// <summary>A random id made on first start and kept in the data directory.</summary>

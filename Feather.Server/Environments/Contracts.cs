@@ -45,4 +45,19 @@ public interface IImageBuilder
     /// Log lines are reported as they arrive. Safe to call concurrently; one env build per hash.
     /// </summary>
     Task<ImageBuildResult> BuildAsync(VersionImageRequest request, IProgress<string>? log, CancellationToken ct);
+
+    /// <summary>False for <see cref="NoImageBuilder"/>: versions then stay pending until a server with a runner starts.</summary>
+    bool CanBuild => true;
+}
+
+/// <summary>
+/// The image builder of a server without a runner (registered by the Models feature; the runner's
+/// builder replaces it). It builds nothing: versions stay pending, and a later start with a runner builds them.
+/// </summary>
+public sealed class NoImageBuilder : IImageBuilder
+{
+    public bool CanBuild => false;
+
+    public Task<ImageBuildResult> BuildAsync(VersionImageRequest request, IProgress<string>? log, CancellationToken ct) =>
+        throw new InvalidOperationException("this server has no runner: it cannot build images");
 }

@@ -4,8 +4,6 @@ using System.IO.Pipelines;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using Feather.Server.Blobs;
 using Feather.Server.Sandbox;
 using Microsoft.Extensions.Options;
@@ -18,7 +16,7 @@ namespace Feather.Server.Environments;
 /// Docker build API with a generated Dockerfile and an in-memory tar context.
 /// </summary>
 public sealed partial class DockerImageBuilder(
-    DockerEngine docker,
+    IContainerEngine engine,
     IBlobStore blobs,
     IOptions<RunnerOptions> options,
     ILogger<DockerImageBuilder> logger) : IImageBuilder
@@ -63,10 +61,10 @@ public sealed partial class DockerImageBuilder(
         string envImage = "";
         try
         {
-            var runner = await TryInspectAsync(request.Environment.RunnerImage, token);
-            if (runner is null)
+            var runnerId = await engine.FindImageAsync(request.Environment.RunnerImage, token);
+            if (runnerId is null)
                 return Fail("", versionImage, $"runner image {request.Environment.RunnerImage} not found on the Docker engine (build it with images/runner/build.sh)");
-            var hash = EnvironmentHash.Compute(request.Environment, runner.ID);
+            var hash = EnvironmentHash.Compute(request.Environment, runnerId);
             envImage = EnvironmentHash.ImageTag(hash);
 
             var envError = await EnsureEnvironmentAsync(request.Environment, hash, envImage, Log, token);
@@ -100,9 +98,9 @@ public sealed partial class DockerImageBuilder(
         {
             return Fail(envImage, versionImage, $"a file of the version is missing from the blob store: {e.Message}");
         }
-        catch (DockerApiException e)
+        catch (ContainerEngineException e)
         {
-            return Fail(envImage, versionImage, $"the Docker engine refused the build: {e.ResponseBody?.Trim()}");
+            return Fail(envImage, versionImage, $"the Docker engine refused the build: {e.Detail.Trim()}");
         }
     }
 
@@ -135,7 +133,7 @@ public sealed partial class DockerImageBuilder(
         await gate.WaitAsync(ct);
         try
         {
-            if (await TryInspectAsync(envImage, ct) is not null)
+            if (await engine.FindImageAsync(envImage, ct) is not null)
             {
                 log($"environment image {envImage} already built; reusing it");
                 RunnerMetrics.ImageBuilds.WithLabels("environment", "reused").Inc();
@@ -181,14 +179,14 @@ public sealed partial class DockerImageBuilder(
             if (l.StartsWith("E: ", StringComparison.Ordinal) || l.StartsWith("ERROR: ", StringComparison.Ordinal)) toolError = l;
             log(l);
         }
-        var progress = new SyncProgress<JSONMessage>(m =>
+        var progress = new SyncProgress<ImageBuildMessage>(m =>
         {
             if (m.Error is not null)
             {
-                error ??= string.IsNullOrWhiteSpace(m.Error.Message) ? $"build failed (code {m.Error.Code})" : m.Error.Message.Trim();
+                error ??= m.Error;
                 return;
             }
-            var chunk = m.Stream ?? m.Status;
+            var chunk = m.Text;
             if (string.IsNullOrEmpty(chunk)) return;
             partial.Append(AnsiEscape().Replace(chunk, ""));
             var s = partial.ToString();
@@ -198,38 +196,15 @@ public sealed partial class DockerImageBuilder(
                 if (line.TrimEnd() is { Length: > 0 } l) Line(l);
             partial.Clear().Append(s[(last + 1)..]);
         });
-        await docker.Client.Images.BuildImageFromDockerfileAsync(
-            new ImageBuildParameters
-            {
-                Tags = [tag],
-                Labels = labels,
-                Remove = true,
-                ForceRemove = true,
-                Dockerfile = "Dockerfile",
-                // a build runs apt and pip as root: bound what it can take from the machine
-                Memory = options.Value.BuildMemoryMiB * SandboxParameters.MiB,
-                MemorySwap = options.Value.BuildMemoryMiB * SandboxParameters.MiB,
-                CPUPeriod = 100_000,
-                CPUQuota = (long)Math.Round(options.Value.BuildCpus * 100_000),
-            },
-            context, null, null, progress, ct);
+        // a build runs apt and pip as root: bound what it can take from the machine
+        await engine.BuildImageAsync(
+            new ImageBuildSpec(tag, labels.AsReadOnly(), options.Value.BuildMemoryMiB * SandboxParameters.MiB, options.Value.BuildCpus),
+            context, progress, ct);
         if (partial.Length > 0 && partial.ToString().Trim() is { Length: > 0 } rest) Line(rest);
         if (error is not null && toolError is not null) error = $"{toolError} ({error})";
-        if (error is null && await TryInspectAsync(tag, ct) is null)
+        if (error is null && await engine.FindImageAsync(tag, ct) is null)
             error = $"the build of {tag} ended without an image";
         return error;
-    }
-
-    private async Task<ImageInspectResponse?> TryInspectAsync(string image, CancellationToken ct)
-    {
-        try
-        {
-            return await docker.Client.Images.InspectImageAsync(image, ct);
-        }
-        catch (DockerImageNotFoundException)
-        {
-            return null;
-        }
     }
 
     /// <summary>Reports synchronously, in order (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>

@@ -1,5 +1,3 @@
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using Feather.Server.Sandbox;
 using Microsoft.Extensions.Options;
 
@@ -47,6 +45,25 @@ public interface IImageKeepList
 
     /// <summary>Records that a version's image was removed (a run of the version rebuilds it from its kept files).</summary>
     void ImageRemoved(string versionImage, string reason);
+
+    /// <summary>False for <see cref="NoImageKeepList"/>: nothing is known to be unneeded, so nothing is removed.</summary>
+    bool Available => true;
+}
+
+/// <summary>
+/// The keep list of a runner without the server's database (the runner on its own, as in its tests):
+/// it knows of no version, so the image removal policy removes nothing. The Models feature registers
+/// <see cref="VersionImageKeepList"/> instead.
+/// </summary>
+public sealed class NoImageKeepList : IImageKeepList
+{
+    public bool Available => false;
+
+    public IReadOnlySet<string> VersionImagesToKeep(DateTime since) => new HashSet<string>();
+
+    public void ImageRemoved(string versionImage, string reason)
+    {
+    }
 }
 
 /// <summary>A feather image on the engine, as the policy sees it.</summary>
@@ -95,8 +112,8 @@ public static class ImageRetention
 /// removes the rest without force (the engine itself refuses an image that a container or a child image uses).
 /// </summary>
 public sealed partial class ImageJanitor(
-    DockerEngine docker,
-    IServiceProvider services,
+    IContainerEngine engine,
+    IImageKeepList keepList,
     IOptions<RunnerOptions> runner,
     IOptions<ImageRetentionOptions> options,
     ILogger<ImageJanitor> logger) : BackgroundService
@@ -104,26 +121,17 @@ public sealed partial class ImageJanitor(
     /// <summary>Applies the policy once as of <paramref name="now"/>; returns what it removed.</summary>
     public async Task<IReadOnlyList<ImageRemoval>> RunOnceAsync(DateTime now, CancellationToken ct)
     {
-        // A registered keep list (tests), else the server's database; with neither nothing is removed.
-        var keepList = services.GetService<IImageKeepList>()
-            ?? (services.GetService<Storage.FeatherDb>() is { } db ? new VersionImageKeepList(db) : null);
-        if (keepList is null) return [];
+        // Without the server's database (NoImageKeepList) nothing is known to be unneeded: nothing is removed.
+        if (!keepList.Available) return [];
         var o = options.Value;
-        var listed = await docker.Client.Images.ListImagesAsync(new ImagesListParameters
-        {
-            All = false,
-            Filters = new Dictionary<string, IDictionary<string, bool>>
-            {
-                ["label"] = new Dictionary<string, bool> { [$"{SandboxParameters.ManagedLabel}=true"] = true },
-            },
-        }, ct);
+        var listed = await engine.ListImagesAsync(SandboxParameters.ManagedLabel, "true", ct);
         var images = listed
-            .Where(i => i.Labels is not null && i.Labels.TryGetValue(DockerImageBuilder.KindLabel, out _))
-            .Select(i => new ManagedImage(i.ID, (i.RepoTags ?? []).Where(t => t != "<none>:<none>").ToList(), i.Labels[DockerImageBuilder.KindLabel],
-                Label(i.Labels, DockerImageBuilder.EnvHashLabel), Label(i.Labels, SandboxParameters.OwnerLabel), i.Created.ToUniversalTime()))
+            .Where(i => i.Labels.ContainsKey(DockerImageBuilder.KindLabel))
+            .Select(i => new ManagedImage(i.Id, i.Tags, i.Labels[DockerImageBuilder.KindLabel],
+                Label(i.Labels, DockerImageBuilder.EnvHashLabel), Label(i.Labels, SandboxParameters.OwnerLabel), i.Created))
             .ToList();
-        var containers = await docker.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true }, ct);
-        var used = containers.Select(c => c.ImageID).ToHashSet();
+        var containers = await engine.ListContainersAsync(null, ct);
+        var used = containers.Select(c => c.ImageId).ToHashSet();
         var keep = keepList.VersionImagesToKeep(now - TimeSpan.FromDays(o.KeepDays));
         var plan = ImageRetention.Plan(images, runner.Value.InstanceId, keep, used, now, TimeSpan.FromMinutes(o.MinAgeMinutes));
 
@@ -134,17 +142,17 @@ public sealed partial class ImageJanitor(
             {
                 // Untag each tag, then the engine deletes the image when no tag, container or child holds it.
                 foreach (var tag in removal.Tags.DefaultIfEmpty(removal.Image.Id))
-                    await docker.Client.Images.DeleteImageAsync(tag, new ImageDeleteParameters { Force = false, NoPrune = false }, ct);
+                    await engine.RemoveImageAsync(tag, ct);
                 done.Add(removal);
                 LogRemoved(string.Join(", ", removal.Tags), removal.Reason);
                 if (removal.Image.Kind == "version")
                     foreach (var tag in removal.Tags)
                         keepList.ImageRemoved(tag, $"its image was removed by the image retention policy ({removal.Reason}, unused for {o.KeepDays} days); a run of the version rebuilds it");
             }
-            catch (DockerImageNotFoundException)
+            catch (ImageNotFoundException)
             {
             }
-            catch (DockerApiException e)
+            catch (ContainerEngineException e)
             {
                 LogKept(string.Join(", ", removal.Tags), e.Message); // in use after all (a container started meanwhile, a child image)
             }
@@ -152,7 +160,7 @@ public sealed partial class ImageJanitor(
         return done;
     }
 
-    private static string Label(IDictionary<string, string> labels, string key) => labels.TryGetValue(key, out var v) ? v : "";
+    private static string Label(IReadOnlyDictionary<string, string> labels, string key) => labels.TryGetValue(key, out var v) ? v : "";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

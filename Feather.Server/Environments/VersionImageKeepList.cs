@@ -4,7 +4,7 @@ using Feather.Server.Storage;
 namespace Feather.Server.Environments;
 
 /// <summary>The database's view of which version images are needed: live, tagged, or published or run recently.</summary>
-public sealed class VersionImageKeepList(FeatherDb db) : IImageKeepList
+public sealed class VersionImageKeepList(FeatherDb db, ModelStore store) : IImageKeepList
 {
     public IReadOnlySet<string> VersionImagesToKeep(DateTime since)
     {
@@ -27,13 +27,5 @@ public sealed class VersionImageKeepList(FeatherDb db) : IImageKeepList
         return keep;
     }
 
-    public void ImageRemoved(string versionImage, string reason)
-    {
-        foreach (var version in db.Versions.Find(v => v.VersionImage == versionImage).ToList())
-        {
-            version.ImageStatus = ImageStatus.Removed;
-            version.ImageError = reason;
-            db.Versions.Update(version);
-        }
-    }
+    public void ImageRemoved(string versionImage, string reason) => store.MarkImageRemoved(versionImage, reason);
 }

@@ -17,17 +17,16 @@ public sealed class ImageBuildQueue
 /// <summary>
 /// Builds queued version images one at a time through <see cref="IImageBuilder"/> and records
 /// status, log and duration on the version. Versions left pending or building by a previous
-/// process are queued again at start. Without a registered builder, versions stay pending.
+/// process are queued again at start. With <see cref="NoImageBuilder"/> (no runner), versions stay pending.
 /// </summary>
 internal sealed class ImageBuildWorker(
-    ImageBuildQueue queue, ModelStore store, IServiceProvider services, ILogger<ImageBuildWorker> logger) : BackgroundService
+    ImageBuildQueue queue, ModelStore store, IImageBuilder builder, ILogger<ImageBuildWorker> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var builder = services.GetService<IImageBuilder>();
-        if (builder is null)
+        if (!builder.CanBuild)
         {
-            logger.LogWarning("No IImageBuilder is registered: version images will stay pending until the runner is configured");
+            logger.LogWarning("This server has no image builder: version images will stay pending until the runner is configured");
             return;
         }
         foreach (var leftover in store.Db.Versions.Find(v => v.ImageStatus == ImageStatus.Pending || v.ImageStatus == ImageStatus.Building))
@@ -37,7 +36,7 @@ internal sealed class ImageBuildWorker(
         {
             try
             {
-                await BuildAsync(builder, versionId, stoppingToken);
+                await BuildAsync(versionId, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -58,7 +57,7 @@ internal sealed class ImageBuildWorker(
         }
     }
 
-    private async Task BuildAsync(IImageBuilder builder, string versionId, CancellationToken ct)
+    private async Task BuildAsync(string versionId, CancellationToken ct)
     {
         var version = store.Db.Versions.FindById(versionId);
         if (version is null || version.ImageStatus is ImageStatus.Ready or ImageStatus.Failed) return;

@@ -31,6 +31,17 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
 
     public void SaveVersion(VersionRecord version) => db.Versions.Update(version);
 
+    /// <summary>Marks the versions built into <paramref name="versionImage"/> as removed; a run rebuilds them.</summary>
+    public void MarkImageRemoved(string versionImage, string reason)
+    {
+        foreach (var version in db.Versions.Find(v => v.VersionImage == versionImage).ToList())
+        {
+            version.ImageStatus = ImageStatus.Removed;
+            version.ImageError = reason;
+            db.Versions.Update(version);
+        }
+    }
+
     /// <summary>Resolves "live" (or nothing), a number, or a tag to a version number.</summary>
     public int? Resolve(ModelRecord model, string? reference)
     {

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Feather.Server.Auth;
 using Feather.Server.Common;
+using Feather.Server.Environments;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Feather.Server.Models;
 
@@ -28,6 +30,9 @@ public static class ModelsApi
     {
         builder.Services.AddSingleton<ModelStore>();
         builder.Services.AddSingleton<ImageBuildQueue>();
+        // Until the runner registers its own: without one, versions stay pending and no image is removed.
+        builder.Services.TryAddSingleton<IImageBuilder, NoImageBuilder>();
+        builder.Services.AddSingleton<IImageKeepList, VersionImageKeepList>();
         builder.Services.AddHostedService<ImageBuildWorker>();
         return builder;
     }

@@ -7,6 +7,7 @@ using Feather.Server.Models;
 using Feather.Server.Storage;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Feather.Server.Publishing;
 
@@ -22,6 +23,7 @@ public static class PublishApi
     public static WebApplicationBuilder AddPublishing(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<MetadataValidator>();
+        builder.Services.TryAddSingleton<IProfilePolicy, AnyProfilePolicy>();
         builder.Services.AddSingleton<UploadSigner>();
         builder.Services.AddHostedService<PublishSweeper>();
         return builder;
@@ -41,14 +43,14 @@ public static class PublishApi
 
     private static async Task<Results<Created<PublishStarted>, ProblemHttpResult>> StartAsync(
         StartPublishRequest request, HttpContext http, FeatherOptions options, MetadataValidator validator,
-        ModelStore models, Accounts accounts, FeatherDb db, IBlobStore blobs, UploadSigner signer, CancellationToken ct)
+        ModelStore models, Accounts accounts, FeatherDb db, IBlobStore blobs, UploadSigner signer, IProfilePolicy profiles,
+        CancellationToken ct)
     {
         var caller = Caller.From(http.User);
         if (request.Metadata.ValueKind == JsonValueKind.Undefined)
             return Problems.BadRequest("the body needs 'metadata' (the output of 'python3 -m feather inspect') and 'files'");
         var errors = validator.Validate(request.Metadata);
-        if (errors.Count == 0 && http.RequestServices.GetService<IProfilePolicy>()?.Refuse(
-                MetadataValidator.Str(request.Metadata, "profile")!) is { } refusal)
+        if (errors.Count == 0 && profiles.Refuse(MetadataValidator.Str(request.Metadata, "profile")!) is { } refusal)
             errors["metadata/profile"] = [refusal];
         if (errors.Count > 0)
             return Problems.Validation($"the model metadata is not valid ({errors.Count} problem(s))", errors);

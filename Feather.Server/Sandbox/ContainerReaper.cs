@@ -1,5 +1,3 @@
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using Microsoft.Extensions.Options;
 
 namespace Feather.Server.Sandbox;
@@ -11,7 +9,7 @@ namespace Feather.Server.Sandbox;
 /// a step of this process. It also asks the engine for its capabilities (GPU runtime) at start-up.
 /// </summary>
 public sealed partial class ContainerReaper(
-    DockerEngine docker,
+    IContainerEngine engine,
     ContainerTracker tracker,
     RunnerCapabilities capabilities,
     IOptions<RunnerOptions> options,
@@ -20,28 +18,23 @@ public sealed partial class ContainerReaper(
     /// <summary>Removes leftovers once. Returns how many containers were removed.</summary>
     public async Task<int> ReapOnceAsync(CancellationToken ct)
     {
-        var filters = new Dictionary<string, IDictionary<string, bool>>
+        var containers = await engine.ListContainersAsync(new Dictionary<string, string>
         {
-            ["label"] = new Dictionary<string, bool>
-            {
-                [$"{SandboxParameters.ManagedLabel}=true"] = true,
-                [$"{SandboxParameters.OwnerLabel}={options.Value.InstanceId}"] = true,
-            },
-        };
-        var containers = await docker.Client.Containers.ListContainersAsync(
-            new ContainersListParameters { All = true, Filters = filters }, ct);
+            [SandboxParameters.ManagedLabel] = "true",
+            [SandboxParameters.OwnerLabel] = options.Value.InstanceId,
+        }, ct);
         var removed = 0;
         foreach (var c in containers)
         {
-            var name = (c.Names ?? []).Select(n => n.TrimStart('/')).FirstOrDefault() ?? "";
+            var name = c.Name;
             if (tracker.Contains(name)) continue;
             try
             {
-                await docker.Client.Containers.RemoveContainerAsync(c.ID, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, CancellationToken.None);
+                await engine.RemoveContainerAsync(c.Id, CancellationToken.None);
                 removed++;
-                LogReaped(name, c.ID, c.State);
+                LogReaped(name, c.Id, c.State);
             }
-            catch (DockerContainerNotFoundException)
+            catch (ContainerNotFoundException)
             {
                 // removed meanwhile
             }
@@ -58,10 +51,10 @@ public sealed partial class ContainerReaper(
             await capabilities.RefreshAsync(ct);
             await ReapOnceAsync(ct);
         }
-        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException
+        catch (Exception e) when (e is ContainerEngineException or HttpRequestException or IOException or TimeoutException
                                    or System.Net.Sockets.SocketException)
         {
-            LogEngineUnreachable(e, docker.Endpoint);
+            LogEngineUnreachable(e, engine.Endpoint);
         }
         await base.StartAsync(ct);
     }

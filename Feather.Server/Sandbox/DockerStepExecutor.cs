@@ -2,8 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using Microsoft.Extensions.Options;
 
 namespace Feather.Server.Sandbox;
@@ -17,7 +15,7 @@ namespace Feather.Server.Sandbox;
 /// </summary>
 public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
 {
-    private readonly DockerEngine _docker;
+    private readonly IContainerEngine _engine;
     private readonly RunnerOptions _options;
     private readonly RunnerCapabilities _capabilities;
     private readonly ContainerTracker _tracker;
@@ -25,10 +23,10 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
     private readonly ILogger<DockerStepExecutor> _logger;
     private readonly FairStepQueue _queue;
 
-    public DockerStepExecutor(DockerEngine docker, IOptions<RunnerOptions> options, RunnerCapabilities capabilities,
+    public DockerStepExecutor(IContainerEngine engine, IOptions<RunnerOptions> options, RunnerCapabilities capabilities,
         ContainerTracker tracker, WarmContainerPool pool, ILogger<DockerStepExecutor> logger)
     {
-        _docker = docker;
+        _engine = engine;
         _options = options.Value;
         _capabilities = capabilities;
         _tracker = tracker;
@@ -94,7 +92,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             // Not the caller's token: a create cancelled mid-request can still make the container, and its id
             // is needed to remove it. The caller's cancellation is honoured right after.
             using var limit = new CancellationTokenSource(CleanupTimeout);
-            var id = (await _docker.Client.Containers.CreateContainerAsync(SandboxParameters.Create(spec), limit.Token)).ID;
+            var id = await _engine.CreateContainerAsync(spec, limit.Token);
             return (id, name, false);
         }
         catch
@@ -106,7 +104,6 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
 
     private async Task<StepExecutionResult> RunAsync(StepExecutionRequest request, ProfileLimits limits, CancellationToken ct)
     {
-        var containers = _docker.Client.Containers;
         var stdout = new CappedBuffer(_options.MaxOutputBytes);
         var stderr = new CappedBuffer(_options.MaxLogBytes);
         var lines = request.Log is null ? null : new LineSplitter(request.Log, _options.MaxLogBytes);
@@ -116,26 +113,24 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
         try
         {
-            MultiplexedStream stream;
+            IContainerStream stream;
             bool warm;
             (id, name, warm) = await ObtainAsync(request, limits, allowWarm: true, ct);
             ct.ThrowIfCancellationRequested();
             try
             {
-                stream = await containers.AttachContainerAsync(id,
-                    new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = true, Stderr = true }, ct);
+                stream = await _engine.AttachAsync(id, ct);
             }
-            catch (DockerContainerNotFoundException) when (warm)
+            catch (ContainerNotFoundException) when (warm)
             {
                 // The warm container went away (removed by hand or by the engine): create a fresh one.
                 _tracker.Remove(name);
                 (id, name, warm) = await ObtainAsync(request, limits, allowWarm: false, ct);
                 ct.ThrowIfCancellationRequested();
-                stream = await containers.AttachContainerAsync(id,
-                    new ContainerAttachParameters { Stream = true, Stdin = true, Stdout = true, Stderr = true }, ct);
+                stream = await _engine.AttachAsync(id, ct);
             }
             using var attached = stream;
-            await containers.StartContainerAsync(id, new ContainerStartParameters(), ct);
+            await _engine.StartContainerAsync(id, ct);
             clock.Restart();
             LogStarted(name, request.Image, request.Profile, warm);
             if (request.Started is not null) await request.Started();
@@ -169,26 +164,25 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             }
 
             using var waitTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            var exit = await containers.WaitContainerAsync(id, waitTimeout.Token);
+            var exitCode = await _engine.WaitContainerAsync(id, waitTimeout.Token);
             var elapsed = clock.Elapsed;
             // The exit code alone tells a clean exit; only a failed one needs the state (out of memory?).
-            var oomKilled = exit.StatusCode != 0
-                && ((await containers.InspectContainerAsync(id, CancellationToken.None)).State?.OOMKilled ?? false);
-            return Interpret(exit.StatusCode, oomKilled, limits, stdout, stderr.ToText(), elapsed) with { Container = name };
+            var oomKilled = exitCode != 0 && await _engine.WasOomKilledAsync(id, CancellationToken.None);
+            return Interpret(exitCode, oomKilled, limits, stdout, stderr.ToText(), elapsed) with { Container = name };
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             if (id is not null) await KillAsync(id);
             return new StepExecutionResult(StepOutcome.Cancelled, null, stderr.ToText(), "cancelled", clock.Elapsed, name);
         }
-        catch (DockerImageNotFoundException)
+        catch (ImageNotFoundException)
         {
             return new StepExecutionResult(StepOutcome.Crashed, null, "", $"image {request.Image} not found on the Docker engine", TimeSpan.Zero);
         }
-        catch (DockerApiException e)
+        catch (ContainerEngineException e)
         {
             LogDockerError(e, name ?? request.Image);
-            return new StepExecutionResult(StepOutcome.Crashed, null, stderr.ToText(), $"the Docker engine refused the step: {FirstLine(e.ResponseBody)}", clock.Elapsed, name);
+            return new StepExecutionResult(StepOutcome.Crashed, null, stderr.ToText(), $"the Docker engine refused the step: {FirstLine(e.Detail)}", clock.Elapsed, name);
         }
         finally
         {
@@ -225,12 +219,11 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await IdleAsync();
 
-    private static async Task WriteStdinAsync(MultiplexedStream stream, byte[] bytes, CancellationToken ct)
+    private static async Task WriteStdinAsync(IContainerStream stream, byte[] bytes, CancellationToken ct)
     {
         try
         {
-            await stream.WriteAsync(bytes, 0, bytes.Length, ct);
-            stream.CloseWrite();
+            await stream.WriteInputAsync(bytes, ct);
         }
         catch (IOException) when (!ct.IsCancellationRequested)
         {
@@ -239,15 +232,15 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
     }
 
     /// <summary>Reads the multiplexed stream to its end. True when stdout went past its cap.</summary>
-    private static async Task<bool> ReadOutputAsync(MultiplexedStream stream, CappedBuffer stdout, CappedBuffer stderr, LineSplitter? lines,
+    private static async Task<bool> ReadOutputAsync(IContainerStream stream, CappedBuffer stdout, CappedBuffer stderr, LineSplitter? lines,
         CancellationToken ct)
     {
         var buffer = new byte[81920];
         while (true)
         {
-            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, ct);
-            if (read.EOF) return false;
-            if (read.Target == MultiplexedStream.TargetStream.StandardOut)
+            var read = await stream.ReadOutputAsync(buffer, ct);
+            if (read.End) return false;
+            if (read.IsStdout)
             {
                 if (!stdout.Append(buffer.AsSpan(0, read.Count))) return true;
             }
@@ -317,9 +310,9 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         {
             // Not the caller's token: cleanup must happen even when the step was cancelled.
             using var limit = new CancellationTokenSource(CleanupTimeout);
-            await _docker.Client.Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, limit.Token);
+            await _engine.KillContainerAsync(id, limit.Token);
         }
-        catch (DockerApiException)
+        catch (ContainerEngineException)
         {
             // already stopped
         }
@@ -334,9 +327,9 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         try
         {
             using var limit = new CancellationTokenSource(CleanupTimeout);
-            await _docker.Client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, limit.Token);
+            await _engine.RemoveContainerAsync(id, limit.Token);
         }
-        catch (DockerContainerNotFoundException)
+        catch (ContainerNotFoundException)
         {
         }
         catch (Exception e)

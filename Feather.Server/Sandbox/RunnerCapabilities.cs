@@ -7,7 +7,7 @@ namespace Feather.Server.Sandbox;
 /// Publishing and runs call <see cref="SupportsGpu"/> / <see cref="CheckProfile"/> to refuse the
 /// <c>high</c> profile on an engine without a GPU runtime.
 /// </summary>
-public sealed class RunnerCapabilities(DockerEngine docker, IOptions<RunnerOptions> options, ILogger<RunnerCapabilities> logger)
+public sealed class RunnerCapabilities(IContainerEngine engine, IOptions<RunnerOptions> options, ILogger<RunnerCapabilities> logger)
 {
     private volatile bool _probed;
     private volatile bool _supportsGpu;
@@ -20,10 +20,10 @@ public sealed class RunnerCapabilities(DockerEngine docker, IOptions<RunnerOptio
     /// <summary>Asks the engine (docker info) for its runtimes.</summary>
     public async Task RefreshAsync(CancellationToken ct)
     {
-        var info = await docker.Client.System.GetSystemInfoAsync(ct);
-        _supportsGpu = HasGpuRuntime(info.Runtimes?.Keys ?? []);
+        var info = await engine.GetInfoAsync(ct);
+        _supportsGpu = HasGpuRuntime(info.Runtimes);
         _probed = true;
-        logger.LogInformation("Docker engine {Version} at {Endpoint}: GPU runtime {Gpu}", info.ServerVersion, docker.Endpoint, _supportsGpu ? "present" : "absent");
+        logger.LogInformation("Docker engine {Version} at {Endpoint}: GPU runtime {Gpu}", info.Version, engine.Endpoint, _supportsGpu ? "present" : "absent");
     }
 
     /// <summary>True when one of the engine's runtimes is a GPU runtime (nvidia, nvidia-container-runtime, ...).</summary>

@@ -1,4 +1,5 @@
 using Feather.Server.Environments;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Feather.Server.Sandbox;
@@ -7,10 +8,10 @@ public static class RunnerServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the runner: options (sections Runner and Docker, validated at start-up), the Docker
-    /// engine connection, <see cref="IStepExecutor"/>, <see cref="IImageBuilder"/>,
+    /// engine connection behind <see cref="IContainerEngine"/> (the one seam to the engine), <see cref="IStepExecutor"/>, <see cref="IImageBuilder"/>,
     /// <see cref="RunnerCapabilities"/> (SupportsGpu), the warm container pool, the leftover-container reaper
-    /// and the image removal policy (it asks a registered <see cref="IImageKeepList"/>, else the server's
-    /// database through <see cref="VersionImageKeepList"/>, what is needed; with neither it removes nothing).
+    /// and the image removal policy (it asks the registered <see cref="IImageKeepList"/> what is needed: the
+    /// server's <see cref="VersionImageKeepList"/>, or <see cref="NoImageKeepList"/> on its own, which removes nothing).
     /// </summary>
     public static IServiceCollection AddRunner(this IServiceCollection services, IConfiguration configuration)
     {
@@ -20,6 +21,7 @@ public static class RunnerServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<DockerOptions>, DockerOptionsValidator>();
 
         services.AddSingleton<DockerEngine>();
+        services.AddSingleton<IContainerEngine, DockerContainerEngine>();
         services.AddSingleton<ContainerTracker>();
         services.AddSingleton<RunnerCapabilities>();
         services.AddSingleton<Publishing.IProfilePolicy, RunnerProfilePolicy>();
@@ -31,6 +33,7 @@ public static class RunnerServiceCollectionExtensions
         services.AddSingleton<IImageBuilder>(sp => sp.GetRequiredService<DockerImageBuilder>());
         services.AddOptions<ImageRetentionOptions>().Bind(configuration.GetSection(ImageRetentionOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ImageRetentionOptions>, ImageRetentionOptionsValidator>();
+        services.TryAddSingleton<IImageKeepList, NoImageKeepList>();
         services.AddSingleton<ImageJanitor>();
         services.AddHostedService(sp => sp.GetRequiredService<ImageJanitor>());
         services.AddSingleton<ContainerReaper>();

@@ -1,5 +1,3 @@
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using Microsoft.Extensions.Options;
 
 namespace Feather.Server.Sandbox;
@@ -15,7 +13,7 @@ namespace Feather.Server.Sandbox;
 /// removes them after a crash); they are removed when the server stops.
 /// </summary>
 public sealed partial class WarmContainerPool(
-    DockerEngine docker,
+    IContainerEngine engine,
     ContainerTracker tracker,
     IOptions<RunnerOptions> options,
     ILogger<WarmContainerPool> logger) : IHostedService, IAsyncDisposable
@@ -87,9 +85,9 @@ public sealed partial class WarmContainerPool(
             var spec = new SandboxSpec(name, key.Image, key.Profile, slot.Limits, options.Value.InstanceId,
                 new Dictionary<string, string> { [WarmLabel] = "true" });
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            id = (await docker.Client.Containers.CreateContainerAsync(SandboxParameters.Create(spec), limit.Token)).ID;
+            id = await engine.CreateContainerAsync(spec, limit.Token);
         }
-        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException or TimeoutException)
+        catch (Exception e) when (e is ContainerEngineException or HttpRequestException or IOException or OperationCanceledException or TimeoutException)
         {
             LogCreateFailed(e, key.Image, key.Profile);
         }
@@ -143,12 +141,12 @@ public sealed partial class WarmContainerPool(
         try
         {
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await docker.Client.Containers.RemoveContainerAsync(c.Id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, limit.Token);
+            await engine.RemoveContainerAsync(c.Id, limit.Token);
         }
-        catch (DockerContainerNotFoundException)
+        catch (ContainerNotFoundException)
         {
         }
-        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException)
+        catch (Exception e) when (e is ContainerEngineException or HttpRequestException or IOException or OperationCanceledException)
         {
             LogRemoveFailed(e, c.Name); // its label lets the reaper of the next start remove it
         }

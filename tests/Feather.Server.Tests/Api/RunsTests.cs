@@ -75,7 +75,7 @@ public class RunsTests
         var image = (await (await client.GetAsync("/api/models/admin/hello/versions/1")).Json(HttpStatusCode.OK))["image"]!["versionImage"]!.GetValue<string>();
 
         // what the retention policy records after removing the image from the engine
-        new VersionImageKeepList(server.Services.GetRequiredService<Feather.Server.Storage.FeatherDb>())
+        server.Services.GetRequiredService<IImageKeepList>()
             .ImageRemoved(image, "its image was removed by the image retention policy");
         var removed = await (await client.GetAsync("/api/models/admin/hello/versions/1")).Json(HttpStatusCode.OK);
         Assert.Equal("removed", removed["image"]!["status"]!.GetValue<string>());

@@ -100,7 +100,11 @@ public class VersionTests
         var data = Directory.CreateTempSubdirectory("feather-test-").FullName;
         try
         {
-            await using (var bare = await FeatherTestServer.StartAsync(dataDirectory: data, services: s => s.RemoveAll<Feather.Server.Environments.IImageBuilder>()))
+            await using (var bare = await FeatherTestServer.StartAsync(dataDirectory: data, services: s =>
+                   {
+                       s.RemoveAll<IImageBuilder>();
+                       s.AddSingleton<IImageBuilder, NoImageBuilder>();
+                   }))
             {
                 using var client = bare.Client(await bare.AdminTokenAsync());
                 await new TestModel().PublishAsync(client);

@@ -117,8 +117,7 @@ public sealed class ImageJanitorTests(RunnerFixture fx)
         try
         {
             var keep = new KeepList(T("live"));
-            var services = new ServiceCollection().AddSingleton<IImageKeepList>(keep).BuildServiceProvider();
-            var janitor = new ImageJanitor(fx.Services.GetRequiredService<DockerEngine>(), services,
+            var janitor = new ImageJanitor(fx.Services.GetRequiredService<IContainerEngine>(), keep,
                 Options.Create(new RunnerOptions { InstanceId = owner }), Options.Create(new ImageRetentionOptions { KeepDays = 7 }),
                 NullLogger<ImageJanitor>.Instance);
 

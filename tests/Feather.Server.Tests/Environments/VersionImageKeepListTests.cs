@@ -1,3 +1,4 @@
+using Feather.Server.Auth;
 using Feather.Server.Configuration;
 using Feather.Server.Environments;
 using Feather.Server.Models;
@@ -41,7 +42,7 @@ public sealed class VersionImageKeepListTests : IDisposable
         });
         _db.Runs.Insert(new RunRecord { Id = "r2", ModelId = "m", Version = 6, CreatedAt = old });
 
-        var keep = new VersionImageKeepList(_db).VersionImagesToKeep(now.AddDays(-14));
+        var keep = new VersionImageKeepList(_db, new ModelStore(_db, new Accounts(_db, TimeProvider.System))).VersionImagesToKeep(now.AddDays(-14));
         // 2 live, 3 tagged, 4 run two days ago, 5 published yesterday; 1 and 6 (run 60 days ago) are not needed
         Assert.Equal(["feather-version:m-2", "feather-version:m-3", "feather-version:m-4", "feather-version:m-5"], keep.Order().ToArray());
     }
@@ -50,7 +51,7 @@ public sealed class VersionImageKeepListTests : IDisposable
     public void A_removed_image_marks_its_version_removed()
     {
         Version("m", 1, DateTime.UtcNow);
-        new VersionImageKeepList(_db).ImageRemoved("feather-version:m-1", "its image was removed by the image retention policy");
+        new VersionImageKeepList(_db, new ModelStore(_db, new Accounts(_db, TimeProvider.System))).ImageRemoved("feather-version:m-1", "its image was removed by the image retention policy");
         var v = _db.Versions.FindById("m-1");
         Assert.Equal(ImageStatus.Removed, v.ImageStatus);
         Assert.Equal("its image was removed by the image retention policy", v.ImageError);

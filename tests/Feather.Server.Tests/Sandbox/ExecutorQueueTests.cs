@@ -26,7 +26,7 @@ public sealed class ExecutorQueueTests(RunnerFixture fx) : IAsyncLifetime
     {
         var options = new RunnerOptions { InstanceId = fx.InstanceId, MaxConcurrentSteps = 1, WarmContainers = 0 };
         options.Profiles.Medium = new ProfileLimits { MemoryMiB = 128, Cpus = 1, PidsLimit = 64, TmpfsMiB = 16, TimeoutSeconds = 60 };
-        var executor = new DockerStepExecutor(fx.Services.GetRequiredService<DockerEngine>(), Options.Create(options),
+        var executor = new DockerStepExecutor(fx.Services.GetRequiredService<IContainerEngine>(), Options.Create(options),
             fx.Services.GetRequiredService<RunnerCapabilities>(), fx.Services.GetRequiredService<ContainerTracker>(),
             fx.Services.GetRequiredService<WarmContainerPool>(), NullLogger<DockerStepExecutor>.Instance);
         using var stopRunning = new CancellationTokenSource();

@@ -17,7 +17,7 @@ public sealed class WarmContainerPoolTests(RunnerFixture fx)
             new Dictionary<string, string>()), default);
 
     private WarmContainerPool NewPool(int warm) =>
-        new(fx.Services.GetRequiredService<DockerEngine>(), fx.Services.GetRequiredService<ContainerTracker>(),
+        new(fx.Services.GetRequiredService<IContainerEngine>(), fx.Services.GetRequiredService<ContainerTracker>(),
             Options.Create(new RunnerOptions { InstanceId = fx.InstanceId, WarmContainers = warm, WarmContainerIdleSeconds = 60 }),
             NullLogger<WarmContainerPool>.Instance);
 

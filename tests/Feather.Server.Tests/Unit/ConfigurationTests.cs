@@ -1,6 +1,9 @@
 using Feather.Server.Configuration;
 using Feather.Server.Runs;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Feather.Server.Tests.Unit;
 
@@ -23,7 +26,7 @@ public class ConfigurationTests
     [Fact]
     public void Every_bad_key_is_named_with_what_is_allowed()
     {
-        var e = Assert.Throws<InvalidOperationException>(() => Read(
+        var e = Assert.Throws<OptionsValidationException>(() => Read(
             ("FEATHER_PORT", "eighty"), ("FEATHER_BIND", "not-an-ip"), ("FEATHER_MAX_FILES", "0"), ("FEATHER_ADMIN_PASSWORD", "short")));
         Assert.Contains("FEATHER_PORT: 'eighty' is not a whole number between 0 and 65535", e.Message);
         Assert.Contains("FEATHER_BIND", e.Message);
@@ -39,6 +42,44 @@ public class ConfigurationTests
         Assert.Equal("0.0.0.0", o.Bind);
         Assert.Equal(1024, o.MaxFileBytes);
         Assert.Equal("r:1", o.RunnerBaseImage);
+    }
+
+    [Fact]
+    public void Values_are_read_through_the_options_pattern()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["FEATHER_PORT"] = "9002", ["FEATHER_TRUSTED_PROXIES"] = "10.0.0.2, 10.0.0.3", ["FEATHER_RUNNER_IMAGE"] = "r:2",
+            ["FEATHER_DATA"] = "/srv/feather",
+        }).Build();
+        using var provider = new ServiceCollection().AddFeatherOptions(config).BuildServiceProvider();
+        var o = provider.GetRequiredService<FeatherOptions>();
+        Assert.Equal(9002, o.Port);
+        Assert.Equal(["10.0.0.2", "10.0.0.3"], o.TrustedProxies.Select(p => p.ToString()).ToArray());
+        Assert.Equal("r:2", o.RunnerBaseImage);
+        Assert.Equal("/srv/feather", o.DataDirectory);
+        Assert.Equal("9002", provider.GetRequiredService<IOptions<FeatherSettings>>().Value.Port);
+    }
+
+    [Fact]
+    public async Task A_bad_value_fails_the_start_with_its_key_and_what_is_allowed()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["FEATHER_PUBLISH_TTL_SECONDS"] = "forever", ["FEATHER_TRUSTED_PROXIES"] = "proxy.lan",
+        }).Build();
+        using var host = new HostBuilder().ConfigureServices(s => s.AddFeatherOptions(config)).Build();
+        var e = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("FEATHER_PUBLISH_TTL_SECONDS: 'forever' is not a whole number between 1 and 604800", e.Failures);
+        Assert.Contains("FEATHER_TRUSTED_PROXIES: 'proxy.lan' is not an IP address (a comma-separated list, e.g. 127.0.0.1,10.0.0.2)", e.Failures);
+    }
+
+    [Fact]
+    public void The_server_does_not_build_with_a_bad_value()
+    {
+        var e = Assert.Throws<OptionsValidationException>(() => Program.BuildApp(["--FEATHER_BIND=everywhere", "--FEATHER_MAX_WAIT_SECONDS=-1"]));
+        Assert.Contains("FEATHER_BIND: 'everywhere' is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::), 'localhost' or '*'", e.Failures);
+        Assert.Contains("FEATHER_MAX_WAIT_SECONDS: '-1' is not a whole number between 0 and 3600", e.Failures);
     }
 
     [Theory]

@@ -1,0 +1,97 @@
+namespace Feather.Server.Sandbox;
+
+/// <summary>
+/// The one seam between Feather and a container engine: the operations the runner needs (step
+/// containers, the images it builds and removes, what the engine can do), in Feather's own terms.
+/// <see cref="DockerContainerEngine"/> implements it once over Docker.DotNet; nothing else talks to
+/// Docker. Another runner (Swarm, Kubernetes) implements the same interface. Failures the callers act on
+/// are <see cref="ContainerNotFoundException"/>, <see cref="ImageNotFoundException"/> and
+/// <see cref="ContainerEngineException"/>; an unreachable engine surfaces as the transport's own exception
+/// (<see cref="HttpRequestException"/>, <see cref="IOException"/>, <see cref="TimeoutException"/>).
+/// </summary>
+public interface IContainerEngine
+{
+    /// <summary>Where the engine is (for logs).</summary>
+    Uri Endpoint { get; }
+
+    /// <summary>The engine's version and its runtimes (a GPU runtime is named nvidia...).</summary>
+    Task<EngineInfo> GetInfoAsync(CancellationToken ct);
+
+    /// <summary>Creates (does not start) the hardened container of <paramref name="spec"/>; returns its id.</summary>
+    Task<string> CreateContainerAsync(SandboxSpec spec, CancellationToken ct);
+
+    /// <summary>Attaches to a created container's stdin, stdout and stderr (before it starts, so no output is lost).</summary>
+    Task<IContainerStream> AttachAsync(string id, CancellationToken ct);
+
+    Task StartContainerAsync(string id, CancellationToken ct);
+
+    /// <summary>Waits for the container to exit; returns its exit code.</summary>
+    Task<long> WaitContainerAsync(string id, CancellationToken ct);
+
+    /// <summary>True when the engine killed the container for going past its memory limit.</summary>
+    Task<bool> WasOomKilledAsync(string id, CancellationToken ct);
+
+    /// <summary>Kills the container (SIGKILL).</summary>
+    Task KillContainerAsync(string id, CancellationToken ct);
+
+    /// <summary>Removes the container and its volumes, running or not.</summary>
+    Task RemoveContainerAsync(string id, CancellationToken ct);
+
+    /// <summary>All containers (running or not); with <paramref name="labels"/>, only those carrying every one of them.</summary>
+    Task<IReadOnlyList<ContainerInfo>> ListContainersAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken ct);
+
+    /// <summary>The images carrying <paramref name="label"/>=<paramref name="value"/>.</summary>
+    Task<IReadOnlyList<ImageInfo>> ListImagesAsync(string label, string value, CancellationToken ct);
+
+    /// <summary>The id of <paramref name="image"/> (a tag or id), or null when the engine does not have it.</summary>
+    Task<string?> FindImageAsync(string image, CancellationToken ct);
+
+    /// <summary>Untags <paramref name="tagOrId"/> without force; the engine deletes the image with its last tag and refuses one in use.</summary>
+    Task RemoveImageAsync(string tagOrId, CancellationToken ct);
+
+    /// <summary>
+    /// Builds an image from a tar <paramref name="context"/> holding a file named Dockerfile; the build's
+    /// output and its error (if any) arrive in order through <paramref name="progress"/>.
+    /// </summary>
+    Task BuildImageAsync(ImageBuildSpec spec, Stream context, IProgress<ImageBuildMessage> progress, CancellationToken ct);
+}
+
+/// <summary>A container's attached standard streams.</summary>
+public interface IContainerStream : IDisposable
+{
+    /// <summary>Writes <paramref name="bytes"/> to stdin, then closes stdin.</summary>
+    Task WriteInputAsync(byte[] bytes, CancellationToken ct);
+
+    /// <summary>Reads the next chunk of stdout or stderr into <paramref name="buffer"/>.</summary>
+    Task<ContainerOutput> ReadOutputAsync(byte[] buffer, CancellationToken ct);
+}
+
+/// <param name="Count">Bytes read into the buffer.</param>
+/// <param name="IsStdout">True for stdout, false for stderr.</param>
+/// <param name="End">True when both streams have ended (nothing was read).</param>
+public readonly record struct ContainerOutput(int Count, bool IsStdout, bool End);
+
+public sealed record EngineInfo(string Version, IReadOnlyList<string> Runtimes);
+
+/// <param name="Name">Its name, without Docker's leading '/'.</param>
+public sealed record ContainerInfo(string Id, string Name, string ImageId, string State);
+
+public sealed record ImageInfo(string Id, IReadOnlyList<string> Tags, IReadOnlyDictionary<string, string> Labels, DateTime Created);
+
+/// <summary>One image build: its tag and labels, and what it may take from the machine.</summary>
+public sealed record ImageBuildSpec(string Tag, IReadOnlyDictionary<string, string> Labels, long MemoryBytes, double Cpus);
+
+/// <summary>A chunk of a build's output (<paramref name="Text"/>), or its error.</summary>
+public sealed record ImageBuildMessage(string? Text, string? Error);
+
+/// <summary>The engine refused an operation; <see cref="Detail"/> is its answer.</summary>
+public class ContainerEngineException(string message, string? detail, Exception? inner = null) : Exception(message, inner)
+{
+    public string Detail { get; } = detail ?? "";
+}
+
+public sealed class ContainerNotFoundException(string message, string? detail, Exception? inner = null)
+    : ContainerEngineException(message, detail, inner);
+
+public sealed class ImageNotFoundException(string message, string? detail, Exception? inner = null)
+    : ContainerEngineException(message, detail, inner);
