@@ -29,7 +29,7 @@ internal sealed class ImageBuildWorker(
             logger.LogWarning("This server has no image builder: version images will stay pending until the runner is configured");
             return;
         }
-        foreach (var leftover in store.Db.Versions.Find(v => v.ImageStatus == ImageStatus.Pending || v.ImageStatus == ImageStatus.Building))
+        foreach (var leftover in store.UnfinishedBuilds())
             queue.Enqueue(leftover.Id);
 
         await foreach (var versionId in queue.Reader.ReadAllAsync(stoppingToken))
@@ -45,7 +45,7 @@ internal sealed class ImageBuildWorker(
             catch (Exception e)
             {
                 logger.LogError(e, "Image build of {VersionId} failed unexpectedly", versionId);
-                var version = store.Db.Versions.FindById(versionId);
+                var version = store.FindVersionById(versionId);
                 if (version is not null)
                 {
                     version.ImageStatus = ImageStatus.Failed;
@@ -59,7 +59,7 @@ internal sealed class ImageBuildWorker(
 
     private async Task BuildAsync(string versionId, CancellationToken ct)
     {
-        var version = store.Db.Versions.FindById(versionId);
+        var version = store.FindVersionById(versionId);
         if (version is null || version.ImageStatus is ImageStatus.Ready or ImageStatus.Failed) return;
         var model = store.FindById(version.ModelId)!;
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["ModelId"] = model.Key, ["Version"] = version.Number });

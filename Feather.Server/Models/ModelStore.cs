@@ -3,7 +3,44 @@ using Feather.Server.Storage;
 
 namespace Feather.Server.Models;
 
-/// <summary>Models and versions in LiteDB, plus who may see and change them.</summary>
+/// <summary>
+/// What a completed publish records: the model's owner and name (the model is created on its first
+/// publish), the new version's content, and the catalogue fields the version's metadata sets on the model.
+/// </summary>
+public sealed record NewVersion(
+    string Owner, string Name, string? Visibility, bool Promote, string Publisher, string? Notes,
+    string MetadataJson, List<VersionFileRecord> Files, EnvironmentRecord Environment,
+    string Description, List<string> TaskTags, List<string> DatasetTags);
+
+/// <summary>How a change to a model went; the endpoints turn each into its HTTP answer.</summary>
+public enum ModelChangeStatus
+{
+    Changed,
+    /// <summary>The model already was as asked; nothing was saved.</summary>
+    Unchanged,
+    /// <summary>No such model, or the caller may not see it.</summary>
+    NotFound,
+    /// <summary>The caller sees the model but may not change it.</summary>
+    Forbidden,
+    /// <summary>The visibility is not one of <see cref="Visibility.All"/>.</summary>
+    UnknownVisibility,
+    /// <summary>The version is missing, or neither a version number of the model nor one of its tags.</summary>
+    UnknownVersion,
+    /// <summary>The tag's name breaks <see cref="ModelStore.IsTagName"/>.</summary>
+    InvalidTagName,
+    /// <summary>The model has no tag of that name.</summary>
+    UnknownTag,
+    /// <summary>A rollback with no earlier live version.</summary>
+    NoEarlierLiveVersion,
+}
+
+/// <summary>The outcome of a change and the model as it now is (null only for <see cref="ModelChangeStatus.NotFound"/>).</summary>
+public readonly record struct ModelChange(ModelChangeStatus Status, ModelRecord? Model);
+
+/// <summary>
+/// Models and versions in LiteDB, plus who may see and change them. Every write of a model or version
+/// document goes through this class.
+/// </summary>
 public sealed class ModelStore(FeatherDb db, Accounts accounts)
 {
     public FeatherDb Db => db;
@@ -23,6 +60,54 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
 
     public IEnumerable<ModelRecord> All() => db.Models.FindAll();
 
+    public VersionRecord? FindVersionById(string versionId) => db.Versions.FindById(versionId);
+
+    /// <summary>Versions whose image is pending or was building when the previous process stopped.</summary>
+    public IEnumerable<VersionRecord> UnfinishedBuilds() =>
+        db.Versions.Find(v => v.ImageStatus == ImageStatus.Pending || v.ImageStatus == ImageStatus.Building);
+
+    /// <summary>
+    /// Records the next version of <see cref="NewVersion.Owner"/>/<see cref="NewVersion.Name"/>, creating the model
+    /// on its first publish; the version goes live when asked to or when the model has no live version yet.
+    /// Call it inside the caller's transaction when other documents change with it.
+    /// </summary>
+    public (ModelRecord Model, VersionRecord Version) AddVersion(NewVersion v)
+    {
+        var now = DateTime.UtcNow;
+        var model = Find(v.Owner, v.Name);
+        if (model is null)
+        {
+            model = new ModelRecord
+            {
+                Id = Common.Ids.New(6), Key = $"{v.Owner}/{v.Name}", Owner = v.Owner, Name = v.Name,
+                Visibility = v.Visibility ?? Visibility.Private, CreatedAt = now,
+            };
+            db.Models.Insert(model);
+        }
+        else if (v.Visibility is not null)
+        {
+            model.Visibility = v.Visibility;
+        }
+        var version = new VersionRecord
+        {
+            ModelId = model.Id, Number = model.LatestVersion + 1, MetadataJson = v.MetadataJson,
+            Files = v.Files, Publisher = v.Publisher, Notes = v.Notes, CreatedAt = now, Environment = v.Environment,
+        };
+        version.Id = $"{model.Id}-{version.Number}";
+        model.LatestVersion = version.Number;
+        model.Description = v.Description;
+        model.TaskTags = v.TaskTags;
+        model.DatasetTags = v.DatasetTags;
+        if (v.Promote || model.LiveVersion is null)
+        {
+            if (model.LiveVersion is { } previous) model.LiveHistory.Add(previous);
+            model.LiveVersion = version.Number;
+        }
+        db.Versions.Insert(version);
+        Save(model);
+        return (model, version);
+    }
+
     public void Save(ModelRecord model)
     {
         model.UpdatedAt = DateTime.UtcNow;
@@ -40,6 +125,74 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
             version.ImageError = reason;
             db.Versions.Update(version);
         }
+    }
+
+    /// <summary>Changes the visibility and/or the description (null: unchanged).</summary>
+    public ModelChange Update(string owner, string name, Caller caller, string? visibility, string? description) =>
+        Change(owner, name, caller, model =>
+        {
+            if (visibility is not null)
+            {
+                if (!Visibility.All.Contains(visibility)) return ModelChangeStatus.UnknownVisibility;
+                model.Visibility = visibility;
+            }
+            if (description is not null) model.Description = description;
+            return ModelChangeStatus.Changed;
+        });
+
+    /// <summary>Makes a version (number or tag) the live one; the previous live version is remembered for rollback.</summary>
+    public ModelChange Promote(string owner, string name, Caller caller, string? version) =>
+        Change(owner, name, caller, model =>
+        {
+            var number = Resolve(model, version);
+            if (version is null || number is null) return ModelChangeStatus.UnknownVersion;
+            if (number == model.LiveVersion) return ModelChangeStatus.Unchanged;
+            if (model.LiveVersion is { } previous) model.LiveHistory.Add(previous);
+            model.LiveVersion = number;
+            return ModelChangeStatus.Changed;
+        });
+
+    /// <summary>Makes the previous live version live again.</summary>
+    public ModelChange Rollback(string owner, string name, Caller caller) =>
+        Change(owner, name, caller, model =>
+        {
+            if (model.LiveHistory.Count == 0) return ModelChangeStatus.NoEarlierLiveVersion;
+            model.LiveVersion = model.LiveHistory[^1];
+            model.LiveHistory.RemoveAt(model.LiveHistory.Count - 1);
+            return ModelChangeStatus.Changed;
+        });
+
+    /// <summary>Points <paramref name="tag"/> at a version (number or tag).</summary>
+    public ModelChange SetTag(string owner, string name, Caller caller, string tag, string? version) =>
+        Change(owner, name, caller, model =>
+        {
+            if (!IsTagName(tag)) return ModelChangeStatus.InvalidTagName;
+            var number = Resolve(model, version);
+            if (version is null || number is null) return ModelChangeStatus.UnknownVersion;
+            model.Tags[tag] = number.Value;
+            return ModelChangeStatus.Changed;
+        });
+
+    public ModelChange DeleteTag(string owner, string name, Caller caller, string tag) =>
+        Change(owner, name, caller, model => model.Tags.Remove(tag) ? ModelChangeStatus.Changed : ModelChangeStatus.UnknownTag);
+
+    /// <summary>A tag is 1-32 lowercase letters, digits, '-' or '.', starting with a letter, and not 'live'.</summary>
+    public static bool IsTagName(string tag) =>
+        tag is { Length: >= 1 and <= 32 } && tag != "live" && char.IsAsciiLetterLower(tag[0]) &&
+        tag.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '.');
+
+    /// <summary>
+    /// Applies <paramref name="change"/> to a model the caller may write (others' private models are not
+    /// found, readable ones without rights forbidden) and saves it when the change answers <see cref="ModelChangeStatus.Changed"/>.
+    /// </summary>
+    private ModelChange Change(string owner, string name, Caller caller, Func<ModelRecord, ModelChangeStatus> change)
+    {
+        var model = Find(owner, name);
+        if (model is null || !CanRead(model, caller)) return new ModelChange(ModelChangeStatus.NotFound, null);
+        if (!CanWrite(model, caller)) return new ModelChange(ModelChangeStatus.Forbidden, model);
+        var status = change(model);
+        if (status == ModelChangeStatus.Changed) Save(model);
+        return new ModelChange(status, model);
     }
 
     /// <summary>Resolves "live" (or nothing), a number, or a tag to a version number.</summary>

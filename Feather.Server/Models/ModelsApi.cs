@@ -77,20 +77,8 @@ public static class ModelsApi
     }
 
     private static Results<Ok<ModelDetail>, ProblemHttpResult> Update(
-        string owner, string model, UpdateModelRequest request, HttpContext http, ModelStore store)
-    {
-        var (found, problem) = Writable(owner, model, http, store);
-        if (found is null) return problem!;
-        if (request.Visibility is not null)
-        {
-            if (!Visibility.All.Contains(request.Visibility))
-                return Problems.BadRequest($"'visibility' must be one of {string.Join(", ", Visibility.All)}");
-            found.Visibility = request.Visibility;
-        }
-        if (request.Description is not null) found.Description = request.Description;
-        store.Save(found);
-        return TypedResults.Ok(ToDetail(found, store));
-    }
+        string owner, string model, UpdateModelRequest request, HttpContext http, ModelStore store) =>
+        Answer(store.Update(owner, model, Caller.From(http.User), request.Visibility, request.Description), owner, model, null, store);
 
     private static Results<Ok<VersionSummary[]>, ProblemHttpResult> ListVersions(string owner, string model, HttpContext http, ModelStore store)
     {
@@ -112,57 +100,35 @@ public static class ModelsApi
 
     /// <summary>Makes a version (number or tag) the live one; the previous live version is remembered for rollback.</summary>
     private static Results<Ok<ModelDetail>, ProblemHttpResult> Promote(
-        string owner, string model, VersionChoice request, HttpContext http, ModelStore store)
-    {
-        var (found, problem) = Writable(owner, model, http, store);
-        if (found is null) return problem!;
-        var number = store.Resolve(found, request.Version);
-        if (request.Version is null || number is null)
-            return Problems.BadRequest($"'version' must be a version number (1-{found.LatestVersion}) or a tag of {owner}/{model}");
-        if (number != found.LiveVersion)
-        {
-            if (found.LiveVersion is { } previous) found.LiveHistory.Add(previous);
-            found.LiveVersion = number;
-            store.Save(found);
-        }
-        return TypedResults.Ok(ToDetail(found, store));
-    }
+        string owner, string model, VersionChoice request, HttpContext http, ModelStore store) =>
+        Answer(store.Promote(owner, model, Caller.From(http.User), request.Version), owner, model, null, store);
 
-    private static Results<Ok<ModelDetail>, ProblemHttpResult> Rollback(string owner, string model, HttpContext http, ModelStore store)
-    {
-        var (found, problem) = Writable(owner, model, http, store);
-        if (found is null) return problem!;
-        if (found.LiveHistory.Count == 0)
-            return Problems.Conflict($"{owner}/{model} has no earlier live version to roll back to");
-        found.LiveVersion = found.LiveHistory[^1];
-        found.LiveHistory.RemoveAt(found.LiveHistory.Count - 1);
-        store.Save(found);
-        return TypedResults.Ok(ToDetail(found, store));
-    }
+    private static Results<Ok<ModelDetail>, ProblemHttpResult> Rollback(string owner, string model, HttpContext http, ModelStore store) =>
+        Answer(store.Rollback(owner, model, Caller.From(http.User)), owner, model, null, store);
 
     private static Results<Ok<ModelDetail>, ProblemHttpResult> SetTag(
-        string owner, string model, string tag, VersionChoice request, HttpContext http, ModelStore store)
-    {
-        var (found, problem) = Writable(owner, model, http, store);
-        if (found is null) return problem!;
-        if (!IsTagName(tag))
-            return Problems.BadRequest("a tag is 1-32 lowercase letters, digits, '-' or '.', starting with a letter, and not 'live'");
-        var number = store.Resolve(found, request.Version);
-        if (request.Version is null || number is null)
-            return Problems.BadRequest($"'version' must be a version number (1-{found.LatestVersion}) or a tag of {owner}/{model}");
-        found.Tags[tag] = number.Value;
-        store.Save(found);
-        return TypedResults.Ok(ToDetail(found, store));
-    }
+        string owner, string model, string tag, VersionChoice request, HttpContext http, ModelStore store) =>
+        Answer(store.SetTag(owner, model, Caller.From(http.User), tag, request.Version), owner, model, tag, store);
 
-    private static Results<Ok<ModelDetail>, ProblemHttpResult> DeleteTag(string owner, string model, string tag, HttpContext http, ModelStore store)
-    {
-        var (found, problem) = Writable(owner, model, http, store);
-        if (found is null) return problem!;
-        if (!found.Tags.Remove(tag)) return Problems.NotFound($"{owner}/{model} has no tag '{tag}'");
-        store.Save(found);
-        return TypedResults.Ok(ToDetail(found, store));
-    }
+    private static Results<Ok<ModelDetail>, ProblemHttpResult> DeleteTag(string owner, string model, string tag, HttpContext http, ModelStore store) =>
+        Answer(store.DeleteTag(owner, model, Caller.From(http.User), tag), owner, model, tag, store);
+
+    /// <summary>The HTTP answer to a model change: the model as it now is, or the problem that stopped it.</summary>
+    private static Results<Ok<ModelDetail>, ProblemHttpResult> Answer(ModelChange change, string owner, string model, string? tag, ModelStore store) =>
+        change.Status switch
+        {
+            ModelChangeStatus.Changed or ModelChangeStatus.Unchanged => TypedResults.Ok(ToDetail(change.Model!, store)),
+            ModelChangeStatus.NotFound => NotFound(owner, model),
+            ModelChangeStatus.Forbidden => Problems.Forbidden($"only the owner of {owner}/{model} (or its team) can change it"),
+            ModelChangeStatus.UnknownVisibility => Problems.BadRequest($"'visibility' must be one of {string.Join(", ", Visibility.All)}"),
+            ModelChangeStatus.UnknownVersion =>
+                Problems.BadRequest($"'version' must be a version number (1-{change.Model!.LatestVersion}) or a tag of {owner}/{model}"),
+            ModelChangeStatus.InvalidTagName =>
+                Problems.BadRequest("a tag is 1-32 lowercase letters, digits, '-' or '.', starting with a letter, and not 'live'"),
+            ModelChangeStatus.UnknownTag => Problems.NotFound($"{owner}/{model} has no tag '{tag}'"),
+            ModelChangeStatus.NoEarlierLiveVersion => Problems.Conflict($"{owner}/{model} has no earlier live version to roll back to"),
+            _ => throw new ArgumentOutOfRangeException(nameof(change), change.Status, "unknown model change status"),
+        };
 
     /// <summary>The OpenAPI document of a version (live by default; ?version=3 or ?version=stable).</summary>
     private static Results<JsonHttpResult<System.Text.Json.Nodes.JsonObject>, ProblemHttpResult> OpenApiDocument(
@@ -177,24 +143,10 @@ public static class ModelsApi
         return TypedResults.Json(ModelOpenApi.Build(found, record, baseUrl));
     }
 
-    public static bool IsTagName(string tag) =>
-        tag is { Length: >= 1 and <= 32 } && tag != "live" && char.IsAsciiLetterLower(tag[0]) &&
-        tag.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '.');
-
     internal static ModelRecord? Readable(string owner, string model, HttpContext http, ModelStore store)
     {
         var found = store.Find(owner, model);
         return found is not null && store.CanRead(found, Caller.From(http.User)) ? found : null;
-    }
-
-    /// <summary>Write access; models the caller cannot even read are 404, readable ones without rights 403.</summary>
-    private static (ModelRecord?, ProblemHttpResult?) Writable(string owner, string model, HttpContext http, ModelStore store)
-    {
-        var caller = Caller.From(http.User);
-        var found = store.Find(owner, model);
-        if (found is null || !store.CanRead(found, caller)) return (null, NotFound(owner, model));
-        if (!store.CanWrite(found, caller)) return (null, Problems.Forbidden($"only the owner of {owner}/{model} (or its team) can change it"));
-        return (found, null);
     }
 
     internal static ProblemHttpResult NotFound(string owner, string model) => Problems.NotFound($"no model {owner}/{model}");

@@ -195,51 +195,25 @@ public static class PublishApi
         }
     }
 
-    /// <summary>Registers the model on first publish and records the next version (inside one transaction).</summary>
+    /// <summary>Records the next version through the model store and closes the publish (inside one transaction).</summary>
     private static (ModelRecord, VersionRecord) Record(PublishRecord publish, JsonElement metadata, ModelStore models, FeatherDb db, string runnerImage)
     {
-        var now = DateTime.UtcNow;
-        var model = models.Find(publish.Owner, publish.Name);
-        if (model is null)
-        {
-            model = new ModelRecord
-            {
-                Id = Ids.New(6), Key = $"{publish.Owner}/{publish.Name}", Owner = publish.Owner, Name = publish.Name,
-                Visibility = publish.Visibility ?? Visibility.Private, CreatedAt = now,
-            };
-            db.Models.Insert(model);
-        }
-        else if (publish.Visibility is not null)
-        {
-            model.Visibility = publish.Visibility;
-        }
         var env = metadata.GetProperty("environment");
         var tags = metadata.TryGetProperty("tags", out var t) && t.ValueKind == JsonValueKind.Object ? t : default;
-        var version = new VersionRecord
-        {
-            ModelId = model.Id, Number = model.LatestVersion + 1, MetadataJson = publish.MetadataJson,
-            Files = publish.Files, Publisher = publish.Publisher, Notes = publish.Notes, CreatedAt = now,
-            Environment = new EnvironmentRecord
+        var recorded = models.AddVersion(new NewVersion(
+            publish.Owner, publish.Name, publish.Visibility, publish.Promote, publish.Publisher, publish.Notes,
+            publish.MetadataJson, publish.Files,
+            new EnvironmentRecord
             {
                 RunnerImage = runnerImage, Profile = MetadataValidator.Str(metadata, "profile")!,
                 Python = MetadataValidator.Str(env, "python")!,
                 SystemPackages = env.GetProperty("system_packages").EnumerateArray().Select(e => e.GetString()!).Order(StringComparer.Ordinal).ToList(),
                 PythonPackages = env.GetProperty("python_packages").EnumerateArray().Select(e => e.GetString()!).Order(StringComparer.Ordinal).ToList(),
             },
-        };
-        version.Id = $"{model.Id}-{version.Number}";
-        model.LatestVersion = version.Number;
-        model.Description = MetadataValidator.Str(metadata, "description") ?? "";
-        model.TaskTags = tags.ValueKind == JsonValueKind.Object ? MetadataValidator.StringArray(tags, "task", "", (_, _) => { }, false) : [];
-        model.DatasetTags = tags.ValueKind == JsonValueKind.Object ? MetadataValidator.StringArray(tags, "dataset", "", (_, _) => { }, false) : [];
-        if (publish.Promote || model.LiveVersion is null)
-        {
-            if (model.LiveVersion is { } previous) model.LiveHistory.Add(previous);
-            model.LiveVersion = version.Number;
-        }
-        db.Versions.Insert(version);
-        models.Save(model);
+            MetadataValidator.Str(metadata, "description") ?? "",
+            tags.ValueKind == JsonValueKind.Object ? MetadataValidator.StringArray(tags, "task", "", (_, _) => { }, false) : [],
+            tags.ValueKind == JsonValueKind.Object ? MetadataValidator.StringArray(tags, "dataset", "", (_, _) => { }, false) : []));
         db.Publishes.Delete(publish.Id);
-        return (model, version);
+        return recorded;
     }
 }
