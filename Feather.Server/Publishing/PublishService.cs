@@ -1,0 +1,222 @@
+using System.Text.Json;
+using Feather.Server.Auth;
+using Feather.Server.Blobs;
+using Feather.Server.Common;
+using Feather.Server.Configuration;
+using Feather.Server.Models;
+using Feather.Server.Storage;
+
+namespace Feather.Server.Publishing;
+
+/// <summary>How a step of the publishing protocol went; <see cref="PublishApi"/> turns each into its HTTP answer.</summary>
+public enum PublishStatus
+{
+    Done,
+    /// <summary>The request is wrong: <see cref="PublishResult{T}.Errors"/> per field, or one message.</summary>
+    Invalid,
+    /// <summary>Past a limit, named by <see cref="PublishResult{T}.Limit"/>.</summary>
+    TooLarge,
+    NotFound,
+    Forbidden,
+    /// <summary>The publish or its upload URL has expired, or the publish has completed.</summary>
+    Gone,
+    /// <summary>Files of the manifest have not been uploaded.</summary>
+    Conflict,
+}
+
+/// <summary>The value of a step that went through, or why it did not (with the message the user sees).</summary>
+public sealed record PublishResult<T>(
+    PublishStatus Status,
+    T? Value = default,
+    string Message = "",
+    IDictionary<string, string[]>? Errors = null,
+    string? Limit = null,
+    IDictionary<string, object?>? Details = null)
+{
+    public static PublishResult<T> Done(T value) => new(PublishStatus.Done, value);
+    public static PublishResult<T> Invalid(string message, IDictionary<string, object?>? details = null) => new(PublishStatus.Invalid, Message: message, Details: details);
+    public static PublishResult<T> Invalid(string message, IDictionary<string, string[]> errors) => new(PublishStatus.Invalid, Message: message, Errors: errors);
+    public static PublishResult<T> TooLarge(string limit, string message) => new(PublishStatus.TooLarge, Message: message, Limit: limit);
+    public static PublishResult<T> NotFound(string message) => new(PublishStatus.NotFound, Message: message);
+    public static PublishResult<T> Forbidden(string message) => new(PublishStatus.Forbidden, Message: message);
+    public static PublishResult<T> Gone(string message) => new(PublishStatus.Gone, Message: message);
+    public static PublishResult<T> Conflict(string message, IDictionary<string, object?> details) => new(PublishStatus.Conflict, Message: message, Details: details);
+}
+
+/// <summary>
+/// The publishing protocol: start (metadata + manifest → signed upload URLs for the files not yet
+/// stored), upload (each file streamed to staging, checked as it arrives), complete (every file
+/// checked, then one version recorded through <see cref="ModelStore"/> and the files moved into the blob store).
+/// </summary>
+public sealed class PublishService(
+    FeatherOptions options, MetadataValidator validator, IProfilePolicy profiles, ModelStore models, Accounts accounts,
+    FeatherDb db, IBlobStore blobs, FileSystemBlobStore files, UploadSigner signer, ImageBuildQueue builds)
+{
+    private readonly SemaphoreSlim _completeLock = new(1, 1);
+
+    /// <summary>Checks the metadata and manifest and opens a publish; <paramref name="requestBaseUrl"/> is used when no public URL is configured.</summary>
+    public async Task<PublishResult<PublishStarted>> StartAsync(StartPublishRequest request, Caller caller, string requestBaseUrl, CancellationToken ct)
+    {
+        if (request.Metadata.ValueKind == JsonValueKind.Undefined)
+            return PublishResult<PublishStarted>.Invalid("the body needs 'metadata' (the output of 'python3 -m feather inspect') and 'files'");
+        var errors = validator.Validate(request.Metadata);
+        if (errors.Count == 0 && profiles.Refuse(MetadataValidator.Str(request.Metadata, "profile")!) is { } refusal)
+            errors["metadata/profile"] = [refusal];
+        if (errors.Count > 0)
+            return PublishResult<PublishStarted>.Invalid($"the model metadata is not valid ({errors.Count} problem(s))", errors);
+
+        var manifest = request.Files ?? [];
+        if (manifest.Length == 0) return PublishResult<PublishStarted>.Invalid("'files' is empty: a version needs at least its model file");
+        if (manifest.Length > options.MaxFilesPerVersion)
+            return PublishResult<PublishStarted>.TooLarge("maxFilesPerVersion", $"the manifest lists {manifest.Length} files; at most {options.MaxFilesPerVersion} are allowed (FEATHER_MAX_FILES)");
+        var fileErrors = new Dictionary<string, string[]>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < manifest.Length; i++)
+        {
+            var f = manifest[i];
+            var problems = new List<string>();
+            if (ManifestPath.Problem(f.Path) is { } p) problems.Add(p);
+            else if (!seen.Add(f.Path!)) problems.Add($"'{f.Path}' is listed twice");
+            if (!SafePath.IsSha256(f.Sha256?.ToLowerInvariant())) problems.Add("'sha256' must be 64 hex digits");
+            if (f.Size < 0) problems.Add("'size' cannot be negative");
+            if (f.Kind is not ("code" or "model")) problems.Add("'kind' must be 'code' or 'model'");
+            if (problems.Count > 0) fileErrors[$"files/{i}"] = [.. problems];
+        }
+        if (fileErrors.Count > 0) return PublishResult<PublishStarted>.Invalid("the file manifest is not valid", fileErrors);
+        if (manifest.FirstOrDefault(f => f.Size > options.MaxFileBytes) is { } big)
+            return PublishResult<PublishStarted>.TooLarge("maxFileBytes", $"'{big.Path}' has {big.Size} bytes; the largest file allowed has {options.MaxFileBytes} bytes (FEATHER_MAX_FILE_BYTES)");
+        var total = manifest.Sum(f => f.Size);
+        if (total > options.MaxTotalBytes)
+            return PublishResult<PublishStarted>.TooLarge("maxTotalBytes", $"the files add up to {total} bytes; a version may hold at most {options.MaxTotalBytes} bytes (FEATHER_MAX_TOTAL_BYTES)");
+
+        var metadata = request.Metadata;
+        var entrypoint = MetadataValidator.Str(metadata, "entrypoint")!;
+        var missing = new List<string> { entrypoint };
+        var bundle = metadata.GetProperty("bundle");
+        foreach (var key in new[] { "code", "model" })
+            missing.AddRange(bundle.GetProperty(key).EnumerateArray().Select(e => e.GetString()!));
+        var notListed = missing.Distinct().Where(p => !seen.Contains(p)).ToArray();
+        if (notListed.Length > 0)
+            return PublishResult<PublishStarted>.Invalid($"the metadata names files the manifest does not list: {string.Join(", ", notListed)}");
+
+        if (request.Visibility is not null && !Visibility.All.Contains(request.Visibility))
+            return PublishResult<PublishStarted>.Invalid($"'visibility' must be one of {string.Join(", ", Visibility.All)}");
+
+        var name = MetadataValidator.Str(metadata, "name")!;
+        var owner = request.Owner ?? caller.Username!;
+        if (!accounts.NameTaken(owner)) return PublishResult<PublishStarted>.NotFound($"no user or team named '{owner}'");
+        if (!models.CanPublishAs(owner, caller))
+            return PublishResult<PublishStarted>.Forbidden($"you cannot publish as '{owner}': publish as yourself or as a team you belong to");
+        var existing = models.Find(owner, name);
+        if (existing is not null && !models.CanWrite(existing, caller))
+            return PublishResult<PublishStarted>.Forbidden($"you cannot publish new versions of {owner}/{name}");
+
+        var now = DateTime.UtcNow;
+        var record = new PublishRecord
+        {
+            Id = Ids.New(), Owner = owner, Name = name, Publisher = caller.Username!,
+            MetadataJson = metadata.GetRawText(), Notes = request.Notes, Visibility = request.Visibility,
+            Promote = request.Promote ?? true, CreatedAt = now, ExpiresAt = now.AddSeconds(options.PublishTtlSeconds),
+            Files = manifest.Select(f => new VersionFileRecord { Path = f.Path!, Sha256 = f.Sha256!.ToLowerInvariant(), Size = f.Size, Kind = f.Kind! }).ToList(),
+        };
+        db.Publishes.Insert(record);
+
+        var baseUrl = options.PublicUrl ?? requestBaseUrl;
+        var expires = new DateTimeOffset(record.ExpiresAt).ToUnixTimeSeconds();
+        var uploads = new List<UploadSlot>();
+        var stored = new List<string>();
+        foreach (var f in record.Files)
+        {
+            // content-addressed: a file already in a version of the caller's is not uploaded again
+            if (await blobs.ExistsAsync(f.Sha256, ct) && models.CallerHolds(f.Sha256, caller)) stored.Add(f.Path);
+            else uploads.Add(new UploadSlot(f.Path,
+                $"{baseUrl}/api/uploads/{record.Id}/{f.Sha256}?expires={expires}&sig={signer.Sign(record.Id, f.Sha256, expires)}"));
+        }
+        return PublishResult<PublishStarted>.Done(new PublishStarted(record.Id, owner, name, record.ExpiresAt, [.. uploads], [.. stored]));
+    }
+
+    /// <summary>Stages one file of an open publish from a signed upload URL; the declared size is the limit.</summary>
+    public async Task<PublishResult<bool>> UploadAsync(string publishId, string sha256, long? expires, string? sig, Stream body, CancellationToken ct)
+    {
+        if (expires is null || !signer.Verify(publishId, sha256, expires.Value, sig))
+            return PublishResult<bool>.Forbidden("the upload URL's signature is missing or wrong; use the URL the publish start returned");
+        if (DateTimeOffset.UtcNow.ToUnixTimeSeconds() > expires)
+            return PublishResult<bool>.Gone("the upload URL has expired; start the publish again");
+        var publish = db.Publishes.FindById(publishId);
+        if (publish is null) return PublishResult<bool>.Gone("the publish has completed or expired; start it again");
+        var file = publish.Files.FirstOrDefault(f => f.Sha256 == sha256);
+        if (file is null) return PublishResult<bool>.NotFound("the manifest has no file with this hash");
+
+        var result = await files.StageAsync(publishId, sha256, file.Size, body, ct);
+        return result.Outcome switch
+        {
+            StageOutcome.Stored => PublishResult<bool>.Done(true),
+            StageOutcome.TooLarge => PublishResult<bool>.TooLarge("declaredSize", $"'{file.Path}': {result.Detail}"),
+            _ => PublishResult<bool>.Invalid($"'{file.Path}': {result.Detail}; upload it again",
+                new Dictionary<string, object?> { ["path"] = file.Path }),
+        };
+    }
+
+    /// <summary>Checks every file is there, records the version and queues its image build.</summary>
+    public async Task<PublishResult<PublishCompleted>> CompleteAsync(string publishId, Caller caller, CancellationToken ct)
+    {
+        var publish = db.Publishes.FindById(publishId);
+        if (publish is null || (publish.Publisher != caller.Username && !caller.IsAdmin))
+            return PublishResult<PublishCompleted>.NotFound($"no open publish '{publishId}' (it may have completed or expired)");
+        if (publish.ExpiresAt < DateTime.UtcNow)
+            return PublishResult<PublishCompleted>.Gone("the publish has expired; start it again");
+
+        var missing = new List<string>();
+        foreach (var f in publish.Files)
+            if (!files.IsStaged(publishId, f.Sha256) && !(await files.ExistsAsync(f.Sha256, ct) && models.CallerHolds(f.Sha256, caller)))
+                missing.Add(f.Path);
+        if (missing.Count > 0)
+            return PublishResult<PublishCompleted>.Conflict($"{missing.Count} file(s) have not been uploaded: {string.Join(", ", missing)}",
+                new Dictionary<string, object?> { ["missing"] = missing });
+
+        await _completeLock.WaitAsync(ct);
+        try
+        {
+            // a second complete of the same publish waited for the first: it has nothing left to record
+            if (db.Publishes.FindById(publishId) is null)
+                return PublishResult<PublishCompleted>.NotFound($"no open publish '{publishId}' (it has just completed)");
+            foreach (var sha in publish.Files.Select(f => f.Sha256).Distinct())
+                if (files.IsStaged(publishId, sha)) files.Commit(publishId, sha);
+
+            using var metadata = JsonDocument.Parse(publish.MetadataJson);
+            var root = metadata.RootElement;
+            var (model, version) = db.InTransaction(() => Record(publish, root));
+            files.DeleteStaging(publishId);
+            builds.Enqueue(version.Id);
+            return PublishResult<PublishCompleted>.Done(new PublishCompleted(model.Owner, model.Name,
+                new VersionRef(version.Number, version.CreatedAt, version.ImageStatus),
+                $"/api/models/{model.Owner}/{model.Name}/versions/{version.Number}"));
+        }
+        finally
+        {
+            _completeLock.Release();
+        }
+    }
+
+    /// <summary>Records the next version through the model store and closes the publish (inside one transaction).</summary>
+    private (ModelRecord, VersionRecord) Record(PublishRecord publish, JsonElement metadata)
+    {
+        var env = metadata.GetProperty("environment");
+        var tags = metadata.TryGetProperty("tags", out var t) && t.ValueKind == JsonValueKind.Object ? t : default;
+        var recorded = models.AddVersion(new NewVersion(
+            publish.Owner, publish.Name, publish.Visibility, publish.Promote, publish.Publisher, publish.Notes,
+            publish.MetadataJson, publish.Files,
+            new EnvironmentRecord
+            {
+                RunnerImage = options.RunnerBaseImage, Profile = MetadataValidator.Str(metadata, "profile")!,
+                Python = MetadataValidator.Str(env, "python")!,
+                SystemPackages = env.GetProperty("system_packages").EnumerateArray().Select(e => e.GetString()!).Order(StringComparer.Ordinal).ToList(),
+                PythonPackages = env.GetProperty("python_packages").EnumerateArray().Select(e => e.GetString()!).Order(StringComparer.Ordinal).ToList(),
+            },
+            MetadataValidator.Str(metadata, "description") ?? "",
+            tags.ValueKind == JsonValueKind.Object ? MetadataValidator.StringArray(tags, "task", "", (_, _) => { }, false) : [],
+            tags.ValueKind == JsonValueKind.Object ? MetadataValidator.StringArray(tags, "dataset", "", (_, _) => { }, false) : []));
+        db.Publishes.Delete(publish.Id);
+        return recorded;
+    }
+}
