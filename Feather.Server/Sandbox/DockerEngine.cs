@@ -49,22 +49,26 @@ public sealed class DockerOptionsValidator : IValidateOptions<DockerOptions>
 /// The runner's one connection to the Docker engine. Only <see cref="DockerContainerEngine"/> uses
 /// <see cref="Client"/> (and the runner's tests, to look at the engine from outside).
 /// </summary>
-public sealed class DockerEngine : IDisposable
+public sealed class DockerEngine(IOptions<DockerOptions> options) : IDisposable
 {
-    public DockerEngine(IOptions<DockerOptions> options)
+    // Made on first use, not when the container builds the runner: the options are checked at start-up
+    // with the others, so every bad key is reported at once.
+    private readonly Lazy<DockerClient> _client = new(() =>
     {
         var o = options.Value;
-        Endpoint = o.ResolveEndpoint();
-        var builder = new DockerClientBuilder().WithEndpoint(Endpoint);
+        var builder = new DockerClientBuilder().WithEndpoint(o.ResolveEndpoint());
         if (!string.IsNullOrWhiteSpace(o.ApiVersion)) builder = builder.WithApiVersion(Version.Parse(o.ApiVersion));
-        Client = builder.Build();
+        return builder.Build();
+    });
+
+    public Uri Endpoint => options.Value.ResolveEndpoint();
+
+    public DockerClient Client => _client.Value;
+
+    public void Dispose()
+    {
+        if (_client.IsValueCreated) _client.Value.Dispose();
     }
-
-    public Uri Endpoint { get; }
-
-    public DockerClient Client { get; }
-
-    public void Dispose() => Client.Dispose();
 }
 
 /// <summary>

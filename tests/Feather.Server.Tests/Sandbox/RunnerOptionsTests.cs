@@ -1,6 +1,7 @@
 using Feather.Server.Sandbox;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Feather.Server.Tests.Sandbox;
@@ -62,6 +63,23 @@ public class RunnerOptionsTests
         Assert.True(bad.Failed);
         Assert.Contains("Docker:Endpoint", bad.FailureMessage);
         Assert.Equal(new Uri("tcp://engine.lab:2375"), new DockerOptions { Endpoint = "tcp://engine.lab:2375" }.ResolveEndpoint());
+    }
+
+    [Fact]
+    public async Task A_bad_runner_docker_or_retention_value_stops_the_start_naming_its_key()
+    {
+        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Runner:WarmContainers"] = "65",
+            ["Runner:ImageRetention:IntervalMinutes"] = "0",
+            ["Docker:ApiVersion"] = "latest",
+        }).Build();
+        using var host = new HostBuilder().ConfigureServices(s => s.AddRunner(config)).Build();
+        var e = await Assert.ThrowsAsync<AggregateException>(() => host.StartAsync());
+        var failures = e.InnerExceptions.Cast<OptionsValidationException>().SelectMany(x => x.Failures).ToArray();
+        Assert.Contains("Runner:WarmContainers must be between 0 (off) and 64 (got 65).", failures);
+        Assert.Contains("Runner:ImageRetention:IntervalMinutes must be at least 1 (got 0).", failures);
+        Assert.Contains("Docker:ApiVersion must look like 1.41 (got 'latest').", failures);
     }
 
     [Fact]
