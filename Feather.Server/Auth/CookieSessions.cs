@@ -61,24 +61,27 @@ public static class CookieSessions
     /// <summary>Unsafe calls authenticated by the session cookie must carry a valid antiforgery token.</summary>
     public static WebApplication UseCookieCsrfProtection(this WebApplication app)
     {
-        app.Use(async (context, next) =>
+        app.UseMiddleware<CookieCsrfProtection>();
+        return app;
+    }
+
+    /// <summary>Refuses (400) an unsafe call authenticated by the session cookie without a valid antiforgery token.</summary>
+    private sealed class CookieCsrfProtection(RequestDelegate next, IAntiforgery antiforgery)
+    {
+        public async Task InvokeAsync(HttpContext context)
         {
             var unsafeMethod = !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method) ||
                                  HttpMethods.IsOptions(context.Request.Method));
-            if (unsafeMethod && context.User.Identity is { IsAuthenticated: true, AuthenticationType: Scheme })
+            if (unsafeMethod && context.User.Identity is { IsAuthenticated: true, AuthenticationType: Scheme }
+                && !await antiforgery.IsRequestValidAsync(context))
             {
-                var antiforgery = context.RequestServices.GetRequiredService<IAntiforgery>();
-                if (!await antiforgery.IsRequestValidAsync(context))
-                {
-                    await Results.Problem(statusCode: 400, title: "Antiforgery token missing or invalid",
+                await Results.Problem(statusCode: 400, title: "Antiforgery token missing or invalid",
                         detail: $"calls made with the portal session cookie must send the token from GET /api/auth/antiforgery in the {HeaderName} header")
-                        .ExecuteAsync(context);
-                    return;
-                }
+                    .ExecuteAsync(context);
+                return;
             }
             await next(context);
-        });
-        return app;
+        }
     }
 
     public static void MapCookieSessions(this RouteGroupBuilder auth)
