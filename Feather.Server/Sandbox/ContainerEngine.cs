@@ -38,10 +38,10 @@ public interface IContainerEngine
     Task RemoveContainerAsync(string id, CancellationToken ct);
 
     /// <summary>All containers (running or not); with <paramref name="labels"/>, only those carrying every one of them.</summary>
-    Task<IReadOnlyList<ContainerInfo>> ListContainersAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken ct);
+    Task<IReadOnlyList<EngineContainer>> ListContainersAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken ct);
 
     /// <summary>The images carrying <paramref name="label"/>=<paramref name="value"/>.</summary>
-    Task<IReadOnlyList<ImageInfo>> ListImagesAsync(string label, string value, CancellationToken ct);
+    Task<IReadOnlyList<EngineImage>> ListImagesAsync(string label, string value, CancellationToken ct);
 
     /// <summary>The id of <paramref name="image"/> (a tag or id), or null when the engine does not have it.</summary>
     Task<string?> FindImageAsync(string image, CancellationToken ct);
@@ -74,9 +74,9 @@ public readonly record struct ContainerOutput(int Count, bool IsStdout, bool End
 public sealed record EngineInfo(string Version, IReadOnlyList<string> Runtimes);
 
 /// <param name="Name">Its name, without Docker's leading '/'.</param>
-public sealed record ContainerInfo(string Id, string Name, string ImageId, string State);
+public sealed record EngineContainer(string Id, string Name, string ImageId, string State);
 
-public sealed record ImageInfo(string Id, IReadOnlyList<string> Tags, IReadOnlyDictionary<string, string> Labels, DateTime Created);
+public sealed record EngineImage(string Id, IReadOnlyList<string> Tags, IReadOnlyDictionary<string, string> Labels, DateTime Created);
 
 /// <summary>One image build: its tag and labels, and what it may take from the machine.</summary>
 public sealed record ImageBuildSpec(string Tag, IReadOnlyDictionary<string, string> Labels, long MemoryBytes, double Cpus);

@@ -115,7 +115,7 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
     public Task RemoveContainerAsync(string id, CancellationToken ct) =>
         Call(async () => await Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, ct));
 
-    public Task<IReadOnlyList<ContainerInfo>> ListContainersAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken ct) =>
+    public Task<IReadOnlyList<EngineContainer>> ListContainersAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken ct) =>
         Call(async () =>
         {
             var parameters = new ContainersListParameters { All = true };
@@ -125,11 +125,11 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
                     ["label"] = labels.ToDictionary(l => $"{l.Key}={l.Value}", _ => true),
                 };
             var listed = await Containers.ListContainersAsync(parameters, ct);
-            return (IReadOnlyList<ContainerInfo>)listed.Select(c => new ContainerInfo(c.ID,
+            return (IReadOnlyList<EngineContainer>)listed.Select(c => new EngineContainer(c.ID,
                 (c.Names ?? []).Select(n => n.TrimStart('/')).FirstOrDefault() ?? "", c.ImageID ?? "", c.State ?? "")).ToList();
         });
 
-    public Task<IReadOnlyList<ImageInfo>> ListImagesAsync(string label, string value, CancellationToken ct) => Call(async () =>
+    public Task<IReadOnlyList<EngineImage>> ListImagesAsync(string label, string value, CancellationToken ct) => Call(async () =>
     {
         var listed = await Images.ListImagesAsync(new ImagesListParameters
         {
@@ -139,7 +139,7 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
                 ["label"] = new Dictionary<string, bool> { [$"{label}={value}"] = true },
             },
         }, ct);
-        return (IReadOnlyList<ImageInfo>)listed.Select(i => new ImageInfo(i.ID,
+        return (IReadOnlyList<EngineImage>)listed.Select(i => new EngineImage(i.ID,
             (i.RepoTags ?? []).Where(t => t != "<none>:<none>").ToList(),
             (IReadOnlyDictionary<string, string>?)(i.Labels is null ? null : new Dictionary<string, string>(i.Labels)) ?? new Dictionary<string, string>(),
             i.Created.ToUniversalTime())).ToList();

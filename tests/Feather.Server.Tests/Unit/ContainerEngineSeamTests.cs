@@ -33,9 +33,9 @@ public class ContainerEngineSeamTests
         {
             Containers =
             [
-                new ContainerInfo("id-1", "feather-step-left", "img", "exited"),
-                new ContainerInfo("id-2", "feather-step-running", "img", "running"),
-                new ContainerInfo("id-3", "feather-step-gone", "img", "exited"),
+                new EngineContainer("id-1", "feather-step-left", "img", "exited"),
+                new EngineContainer("id-2", "feather-step-running", "img", "running"),
+                new EngineContainer("id-3", "feather-step-gone", "img", "exited"),
             ],
             Missing = { "id-3" },
         };
@@ -73,7 +73,7 @@ public class ContainerEngineSeamTests
     /// <summary>An engine in memory: records what the runner asked of it.</summary>
     private sealed class FakeEngine : IContainerEngine
     {
-        public List<ContainerInfo> Containers { get; init; } = [];
+        public List<EngineContainer> Containers { get; init; } = [];
         public HashSet<string> Missing { get; } = [];
         public List<string> Removed { get; } = [];
         public IReadOnlyList<string> Runtimes { get; init; } = ["runc"];
@@ -88,11 +88,11 @@ public class ContainerEngineSeamTests
             return Task.FromResult(new EngineInfo("fake-1", Runtimes));
         }
 
-        public Task<IReadOnlyList<ContainerInfo>> ListContainersAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken ct)
+        public Task<IReadOnlyList<EngineContainer>> ListContainersAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken ct)
         {
             Calls++;
             LastFilter = labels;
-            return Task.FromResult<IReadOnlyList<ContainerInfo>>(Containers);
+            return Task.FromResult<IReadOnlyList<EngineContainer>>(Containers);
         }
 
         public Task RemoveContainerAsync(string id, CancellationToken ct)
@@ -102,10 +102,10 @@ public class ContainerEngineSeamTests
             return Missing.Contains(id) ? throw new ContainerNotFoundException($"no container {id}", null) : Task.CompletedTask;
         }
 
-        public Task<IReadOnlyList<ImageInfo>> ListImagesAsync(string label, string value, CancellationToken ct)
+        public Task<IReadOnlyList<EngineImage>> ListImagesAsync(string label, string value, CancellationToken ct)
         {
             Calls++;
-            return Task.FromResult<IReadOnlyList<ImageInfo>>([]);
+            return Task.FromResult<IReadOnlyList<EngineImage>>([]);
         }
 
         public Task<string> CreateContainerAsync(SandboxSpec spec, CancellationToken ct) => throw new NotSupportedException();
