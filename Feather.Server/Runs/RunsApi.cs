@@ -125,16 +125,16 @@ public static class RunsApi
     {
         var run = Visible(runId, http, runs, store);
         if (run is null) return NotFound(runId);
-        var (problem, done) = await runs.SubmitAsync(runId, index, request.Responses, ct);
-        if (problem is not null) return problem;
+        var submitted = await runs.SubmitAsync(runId, index, request.Responses, ct);
+        if (submitted is not SubmitResult.Queued(_, var done)) return Problem(submitted, http);
 
         var wait = Math.Min(PreferredWait(http.Request.Headers["Prefer"]), options.MaxWaitSeconds);
         if (wait > 0)
         {
             http.Response.Headers["Preference-Applied"] = $"wait={wait}";
-            await Task.WhenAny(done!, Task.Delay(TimeSpan.FromSeconds(wait), ct));
+            await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(wait), ct));
         }
-        if (done!.IsCompletedSuccessfully) return TypedResults.Ok(done.Result.ToView());
+        if (done.IsCompletedSuccessfully) return TypedResults.Ok(done.Result.ToView());
         var current = runs.Find(runId)!.Steps[index].ToView();
         return TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", current);
     }
@@ -215,15 +215,15 @@ public static class RunsApi
         var version = number is null ? null : store.FindVersion(found.Id, number.Value);
         if (version is null) return Problems.NotFound($"{owner}/{model} has no version or tag '{request.Version ?? "live"}'");
         var run = runs.Create(found, version, Caller.From(http.User).Username);
-        var (problem, done) = await runs.SubmitAsync(run.Id, 0, request.Responses, ct);
-        if (problem is not null) return problem;
+        var submitted = await runs.SubmitAsync(run.Id, 0, request.Responses, ct);
+        if (submitted is not SubmitResult.Queued(_, var done)) return Problem(submitted, http);
         var wait = Math.Min(PreferredWait(http.Request.Headers["Prefer"]), options.MaxWaitSeconds);
         if (wait > 0)
         {
             http.Response.Headers["Preference-Applied"] = $"wait={wait}";
-            await Task.WhenAny(done!, Task.Delay(TimeSpan.FromSeconds(wait), ct));
+            await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(wait), ct));
         }
-        if (done!.IsCompletedSuccessfully) return TypedResults.Ok(new ExecutionView(run.Id, done.Result.ToView()));
+        if (done.IsCompletedSuccessfully) return TypedResults.Ok(new ExecutionView(run.Id, done.Result.ToView()));
         return TypedResults.Accepted($"/api/runs/{run.Id}/steps/0", new ExecutionView(run.Id, runs.Find(run.Id)!.Steps[0].ToView()));
     }
 
@@ -236,6 +236,36 @@ public static class RunsApi
         if (run.CreatedBy is not null && run.CreatedBy != caller.Username && !caller.IsAdmin) return null;
         var model = store.FindById(run.ModelId);
         return model is not null && store.CanRead(model, caller) ? run : null;
+    }
+
+    /// <summary>The problem answer to a submission <see cref="RunService.SubmitAsync"/> refused.</summary>
+    private static ProblemHttpResult Problem(SubmitResult refused, HttpContext http)
+    {
+        static Dictionary<string, object?> At(int step) => new() { ["step"] = step };
+        switch (refused)
+        {
+            case SubmitResult.NotFound r:
+                return Problems.NotFound(r.Message);
+            case SubmitResult.BadRequest r:
+                return Problems.BadRequest(r.Message, At(r.Step));
+            case SubmitResult.InvalidInput r:
+                return TypedResults.Problem(detail: r.Message, statusCode: 400, title: "Invalid step input", extensions: new Dictionary<string, object?>
+                {
+                    ["step"] = r.Step,
+                    ["input"] = r.Input,
+                    ["errors"] = r.Errors.GroupBy(e => $"steps/{r.Step}/{e.Input}").ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
+                });
+            case SubmitResult.Conflict r:
+                var where = At(r.Step);
+                if (r.ImageStatus is not null) where["imageStatus"] = r.ImageStatus;
+                return Problems.Conflict(r.Message, where);
+            case SubmitResult.Unavailable r:
+                if (r.RetryAfter is { } later)
+                    http.Response.Headers.RetryAfter = ((int)Math.Ceiling(later.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                return Problems.Unavailable(r.Message);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(refused), refused, "not a refusal");
+        }
     }
 
     private static ProblemHttpResult NotFound(string runId) => Problems.NotFound($"no run '{runId}'");
