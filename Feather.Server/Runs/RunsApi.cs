@@ -116,8 +116,9 @@ public static class RunsApi
     }
 
     /// <summary>
-    /// Submits a step's responses. With <c>Prefer: wait=N</c> the answer waits up to N seconds
-    /// (bounded by FEATHER_MAX_WAIT_SECONDS): 200 when the step finished, else 202 to poll.
+    /// Submits a step's responses. Without <c>Prefer: wait=N</c> the answer is always 202 with the step
+    /// as queued (however fast it runs), so a client knows what it gets. With it the answer waits up to N
+    /// seconds (bounded by FEATHER_MAX_WAIT_SECONDS): 200 when the step finished, else 202 to poll.
     /// </summary>
     private static async Task<Results<Ok<StepView>, Accepted<StepView>, ProblemHttpResult>> SubmitAsync(
         string runId, int index, SubmitStepRequest request, HttpContext http, RunService runs, ModelStore store,
@@ -126,17 +127,14 @@ public static class RunsApi
         var run = Visible(runId, http, runs, store);
         if (run is null) return NotFound(runId);
         var submitted = await runs.SubmitAsync(runId, index, request.Responses, ct);
-        if (submitted is not SubmitResult.Queued(_, var done)) return Problem(submitted, http);
+        if (submitted is not SubmitResult.Queued(var queued, var done)) return Problem(submitted, http);
 
         var wait = Math.Min(PreferredWait(http.Request.Headers["Prefer"]), options.MaxWaitSeconds);
-        if (wait > 0)
-        {
-            http.Response.Headers["Preference-Applied"] = $"wait={wait}";
-            await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(wait), ct));
-        }
+        if (wait == 0) return TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", queued);
+        http.Response.Headers["Preference-Applied"] = $"wait={wait}";
+        await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(wait), ct));
         if (done.IsCompletedSuccessfully) return TypedResults.Ok(done.Result.ToView());
-        var current = runs.Find(runId)!.Steps[index].ToView();
-        return TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", current);
+        return TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", runs.Find(runId)!.Steps[index].ToView());
     }
 
     /// <summary>Cancels a queued or running step; answers the step once it has stopped (or 202 while it is stopping).</summary>
@@ -216,13 +214,11 @@ public static class RunsApi
         if (version is null) return Problems.NotFound($"{owner}/{model} has no version or tag '{request.Version ?? "live"}'");
         var run = runs.Create(found, version, Caller.From(http.User).Username);
         var submitted = await runs.SubmitAsync(run.Id, 0, request.Responses, ct);
-        if (submitted is not SubmitResult.Queued(_, var done)) return Problem(submitted, http);
+        if (submitted is not SubmitResult.Queued(var queued, var done)) return Problem(submitted, http);
         var wait = Math.Min(PreferredWait(http.Request.Headers["Prefer"]), options.MaxWaitSeconds);
-        if (wait > 0)
-        {
-            http.Response.Headers["Preference-Applied"] = $"wait={wait}";
-            await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(wait), ct));
-        }
+        if (wait == 0) return TypedResults.Accepted($"/api/runs/{run.Id}/steps/0", new ExecutionView(run.Id, queued));
+        http.Response.Headers["Preference-Applied"] = $"wait={wait}";
+        await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(wait), ct));
         if (done.IsCompletedSuccessfully) return TypedResults.Ok(new ExecutionView(run.Id, done.Result.ToView()));
         return TypedResults.Accepted($"/api/runs/{run.Id}/steps/0", new ExecutionView(run.Id, runs.Find(run.Id)!.Steps[0].ToView()));
     }

@@ -177,6 +177,28 @@ public class RunsTests
     }
 
     [Fact]
+    public async Task Without_a_wait_the_answer_is_202_with_the_step_queued_however_fast_the_step_finishes()
+    {
+        await using var hello = await PublishedHello.StartAsync();
+        var client = hello.Client;
+        // The test double finishes at once: before, the answer raced between 200 (finished) and 202.
+        for (var i = 0; i < 10; i++)
+        {
+            var id = (await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { })).Json(HttpStatusCode.Created))["id"]!.GetValue<string>();
+            var step = await (await client.SendAsync(Step(id, 0, Name("Ada"), wait: null))).Json(HttpStatusCode.Accepted);
+            Assert.Equal("queued", step["status"]!.GetValue<string>());
+
+            var execute = new HttpRequestMessage(HttpMethod.Post, "/api/models/admin/hello/execute")
+            {
+                Content = JsonContent.Create(new JsonObject { ["responses"] = Name("Ada") }),
+            };
+            execute.Headers.Add("Prefer", "wait=0");
+            var executed = await (await client.SendAsync(execute)).Json(HttpStatusCode.Accepted);
+            Assert.Equal("queued", executed["step"]!["status"]!.GetValue<string>());
+        }
+    }
+
+    [Fact]
     public async Task Runs_survive_a_restart_and_interrupted_steps_say_so()
     {
         var data = Directory.CreateTempSubdirectory("feather-test-").FullName;
