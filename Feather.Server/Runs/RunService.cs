@@ -74,6 +74,8 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                 return new SubmitResult.InvalidInput(index, step.Name, invalid);
             if (executor is null)
                 return new SubmitResult.Unavailable("this server has no step executor (the Docker runner is not configured)");
+            if (executor.Refusal is { } full)
+                return new SubmitResult.Unavailable(full.Message, full.RetryAfter);
             if (profiles?.Refuse(version.Environment.Profile) is { } refusal)
                 return new SubmitResult.Conflict(index,
                     $"{run.Owner}/{run.Model} version {run.Version} needs the '{version.Environment.Profile}' profile: {refusal}");
