@@ -21,6 +21,8 @@ public sealed class FeatherOptions
     public int SweepIntervalSeconds { get; init; } = 60;
     public int MaxWaitSeconds { get; init; } = 300;
     public int AnonymousRunsPerMinute { get; init; } = 30;
+    /// <summary>Server-sent event streams one client (a user, or an address for anonymous callers) may hold open at once.</summary>
+    public int MaxEventStreams { get; init; } = 8;
     /// <summary>Reverse proxies whose X-Forwarded-For / -Proto are believed (the client's address keys rate limits).</summary>
     public System.Net.IPAddress[] TrustedProxies { get; init; } = [];
 
@@ -90,6 +92,7 @@ public sealed class FeatherOptions
             SweepIntervalSeconds = Int("FEATHER_SWEEP_INTERVAL_SECONDS", 60, 1, 24 * 3600),
             MaxWaitSeconds = Int("FEATHER_MAX_WAIT_SECONDS", 300, 0, 3600),
             AnonymousRunsPerMinute = Int("FEATHER_ANON_RUNS_PER_MINUTE", 30, 1, 1_000_000),
+            MaxEventStreams = Int("FEATHER_MAX_EVENT_STREAMS", 8, 1, 10_000),
             TrustedProxies = Proxies(Str("FEATHER_TRUSTED_PROXIES")),
         };
 

@@ -17,7 +17,7 @@ namespace Feather.Server.Runs;
 /// </summary>
 /// <param name="executor">Null on a host without a runner: steps are then refused (503).</param>
 /// <param name="profiles">What the runner can run (null: every profile).</param>
-public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions options, ImageBuildQueue builds,
+public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions options, ImageBuildQueue builds, StepEvents events,
     IHostApplicationLifetime lifetime, ILogger<RunService> logger, IStepExecutor? executor = null, IProfilePolicy? profiles = null)
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new();
@@ -105,6 +105,7 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
             foreach (var later in run.Steps.Skip(index + 1))
                 later.Status = later.Status is StepStatus.Pending or StepStatus.AwaitingInput ? StepStatus.Pending : StepStatus.Stale;
             db.Runs.Update(run);
+            foreach (var changed in run.Steps.Skip(index)) events.Publish(run.Id, changed);
 
             var request = new JsonObject
             {
@@ -129,6 +130,24 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                 cancel.Dispose();
             }, TaskScheduler.Default);
             return new SubmitResult.Queued(step.ToView(), done);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Follows step <paramref name="index"/> of a run (which must exist): its state now, then each stored
+    /// change, pushed as it happens. Taken under the run's lock, so no change falls between the two.
+    /// </summary>
+    public async Task<StepSubscription> FollowAsync(string runId, int index, CancellationToken ct)
+    {
+        var gate = _locks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        try
+        {
+            return events.Subscribe(runId, index, Find(runId)!.Steps[index].ToView());
         }
         finally
         {
@@ -231,9 +250,11 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
             var run = Find(runId)!;
             var step = run.Steps[index];
             change(step);
-            if (nextOnSuccess is not null && step.Status == StepStatus.Succeeded && index + 1 < run.Steps.Count)
-                run.Steps[index + 1].Status = nextOnSuccess(run.Steps[index + 1]);
+            var next = nextOnSuccess is not null && step.Status == StepStatus.Succeeded && index + 1 < run.Steps.Count ? run.Steps[index + 1] : null;
+            if (next is not null) next.Status = nextOnSuccess!(next);
             db.Runs.Update(run);
+            events.Publish(runId, step);
+            if (next is not null) events.Publish(runId, next);
             return step;
         }
         finally

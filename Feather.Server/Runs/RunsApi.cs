@@ -16,6 +16,8 @@ public static class RunsApi
     public static WebApplicationBuilder AddRuns(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<RunService>();
+        builder.Services.AddSingleton<StepEvents>();
+        builder.Services.AddSingleton<EventStreamLimit>();
         builder.Services.AddHostedService<RunRecovery>();
         builder.Services.AddRateLimiter(o =>
         {
@@ -156,46 +158,67 @@ public static class RunsApi
     }
 
     /// <summary>
-    /// Server-sent events for one step: a <c>status</c> event whenever its status changes, a <c>log</c>
-    /// event with each new piece of its log while it runs, then a <c>result</c> event with the whole step
-    /// (outputs, error, logs) when it has finished.
+    /// Server-sent events for one step, pushed as the step changes (no polling): a <c>status</c> event with
+    /// its state now and whenever its status changes, a <c>log</c> event with each new piece of its log while
+    /// it runs, then a <c>result</c> event with the whole step (outputs, error, logs) when it has finished,
+    /// and the stream ends; a step that has already finished answers its result at once. A client holds at
+    /// most FEATHER_MAX_EVENT_STREAMS streams open at once (429 beyond).
     /// </summary>
-    private static Results<ServerSentEventsResult<object>, ProblemHttpResult> Events(
-        string runId, int index, HttpContext http, RunService runs, ModelStore store, CancellationToken ct)
+    private static async Task<Results<ServerSentEventsResult<object>, ProblemHttpResult>> Events(
+        string runId, int index, HttpContext http, RunService runs, ModelStore store, EventStreamLimit limit, CancellationToken ct)
     {
         var run = Visible(runId, http, runs, store);
         if (run is null) return NotFound(runId);
         if (index < 0 || index >= run.Steps.Count)
             return Problems.NotFound($"run {runId} has steps 0 to {run.Steps.Count - 1}, not {index}");
-        return TypedResults.ServerSentEvents(Follow(runs, runId, index, ct));
+        if (limit.TryOpen(http) is not { } lease)
+            return TypedResults.Problem(statusCode: 429, title: "Too many requests",
+                detail: $"a client may follow at most {limit.PerClient} steps' events at once (FEATHER_MAX_EVENT_STREAMS); close a stream first");
+        http.Response.RegisterForDispose(lease); // held until the stream ends
+        var subscription = await runs.FollowAsync(runId, index, ct);
+        http.Response.RegisterForDispose(subscription);
+        return TypedResults.ServerSentEvents(Follow(subscription, ct));
     }
 
     private static async IAsyncEnumerable<System.Net.ServerSentEvents.SseItem<object>> Follow(
-        RunService runs, string runId, int index, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+        StepSubscription subscription, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
+        using var _ = subscription;
         string? last = null;
         var logged = 0;
-        while (!ct.IsCancellationRequested)
+        for (var step = subscription.Current; step is not null; step = await NextAsync(subscription.Changes, ct))
         {
-            var step = runs.Find(runId)!.Steps[index];
-            var finished = StepStatus.IsTerminal(step.Status);
-            if (step.Status != last && !finished)
+            if (StepStatus.IsTerminal(step.Status))
             {
-                last = step.Status;
-                yield return new(step.ToView(), "status");
-            }
-            if (!finished && step.Logs.Length > logged)
-            {
-                yield return new(new StepLogEvent(index, step.Logs[logged..]), "log");
-                logged = step.Logs.Length;
-            }
-            if (finished)
-            {
-                yield return new(step.ToView(), "result");
+                yield return new(step, "result");
                 yield break;
             }
-            try { await Task.Delay(200, ct); }
-            catch (OperationCanceledException) { yield break; }
+            if (step.Status != last)
+            {
+                last = step.Status;
+                yield return new(step, "status");
+            }
+            if (step.Logs.Length < logged) logged = 0; // submitted again: a new log
+            if (step.Logs.Length > logged)
+            {
+                yield return new(new StepLogEvent(step.Index, step.Logs[logged..]), "log");
+                logged = step.Logs.Length;
+            }
+        }
+    }
+
+    /// <summary>The step's next state; null when the client went away or the server is stopping.</summary>
+    private static async Task<StepView?> NextAsync(System.Threading.Channels.ChannelReader<StepView> changes, CancellationToken ct)
+    {
+        try
+        {
+            while (await changes.WaitToReadAsync(ct))
+                if (changes.TryRead(out var next)) return next;
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
         }
     }
 
