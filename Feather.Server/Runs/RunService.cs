@@ -2,11 +2,11 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Feather.Server.Common;
+using Feather.Server.Configuration;
 using Feather.Server.Models;
+using Feather.Server.Publishing;
 using Feather.Server.Sandbox;
 using Feather.Server.Storage;
-using Feather.Server.Configuration;
-using Feather.Server.Publishing;
 
 namespace Feather.Server.Runs;
 
