@@ -27,8 +27,15 @@ for proj in tests/*/*.csproj; do
   dotnet test "$proj" --no-build -nologo --logger "console;verbosity=normal" >"$results/$name.log" 2>&1
   rc=$?
   set -e
-  # the per-test lines, failures with their messages, and the summary
-  grep -E '^\s+(Passed|Failed|Skipped) [A-Z]|Error Message|^\s+at Feather' "$results/$name.log" || true
+  # the per-test lines; for a failure its message (the lines after "Error Message:", up to the stack
+  # trace, at most 40) and its frames in Feather code; then the summary
+  awk '
+    /^[[:space:]]+(Passed|Failed|Skipped) [A-Z]/ { msg = 0; print; next }
+    /^[[:space:]]+Error Message:/ { msg = 1; lines = 0; print; next }
+    /^[[:space:]]+(Stack Trace|Standard Output Messages|Standard Error Messages):/ { msg = 0; next }
+    msg && lines < 40 { lines++; print; next }
+    /^[[:space:]]+at Feather/ { print }
+  ' "$results/$name.log"
   grep -A3 -E '^Test Run (Successful|Failed|Aborted)' "$results/$name.log" || true
   grep -qE '^Total tests: [1-9]' "$results/$name.log" || { echo "no test ran in $name (exit $rc)"; tail -n 30 "$results/$name.log"; status=1; }
   [ "$rc" = 0 ] || status=1

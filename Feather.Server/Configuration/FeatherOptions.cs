@@ -23,6 +23,8 @@ public sealed class FeatherOptions
     public int SweepIntervalSeconds { get; init; } = 60;
     public int MaxWaitSeconds { get; init; } = 300;
     public int AnonymousRunsPerMinute { get; init; } = 30;
+    /// <summary>Server-sent event streams one client (a user, or an address for anonymous callers) may hold open at once.</summary>
+    public int MaxEventStreams { get; init; } = 8;
     /// <summary>Reverse proxies whose X-Forwarded-For / -Proto are believed (the client's address keys rate limits).</summary>
     public System.Net.IPAddress[] TrustedProxies { get; init; } = [];
 
@@ -103,6 +105,7 @@ public sealed class FeatherOptions
             SweepIntervalSeconds = Int("FEATHER_SWEEP_INTERVAL_SECONDS", s.SweepIntervalSeconds, 60, 1, 24 * 3600),
             MaxWaitSeconds = Int("FEATHER_MAX_WAIT_SECONDS", s.MaxWaitSeconds, 300, 0, 3600),
             AnonymousRunsPerMinute = Int("FEATHER_ANON_RUNS_PER_MINUTE", s.AnonymousRunsPerMinute, 30, 1, 1_000_000),
+            MaxEventStreams = Int("FEATHER_MAX_EVENT_STREAMS", s.MaxEventStreams, 8, 1, 10_000),
             TrustedProxies = Proxies(Str(s.TrustedProxies)),
         };
     }
@@ -131,6 +134,7 @@ public sealed class FeatherSettings
     [ConfigurationKeyName("FEATHER_SWEEP_INTERVAL_SECONDS")] public string? SweepIntervalSeconds { get; set; }
     [ConfigurationKeyName("FEATHER_MAX_WAIT_SECONDS")] public string? MaxWaitSeconds { get; set; }
     [ConfigurationKeyName("FEATHER_ANON_RUNS_PER_MINUTE")] public string? AnonymousRunsPerMinute { get; set; }
+    [ConfigurationKeyName("FEATHER_MAX_EVENT_STREAMS")] public string? MaxEventStreams { get; set; }
     [ConfigurationKeyName("FEATHER_TRUSTED_PROXIES")] public string? TrustedProxies { get; set; }
 }
 

@@ -2,10 +2,11 @@ using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Feather.Server.Common;
+using Feather.Server.Configuration;
 using Feather.Server.Models;
+using Feather.Server.Publishing;
 using Feather.Server.Sandbox;
 using Feather.Server.Storage;
-using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Feather.Server.Runs;
 
@@ -14,8 +15,10 @@ namespace Feather.Server.Runs;
 /// state, builds the runtime request (contracts.md section 3) with <c>previous</c> taken from the
 /// stored outputs of the step before, and runs it through <see cref="IStepExecutor"/>.
 /// </summary>
-public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider services, IHostApplicationLifetime lifetime,
-    ILogger<RunService> logger)
+/// <param name="executor">Null on a host without a runner: steps are then refused (503).</param>
+/// <param name="profiles">What the runner can run (null: every profile).</param>
+public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions options, ImageBuildQueue builds, StepEvents events,
+    IHostApplicationLifetime lifetime, ILogger<RunService> logger, IStepExecutor? executor = null, IProfilePolicy? profiles = null)
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new();
     private readonly ConcurrentDictionary<(string Run, int Step), (CancellationTokenSource Cancel, Task<RunStepRecord> Done)> _active = new();
@@ -43,9 +46,8 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
         return run;
     }
 
-    /// <summary>Queues step <paramref name="index"/>; the task completes when the step has finished.</summary>
-    public async Task<(ProblemHttpResult? Problem, Task<RunStepRecord>? Done)> SubmitAsync(
-        string runId, int index, JsonElement responses, CancellationToken ct)
+    /// <summary>Queues step <paramref name="index"/>, or says why it cannot run now.</summary>
+    public async Task<SubmitResult> SubmitAsync(string runId, int index, JsonElement responses, CancellationToken ct)
     {
         var gate = _locks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
@@ -53,45 +55,46 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
         {
             var run = Find(runId)!;
             if (index < 0 || index >= run.Steps.Count)
-                return (Problems.NotFound($"run {runId} has steps 0 to {run.Steps.Count - 1}, not {index}"), null);
+                return new SubmitResult.NotFound($"run {runId} has steps 0 to {run.Steps.Count - 1}, not {index}");
             var step = run.Steps[index];
-            var where = new Dictionary<string, object?> { ["step"] = index };
 
             if (responses.ValueKind != JsonValueKind.Object)
-                return (Problems.BadRequest($"step {index} ({step.Name}): 'responses' must be an object keyed by input name", where), null);
+                return new SubmitResult.BadRequest(index, $"step {index} ({step.Name}): 'responses' must be an object keyed by input name");
             var version = store.FindVersion(run.ModelId, run.Version)!;
             using var metadata = JsonDocument.Parse(version.MetadataJson);
 
             if (index > 0 && run.Steps[index - 1].Status != StepStatus.Succeeded)
-                return (Problems.Conflict(
-                    $"step {index - 1} ({run.Steps[index - 1].Name}) is {run.Steps[index - 1].Status}; it must succeed before step {index}", where), null);
+                return new SubmitResult.Conflict(index,
+                    $"step {index - 1} ({run.Steps[index - 1].Name}) is {run.Steps[index - 1].Status}; it must succeed before step {index}");
             if (run.Steps.Skip(index).FirstOrDefault(s => StepStatus.IsActive(s.Status)) is { } busy)
-                return (Problems.Conflict($"step {busy.Index} ({busy.Name}) is {busy.Status}; wait for it to finish", where), null);
+                return new SubmitResult.Conflict(index, $"step {busy.Index} ({busy.Name}) is {busy.Status}; wait for it to finish");
             // Every response against the metadata and what step index-1 actually offered (StepInputValidator).
-            if (StepInputValidator.Problem(metadata.RootElement, index, responses, index == 0 ? null : run.Steps[index - 1].OutputsJson,
-                    services.GetService<Configuration.FeatherOptions>()?.MaxFileBytes) is { } invalid)
-                return (invalid, null);
-            var executor = services.GetService<IStepExecutor>();
+            using var previous = index == 0 || run.Steps[index - 1].OutputsJson is not { } offered ? null : JsonDocument.Parse(offered);
+            if (StepInputValidator.Validate(metadata.RootElement, index, responses, previous?.RootElement, options.MaxFileBytes) is { Count: > 0 } invalid)
+                return new SubmitResult.InvalidInput(index, step.Name, invalid);
             if (executor is null)
-                return (Problems.Unavailable("this server has no step executor (the Docker runner is not configured)"), null);
-            if (services.GetService<Publishing.IProfilePolicy>()?.Refuse(version.Environment.Profile) is { } refusal)
-                return (Problems.Conflict($"{run.Owner}/{run.Model} version {run.Version} needs the '{version.Environment.Profile}' profile: {refusal}", where), null);
+                return new SubmitResult.Unavailable("this server has no step executor (the Docker runner is not configured)");
+            if (executor.Refusal is { } full)
+                return new SubmitResult.Unavailable(full.Message, full.RetryAfter);
+            if (profiles?.Refuse(version.Environment.Profile) is { } refusal)
+                return new SubmitResult.Conflict(index,
+                    $"{run.Owner}/{run.Model} version {run.Version} needs the '{version.Environment.Profile}' profile: {refusal}");
             if (version.ImageStatus == ImageStatus.Removed)
             {
                 // The files of every version are kept, so an image the retention policy removed is built again.
                 version.ImageStatus = ImageStatus.Pending;
                 version.ImageError = null;
-                store.Db.Versions.Update(version);
-                services.GetRequiredService<ImageBuildQueue>().Enqueue(version.Id);
-                return (Problems.Conflict(
+                store.SaveVersion(version);
+                builds.Enqueue(version.Id);
+                return new SubmitResult.Conflict(index,
                     $"the image of {run.Owner}/{run.Model} version {run.Version} was removed by the image retention policy and is being built again; try again when it is ready",
-                    new Dictionary<string, object?> { ["step"] = index, ["imageStatus"] = ImageStatus.Pending }), null);
+                    ImageStatus.Pending);
             }
             if (version.ImageStatus != ImageStatus.Ready || version.VersionImage is null)
-                return (Problems.Conflict(
+                return new SubmitResult.Conflict(index,
                     $"the image of {run.Owner}/{run.Model} version {run.Version} is {version.ImageStatus}" +
                     (version.ImageError is null ? "; try again when it is ready" : $": {version.ImageError}"),
-                    new Dictionary<string, object?> { ["step"] = index, ["imageStatus"] = version.ImageStatus }), null);
+                    version.ImageStatus);
 
             step.Status = StepStatus.Queued;
             step.ResponsesJson = responses.GetRawText();
@@ -102,6 +105,7 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
             foreach (var later in run.Steps.Skip(index + 1))
                 later.Status = later.Status is StepStatus.Pending or StepStatus.AwaitingInput ? StepStatus.Pending : StepStatus.Stale;
             db.Runs.Update(run);
+            foreach (var changed in run.Steps.Skip(index)) events.Publish(run.Id, changed);
 
             var request = new JsonObject
             {
@@ -125,7 +129,25 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
                 _active.TryRemove((runId, index), out var _);
                 cancel.Dispose();
             }, TaskScheduler.Default);
-            return (null, done);
+            return new SubmitResult.Queued(step.ToView(), done);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Follows step <paramref name="index"/> of a run (which must exist): its state now, then each stored
+    /// change, pushed as it happens. Taken under the run's lock, so no change falls between the two.
+    /// </summary>
+    public async Task<StepSubscription> FollowAsync(string runId, int index, CancellationToken ct)
+    {
+        var gate = _locks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        try
+        {
+            return events.Subscribe(runId, index, Find(runId)!.Steps[index].ToView());
         }
         finally
         {
@@ -228,9 +250,11 @@ public sealed class RunService(FeatherDb db, ModelStore store, IServiceProvider 
             var run = Find(runId)!;
             var step = run.Steps[index];
             change(step);
-            if (nextOnSuccess is not null && step.Status == StepStatus.Succeeded && index + 1 < run.Steps.Count)
-                run.Steps[index + 1].Status = nextOnSuccess(run.Steps[index + 1]);
+            var next = nextOnSuccess is not null && step.Status == StepStatus.Succeeded && index + 1 < run.Steps.Count ? run.Steps[index + 1] : null;
+            if (next is not null) next.Status = nextOnSuccess!(next);
             db.Runs.Update(run);
+            events.Publish(runId, step);
+            if (next is not null) events.Publish(runId, next);
             return step;
         }
         finally

@@ -16,6 +16,8 @@ public static class RunsApi
     public static WebApplicationBuilder AddRuns(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<RunService>();
+        builder.Services.AddSingleton<StepEvents>();
+        builder.Services.AddSingleton<EventStreamLimit>();
         builder.Services.AddHostedService<RunRecovery>();
         builder.Services.AddRateLimiter(o =>
         {
@@ -116,8 +118,9 @@ public static class RunsApi
     }
 
     /// <summary>
-    /// Submits a step's responses. With <c>Prefer: wait=N</c> the answer waits up to N seconds
-    /// (bounded by FEATHER_MAX_WAIT_SECONDS): 200 when the step finished, else 202 to poll.
+    /// Submits a step's responses. Without <c>Prefer: wait=N</c> the answer is always 202 with the step
+    /// as queued (however fast it runs), so a client knows what it gets. With it the answer waits up to N
+    /// seconds (bounded by FEATHER_MAX_WAIT_SECONDS): 200 when the step finished, else 202 to poll.
     /// </summary>
     private static async Task<Results<Ok<StepView>, Accepted<StepView>, ProblemHttpResult>> SubmitAsync(
         string runId, int index, SubmitStepRequest request, HttpContext http, RunService runs, ModelStore store,
@@ -125,18 +128,15 @@ public static class RunsApi
     {
         var run = Visible(runId, http, runs, store);
         if (run is null) return NotFound(runId);
-        var (problem, done) = await runs.SubmitAsync(runId, index, request.Responses, ct);
-        if (problem is not null) return problem;
+        var submitted = await runs.SubmitAsync(runId, index, request.Responses, ct);
+        if (submitted is not SubmitResult.Queued(var queued, var done)) return Problem(submitted, http);
 
         var wait = Math.Min(PreferredWait(http.Request.Headers["Prefer"]), options.MaxWaitSeconds);
-        if (wait > 0)
-        {
-            http.Response.Headers["Preference-Applied"] = $"wait={wait}";
-            await Task.WhenAny(done!, Task.Delay(TimeSpan.FromSeconds(wait), ct));
-        }
-        if (done!.IsCompletedSuccessfully) return TypedResults.Ok(done.Result.ToView());
-        var current = runs.Find(runId)!.Steps[index].ToView();
-        return TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", current);
+        if (wait == 0) return TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", queued);
+        http.Response.Headers["Preference-Applied"] = $"wait={wait}";
+        await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(wait), ct));
+        if (done.IsCompletedSuccessfully) return TypedResults.Ok(done.Result.ToView());
+        return TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", runs.Find(runId)!.Steps[index].ToView());
     }
 
     /// <summary>Cancels a queued or running step; answers the step once it has stopped (or 202 while it is stopping).</summary>
@@ -158,46 +158,67 @@ public static class RunsApi
     }
 
     /// <summary>
-    /// Server-sent events for one step: a <c>status</c> event whenever its status changes, a <c>log</c>
-    /// event with each new piece of its log while it runs, then a <c>result</c> event with the whole step
-    /// (outputs, error, logs) when it has finished.
+    /// Server-sent events for one step, pushed as the step changes (no polling): a <c>status</c> event with
+    /// its state now and whenever its status changes, a <c>log</c> event with each new piece of its log while
+    /// it runs, then a <c>result</c> event with the whole step (outputs, error, logs) when it has finished,
+    /// and the stream ends; a step that has already finished answers its result at once. A client holds at
+    /// most FEATHER_MAX_EVENT_STREAMS streams open at once (429 beyond).
     /// </summary>
-    private static Results<ServerSentEventsResult<object>, ProblemHttpResult> Events(
-        string runId, int index, HttpContext http, RunService runs, ModelStore store, CancellationToken ct)
+    private static async Task<Results<ServerSentEventsResult<object>, ProblemHttpResult>> Events(
+        string runId, int index, HttpContext http, RunService runs, ModelStore store, EventStreamLimit limit, CancellationToken ct)
     {
         var run = Visible(runId, http, runs, store);
         if (run is null) return NotFound(runId);
         if (index < 0 || index >= run.Steps.Count)
             return Problems.NotFound($"run {runId} has steps 0 to {run.Steps.Count - 1}, not {index}");
-        return TypedResults.ServerSentEvents(Follow(runs, runId, index, ct));
+        if (limit.TryOpen(http) is not { } lease)
+            return TypedResults.Problem(statusCode: 429, title: "Too many requests",
+                detail: $"a client may follow at most {limit.PerClient} steps' events at once (FEATHER_MAX_EVENT_STREAMS); close a stream first");
+        http.Response.RegisterForDispose(lease); // held until the stream ends
+        var subscription = await runs.FollowAsync(runId, index, ct);
+        http.Response.RegisterForDispose(subscription);
+        return TypedResults.ServerSentEvents(Follow(subscription, ct));
     }
 
     private static async IAsyncEnumerable<System.Net.ServerSentEvents.SseItem<object>> Follow(
-        RunService runs, string runId, int index, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+        StepSubscription subscription, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
+        using var _ = subscription;
         string? last = null;
         var logged = 0;
-        while (!ct.IsCancellationRequested)
+        for (var step = subscription.Current; step is not null; step = await NextAsync(subscription.Changes, ct))
         {
-            var step = runs.Find(runId)!.Steps[index];
-            var finished = StepStatus.IsTerminal(step.Status);
-            if (step.Status != last && !finished)
+            if (StepStatus.IsTerminal(step.Status))
             {
-                last = step.Status;
-                yield return new(step.ToView(), "status");
-            }
-            if (!finished && step.Logs.Length > logged)
-            {
-                yield return new(new StepLogEvent(index, step.Logs[logged..]), "log");
-                logged = step.Logs.Length;
-            }
-            if (finished)
-            {
-                yield return new(step.ToView(), "result");
+                yield return new(step, "result");
                 yield break;
             }
-            try { await Task.Delay(200, ct); }
-            catch (OperationCanceledException) { yield break; }
+            if (step.Status != last)
+            {
+                last = step.Status;
+                yield return new(step, "status");
+            }
+            if (step.Logs.Length < logged) logged = 0; // submitted again: a new log
+            if (step.Logs.Length > logged)
+            {
+                yield return new(new StepLogEvent(step.Index, step.Logs[logged..]), "log");
+                logged = step.Logs.Length;
+            }
+        }
+    }
+
+    /// <summary>The step's next state; null when the client went away or the server is stopping.</summary>
+    private static async Task<StepView?> NextAsync(System.Threading.Channels.ChannelReader<StepView> changes, CancellationToken ct)
+    {
+        try
+        {
+            while (await changes.WaitToReadAsync(ct))
+                if (changes.TryRead(out var next)) return next;
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
         }
     }
 
@@ -215,15 +236,13 @@ public static class RunsApi
         var version = number is null ? null : store.FindVersion(found.Id, number.Value);
         if (version is null) return Problems.NotFound($"{owner}/{model} has no version or tag '{request.Version ?? "live"}'");
         var run = runs.Create(found, version, Caller.From(http.User).Username);
-        var (problem, done) = await runs.SubmitAsync(run.Id, 0, request.Responses, ct);
-        if (problem is not null) return problem;
+        var submitted = await runs.SubmitAsync(run.Id, 0, request.Responses, ct);
+        if (submitted is not SubmitResult.Queued(var queued, var done)) return Problem(submitted, http);
         var wait = Math.Min(PreferredWait(http.Request.Headers["Prefer"]), options.MaxWaitSeconds);
-        if (wait > 0)
-        {
-            http.Response.Headers["Preference-Applied"] = $"wait={wait}";
-            await Task.WhenAny(done!, Task.Delay(TimeSpan.FromSeconds(wait), ct));
-        }
-        if (done!.IsCompletedSuccessfully) return TypedResults.Ok(new ExecutionView(run.Id, done.Result.ToView()));
+        if (wait == 0) return TypedResults.Accepted($"/api/runs/{run.Id}/steps/0", new ExecutionView(run.Id, queued));
+        http.Response.Headers["Preference-Applied"] = $"wait={wait}";
+        await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(wait), ct));
+        if (done.IsCompletedSuccessfully) return TypedResults.Ok(new ExecutionView(run.Id, done.Result.ToView()));
         return TypedResults.Accepted($"/api/runs/{run.Id}/steps/0", new ExecutionView(run.Id, runs.Find(run.Id)!.Steps[0].ToView()));
     }
 
@@ -236,6 +255,36 @@ public static class RunsApi
         if (run.CreatedBy is not null && run.CreatedBy != caller.Username && !caller.IsAdmin) return null;
         var model = store.FindById(run.ModelId);
         return model is not null && store.CanRead(model, caller) ? run : null;
+    }
+
+    /// <summary>The problem answer to a submission <see cref="RunService.SubmitAsync"/> refused.</summary>
+    private static ProblemHttpResult Problem(SubmitResult refused, HttpContext http)
+    {
+        static Dictionary<string, object?> At(int step) => new() { ["step"] = step };
+        switch (refused)
+        {
+            case SubmitResult.NotFound r:
+                return Problems.NotFound(r.Message);
+            case SubmitResult.BadRequest r:
+                return Problems.BadRequest(r.Message, At(r.Step));
+            case SubmitResult.InvalidInput r:
+                return TypedResults.Problem(detail: r.Message, statusCode: 400, title: "Invalid step input", extensions: new Dictionary<string, object?>
+                {
+                    ["step"] = r.Step,
+                    ["input"] = r.Input,
+                    ["errors"] = r.Errors.GroupBy(e => $"steps/{r.Step}/{e.Input}").ToDictionary(g => g.Key, g => g.Select(e => e.Message).ToArray()),
+                });
+            case SubmitResult.Conflict r:
+                var where = At(r.Step);
+                if (r.ImageStatus is not null) where["imageStatus"] = r.ImageStatus;
+                return Problems.Conflict(r.Message, where);
+            case SubmitResult.Unavailable r:
+                if (r.RetryAfter is { } later)
+                    http.Response.Headers.RetryAfter = ((int)Math.Ceiling(later.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                return Problems.Unavailable(r.Message);
+            default:
+                throw new ArgumentOutOfRangeException(nameof(refused), refused, "not a refusal");
+        }
     }
 
     private static ProblemHttpResult NotFound(string runId) => Problems.NotFound($"no run '{runId}'");

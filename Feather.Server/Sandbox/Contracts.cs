@@ -49,8 +49,17 @@ public sealed record StepExecutionResult(
     TimeSpan Duration,
     string? Container = null);
 
+/// <summary>Why an executor takes no new step now (its queue is full), and when trying again may help.</summary>
+public sealed record StepRefusal(string Message, TimeSpan RetryAfter);
+
 /// <summary>Runs one step in a new, hardened container and removes it afterwards.</summary>
 public interface IStepExecutor
 {
     Task<StepExecutionResult> ExecuteAsync(StepExecutionRequest request, CancellationToken ct);
+
+    /// <summary>
+    /// Null when a step submitted now would run or wait its turn; else why it would be refused. Asked
+    /// when a step is submitted, so the client is answered at once (503) instead of the step failing later.
+    /// </summary>
+    StepRefusal? Refusal => null;
 }

@@ -32,8 +32,13 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         _tracker = tracker;
         _pool = pool;
         _logger = logger;
-        _queue = new FairStepQueue(_options.MaxConcurrentSteps, n => RunnerMetrics.QueueLength.Set(n));
+        _queue = new FairStepQueue(_options.MaxConcurrentSteps, n => RunnerMetrics.QueueLength.Set(n), _options.MaxQueuedSteps);
     }
+
+    /// <summary>How long a client refused by a full queue is told to wait (Retry-After).</summary>
+    public static readonly TimeSpan QueueFullRetryAfter = TimeSpan.FromSeconds(10);
+
+    public StepRefusal? Refusal => _queue.IsFull ? new StepRefusal(new StepQueueFullException(_queue.QueueLength).Message, QueueFullRetryAfter) : null;
 
     /// <summary>Steps waiting for a free slot.</summary>
     public int QueueLength => _queue.QueueLength;
@@ -62,6 +67,11 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             return Finish(new StepExecutionResult(StepOutcome.Cancelled, null, "", "cancelled while queued", TimeSpan.Zero));
+        }
+        catch (StepQueueFullException e)
+        {
+            // Submissions ask Refusal first; only a step that raced past that check ends here.
+            return Finish(new StepExecutionResult(StepOutcome.Crashed, null, "", e.Message, TimeSpan.Zero));
         }
         using (slot)
         {

@@ -4,6 +4,7 @@ namespace Feather.Server.Sandbox;
 /// Admission to the sandbox: at most <c>limit</c> steps hold a slot at once; the others wait in one
 /// FIFO queue per user, and a freed slot goes to the users' queues in turn (round-robin), so a user who
 /// submits many steps cannot starve the others. A waiter whose token is cancelled leaves its queue.
+/// At most <c>maxQueued</c> steps wait: beyond that a step is refused (<see cref="StepQueueFullException"/>).
 /// </summary>
 public sealed class FairStepQueue
 {
@@ -12,6 +13,7 @@ public sealed class FairStepQueue
 
     private readonly object _gate = new();
     private readonly int _limit;
+    private readonly int _maxQueued;
     private readonly Action<int>? _queueLengthChanged;
     private readonly Dictionary<string, LinkedList<Waiter>> _byUser = new(StringComparer.Ordinal);
     private readonly LinkedList<string> _turns = new(); // users with waiters; the first one is served next
@@ -20,10 +22,13 @@ public sealed class FairStepQueue
 
     /// <param name="limit">Slots (steps that run at once), at least 1.</param>
     /// <param name="queueLengthChanged">Called (under the queue's lock) with the number of waiting steps after each change.</param>
-    public FairStepQueue(int limit, Action<int>? queueLengthChanged = null)
+    /// <param name="maxQueued">Steps that may wait at once, at least 0 (0: a step is refused whenever every slot is taken).</param>
+    public FairStepQueue(int limit, Action<int>? queueLengthChanged = null, int maxQueued = int.MaxValue)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxQueued);
         _limit = limit;
+        _maxQueued = maxQueued;
         _queueLengthChanged = queueLengthChanged;
     }
 
@@ -35,9 +40,18 @@ public sealed class FairStepQueue
     /// <summary>Steps holding a slot.</summary>
     public int Running { get { lock (_gate) return _running; } }
 
+    /// <summary>Steps that may wait at once.</summary>
+    public int MaxQueued => _maxQueued;
+
+    /// <summary>True when a step entering now would be refused: every slot is taken and <see cref="MaxQueued"/> steps wait.</summary>
+    public bool IsFull { get { lock (_gate) return MustWait && _queued >= _maxQueued; } }
+
+    private bool MustWait => _running >= _limit || _queued > 0;
+
     /// <summary>
     /// Waits for a slot for <paramref name="user"/>'s step. Dispose the returned lease to free the slot.
-    /// Throws <see cref="OperationCanceledException"/> (and leaves the queue) when <paramref name="ct"/> is cancelled first.
+    /// Throws <see cref="OperationCanceledException"/> (and leaves the queue) when <paramref name="ct"/> is cancelled first,
+    /// and <see cref="StepQueueFullException"/> at once when the step would have to wait and the queue is full.
     /// </summary>
     public Task<IDisposable> EnterAsync(string? user, CancellationToken ct)
     {
@@ -46,11 +60,12 @@ public sealed class FairStepQueue
         Waiter waiter;
         lock (_gate)
         {
-            if (_running < _limit && _queued == 0)
+            if (!MustWait)
             {
                 _running++;
                 return Task.FromResult<IDisposable>(new Lease(this));
             }
+            if (_queued >= _maxQueued) throw new StepQueueFullException(_queued);
             waiter = new Waiter(key);
             if (!_byUser.TryGetValue(key, out var queue))
             {
@@ -134,4 +149,11 @@ public sealed class FairStepQueue
             if (Interlocked.Exchange(ref _disposed, 1) == 0) queue.Release();
         }
     }
+}
+
+/// <summary>A step was refused because <paramref name="waiting"/> steps already wait, the queue's maximum.</summary>
+public sealed class StepQueueFullException(int waiting)
+    : Exception($"the step queue is full ({waiting} {(waiting == 1 ? "step" : "steps")} waiting, the limit of Runner:MaxQueuedSteps); try again later")
+{
+    public int Waiting { get; } = waiting;
 }

@@ -52,6 +52,9 @@ public sealed class RunnerOptions
     /// <summary>Steps that run at once; further steps wait in a queue.</summary>
     public int MaxConcurrentSteps { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>Steps that may wait for a slot; further submissions are refused (503 with Retry-After). 0: never wait.</summary>
+    public int MaxQueuedSteps { get; set; } = 100;
+
     /// <summary>
     /// Containers created ahead of demand per (version image, profile) used in the last
     /// <see cref="WarmContainerIdleSeconds"/>; a step takes one instead of waiting for the engine's create.
@@ -98,6 +101,8 @@ public sealed class RunnerOptionsValidator : IValidateOptions<RunnerOptions>
             errors.Add($"{p}:InstanceId must be non-empty and use only letters, digits, '-', '_' and '.' (got '{o.InstanceId}').");
         if (o.MaxConcurrentSteps < 1)
             errors.Add($"{p}:MaxConcurrentSteps must be at least 1 (got {o.MaxConcurrentSteps}).");
+        if (o.MaxQueuedSteps is < 0 or > 100_000)
+            errors.Add($"{p}:MaxQueuedSteps must be between 0 (refuse steps when every slot is busy) and 100000 (got {o.MaxQueuedSteps}).");
         if (o.WarmContainers is < 0 or > 64)
             errors.Add($"{p}:WarmContainers must be between 0 (off) and 64 (got {o.WarmContainers}).");
         if (o.WarmContainerIdleSeconds < 1)

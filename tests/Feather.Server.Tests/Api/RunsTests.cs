@@ -177,6 +177,75 @@ public class RunsTests
     }
 
     [Fact]
+    public async Task Without_a_wait_the_answer_is_202_with_the_step_queued_however_fast_the_step_finishes()
+    {
+        await using var hello = await PublishedHello.StartAsync();
+        var client = hello.Client;
+        // The test double finishes at once: before, the answer raced between 200 (finished) and 202.
+        for (var i = 0; i < 10; i++)
+        {
+            var id = (await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { })).Json(HttpStatusCode.Created))["id"]!.GetValue<string>();
+            var step = await (await client.SendAsync(Step(id, 0, Name("Ada"), wait: null))).Json(HttpStatusCode.Accepted);
+            Assert.Equal("queued", step["status"]!.GetValue<string>());
+
+            var execute = new HttpRequestMessage(HttpMethod.Post, "/api/models/admin/hello/execute")
+            {
+                Content = JsonContent.Create(new JsonObject { ["responses"] = Name("Ada") }),
+            };
+            execute.Headers.Add("Prefer", "wait=0");
+            var executed = await (await client.SendAsync(execute)).Json(HttpStatusCode.Accepted);
+            Assert.Equal("queued", executed["step"]!["status"]!.GetValue<string>());
+        }
+    }
+
+    /// <summary>TEST DOUBLE of the runner's admission: the real <see cref="FairStepQueue"/> in front of the test executor.</summary>
+    private sealed class QueuedExecutor(FairStepQueue queue, TestDoubleStepExecutor inner) : IStepExecutor
+    {
+        public StepRefusal? Refusal => queue.IsFull ? new StepRefusal("the step queue is full (test)", TimeSpan.FromSeconds(7)) : null;
+
+        public async Task<StepExecutionResult> ExecuteAsync(StepExecutionRequest request, CancellationToken ct)
+        {
+            using var slot = await queue.EnterAsync(request.User, ct);
+            return await inner.ExecuteAsync(request, ct);
+        }
+    }
+
+    [Fact]
+    public async Task A_step_past_the_queue_bound_is_refused_with_503_and_retry_after()
+    {
+        var inner = new TestDoubleStepExecutor();
+        var queue = new FairStepQueue(1, maxQueued: 1);
+        await using var server = await FeatherTestServer.StartAsync(services: s =>
+        {
+            s.AddSingleton<IImageBuilder>(new TestDoubleImageBuilder());
+            s.AddSingleton<IStepExecutor>(new QueuedExecutor(queue, inner));
+        });
+        using var client = server.Client(await server.AdminTokenAsync());
+        await new TestModel().PublishAsync(client);
+        await WaitForImageAsync(client, "admin/hello", 1);
+        async Task<string> NewRun() =>
+            (await (await client.PostAsJsonAsync("/api/models/admin/hello/runs", new { })).Json(HttpStatusCode.Created))["id"]!.GetValue<string>();
+
+        await (await client.SendAsync(Step(await NewRun(), 0, Name("slow"), wait: null))).Json(HttpStatusCode.Accepted); // runs
+        await (await client.SendAsync(Step(await NewRun(), 0, Name("slow"), wait: null))).Json(HttpStatusCode.Accepted); // waits
+        for (var i = 0; i < 100 && queue.QueueLength < 1; i++) await Task.Delay(50);
+        Assert.Equal(1, queue.QueueLength);
+
+        var third = await NewRun();
+        var refused = await client.SendAsync(Step(third, 0, Name("Ada"), wait: null));
+        var problem = await refused.Json(HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("the step queue is full (test)", problem["detail"]!.GetValue<string>());
+        Assert.Equal("7", refused.Headers.GetValues("Retry-After").Single());
+        var run = await (await client.GetAsync($"/api/runs/{third}")).Json(HttpStatusCode.OK);
+        Assert.Equal("awaiting_input", run["steps"]![0]!["status"]!.GetValue<string>()); // refused: nothing changed
+
+        inner.Release.SetResult();
+        for (var i = 0; i < 100 && (queue.QueueLength > 0 || queue.Running > 0); i++) await Task.Delay(50);
+        var done = await (await client.SendAsync(Step(third, 0, Name("Ada")))).Json(HttpStatusCode.OK);
+        Assert.Equal("succeeded", done["status"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Runs_survive_a_restart_and_interrupted_steps_say_so()
     {
         var data = Directory.CreateTempSubdirectory("feather-test-").FullName;

@@ -24,7 +24,7 @@ public sealed class ExecutorQueueTests(RunnerFixture fx) : IAsyncLifetime
     [Fact]
     public async Task A_queued_step_can_be_cancelled_while_another_runs()
     {
-        var options = new RunnerOptions { InstanceId = fx.InstanceId, MaxConcurrentSteps = 1, WarmContainers = 0 };
+        var options = new RunnerOptions { InstanceId = fx.InstanceId, MaxConcurrentSteps = 1, MaxQueuedSteps = 1, WarmContainers = 0 };
         options.Profiles.Medium = new ProfileLimits { MemoryMiB = 128, Cpus = 1, PidsLimit = 64, TmpfsMiB = 16, TimeoutSeconds = 60 };
         var executor = new DockerStepExecutor(fx.Services.GetRequiredService<IContainerEngine>(), Options.Create(options),
             fx.Services.GetRequiredService<RunnerCapabilities>(), fx.Services.GetRequiredService<ContainerTracker>(),
@@ -45,6 +45,11 @@ public sealed class ExecutorQueueTests(RunnerFixture fx) : IAsyncLifetime
         for (var i = 0; i < 200 && executor.QueueLength == 0; i++) await Task.Delay(50);
         Assert.Equal(1, executor.QueueLength);
         Assert.Equal(1, executor.Running);
+        // The queue holds one step: a third is refused, at submission (Refusal) and by the queue itself.
+        Assert.Equal("the step queue is full (1 step waiting, the limit of Runner:MaxQueuedSteps); try again later", executor.Refusal?.Message);
+        var third = await executor.ExecuteAsync(Request("echo.py", new { name = "y" }, "medium", "carol"), default).WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(StepOutcome.Crashed, third.Outcome);
+        Assert.Equal(executor.Refusal?.Message, third.Message);
 
         stopQueued.Cancel();
         var q = await queued.WaitAsync(TimeSpan.FromSeconds(10));

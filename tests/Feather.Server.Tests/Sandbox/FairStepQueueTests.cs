@@ -94,6 +94,36 @@ public sealed class FairStepQueueTests
     }
 
     [Fact]
+    public async Task Past_the_queue_bound_a_step_is_refused_at_once_and_room_frees_when_a_waiter_leaves()
+    {
+        var queue = new FairStepQueue(1, maxQueued: 2);
+        var running = await queue.EnterAsync("ada", default);
+        Assert.False(queue.IsFull); // the next two may wait
+        using var leave = new CancellationTokenSource();
+        var b = queue.EnterAsync("bob", leave.Token);
+        var c = queue.EnterAsync("carol", default);
+        Assert.True(queue.IsFull);
+        var refused = Assert.Throws<StepQueueFullException>(() => { _ = queue.EnterAsync("dan", default); }); // at once, not later
+        Assert.Equal("the step queue is full (2 steps waiting, the limit of Runner:MaxQueuedSteps); try again later", refused.Message);
+        Assert.Equal(2, queue.QueueLength); // the refused step never joined
+
+        leave.Cancel(); // bob leaves: dan fits
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => b);
+        Assert.False(queue.IsFull);
+        var d = queue.EnterAsync("dan", default);
+        running.Dispose();
+        (await c).Dispose();
+        (await d).Dispose();
+        Assert.Equal(0, queue.Running);
+
+        var never = new FairStepQueue(1, maxQueued: 0); // 0: no step waits
+        using (await never.EnterAsync("ada", default))
+            Assert.Throws<StepQueueFullException>(() => { _ = never.EnterAsync("bob", default); });
+        (await never.EnterAsync("bob", default)).Dispose(); // a free slot is granted as ever
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FairStepQueue(1, maxQueued: -1));
+    }
+
+    [Fact]
     public async Task An_already_cancelled_token_is_refused_and_a_limit_below_one_is_an_error()
     {
         var queue = new FairStepQueue(1);

@@ -28,6 +28,7 @@ public class RunnerOptionsTests
         Assert.True(o.Profiles.High.Gpu);
         Assert.False(o.Profiles.Medium.Gpu);
         Assert.Equal(Environment.ProcessorCount, o.MaxConcurrentSteps);
+        Assert.Equal(100, o.MaxQueuedSteps);
         Assert.Equal(16 * 1024 * 1024, o.MaxOutputBytes);
         Assert.Equal(1024 * 1024, o.MaxLogBytes);
     }
@@ -49,8 +50,10 @@ public class RunnerOptionsTests
         {
             ["Runner:Profiles:Medium:MemoryMiB"] = "0",
             ["Runner:MaxConcurrentSteps"] = "0",
+            ["Runner:MaxQueuedSteps"] = "-1",
             ["Runner:Profiles:Low:Cpus"] = "-1",
         }));
+        Assert.Contains(ex.Failures, f => f.Contains("Runner:MaxQueuedSteps must be between 0 (refuse steps when every slot is busy) and 100000 (got -1)"));
         Assert.Contains(ex.Failures, f => f.Contains("Runner:Profiles:Medium:MemoryMiB must be at least 16 (got 0)"));
         Assert.Contains(ex.Failures, f => f.Contains("Runner:MaxConcurrentSteps must be at least 1 (got 0)"));
         Assert.Contains(ex.Failures, f => f.Contains("Runner:Profiles:Low:Cpus"));
