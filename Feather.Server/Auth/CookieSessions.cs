@@ -29,7 +29,7 @@ public static class CookieSessions
     {
         var options = FeatherOptions.FromConfiguration(builder.Configuration);
         builder.Services.AddDataProtection()
-            .PersistKeysToFileSystem(Directory.CreateDirectory(Path.Combine(options.DataDirectory, "keys")))
+            .PersistKeysToFileSystem(Storage.PrivateFiles.CreateDirectory(Path.Combine(options.DataDirectory, Storage.PrivateFiles.KeysFolder)))
             .SetApplicationName("feather");
         builder.Services.AddAntiforgery(o =>
         {

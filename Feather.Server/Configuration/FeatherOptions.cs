@@ -104,7 +104,7 @@ public static class ConfigurationExtensions
     public static WebApplicationBuilder AddFeatherConfiguration(this WebApplicationBuilder builder)
     {
         var options = FeatherOptions.FromConfiguration(builder.Configuration);
-        Directory.CreateDirectory(options.DataDirectory);
+        Storage.PrivateFiles.SecureDataDirectory(options.DataDirectory);
         builder.Services.AddSingleton(options);
         var host = options.Bind == "*" ? "*" : options.Bind.Contains(':') ? $"[{options.Bind}]" : options.Bind;
         builder.WebHost.UseUrls($"http://{host}:{options.Port}");
@@ -125,9 +125,7 @@ public static class ConfigurationExtensions
             if (existing.Length > 0) return existing;
         }
         var id = "feather-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, id);
-        File.Move(temp, path, overwrite: true);
+        Storage.PrivateFiles.WriteSecret(path, id);
         return id;
     }
 }
