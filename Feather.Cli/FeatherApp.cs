@@ -21,6 +21,8 @@ VersionsCommand.Create(env),
             RunCommand.Create(env),
 RunsCommand.Create(env),
 TokensCommand.Create(env),
+            PasswordCommand.Create(env),
+            UsersCommand.Create(env),
         };
         return root;
     }
