@@ -77,9 +77,12 @@ public static class CookieSessions
     /// <summary>Starts a portal session for <paramref name="user"/> (sets the session cookie).</summary>
     internal static Task SignInAsync(HttpContext http, UserRecord user)
     {
+        // NameIdentifier binds the antiforgery token to the user alone (without it, antiforgery binds to
+        // all claims, and a new session stamp after a password change would void the page's token).
         var claims = new List<Claim>
         {
-            new(ClaimTypes.Name, user.Username), new(TokenAuthenticationHandler.SessionStampClaim, user.SessionStamp),
+            new(ClaimTypes.Name, user.Username), new(ClaimTypes.NameIdentifier, user.Username),
+            new(TokenAuthenticationHandler.SessionStampClaim, user.SessionStamp),
         };
         if (user.IsAdmin) claims.Add(new Claim(TokenAuthenticationHandler.AdminClaim, "true"));
         foreach (var scope in user.IsAdmin ? Scopes.All : Scopes.Default)

@@ -52,7 +52,8 @@ public class AccountSecurityTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.NoContent,
             (await laptop.PostAsync("/api/auth/password", new { currentPassword = "user-password-1", newPassword = "new-password-2" })).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, await laptop.MeAsync());          // the session that changed it goes on
+        Assert.Equal(HttpStatusCode.OK, await laptop.MeAsync());          // the session that changed it goes on,
+        Assert.Equal(HttpStatusCode.Created, (await laptop.PostAsync("/api/teams", new { name = "ada-lab" })).StatusCode); // its page's antiforgery token too
         Assert.Equal(HttpStatusCode.Unauthorized, await phone.MeAsync()); // every other session ends
         using var asToken = _server.Client(token);
         Assert.Equal(HttpStatusCode.OK, (await asToken.GetAsync("/api/me")).StatusCode); // tokens stay (documented)
