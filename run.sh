@@ -18,7 +18,9 @@ ensure_docker
 ensure_runner_image
 build_binaries
 
-mkdir -p "$FEATHER_DATA"
+# The data directory holds secrets: 0700, and the files run.sh writes there 0600 (the server
+# tightens the rest on start; docs/security.md).
+mkdir -p "$FEATHER_DATA" && chmod 700 "$FEATHER_DATA"
 pwfile="$FEATHER_DATA/admin-password"
 if [ ! -s "$pwfile" ]; then
   if [ -e "$FEATHER_DATA/feather.db" ]; then
@@ -26,6 +28,8 @@ if [ ! -s "$pwfile" ]; then
   fi
   (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$pwfile")
 fi
+chmod 600 "$pwfile"
+(umask 077; touch "$FEATHER_DATA/server.log") && chmod 600 "$FEATHER_DATA/server.log"
 
 if curl -fsS "$url/healthz" >/dev/null 2>&1; then
   die "something already answers on $url; stop it or set FEATHER_PORT"

@@ -21,6 +21,8 @@ VersionsCommand.Create(env),
             RunCommand.Create(env),
 RunsCommand.Create(env),
 TokensCommand.Create(env),
+            PasswordCommand.Create(env),
+            UsersCommand.Create(env),
         };
         return root;
     }
@@ -75,8 +77,9 @@ TokensCommand.Create(env),
     /// <summary>Errors go to stderr as text; with --json a machine-readable copy goes to stdout as well.</summary>
     private static void Report(CliEnvironment env, bool json, ExitCodes code, string message, string? hint, JsonNode? problem)
     {
-        env.Err.WriteLine($"error: {message}");
-        if (hint is not null) env.Err.WriteLine($"hint: {hint}");
+        // Messages often quote the server's problem details: print them terminal-safe.
+        env.Err.WriteLine($"error: {Output.TerminalText.Safe(message)}");
+        if (hint is not null) env.Err.WriteLine($"hint: {Output.TerminalText.Safe(hint)}");
         if (!json) return;
         var error = new JsonObject
         {

@@ -102,7 +102,7 @@ public static class LoginCommand
         return ExitCodes.Ok;
     }
 
-    private static string Prompt(CommandContext context, string label, bool echo)
+    internal static string Prompt(CommandContext context, string label, bool echo)
     {
         context.Err.Write(label);
         if (echo) return Console.ReadLine() ?? "";

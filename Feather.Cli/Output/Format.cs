@@ -20,16 +20,16 @@ public static class Format
         : span.TotalHours < 1 ? $"{(int)span.TotalMinutes}m{span.Seconds:00}s"
         : $"{(int)span.TotalHours}h{span.Minutes:00}m";
 
-    /// <summary>A string property of a JSON object, or the fallback.</summary>
+    /// <summary>A string property of a JSON object, or the fallback; safe to print on a terminal (<see cref="TerminalText"/>).</summary>
     public static string Str(JsonNode? node, string name, string fallback = "") =>
         node is JsonObject obj && obj[name] is { } value
-            ? value.GetValueKind() switch
+            ? TerminalText.Safe(value.GetValueKind() switch
             {
                 JsonValueKind.String => value.GetValue<string>(),
                 JsonValueKind.Null => fallback,
                 JsonValueKind.Array => string.Join(", ", value.AsArray().Select(v => v?.ToString())),
                 _ => value.ToJsonString(),
-            }
+            })
             : fallback;
 
     /// <summary>A timestamp in the reader's terms: 2025-01-31 14:02 (UTC).</summary>
@@ -38,12 +38,12 @@ public static class Format
             ? t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + "Z"
             : Str(node, name);
 
-    public static string Tags(JsonNode? tags) => tags switch
+    public static string Tags(JsonNode? tags) => TerminalText.Safe(tags switch
     {
         JsonArray list => string.Join(", ", list.Select(t => t?.ToString())),
         JsonObject groups => string.Join("; ", groups.Where(g => g.Value is JsonArray { Count: > 0 })
             .Select(g => $"{g.Key}: {string.Join(", ", g.Value!.AsArray().Select(t => t?.ToString()))}")),
         null => "",
         _ => tags.ToString(),
-    };
+    });
 }

@@ -17,5 +17,5 @@ public static class Table
         writer.WriteLine(string.Join("  ", padded).TrimEnd());
     }
 
-    private static string Clean(string cell) => cell.Replace('\n', ' ').Replace('\r', ' ').Replace('\t', ' ');
+    private static string Clean(string cell) => TerminalText.Safe(cell).Replace('\n', ' ').Replace('\r', ' ').Replace('\t', ' ');
 }

@@ -163,7 +163,7 @@ public sealed class InteractivePrompter(TextReader input, TextWriter prompt, Tex
 
     private void ListItems(IReadOnlyList<string> items, IReadOnlyList<int> marked)
     {
-        for (var i = 0; i < items.Count; i++) prompt.WriteLine($"    {i + 1}. {items[i]}{(marked.Contains(i) ? " *" : "")}");
+        for (var i = 0; i < items.Count; i++) prompt.WriteLine($"    {i + 1}. {TerminalText.Safe(items[i])}{(marked.Contains(i) ? " *" : "")}");
     }
 
     private string Read(string name, string text)

@@ -4,7 +4,10 @@ using Feather.Cli.Output;
 
 namespace Feather.Cli.Runs;
 
-/// <summary>Prints a step readably: text as text, binary payloads as name, media type and size, errors with frames and logs.</summary>
+/// <summary>
+/// Prints a step readably: text as text, binary payloads as name, media type and size, errors with
+/// frames and logs. Everything the model wrote passes <see cref="TerminalText.Safe"/> first.
+/// </summary>
 public static class StepPrinter
 {
     public static void WriteOutputs(TextWriter writer, JsonNode? outputs)
@@ -26,7 +29,7 @@ public static class StepPrinter
                 writer.WriteLine($"{indent}(none)");
                 break;
             case JsonValue when value.GetValueKind() == JsonValueKind.String:
-                foreach (var line in value.GetValue<string>().Split('\n')) writer.WriteLine(indent + line);
+                foreach (var line in TerminalText.Safe(value.GetValue<string>()).Split('\n')) writer.WriteLine(indent + line);
                 break;
             case JsonValue:
                 writer.WriteLine(indent + value.ToJsonString());
@@ -57,12 +60,12 @@ public static class StepPrinter
                 {
                     if (item is JsonValue || (item is JsonObject o && IsBinary(o)))
                     {
-                        writer.Write($"{indent}{key}: ");
+                        writer.Write($"{indent}{TerminalText.Safe(key)}: ");
                         WriteValue(writer, item, "");
                     }
                     else
                     {
-                        writer.WriteLine($"{indent}{key}:");
+                        writer.WriteLine($"{indent}{TerminalText.Safe(key)}:");
                         WriteValue(writer, item, indent + "  ");
                     }
                 }
@@ -99,7 +102,7 @@ public static class StepPrinter
                 if (Format.Str(frame, "code") is { Length: > 0 } code) writer.WriteLine($"      {code.Trim()}");
             }
         }
-        else if (error is not null) writer.WriteLine($"  {error}");
+        else if (error is not null) writer.WriteLine($"  {TerminalText.Safe(error.ToString())}");
         WriteLogs(writer, step, "  ");
     }
 

@@ -36,6 +36,48 @@ public sealed class Accounts(FeatherDb db, TimeProvider time)
 
     private static readonly string DummyHash = Passwords.Hash(Guid.NewGuid().ToString());
 
+    /// <summary>How many sign-in addresses a user keeps (the most recent ones).</summary>
+    public const int KeptSignInAddresses = 10;
+
+    /// <summary>Whether <paramref name="username"/> has signed in with a password from <paramref name="address"/> before.</summary>
+    public bool SignedInFrom(string username, string? address) =>
+        address is not null && FindUser(username)?.SignInAddresses.Contains(address) == true;
+
+    /// <summary>Remembers a successful password sign-in from <paramref name="address"/> (see <see cref="LoginThrottle"/>).</summary>
+    public void RememberSignIn(UserRecord user, string? address)
+    {
+        if (address is null || (user.SignInAddresses.Count > 0 && user.SignInAddresses[^1] == address)) return;
+        user.SignInAddresses.Remove(address);
+        user.SignInAddresses.Add(address);
+        if (user.SignInAddresses.Count > KeptSignInAddresses)
+            user.SignInAddresses.RemoveRange(0, user.SignInAddresses.Count - KeptSignInAddresses);
+        db.Users.Update(user);
+    }
+
+    /// <summary>Sets a new password and ends every portal session of the user (tokens stay valid).</summary>
+    public void ChangePassword(UserRecord user, string newPassword)
+    {
+        user.PasswordHash = Passwords.Hash(newPassword);
+        user.SessionStamp = Ids.New(8);
+        db.Users.Update(user);
+    }
+
+    /// <summary>Ends every portal session of the user and revokes all their tokens; the number of tokens revoked.</summary>
+    public int SignOutEverywhere(UserRecord user)
+    {
+        user.SessionStamp = Ids.New(8);
+        db.Users.Update(user);
+        return db.Tokens.DeleteMany(t => t.Username == user.Username);
+    }
+
+    /// <summary>Disables or enables a user; disabling also ends their sessions (their tokens are refused while disabled).</summary>
+    public void SetDisabled(UserRecord user, bool disabled)
+    {
+        user.Disabled = disabled;
+        if (disabled) user.SessionStamp = Ids.New(8);
+        db.Users.Update(user);
+    }
+
     public (TokenRecord Record, string Secret) CreateToken(string username, string name, IEnumerable<string> scopes)
     {
         var secret = TokenSecrets.New();

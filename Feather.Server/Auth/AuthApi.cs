@@ -9,7 +9,9 @@ public sealed record CreatedToken(string Id, string Token, string Name, string[]
 public sealed record TokenInfo(string Id, string Name, string[] Scopes, DateTime CreatedAt, DateTime? LastUsedAt);
 public sealed record Me(string Username, bool IsAdmin, string[] Teams, string[] Scopes);
 public sealed record CreateUserRequest(string Username, string Password, bool IsAdmin = false);
-public sealed record UserInfo(string Username, bool IsAdmin, DateTime CreatedAt);
+public sealed record UserInfo(string Username, bool IsAdmin, DateTime CreatedAt, bool Disabled);
+public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
+public sealed record SignedOutEverywhere(string Username, int TokensRevoked);
 public sealed record CreateTeamRequest(string Name);
 public sealed record AddMemberRequest(string Username);
 public sealed record TeamInfo(string Name, string[] Members, DateTime CreatedAt);
@@ -78,12 +80,16 @@ public static class AuthApi
         auth.MapCookieSessions();
         auth.MapGet("/tokens", ListTokens).RequireAuthorization(Policies.Authenticated);
         auth.MapDelete("/tokens/{id}", RevokeToken).RequireAuthorization(Policies.Authenticated);
+        auth.MapPost("/password", ChangePasswordAsync).RequireAuthorization(Policies.Authenticated).ProducesProblem(429);
+        auth.MapPost("/logout-everywhere", SignOutEverywhereAsync).RequireAuthorization(Policies.Publish);
 
         app.MapGet("/api/me", GetMe).WithTags("Auth").RequireAuthorization(Policies.Authenticated);
 
         var users = app.MapGroup("/api/users").WithTags("Users").WithProblems(400, 401, 403, 409).RequireAuthorization(Policies.Admin);
         users.MapPost("/", CreateUser);
         users.MapGet("/", ListUsers);
+        users.MapPost("/{username}/disable", DisableUser).ProducesProblem(404);
+        users.MapPost("/{username}/enable", EnableUser).ProducesProblem(404);
 
         var teams = app.MapGroup("/api/teams").WithTags("Teams").WithProblems().RequireAuthorization(Policies.Authenticated);
         teams.MapPost("/", CreateTeam).RequireAuthorization(Policies.Publish);
@@ -140,13 +146,16 @@ public static class AuthApi
 
     /// <summary>
     /// A password check behind the <see cref="LoginThrottle"/>: the user, or the problem to answer
-    /// (401 for a wrong password, 429 once too many wrong ones came from this address or for this user).
+    /// (401 for a wrong password, 403 for a disabled account, 429 once too many wrong ones came
+    /// from this address, for this account from this address, or for this account from addresses
+    /// it never signed in from). A success remembers the address as one the account signs in from.
     /// </summary>
     internal static UserRecord? CheckPassword(string username, string password, HttpContext http, Accounts accounts,
         LoginThrottle throttle, out ProblemHttpResult? refused)
     {
         var address = http.Connection.RemoteIpAddress?.ToString();
-        if (throttle.RetryAfter(address, username) is { } wait)
+        var known = accounts.SignedInFrom(username, address);
+        if (throttle.RetryAfter(address, username, known) is { } wait)
         {
             http.Response.Headers.RetryAfter = wait.ToString(System.Globalization.CultureInfo.InvariantCulture);
             refused = TypedResults.Problem(statusCode: 429, title: "Too many sign-in attempts",
@@ -154,9 +163,57 @@ public static class AuthApi
             return null;
         }
         var user = accounts.CheckPassword(username, password);
-        if (user is null) throttle.Failed(address, username);
-        refused = user is null ? Problems.Unauthorized("invalid username or password") : null;
+        if (user is null)
+        {
+            throttle.Failed(address, username, known);
+            refused = Problems.Unauthorized("invalid username or password");
+            return null;
+        }
+        if (user.Disabled)
+        {
+            refused = Problems.Forbidden($"the account '{user.Username}' is disabled; ask an admin");
+            return null;
+        }
+        accounts.RememberSignIn(user, address);
+        refused = null;
         return user;
+    }
+
+    /// <summary>
+    /// The caller changes their own password, proving the current one (throttled like a sign-in).
+    /// Every portal session of the user ends; a call made with a session cookie gets a fresh one.
+    /// Tokens stay valid (sign out everywhere revokes them).
+    /// </summary>
+    private static async Task<Results<NoContent, ProblemHttpResult>> ChangePasswordAsync(ChangePasswordRequest request, HttpContext http,
+        Accounts accounts, LoginThrottle throttle)
+    {
+        var caller = Caller.From(http.User);
+        if (string.IsNullOrEmpty(request.CurrentPassword) || request.NewPassword is null)
+            return Problems.BadRequest("send 'currentPassword' and 'newPassword'");
+        if (request.NewPassword.Length < 8)
+            return Problems.BadRequest("'newPassword' must be at least 8 characters");
+        if (request.NewPassword == request.CurrentPassword)
+            return Problems.BadRequest("'newPassword' must differ from the current password");
+        var user = CheckPassword(caller.Username!, request.CurrentPassword, http, accounts, throttle, out var refused);
+        if (user is null)
+            return refused!.StatusCode == 401 ? Problems.Forbidden("the current password is wrong") : refused;
+        accounts.ChangePassword(user, request.NewPassword);
+        if (http.User.Identity?.AuthenticationType == CookieSessions.Scheme)
+            await CookieSessions.SignInAsync(http, user);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// Ends every portal session of the caller and revokes all their tokens, the calling one
+    /// included. Needs the publish scope, so a read-only token cannot sign its user out.
+    /// </summary>
+    private static async Task<Ok<SignedOutEverywhere>> SignOutEverywhereAsync(HttpContext http, Accounts accounts)
+    {
+        var user = accounts.FindUser(Caller.From(http.User).Username!)!;
+        var revoked = accounts.SignOutEverywhere(user);
+        if (http.User.Identity?.AuthenticationType == CookieSessions.Scheme)
+            await http.SignOutAsync(CookieSessions.Scheme);
+        return TypedResults.Ok(new SignedOutEverywhere(user.Username, revoked));
     }
 
     /// <summary>The caller's tokens; an admin may list another user's with <c>?user=</c> (to revoke a leaked one).</summary>
@@ -169,10 +226,17 @@ public static class AuthApi
             .Select(t => new TokenInfo(t.Id, t.Name, [.. t.Scopes], t.CreatedAt, t.LastUsedAt)).ToArray());
     }
 
-    /// <summary>The owner can revoke a token, and so can an admin (a leaked token); for anyone else it is not found.</summary>
+    /// <summary>
+    /// The owner can revoke a token, and so can an admin (a leaked token); for anyone else it is not
+    /// found. Any token may revoke itself (logging out); revoking another token needs the publish
+    /// scope, so a read-only token cannot revoke its user's other tokens.
+    /// </summary>
     private static Results<NoContent, ProblemHttpResult> RevokeToken(string id, HttpContext http, Accounts accounts)
     {
         var caller = Caller.From(http.User);
+        var itself = http.User.FindFirst(TokenAuthenticationHandler.TokenIdClaim)?.Value == id;
+        if (!itself && !caller.Has(Scopes.Publish) && !caller.IsAdmin)
+            return Problems.Forbidden("revoking another token needs the publish scope; a token without it can revoke only itself");
         return accounts.RevokeToken(caller.Username!, id, anyOwner: caller.IsAdmin)
             ? TypedResults.NoContent()
             : Problems.NotFound($"you have no token with id '{id}'");
@@ -195,11 +259,35 @@ public static class AuthApi
         if (accounts.NameTaken(request.Username!))
             return Problems.Conflict($"the name '{request.Username}' is already taken by a user or team");
         var user = accounts.CreateUser(request.Username!, request.Password, request.IsAdmin);
-        return TypedResults.Created($"/api/users/{user.Username}", new UserInfo(user.Username, user.IsAdmin, user.CreatedAt));
+        return TypedResults.Created($"/api/users/{user.Username}", ToInfo(user));
     }
 
     private static Ok<UserInfo[]> ListUsers(Accounts accounts) =>
-        TypedResults.Ok(accounts.AllUsers().Select(u => new UserInfo(u.Username, u.IsAdmin, u.CreatedAt)).ToArray());
+        TypedResults.Ok(accounts.AllUsers().Select(ToInfo).ToArray());
+
+    /// <summary>
+    /// Disables a user: they cannot sign in, their tokens are refused and their portal sessions end
+    /// at once (all until enabled again; the tokens then work again). Admins cannot disable themselves.
+    /// </summary>
+    private static Results<Ok<UserInfo>, ProblemHttpResult> DisableUser(string username, HttpContext http, Accounts accounts)
+    {
+        var user = accounts.FindUser(username);
+        if (user is null) return Problems.NotFound($"no user named '{username}'");
+        if (user.Username == Caller.From(http.User).Username)
+            return Problems.Conflict("you cannot disable your own account; ask another admin");
+        accounts.SetDisabled(user, true);
+        return TypedResults.Ok(ToInfo(user));
+    }
+
+    private static Results<Ok<UserInfo>, ProblemHttpResult> EnableUser(string username, Accounts accounts)
+    {
+        var user = accounts.FindUser(username);
+        if (user is null) return Problems.NotFound($"no user named '{username}'");
+        accounts.SetDisabled(user, false);
+        return TypedResults.Ok(ToInfo(user));
+    }
+
+    private static UserInfo ToInfo(UserRecord u) => new(u.Username, u.IsAdmin, u.CreatedAt, u.Disabled);
 
     private static Results<Created<TeamInfo>, ProblemHttpResult> CreateTeam(CreateTeamRequest request, HttpContext http, Accounts accounts)
     {

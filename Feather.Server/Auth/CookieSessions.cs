@@ -29,7 +29,7 @@ public static class CookieSessions
     {
         var options = FeatherOptions.FromConfiguration(builder.Configuration);
         builder.Services.AddDataProtection()
-            .PersistKeysToFileSystem(Directory.CreateDirectory(Path.Combine(options.DataDirectory, "keys")))
+            .PersistKeysToFileSystem(Storage.PrivateFiles.CreateDirectory(Path.Combine(options.DataDirectory, Storage.PrivateFiles.KeysFolder)))
             .SetApplicationName("feather");
         builder.Services.AddAntiforgery(o =>
         {
@@ -48,6 +48,7 @@ public static class CookieSessions
                 o.SlidingExpiration = true;
                 o.ForwardChallenge = TokenAuthenticationHandler.Scheme;
                 o.ForwardForbid = TokenAuthenticationHandler.Scheme;
+                o.Events.OnValidatePrincipal = ValidateSessionAsync;
             })
             .AddPolicyScheme(SelectorScheme, "Bearer token or portal cookie", o =>
             {
@@ -56,6 +57,37 @@ public static class CookieSessions
                 o.ForwardChallenge = TokenAuthenticationHandler.Scheme;
                 o.ForwardForbid = TokenAuthenticationHandler.Scheme;
             });
+    }
+
+    /// <summary>
+    /// Every request made with a session cookie checks the user: a session ends at once when the user
+    /// is disabled or removed, or when their session stamp changed (sign out everywhere, password change).
+    /// </summary>
+    private static async Task ValidateSessionAsync(CookieValidatePrincipalContext context)
+    {
+        var accounts = context.HttpContext.RequestServices.GetRequiredService<Accounts>();
+        var name = context.Principal?.Identity?.Name;
+        var user = name is null ? null : accounts.FindUser(name);
+        var stamp = context.Principal?.FindFirst(TokenAuthenticationHandler.SessionStampClaim)?.Value ?? "";
+        if (user is { Disabled: false } && user.SessionStamp == stamp) return;
+        context.RejectPrincipal();
+        await context.HttpContext.SignOutAsync(Scheme);
+    }
+
+    /// <summary>Starts a portal session for <paramref name="user"/> (sets the session cookie).</summary>
+    internal static Task SignInAsync(HttpContext http, UserRecord user)
+    {
+        // NameIdentifier binds the antiforgery token to the user alone (without it, antiforgery binds to
+        // all claims, and a new session stamp after a password change would void the page's token).
+        var claims = new List<Claim>
+        {
+            new(ClaimTypes.Name, user.Username), new(ClaimTypes.NameIdentifier, user.Username),
+            new(TokenAuthenticationHandler.SessionStampClaim, user.SessionStamp),
+        };
+        if (user.IsAdmin) claims.Add(new Claim(TokenAuthenticationHandler.AdminClaim, "true"));
+        foreach (var scope in user.IsAdmin ? Scopes.All : Scopes.Default)
+            claims.Add(new Claim(TokenAuthenticationHandler.ScopeClaim, scope));
+        return http.SignInAsync(Scheme, new ClaimsPrincipal(new ClaimsIdentity(claims, Scheme)));
     }
 
     /// <summary>Unsafe calls authenticated by the session cookie must carry a valid antiforgery token.</summary>
@@ -98,11 +130,7 @@ public static class CookieSessions
             return Problems.BadRequest("send both 'username' and 'password'");
         var user = AuthApi.CheckPassword(request.Username, request.Password, http, accounts, throttle, out var refused);
         if (user is null) return refused!;
-        var claims = new List<Claim> { new(ClaimTypes.Name, user.Username) };
-        if (user.IsAdmin) claims.Add(new Claim(TokenAuthenticationHandler.AdminClaim, "true"));
-        foreach (var scope in user.IsAdmin ? Scopes.All : Scopes.Default)
-            claims.Add(new Claim(TokenAuthenticationHandler.ScopeClaim, scope));
-        await http.SignInAsync(Scheme, new ClaimsPrincipal(new ClaimsIdentity(claims, Scheme)));
+        await SignInAsync(http, user);
         return TypedResults.Ok(new SessionInfo(user.Username, user.IsAdmin));
     }
 

@@ -7,6 +7,15 @@ public sealed class UserRecord
     public string PasswordHash { get; set; } = "";
     public bool IsAdmin { get; set; }
     public DateTime CreatedAt { get; set; }
+    /// <summary>A disabled user cannot sign in, and their tokens and sessions are refused.</summary>
+    public bool Disabled { get; set; }
+    /// <summary>
+    /// Changes when every portal session of the user must end (sign out everywhere, password
+    /// change, disable); each session cookie carries the stamp it was issued with.
+    /// </summary>
+    public string SessionStamp { get; set; } = "";
+    /// <summary>The last addresses the user signed in from with a password (see <see cref="LoginThrottle"/>).</summary>
+    public List<string> SignInAddresses { get; set; } = [];
 }
 
 /// <summary>An API token; only the SHA-256 of the secret is kept.</summary>

@@ -14,6 +14,8 @@ internal sealed class TokenAuthenticationHandler(
     public const string AdminClaim = "feather:admin";
     public const string ScopeClaim = "scope";
     public const string TokenIdClaim = "feather:token";
+    /// <summary>On portal sessions: the user's <see cref="UserRecord.SessionStamp"/> when the session began.</summary>
+    public const string SessionStampClaim = "feather:session";
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -26,6 +28,8 @@ internal sealed class TokenAuthenticationHandler(
         var user = token is null ? null : accounts.FindUser(token.Username);
         if (token is null || user is null)
             return Task.FromResult(AuthenticateResult.Fail("the token is unknown or has been revoked"));
+        if (user.Disabled)
+            return Task.FromResult(AuthenticateResult.Fail($"the account '{user.Username}' is disabled; ask an admin"));
         accounts.TouchToken(token);
 
         var claims = new List<Claim> { new(ClaimTypes.Name, user.Username), new(TokenIdClaim, token.Id) };

@@ -158,7 +158,7 @@ public static class ConfigurationExtensions
         // through the same binding and checks (a bad key fails here, with the same message).
         builder.Services.AddFeatherOptions(builder.Configuration);
         var options = FeatherOptions.FromConfiguration(builder.Configuration);
-        Directory.CreateDirectory(options.DataDirectory);
+        Storage.PrivateFiles.SecureDataDirectory(options.DataDirectory);
         var host = options.Bind == "*" ? "*" : options.Bind.Contains(':') ? $"[{options.Bind}]" : options.Bind;
         builder.WebHost.UseUrls($"http://{host}:{options.Port}");
         // Containers are labelled with their server's instance id, and the reaper removes only its
@@ -190,9 +190,7 @@ public static class ConfigurationExtensions
             if (existing.Length > 0) return existing;
         }
         var id = "feather-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, id);
-        File.Move(temp, path, overwrite: true);
+        Storage.PrivateFiles.WriteSecret(path, id);
         return id;
     }
 }

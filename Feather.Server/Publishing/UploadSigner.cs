@@ -25,6 +25,7 @@ public sealed class UploadSigner
                 f.Write(fresh);
             File.Move(temp, path, overwrite: false);
         }
+        Storage.PrivateFiles.Restrict(path);
         _key = File.ReadAllBytes(path);
         if (_key.Length < 32) throw new InvalidOperationException($"{path} holds fewer than 32 bytes; delete it to make a new one");
     }

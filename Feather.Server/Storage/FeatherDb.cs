@@ -21,6 +21,7 @@ public sealed class FeatherDb : IDisposable
         var mapper = new BsonMapper { EnumAsInteger = false, EmptyStringToNull = false };
         _db = new LiteDatabase(new ConnectionString { Filename = options.DatabasePath, Connection = ConnectionType.Direct }, mapper);
         _db.UtcDate = true;
+        PrivateFiles.Restrict(options.DatabasePath); // LiteDB creates the file with the default mode
 
         Users.EnsureIndex(u => u.Username, unique: true);
         Tokens.EnsureIndex(t => t.Hash, unique: true);

@@ -1,4 +1,7 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using System.Text.Json.Nodes;
 using Feather.Cli.Api;
 using Feather.Cli.Config;
@@ -98,4 +101,70 @@ public class OutputTests
     [InlineData(1536L, "1.5 KiB")]
     [InlineData(10L * 1024 * 1024, "10.0 MiB")]
     public void Sizes_are_readable(long bytes, string text) => Assert.Equal(text, Format.Bytes(bytes));
+
+    [Theory]
+    [InlineData("\u001b[2J\u001b[Hcleared", "cleared")]                                     // CSI: clear screen, cursor home
+    [InlineData("red \u001b[31mtext\u001b[0m", "red text")]                               // colours
+    [InlineData("\u001b]0;pwned title\u0007after", "after")]                               // OSC window title ended by BEL
+    [InlineData("\u001b]8;;http://evil.example/\u001b\\click\u001b]8;;\u001b\\", "click")] // OSC 8 hyperlink ended by ST
+    [InlineData("\u001bPq#0;2;0;0;0\u001b\\x", "x")]                                      // DCS (sixel)
+    [InlineData("reset\u001bc!", "reset!")]                                                // ESC c: full reset
+    [InlineData("\u009b31mC1 CSI", "C1 CSI")]                                              // 8-bit CSI
+    [InlineData("bell\u0007 bs\u0008 nul\u0000 del\u007f nel\u0085", "bell\uFFFD bs\uFFFD nul\uFFFD del\uFFFD nel\uFFFD")]
+    [InlineData("line 1\r\nline 2\tend\n", "line 1\nline 2\tend\n")]                   // newline and tab are kept
+    [InlineData("10%\r50%\r100%", "10%\n50%\n100%")]                                     // a carriage return cannot overwrite a line
+    [InlineData("unterminated \u001b]0;title", "unterminated ")]
+    [InlineData("plain text, ünïcode ✓", "plain text, ünïcode ✓")]
+    public void Text_from_a_model_or_server_is_neutralised_before_it_reaches_a_terminal(string text, string shown)
+    {
+        var safe = TerminalText.Safe(text);
+        Assert.Equal(shown, safe);
+        Assert.DoesNotContain(safe, c => c < ' ' && c != '\n' && c != '\t' || c is >= '\u007f' and <= '\u009f');
+    }
+
+    [Fact]
+    public void Step_outputs_errors_logs_and_tables_print_no_escape_sequences()
+    {
+        var hostile = "\u001b]0;owned\u0007\u001b[1A\u001b[2Kfine\u0007";
+        var step = new JsonObject
+        {
+            ["outputs"] = new JsonArray(new JsonObject
+            {
+                ["name"] = "answer" + hostile, ["component"] = "Text",
+                ["value"] = new JsonObject { ["key" + hostile] = hostile, ["list"] = new JsonArray(hostile, hostile) },
+            }),
+            ["error"] = new JsonObject
+            {
+                ["type"] = "ValueError" + hostile, ["message"] = hostile,
+                ["frames"] = new JsonArray(new JsonObject { ["file"] = "model.py" + hostile, ["line"] = 3, ["function"] = "f", ["code"] = hostile }),
+            },
+            ["logs"] = "epoch 1" + hostile + "\n",
+        };
+        var writer = new StringWriter { NewLine = "\n" };
+        StepPrinter.WriteOutputs(writer, step["outputs"]);
+        StepPrinter.WriteError(writer, step);
+        Table.Write(writer, ["NAME"], [[Format.Str(step["error"], "message")]]);
+        var printed = writer.ToString();
+        Assert.DoesNotContain('\u001b', printed);
+        Assert.DoesNotContain('\u0007', printed);
+        Assert.Contains("answerfine\uFFFD (Text):", printed);
+        Assert.Contains("| epoch 1fine\uFFFD", printed);
+    }
+
+    [Fact]
+    public async Task A_problem_detail_with_escape_sequences_is_printed_neutralised()
+    {
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var app = builder.Build();
+        app.MapGet("/api/me", () => Results.Problem(title: "Forbidden", statusCode: 403,
+            detail: "\u001b]0;owned\u0007\u001b[2Jno access\u001b[8m hidden"));
+        await app.StartAsync();
+        var result = await InProcess.RunAsync(["whoami"],
+            new Dictionary<string, string> { ["FEATHER_URL"] = app.Urls.First(), ["FEATHER_TOKEN"] = "ftr_x", ["HOME"] = Path.GetTempPath() });
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("no access hidden", result.Err);
+        Assert.DoesNotContain('\u001b', result.Err);
+        Assert.DoesNotContain('\u0007', result.Err);
+    }
 }

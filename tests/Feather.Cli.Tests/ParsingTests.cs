@@ -56,7 +56,7 @@ public class ParsingTests
     {
         var result = await InProcess.RunAsync(["--help"], NoServer);
         Assert.Equal(0, result.ExitCode);
-        foreach (var command in new[] { "login", "logout", "whoami", "publish", "models", "versions", "run", "runs", "tokens" })
+        foreach (var command in new[] { "login", "logout", "whoami", "publish", "models", "versions", "run", "runs", "tokens", "password", "users" })
             Assert.Contains($"  {command}", result.Out);
     }
 

@@ -253,6 +253,48 @@ public sealed class PortalTests(PortalFixture fx)
     }
 
     [Fact]
+    public async Task Account_section_changes_the_password_and_signs_out_everywhere()
+    {
+        var admin = (await (await fx.Server.Http.PostAsJsonAsync($"{fx.Server.Url}/api/auth/tokens",
+            new { username = "admin", password = fx.Server.AdminPassword, name = "account-test", scopes = new[] { "read", "admin" } }))
+            .Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString();
+        using (var create = new HttpRequestMessage(HttpMethod.Post, $"{fx.Server.Url}/api/users")
+        { Content = JsonContent.Create(new { username = "pia", password = "pia-password-1" }) })
+        {
+            create.Headers.Authorization = new("Bearer", admin);
+            using var answer = await fx.Server.Http.SendAsync(create);
+            Assert.Equal(HttpStatusCode.Created, answer.StatusCode);
+        }
+        var piaToken = (await (await fx.Server.Http.PostAsJsonAsync($"{fx.Server.Url}/api/auth/tokens",
+            new { username = "pia", password = "pia-password-1", name = "script" }))
+            .Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString();
+
+        var page = await fx.NewPage();
+        await page.GotoAsync("/login");
+        await page.GetByLabel("Username").FillAsync("pia");
+        await page.GetByLabel("Password").FillAsync("pia-password-1");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "My models" })).ToBeVisibleAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "API tokens" }).ClickAsync();
+
+        await page.GetByLabel("Current password").FillAsync("pia-password-1");
+        await page.GetByLabel("New password (at least 8 characters)").FillAsync("pia-password-2");
+        await page.GetByLabel("New password again").FillAsync("pia-password-2");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Change password" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Status).Filter(new() { HasText = "Password changed." })).ToBeVisibleAsync();
+        var login = await fx.Server.Http.PostAsJsonAsync($"{fx.Server.Url}/api/auth/tokens", new { username = "pia", password = "pia-password-2" });
+        Assert.Equal(HttpStatusCode.Created, login.StatusCode);
+
+        page.Dialog += (_, dialog) => dialog.AcceptAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign out everywhere" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Link, new() { Name = "Sign in" })).ToBeVisibleAsync();
+        using var me = new HttpRequestMessage(HttpMethod.Get, $"{fx.Server.Url}/api/me");
+        me.Headers.Authorization = new("Bearer", piaToken);
+        using var refused = await fx.Server.Http.SendAsync(me);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [Fact]
     public async Task Embed_page_shows_only_the_run_interface()
     {
         var page = await fx.NewPage();

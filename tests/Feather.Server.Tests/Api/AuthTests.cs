@@ -49,11 +49,11 @@ public class AuthTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Password_guessing_is_refused_after_ten_wrong_passwords_before_any_hashing()
+    public async Task Password_guessing_from_one_address_is_refused_after_five_wrong_passwords_before_any_hashing()
     {
         var held = await _server.AdminTokenAsync();
         using var client = _server.Client();
-        for (var i = 0; i < 10; i++)
+        for (var i = 0; i < Feather.Server.Auth.LoginThrottle.PairFailures; i++)
             Assert.Equal(HttpStatusCode.Unauthorized,
                 (await client.PostAsJsonAsync("/api/auth/tokens", new { username = "admin", password = $"guess-{i}" })).StatusCode);
         // now even the right password is refused for a while, on both password endpoints
@@ -98,10 +98,68 @@ public class AuthTests : IAsyncLifetime
             using var response = await client.SendAsync(request);
             return response.StatusCode;
         }
-        for (var i = 0; i < 10; i++) Assert.Equal(HttpStatusCode.Unauthorized, await Attempt("192.0.2.10", $"nobody{i}", "wrong-password"));
+        for (var i = 0; i < Feather.Server.Auth.LoginThrottle.AddressFailures; i++)
+            Assert.Equal(HttpStatusCode.Unauthorized, await Attempt("192.0.2.10", $"nobody{i}", "wrong-password"));
         Assert.Equal((HttpStatusCode)429, await Attempt("192.0.2.10", "admin", FeatherTestServer.AdminPassword));
         // another client behind the same proxy is not blocked by the first one's guesses
         Assert.Equal(HttpStatusCode.Created, await Attempt("192.0.2.11", "admin", FeatherTestServer.AdminPassword));
+    }
+
+    [Fact]
+    public async Task An_attacker_guessing_the_admin_password_does_not_lock_the_admin_out()
+    {
+        await using var server = await FeatherTestServer.StartAsync(new Dictionary<string, string> { ["FEATHER_TRUSTED_PROXIES"] = "127.0.0.1" });
+        using var client = server.Client();
+        async Task<HttpStatusCode> Attempt(string from, string password)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/auth/tokens")
+            { Content = JsonContent.Create(new { username = "admin", password }) };
+            request.Headers.Add("X-Forwarded-For", from);
+            using var response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+        const string owner = "192.0.2.20", attacker = "198.51.100.66";
+        Assert.Equal(HttpStatusCode.Created, await Attempt(owner, FeatherTestServer.AdminPassword)); // the admin's usual address
+
+        var answers = new List<HttpStatusCode>();
+        for (var i = 0; i < 50; i++) answers.Add(await Attempt(attacker, $"guess-{i}"));
+        Assert.All(answers.Take(Feather.Server.Auth.LoginThrottle.PairFailures), a => Assert.Equal(HttpStatusCode.Unauthorized, a));
+        Assert.All(answers.Skip(Feather.Server.Auth.LoginThrottle.PairFailures), a => Assert.Equal((HttpStatusCode)429, a));
+        Assert.Equal((HttpStatusCode)429, await Attempt(attacker, FeatherTestServer.AdminPassword));
+        Assert.Equal(HttpStatusCode.Created, await Attempt(owner, FeatherTestServer.AdminPassword));
+
+        // Guesses spread over many addresses close the account to addresses it never signed in from...
+        for (var i = 0; i < Feather.Server.Auth.LoginThrottle.AccountFailures; i++)
+            await Attempt($"203.0.113.{i}", "wrong-password");
+        Assert.Equal((HttpStatusCode)429, await Attempt("203.0.113.200", FeatherTestServer.AdminPassword));
+        // ...but not to the admin's own.
+        Assert.Equal(HttpStatusCode.Created, await Attempt(owner, FeatherTestServer.AdminPassword));
+    }
+
+    [Fact]
+    public async Task A_read_only_token_revokes_only_itself()
+    {
+        await _server.UserTokenAsync("fay");
+        var full = await _server.LoginAsync("fay", "user-password-1", "read", "run", "publish");
+        var readOnly = await _server.LoginAsync("fay", "user-password-1", "read");
+        var other = await _server.LoginAsync("fay", "user-password-1", "read");
+        using var asFull = _server.Client(full);
+        var ids = (await (await asFull.GetAsync("/api/auth/tokens")).Json(HttpStatusCode.OK)).AsArray()
+            .Select(t => t!["id"]!.GetValue<string>()).ToList();
+        using var asReadOnly = _server.Client(readOnly);
+        var readOnlyId = ids[^2];
+        var otherId = ids[^1];
+
+        var refused = await asReadOnly.DeleteAsync($"/api/auth/tokens/{otherId}");
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("publish scope", await refused.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.Forbidden, (await asReadOnly.PostAsync("/api/auth/logout-everywhere", null)).StatusCode);
+        using var asOther = _server.Client(other);
+        Assert.Equal(HttpStatusCode.OK, (await asOther.GetAsync("/api/me")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await asReadOnly.DeleteAsync($"/api/auth/tokens/{readOnlyId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await asReadOnly.GetAsync("/api/me")).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await asFull.DeleteAsync($"/api/auth/tokens/{otherId}")).StatusCode);
     }
 
     [Fact]

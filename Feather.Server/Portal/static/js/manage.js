@@ -1,5 +1,6 @@
 // Management for signed-in users: my models (visibility), versions (promote, roll back, tag,
-// image build status and logs), API tokens (create, shown once, revoke), teams.
+// image build status and logs), API tokens (create, shown once, revoke), the account (password
+// change, sign out everywhere), teams.
 import { api, get, session, enc, modelPath, firstRoute } from './api.js';
 import { h, clear, errorBox, copyButton, formatDate } from './dom.js';
 import { setTitle, navigate } from './app.js';
@@ -181,8 +182,50 @@ export async function tokensPage(root, params, { signal }) {
 
   clear(root, h('h1', {}, 'API tokens'),
     h('p', {}, 'Tokens let scripts and the CLI call the API as you: ', h('code', {}, 'Authorization: Bearer TOKEN'), '.'),
-    form, status, h('h2', {}, 'Your tokens'), listHost);
+    form, status, h('h2', {}, 'Your tokens'), listHost, accountSection());
   await load();
+}
+
+/** The account: change the password (other sessions end), sign out everywhere (sessions and tokens). */
+function accountSection() {
+  const status = h('div', { 'aria-live': 'polite' });
+  const field = (id, label, autocomplete) => {
+    const input = h('input', { id, type: 'password', autocomplete, required: true });
+    return [input, h('div.form-row', {}, h('label', { for: id }, label), input)];
+  };
+  const [current, currentRow] = field('pw-current', 'Current password', 'current-password');
+  const [fresh, freshRow] = field('pw-new', 'New password (at least 8 characters)', 'new-password');
+  const [again, againRow] = field('pw-again', 'New password again', 'new-password');
+  fresh.minLength = 8;
+  const passwordForm = h('form.card', {
+    onsubmit: async (e) => {
+      e.preventDefault();
+      if (fresh.value !== again.value) { clear(status, errorBox(new Error('The two new passwords differ.'))); return; }
+      try {
+        await api('POST', '/api/auth/password', { currentPassword: current.value, newPassword: fresh.value });
+        passwordForm.reset();
+        clear(status, h('p.ok', { role: 'status' }, 'Password changed. Your other sessions were signed out; tokens stay valid.'));
+      } catch (err) { clear(status, errorBox(err)); }
+    },
+  }, h('h2', {}, 'Change password'), currentRow, freshRow, againRow,
+  h('div.actions', {}, h('button.primary', { type: 'submit' }, 'Change password')));
+
+  const everywhere = h('button.secondary', { type: 'button', onclick: async () => {
+    if (!window.confirm('Sign out of every browser and revoke all your API tokens (the CLI\'s too)?')) return;
+    try {
+      await api('POST', '/api/auth/logout-everywhere');
+      session.clear();
+      window.dispatchEvent(new CustomEvent('feather:signedout'));
+      navigate('/login', { replace: true });
+    } catch (err) { clear(status, errorBox(err)); }
+  } }, 'Sign out everywhere');
+
+  return h('section', { 'aria-labelledby': 'account-heading' },
+    h('h2', { id: 'account-heading' }, 'Account'), passwordForm,
+    h('div.card', {}, h('h2', {}, 'Sign out everywhere'),
+      h('p', {}, 'Ends every portal session of yours, this one included, and revokes all your API tokens.'),
+      h('div.actions', {}, everywhere)),
+    status);
 }
 
 export async function teamsPage(root, params, { signal }) {
