@@ -49,7 +49,10 @@ public sealed class VersionFileRecord
 
 public sealed class EnvironmentRecord
 {
+    /// <summary>The runner image reference configured at publish (Runner:BaseImage).</summary>
     public string RunnerImage { get; set; } = "";
+    /// <summary>The id (sha256:…) of the runner image the first successful build used; rebuilds use exactly this image.</summary>
+    public string? RunnerImageId { get; set; }
     public string Profile { get; set; } = "low";
     public string Python { get; set; } = "";
     public List<string> SystemPackages { get; set; } = [];

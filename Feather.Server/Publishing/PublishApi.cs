@@ -50,6 +50,8 @@ public static class PublishApi
         if (errors.Count == 0 && http.RequestServices.GetService<IProfilePolicy>()?.Refuse(
                 MetadataValidator.Str(request.Metadata, "profile")!) is { } refusal)
             errors["metadata/profile"] = [refusal];
+        if (errors.Count == 0 && PythonMismatch(request.Metadata, http.RequestServices) is { } python)
+            errors["metadata/environment/python"] = [python];
         if (errors.Count > 0)
             return Problems.Validation($"the model metadata is not valid ({errors.Count} problem(s))", errors);
 
@@ -191,6 +193,20 @@ public static class PublishApi
         {
             CompleteLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Null when the metadata's Python (the Python 'feather inspect' ran with) is the runner image's
+    /// (Runner:PythonVersion), else why the version could not be built.
+    /// </summary>
+    private static string? PythonMismatch(JsonElement metadata, IServiceProvider services)
+    {
+        var runner = services.GetService<Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions>>()?.Value.PythonVersion;
+        var declared = MetadataValidator.Str(metadata.GetProperty("environment"), "python");
+        if (string.IsNullOrEmpty(runner) || declared is null || declared == runner) return null;
+        return $"the model declares Python {declared} (the Python its metadata was made with), but this server's runner image has Python {runner}, "
+            + $"so its environment cannot be built: publish it from Python {runner} (FEATHER_PYTHON=python{runner} feather publish), "
+            + $"or ask the administrator for a runner image with Python {declared} (Runner:PythonVersion)";
     }
 
     /// <summary>Registers the model on first publish and records the next version (inside one transaction).</summary>
