@@ -31,7 +31,7 @@ public static partial class BuildContext
           .Append("sys.exit(0 if v == \"").Append(spec.PythonVersion)
           .Append("\" else \"ERROR: the model needs Python ").Append(spec.PythonVersion)
           .Append(", the runner image has Python \" + v)'\n");
-        if (system.Count > 0 || python.Length > 0) sb.Append("USER root\n");
+        sb.Append("USER root\n");
         if (system.Count > 0)
         {
             sb.Append("RUN export DEBIAN_FRONTEND=noninteractive && apt-get update && apt-get install -y --no-install-recommends ")
