@@ -72,6 +72,8 @@ public sealed class VersionRecord
     public string Publisher { get; set; } = "";
     public string? Notes { get; set; }
     public DateTime CreatedAt { get; set; }
+    /// <summary>The visibility the publish asked for (null: unchanged); applied when the version goes live.</summary>
+    public string? RequestedVisibility { get; set; }
 
     public string ImageStatus { get; set; } = Models.ImageStatus.Pending;
     public string ImageLog { get; set; } = "";

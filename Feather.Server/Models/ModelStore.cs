@@ -31,6 +31,33 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
 
     public void SaveVersion(VersionRecord version) => db.Versions.Update(version);
 
+    /// <summary>
+    /// Makes <paramref name="version"/> the live version (the previous one is remembered for rollback) and shows
+    /// what it was published with: the description and tags of its metadata and, when <paramref name="withVisibility"/>,
+    /// the visibility its publish asked for. A version published with promote: false changes none of these until then.
+    /// </summary>
+    public void MakeLive(ModelRecord model, VersionRecord version, bool withVisibility)
+    {
+        if (model.LiveVersion != version.Number)
+        {
+            if (model.LiveVersion is { } previous) model.LiveHistory.Add(previous);
+            model.LiveVersion = version.Number;
+        }
+        ShowVersion(model, version);
+        if (withVisibility && version.RequestedVisibility is { } visibility) model.Visibility = visibility;
+    }
+
+    /// <summary>The model's description and catalogue tags from a version's metadata.</summary>
+    public static void ShowVersion(ModelRecord model, VersionRecord version)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(version.MetadataJson);
+        var metadata = doc.RootElement;
+        model.Description = Publishing.MetadataValidator.Str(metadata, "description") ?? "";
+        var tags = metadata.TryGetProperty("tags", out var t) && t.ValueKind == System.Text.Json.JsonValueKind.Object ? t : default;
+        model.TaskTags = tags.ValueKind == System.Text.Json.JsonValueKind.Object ? Publishing.MetadataValidator.StringArray(tags, "task", "", (_, _) => { }, false) : [];
+        model.DatasetTags = tags.ValueKind == System.Text.Json.JsonValueKind.Object ? Publishing.MetadataValidator.StringArray(tags, "dataset", "", (_, _) => { }, false) : [];
+    }
+
     /// <summary>Resolves "live" (or nothing), a number, or a tag to a version number.</summary>
     public int? Resolve(ModelRecord model, string? reference)
     {

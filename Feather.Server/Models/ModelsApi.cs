@@ -116,8 +116,7 @@ public static class ModelsApi
             return Problems.BadRequest($"'version' must be a version number (1-{found.LatestVersion}) or a tag of {owner}/{model}");
         if (number != found.LiveVersion)
         {
-            if (found.LiveVersion is { } previous) found.LiveHistory.Add(previous);
-            found.LiveVersion = number;
+            store.MakeLive(found, store.FindVersion(found.Id, number.Value)!, withVisibility: true);
             store.Save(found);
         }
         return TypedResults.Ok(ToDetail(found, store));
@@ -131,6 +130,7 @@ public static class ModelsApi
             return Problems.Conflict($"{owner}/{model} has no earlier live version to roll back to");
         found.LiveVersion = found.LiveHistory[^1];
         found.LiveHistory.RemoveAt(found.LiveHistory.Count - 1);
+        if (store.FindVersion(found.Id, found.LiveVersion.Value) is { } live) ModelStore.ShowVersion(found, live);
         store.Save(found);
         return TypedResults.Ok(ToDetail(found, store));
     }

@@ -223,16 +223,12 @@ public static class PublishApi
             };
             db.Models.Insert(model);
         }
-        else if (publish.Visibility is not null)
-        {
-            model.Visibility = publish.Visibility;
-        }
         var env = metadata.GetProperty("environment");
-        var tags = metadata.TryGetProperty("tags", out var t) && t.ValueKind == JsonValueKind.Object ? t : default;
         var version = new VersionRecord
         {
             ModelId = model.Id, Number = model.LatestVersion + 1, MetadataJson = publish.MetadataJson,
             Files = publish.Files, Publisher = publish.Publisher, Notes = publish.Notes, CreatedAt = now,
+            RequestedVisibility = publish.Visibility,
             Environment = new EnvironmentRecord
             {
                 RunnerImage = runnerImage, Profile = MetadataValidator.Str(metadata, "profile")!,
@@ -243,14 +239,9 @@ public static class PublishApi
         };
         version.Id = $"{model.Id}-{version.Number}";
         model.LatestVersion = version.Number;
-        model.Description = MetadataValidator.Str(metadata, "description") ?? "";
-        model.TaskTags = tags.ValueKind == JsonValueKind.Object ? MetadataValidator.StringArray(tags, "task", "", (_, _) => { }, false) : [];
-        model.DatasetTags = tags.ValueKind == JsonValueKind.Object ? MetadataValidator.StringArray(tags, "dataset", "", (_, _) => { }, false) : [];
-        if (publish.Promote || model.LiveVersion is null)
-        {
-            if (model.LiveVersion is { } previous) model.LiveHistory.Add(previous);
-            model.LiveVersion = version.Number;
-        }
+        // promote: false leaves the live model as it is (live version, description, tags, visibility) until the
+        // version is promoted; the first version of a model always goes live
+        if (publish.Promote || model.LiveVersion is null) models.MakeLive(model, version, withVisibility: true);
         db.Versions.Insert(version);
         models.Save(model);
         db.Publishes.Delete(publish.Id);
