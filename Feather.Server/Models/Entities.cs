@@ -27,6 +27,8 @@ public sealed class ModelRecord
     public string Owner { get; set; } = "";
     public string Name { get; set; } = "";
     public string Description { get; set; } = "";
+    /// <summary>The live version's display name (metadata title), null when it has none.</summary>
+    public string? Title { get; set; }
     public string Visibility { get; set; } = Models.Visibility.Private;
     public int? LiveVersion { get; set; }
     /// <summary>Live versions before the current one, newest last (for rollback).</summary>

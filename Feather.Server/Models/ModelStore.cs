@@ -53,6 +53,7 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
         using var doc = System.Text.Json.JsonDocument.Parse(version.MetadataJson);
         var metadata = doc.RootElement;
         model.Description = Publishing.MetadataValidator.Str(metadata, "description") ?? "";
+        model.Title = Publishing.MetadataValidator.Str(metadata, "title");
         var tags = metadata.TryGetProperty("tags", out var t) && t.ValueKind == System.Text.Json.JsonValueKind.Object ? t : default;
         model.TaskTags = tags.ValueKind == System.Text.Json.JsonValueKind.Object ? Publishing.MetadataValidator.StringArray(tags, "task", "", (_, _) => { }, false) : [];
         model.DatasetTags = tags.ValueKind == System.Text.Json.JsonValueKind.Object ? Publishing.MetadataValidator.StringArray(tags, "dataset", "", (_, _) => { }, false) : [];

@@ -7,7 +7,7 @@ namespace Feather.Server.Models;
 
 public sealed record CatalogueTags(string[] Task, string[] Dataset);
 public sealed record ModelSummary(string Owner, string Name, string Description, int? LiveVersion, string Visibility,
-    CatalogueTags Tags, IReadOnlyDictionary<string, int> VersionTags, DateTime UpdatedAt);
+    CatalogueTags Tags, IReadOnlyDictionary<string, int> VersionTags, DateTime UpdatedAt, string? Title);
 public sealed record VersionSummary(int Number, DateTime CreatedAt, string Publisher, string? Notes, string ImageStatus,
     bool Live, string[] Tags);
 public sealed record ModelDetail(string Owner, string Name, string Description, string Visibility, int? LiveVersion,
@@ -196,7 +196,7 @@ public static class ModelsApi
 
     private static ModelSummary ToSummary(ModelRecord m) =>
         new(m.Owner, m.Name, m.Description, m.LiveVersion, m.Visibility, new CatalogueTags([.. m.TaskTags], [.. m.DatasetTags]),
-            new Dictionary<string, int>(m.Tags), m.UpdatedAt);
+            new Dictionary<string, int>(m.Tags), m.UpdatedAt, m.Title);
 
     private static VersionSummary ToSummary(ModelRecord m, VersionRecord v) =>
         new(v.Number, v.CreatedAt, v.Publisher, v.Notes, v.ImageStatus, m.LiveVersion == v.Number,

@@ -65,4 +65,20 @@ public class NoPromoteTests
         Assert.Equal("Only words.", model["description"]!.GetValue<string>());
         Assert.Equal("unlisted", model["visibility"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task The_catalogue_shows_the_live_versions_display_name()
+    {
+        await using var server = await FeatherTestServer.StartAsync(services: s => s.AddSingleton<IImageBuilder>(new TestDoubleImageBuilder()));
+        using var client = server.Client(await server.AdminTokenAsync());
+        await PublishAsync(client, new TestModel { Name = "palette-questions", Customize = m => m["title"] = "Palette questions" }, "public", promote: true);
+        async Task<JsonNode> EntryAsync() =>
+            (await (await client.GetAsync("/api/models")).Json(HttpStatusCode.OK)).AsArray().Single(m => m!["name"]!.GetValue<string>() == "palette-questions")!;
+        Assert.Equal("Palette questions", (await EntryAsync())["title"]!.GetValue<string>());
+
+        await PublishAsync(client, new TestModel { Name = "palette-questions" }, null, promote: false);
+        Assert.Equal("Palette questions", (await EntryAsync())["title"]!.GetValue<string>());
+        await (await client.PostAsJsonAsync("/api/models/admin/palette-questions/live", new { version = "2" })).Json(HttpStatusCode.OK);
+        Assert.Null((await EntryAsync())["title"]);
+    }
 }
