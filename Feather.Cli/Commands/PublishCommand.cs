@@ -22,6 +22,10 @@ public static class PublishCommand
     public static readonly Option<string?> Tag = new("--tag") { Description = "Also tag the new version, e.g. stable (moves the tag if it exists)" };
     public static readonly Option<string?> Visibility = new("--visibility") { Description = "Who can see and run the model: private, unlisted or public" };
     public static readonly Option<string?> Owner = new("--owner") { Description = "Publish under this team (default: you)" };
+    public static readonly Option<bool> NoPromote = new("--no-promote")
+    {
+        Description = "Publish without going live: the model's live version, description, tags and visibility stay as they are until 'feather versions promote'",
+    };
     public static readonly Option<bool> Wait = new("--wait") { Description = "Follow the image build until it is ready or failed" };
     public static readonly Option<bool> DryRun = new("--dry-run") { Description = "Inspect and hash, show what would be uploaded, upload nothing" };
 
@@ -30,7 +34,7 @@ public static class PublishCommand
     public static Command Create(CliEnvironment env)
     {
         Visibility.AcceptOnlyFromAmong("private", "unlisted", "public");
-        var command = new Command("publish", "Publish the model in DIR as a new version") { Directory, Notes, Tag, Visibility, Owner, Wait, DryRun };
+        var command = new Command("publish", "Publish the model in DIR as a new version") { Directory, Notes, Tag, Visibility, Owner, NoPromote, Wait, DryRun };
         CommandContext.Bind(command, env, HandleAsync);
         return command;
     }
@@ -70,6 +74,7 @@ public static class PublishCommand
             ["files"] = JsonSerializer.SerializeToNode(files, Json.Options),
             ["notes"] = parse.GetValue(Notes),
             ["visibility"] = parse.GetValue(Visibility),
+            ["promote"] = !parse.GetValue(NoPromote),
         };
         var started = await api.PostAsync("api/publish", start, ct)
             ?? throw new CliException(ExitCodes.Error, "the server answered POST /api/publish with no body");
@@ -107,6 +112,8 @@ public static class PublishCommand
         }
 
         context.Info.WriteLine($"published {owner}/{model} version {number}");
+        if (parse.GetValue(NoPromote))
+            context.Info.WriteLine($"  not live: make it live with 'feather versions promote {owner}/{model} {number}'");
         if (url.Length > 0) context.Info.WriteLine($"  url:   {url}");
         context.Info.WriteLine($"  image: {Format.Str(version, "imageStatus", "unknown")}");
         context.Info.WriteLine($"  {uploaded.Count} file(s) uploaded, {skipped.Count} already stored");

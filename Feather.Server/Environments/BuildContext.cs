@@ -7,19 +7,31 @@ namespace Feather.Server.Environments;
 /// <summary>Dockerfiles and tar build contexts for environment and version images. Pure except for the streams given.</summary>
 public static partial class BuildContext
 {
-    /// <summary>The Dockerfile of an environment image: the runner plus system and Python packages.</summary>
+    /// <summary>The uid:gid steps run as (the runner image's user feather).</summary>
+    public const string UnprivilegedUser = "10001:10001";
+
+    /// <summary>
+    /// The Dockerfile of an environment image: the runner plus system and Python packages.
+    /// Only the package managers run as root: apt (Debian's packages from the configured mirror) and pip with
+    /// wheels only and <c>--no-compile</c>, so no code of a Python package runs as root. pip is told to use only
+    /// the configured source (<paramref name="wheelhouseUrl"/> with --no-index, else <paramref name="indexUrl"/>)
+    /// and never PyPI by default. Everything after the install runs as the unprivileged user with isolated Python
+    /// without site (<c>python3 -I -S</c>: no .pth file of a package runs during the build).
+    /// The caller refuses a spec with Python packages when neither source is configured.
+    /// </summary>
     public static string EnvironmentDockerfile(string runnerImage, EnvironmentSpec spec, string? indexUrl, string? wheelhouseUrl)
     {
         var system = EnvironmentHash.Normalise(spec.SystemPackages).ToList();
         var python = EnvironmentHash.Normalise(spec.PythonPackages);
         var sb = new StringBuilder();
         sb.Append("FROM ").Append(runnerImage).Append('\n');
-        sb.Append("USER root\n");
         // Fail early with a clear message when the runner's Python is not the one the model declares.
-        sb.Append("RUN python3 -c 'import sys; v=\"%d.%d\" % sys.version_info[:2]; ")
+        sb.Append("USER ").Append(UnprivilegedUser).Append('\n');
+        sb.Append("RUN python3 -I -S -c 'import sys; v=\"%d.%d\" % sys.version_info[:2]; ")
           .Append("sys.exit(0 if v == \"").Append(spec.PythonVersion)
           .Append("\" else \"ERROR: the model needs Python ").Append(spec.PythonVersion)
           .Append(", the runner image has Python \" + v)'\n");
+        sb.Append("USER root\n");
         if (system.Count > 0)
         {
             sb.Append("RUN export DEBIAN_FRONTEND=noninteractive && apt-get update && apt-get install -y --no-install-recommends ")
@@ -27,31 +39,35 @@ public static partial class BuildContext
         }
         if (python.Length > 0)
         {
-            sb.Append("RUN python3 -m pip --version >/dev/null 2>&1 || (export DEBIAN_FRONTEND=noninteractive && apt-get update ")
+            sb.Append("RUN python3 -I -m pip --version >/dev/null 2>&1 || (export DEBIAN_FRONTEND=noninteractive && apt-get update ")
               .Append("&& apt-get install -y --no-install-recommends python3-pip && rm -rf /var/lib/apt/lists/*)\n");
-        }
-        if (python.Length > 0)
-        {
             var url = !string.IsNullOrEmpty(wheelhouseUrl) ? wheelhouseUrl : indexUrl;
+            // --no-index unless an index is configured: pip never falls back to PyPI.
             var source = !string.IsNullOrEmpty(wheelhouseUrl) ? $"--no-index --find-links '{wheelhouseUrl}'"
                 : !string.IsNullOrEmpty(indexUrl) ? $"--index-url '{indexUrl}'"
-                : "";
+                : "--no-index";
             // pip ignores a plain-http index or find-links host that is not localhost ("not a trusted or secure
             // host and is being ignored") and then reports every package as missing. The operator configured
             // this URL for the builds, so it is trusted explicitly.
             if (PlainHttpHost(url) is { } host) source += $" --trusted-host '{host}'";
-            // Wheels only: installing a wheel runs none of the package's code (a source package's setup.py
-            // would run as root during the build).
-            sb.Append("RUN python3 -m pip install --no-cache-dir --disable-pip-version-check --break-system-packages --only-binary=:all: ")
-              .Append(source).Append(source.Length > 0 ? " " : "")
+            // Wheels only (a source package's setup.py would run as root) and --no-compile (pip's byte-compile
+            // is done below as the user). --isolated: no pip configuration file or PIP_* variable adds a source.
+            sb.Append("RUN python3 -I -m pip install --isolated --no-cache-dir --disable-pip-version-check --break-system-packages ")
+              .Append("--only-binary=:all: --no-compile ")
+              .Append(source).Append(' ')
               .Append(string.Join(' ', python.Select(p => $"'{p}'"))).Append('\n');
         }
+        // The user owns one __pycache__ directory per package directory (mkdir and chown run no package code),
+        // so the byte-compile below can run as the user.
+        sb.Append("RUN find /opt/feather /usr/local/lib/python3*/dist-packages -name __pycache__ -prune -o -type d -print0 2>/dev/null ")
+          .Append("| xargs -0 -r sh -c 'for d; do mkdir -p \"$d/__pycache__\" && chown -h ").Append(UnprivilegedUser)
+          .Append(" \"$d/__pycache__\" || exit 1; done' sh\n");
+        sb.Append("USER ").Append(UnprivilegedUser).Append('\n');
         // Byte-compile the SDK (PYTHONPATH) and the installed packages once here: the sandbox's root is
         // read-only and PYTHONDONTWRITEBYTECODE is set, so without this every step compiles them again
         // (about 0.1 s of a no-op step). The stdlib's Debian packages ship compiled already.
-        sb.Append("RUN python3 -c \"import compileall, os, sys; ")
-          .Append("[compileall.compile_dir(p, quiet=1, workers=0) for p in sys.path[1:] if os.path.isdir(p) and not p.startswith('/usr/lib/python3.')]\"\n");
-        sb.Append("USER 10001:10001\n");
+        sb.Append("RUN for d in /opt/feather /usr/local/lib/python3*/dist-packages; do [ -d \"$d\" ] || continue; ")
+          .Append("python3 -I -S -m compileall -q -j 0 \"$d\" >/dev/null || exit 1; done\n");
         return sb.ToString();
     }
 

@@ -4,7 +4,8 @@ namespace Feather.Server.Environments;
 /// What a version needs to run, computed from its metadata at publish. Its hash names the
 /// shared environment image (feather-env:&lt;hash&gt;) reused by every version with the same spec.
 /// </summary>
-/// <param name="RunnerImage">The runner base image the environment builds on (e.g. feather-runner:latest).</param>
+/// <param name="RunnerImage">The runner base image the environment builds on: a reference (feather-runner:latest) at
+/// a version's first build, its recorded id (sha256:…) at a rebuild.</param>
 /// <param name="Profile">low, medium or high.</param>
 /// <param name="PythonVersion">major.minor, e.g. 3.11.</param>
 /// <param name="SystemPackages">Debian package names.</param>
@@ -28,14 +29,19 @@ public sealed record VersionImageRequest(
 
 public enum ImageBuildOutcome { Ready, Failed }
 
-/// <summary>The result of a build: the version image reference to run steps in, and the build log.</summary>
+/// <summary>
+/// The result of a build: the version image reference to run steps in, and the build log.
+/// <paramref name="RunnerImageId"/> is the id of the runner image built on (null when it was not found):
+/// recorded on the version, so a rebuild uses that exact image.
+/// </summary>
 public sealed record ImageBuildResult(
     ImageBuildOutcome Outcome,
     string EnvironmentImage,
     string VersionImage,
     string Log,
     TimeSpan Duration,
-    string? Error);
+    string? Error,
+    string? RunnerImageId = null);
 
 /// <summary>Builds environment and version images through the Docker API (never a local docker CLI).</summary>
 public interface IImageBuilder

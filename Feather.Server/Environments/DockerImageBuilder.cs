@@ -25,6 +25,7 @@ public sealed partial class DockerImageBuilder(
     public const string ModelLabel = "org.feather.model";
     public const string VersionLabel = "org.feather.version";
     public const string KindLabel = "org.feather.image";
+    public const string RunnerImageLabel = "org.feather.runner-image";
 
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _envLocks = new();
 
@@ -32,17 +33,18 @@ public sealed partial class DockerImageBuilder(
     {
         ArgumentNullException.ThrowIfNull(request);
         var clock = Stopwatch.StartNew();
-        var text = new StringBuilder();
+        var text = new BuildLog(options.Value.MaxBuildLogBytes);
+        string? runnerId = null;
         void Log(string line)
         {
-            lock (text) text.Append(line).Append('\n');
+            text.Append(line);
             log?.Report(line);
         }
         ImageBuildResult Fail(string env, string version, string error)
         {
             Log("error: " + error);
             LogBuildFailed(request.ModelId, request.VersionNumber, error);
-            return new ImageBuildResult(ImageBuildOutcome.Failed, env, version, text.ToString(), clock.Elapsed, error);
+            return new ImageBuildResult(ImageBuildOutcome.Failed, env, version, text.ToString(), clock.Elapsed, error, runnerId);
         }
 
         var specError = EnvironmentHash.Validate(request.Environment);
@@ -54,6 +56,11 @@ public sealed partial class DockerImageBuilder(
         var duplicate = request.Files.GroupBy(f => f.Path, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) return Fail("", "", $"file path '{duplicate.Key}' appears more than once");
 
+        if (request.Environment.PythonPackages.Count > 0 && string.IsNullOrEmpty(options.Value.WheelhouseUrl) && string.IsNullOrEmpty(options.Value.PythonIndexUrl))
+            return Fail("", "", $"the model needs Python packages ({string.Join(", ", EnvironmentHash.Normalise(request.Environment.PythonPackages))}) "
+                + "but this server has no package source for builds: the administrator sets Runner:WheelhouseUrl (a wheelhouse) "
+                + "or Runner:PythonIndexUrl (a package index); builds never reach PyPI unless it is named there");
+
         var versionImage = VersionImageTag(request.ModelId, request.VersionNumber);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.Value.BuildTimeoutSeconds));
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
@@ -61,13 +68,18 @@ public sealed partial class DockerImageBuilder(
         string envImage = "";
         try
         {
-            var runnerId = await engine.FindImageAsync(request.Environment.RunnerImage, token);
-            if (runnerId is null)
+            var runner = await engine.FindImageAsync(request.Environment.RunnerImage, token);
+            if (runner is null && IsImageId(request.Environment.RunnerImage))
+                return Fail("", versionImage, $"the runner image {request.Environment.RunnerImage} this version was first built on is no longer "
+                    + "on the Docker engine; a version is rebuilt only from its own runner image, so publish the model again to build it on the current runner");
+            if (runner is null)
                 return Fail("", versionImage, $"runner image {request.Environment.RunnerImage} not found on the Docker engine (build it with images/runner/build.sh)");
-            var hash = EnvironmentHash.Compute(request.Environment, runnerId);
+            runnerId = runner;
+            Log($"runner image {request.Environment.RunnerImage} is {runner}");
+            var hash = EnvironmentHash.Compute(request.Environment, runner);
             envImage = EnvironmentHash.ImageTag(hash);
 
-            var envError = await EnsureEnvironmentAsync(request.Environment, hash, envImage, Log, token);
+            var envError = await EnsureEnvironmentAsync(request.Environment, runner, hash, envImage, Log, token);
             if (envError is not null) return Fail(envImage, versionImage, envError);
 
             Log($"building version image {versionImage}");
@@ -84,15 +96,16 @@ public sealed partial class DockerImageBuilder(
             var error = await BuildImageAsync(versionImage, labels,
                 (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(envImage), files.Keys,
                     async (path, c2) => await blobs.OpenReadAsync(files[path].Sha256, c2), c),
-                Log, token);
+                "none", Log, token);
             RunnerMetrics.ImageBuilds.WithLabels("version", error is null ? "ready" : "failed").Inc();
             if (error is not null) return Fail(envImage, versionImage, error);
             Log($"version image {versionImage} ready");
-            return new ImageBuildResult(ImageBuildOutcome.Ready, envImage, versionImage, text.ToString(), clock.Elapsed, null);
+            return new ImageBuildResult(ImageBuildOutcome.Ready, envImage, versionImage, text.ToString(), clock.Elapsed, null, runnerId);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
         {
-            return Fail(envImage, versionImage, $"build timed out after {options.Value.BuildTimeoutSeconds} s");
+            return Fail(envImage, versionImage, $"the image build took longer than {options.Value.BuildTimeoutSeconds} s and was stopped "
+                + "(the limit is Runner:BuildTimeoutSeconds)");
         }
         catch (FileNotFoundException e)
         {
@@ -120,14 +133,18 @@ public sealed partial class DockerImageBuilder(
     [GeneratedRegex("[^a-z0-9_.-]+")]
     private static partial Regex TagUnsafe();
 
-    /// <summary>Builds the environment image unless it exists. Null on success, else the error.</summary>
+    /// <summary>A full image id (sha256:&lt;64 hex&gt;), as recorded on a version at its first build.</summary>
+    public static bool IsImageId(string image) =>
+        image.StartsWith("sha256:", StringComparison.Ordinal) && image.Length == 71 && image[7..].All(char.IsAsciiHexDigitLower);
+
     /// <summary>Hides the credentials of URLs (an index URL with a token, say) in build log lines.</summary>
     internal static string Redact(string line) => Credentials().Replace(line, "$1***@");
 
     [System.Text.RegularExpressions.GeneratedRegex(@"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'""]+@")]
     private static partial System.Text.RegularExpressions.Regex Credentials();
 
-    private async Task<string?> EnsureEnvironmentAsync(EnvironmentSpec spec, string hash, string envImage, Action<string> log, CancellationToken ct)
+    /// <summary>Builds the environment image unless it exists. Null on success, else the error.</summary>
+    private async Task<string?> EnsureEnvironmentAsync(EnvironmentSpec spec, string runnerId, string hash, string envImage, Action<string> log, CancellationToken ct)
     {
         var gate = _envLocks.GetOrAdd(hash, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
@@ -140,7 +157,8 @@ public sealed partial class DockerImageBuilder(
                 return null;
             }
             var o = options.Value;
-            var dockerfile = BuildContext.EnvironmentDockerfile(spec.RunnerImage, spec, o.PythonIndexUrl, o.WheelhouseUrl);
+            // FROM the runner's id, not its tag: the image hashed is the image built on, even if the tag moves meanwhile
+            var dockerfile = BuildContext.EnvironmentDockerfile(runnerId, spec, o.PythonIndexUrl, o.WheelhouseUrl);
             log($"building environment image {envImage}");
             LogEnvBuild(envImage, spec.RunnerImage);
             var labels = new Dictionary<string, string>
@@ -149,9 +167,12 @@ public sealed partial class DockerImageBuilder(
                 [SandboxParameters.OwnerLabel] = options.Value.InstanceId,
                 [KindLabel] = "environment",
                 [EnvHashLabel] = hash,
+                [RunnerImageLabel] = runnerId,
             };
+            // only a build that installs packages gets a network, and only the one configured for builds
+            var network = spec.SystemPackages.Count + spec.PythonPackages.Count > 0 ? o.BuildNetwork : "none";
             var error = await BuildImageAsync(envImage, labels,
-                (stream, c) => BuildContext.WriteDockerfileOnlyAsync(stream, dockerfile, c), log, ct);
+                (stream, c) => BuildContext.WriteDockerfileOnlyAsync(stream, dockerfile, c), network, log, ct);
             RunnerMetrics.ImageBuilds.WithLabels("environment", error is null ? "ready" : "failed").Inc();
             if (error is null) log($"environment image {envImage} ready");
             return error;
@@ -164,7 +185,7 @@ public sealed partial class DockerImageBuilder(
 
     /// <summary>Streams a tar context to the build API and follows its JSON message stream. Null on success, else the error text.</summary>
     private async Task<string?> BuildImageAsync(string tag, IDictionary<string, string> labels,
-        Func<Stream, CancellationToken, Task> writeContext, Action<string> log, CancellationToken ct)
+        Func<Stream, CancellationToken, Task> writeContext, string network, Action<string> log, CancellationToken ct)
     {
         // The context is built in memory: version files are model-sized, and the build API needs the whole body.
         using var context = new MemoryStream();
@@ -198,7 +219,7 @@ public sealed partial class DockerImageBuilder(
         });
         // a build runs apt and pip as root: bound what it can take from the machine
         await engine.BuildImageAsync(
-            new ImageBuildSpec(tag, labels.AsReadOnly(), options.Value.BuildMemoryMiB * SandboxParameters.MiB, options.Value.BuildCpus),
+            new ImageBuildSpec(tag, labels.AsReadOnly(), options.Value.BuildMemoryMiB * SandboxParameters.MiB, options.Value.BuildCpus, network),
             context, progress, ct);
         if (partial.Length > 0 && partial.ToString().Trim() is { Length: > 0 } rest) Line(rest);
         if (error is not null && toolError is not null) error = $"{toolError} ({error})";

@@ -31,8 +31,9 @@ public static partial class EnvironmentHash
     /// The version of the environment image's recipe (BuildContext.EnvironmentDockerfile): bumped when
     /// the recipe changes, so an image an older recipe built under the same spec is not reused.
     /// 2: the SDK and installed packages are byte-compiled at build.
+    /// 3: only the package managers run as root; pip --no-compile --isolated; the byte-compile runs as the user.
     /// </summary>
-    public const int RecipeVersion = 2;
+    public const int RecipeVersion = 3;
 
     public static string Compute(EnvironmentSpec spec, string runnerImageId) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Canonical(spec, runnerImageId))));

@@ -27,6 +27,8 @@ public sealed class ModelRecord
     public string Owner { get; set; } = "";
     public string Name { get; set; } = "";
     public string Description { get; set; } = "";
+    /// <summary>The live version's display name (metadata title), null when it has none.</summary>
+    public string? Title { get; set; }
     public string Visibility { get; set; } = Models.Visibility.Private;
     public int? LiveVersion { get; set; }
     /// <summary>Live versions before the current one, newest last (for rollback).</summary>
@@ -49,7 +51,10 @@ public sealed class VersionFileRecord
 
 public sealed class EnvironmentRecord
 {
+    /// <summary>The runner image reference configured at publish (Runner:BaseImage).</summary>
     public string RunnerImage { get; set; } = "";
+    /// <summary>The id (sha256:…) of the runner image the first successful build used; rebuilds use exactly this image.</summary>
+    public string? RunnerImageId { get; set; }
     public string Profile { get; set; } = "low";
     public string Python { get; set; } = "";
     public List<string> SystemPackages { get; set; } = [];
@@ -69,6 +74,8 @@ public sealed class VersionRecord
     public string Publisher { get; set; } = "";
     public string? Notes { get; set; }
     public DateTime CreatedAt { get; set; }
+    /// <summary>The visibility the publish asked for (null: unchanged); applied when the version goes live.</summary>
+    public string? RequestedVisibility { get; set; }
 
     public string ImageStatus { get; set; } = Models.ImageStatus.Pending;
     public string ImageLog { get; set; } = "";

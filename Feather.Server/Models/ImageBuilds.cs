@@ -1,4 +1,3 @@
-using System.Text;
 using System.Threading.Channels;
 using Feather.Server.Environments;
 
@@ -15,13 +14,18 @@ public sealed class ImageBuildQueue
 }
 
 /// <summary>
-/// Builds queued version images one at a time through <see cref="IImageBuilder"/> and records
-/// status, log and duration on the version. Versions left pending or building by a previous
-/// process are queued again at start. With <see cref="NoImageBuilder"/> (no runner), versions stay pending.
+/// Builds queued version images through <see cref="IImageBuilder"/>, up to <c>Runner:MaxConcurrentBuilds</c>
+/// at once (one slow build does not hold up the others; the builder builds one environment hash once), and
+/// records status, log, duration and the runner image id on the version. Versions left pending or building
+/// by a previous process are queued again at start. With <see cref="NoImageBuilder"/> (no runner), versions stay pending.
 /// </summary>
 internal sealed class ImageBuildWorker(
-    ImageBuildQueue queue, ModelStore store, IImageBuilder builder, ILogger<ImageBuildWorker> logger) : BackgroundService
+    ImageBuildQueue queue, ModelStore store, IImageBuilder builder, Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runnerOptions,
+    ILogger<ImageBuildWorker> logger) : BackgroundService
 {
+    /// <summary>Versions being built now: a version queued twice is built once.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _building = new(StringComparer.Ordinal);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!builder.CanBuild)
@@ -29,14 +33,22 @@ internal sealed class ImageBuildWorker(
             logger.LogWarning("This server has no image builder: version images will stay pending until the runner is configured");
             return;
         }
+        var runner = runnerOptions.Value;
         foreach (var leftover in store.UnfinishedBuilds())
             queue.Enqueue(leftover.Id);
 
+        var workers = Enumerable.Range(0, runner.MaxConcurrentBuilds).Select(_ => WorkAsync(builder, runner.MaxBuildLogBytes, stoppingToken));
+        await Task.WhenAll(workers);
+    }
+
+    private async Task WorkAsync(IImageBuilder builder, int maxLogBytes, CancellationToken stoppingToken)
+    {
         await foreach (var versionId in queue.Reader.ReadAllAsync(stoppingToken))
         {
+            if (!_building.TryAdd(versionId, 0)) continue;
             try
             {
-                await BuildAsync(versionId, stoppingToken);
+                await BuildAsync(builder, versionId, maxLogBytes, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -54,10 +66,14 @@ internal sealed class ImageBuildWorker(
                     store.SaveVersion(version);
                 }
             }
+            finally
+            {
+                _building.TryRemove(versionId, out _);
+            }
         }
     }
 
-    private async Task BuildAsync(string versionId, CancellationToken ct)
+    private async Task BuildAsync(IImageBuilder builder, string versionId, int maxLogBytes, CancellationToken ct)
     {
         var version = store.FindVersionById(versionId);
         if (version is null || version.ImageStatus is ImageStatus.Ready or ImageStatus.Failed) return;
@@ -70,10 +86,12 @@ internal sealed class ImageBuildWorker(
         store.SaveVersion(version);
         logger.LogInformation("Building the image of {Model} version {Version}", model.Key, version.Number);
 
-        var log = new LiveLog(version, store);
+        var log = new LiveLog(version, store, maxLogBytes);
         var env = version.Environment;
+        // a rebuild (the image was removed) uses the exact runner image of the first build
+        var runnerImage = string.IsNullOrEmpty(env.RunnerImageId) ? env.RunnerImage : env.RunnerImageId;
         var request = new VersionImageRequest(model.Id, version.Number,
-            new EnvironmentSpec(env.RunnerImage, env.Profile, env.Python, env.SystemPackages, env.PythonPackages),
+            new EnvironmentSpec(runnerImage, env.Profile, env.Python, env.SystemPackages, env.PythonPackages),
             version.Files.Select(f => new VersionFile(f.Path, f.Sha256, f.Size)).ToList());
         var result = await builder.BuildAsync(request, log, ct);
 
@@ -84,24 +102,26 @@ internal sealed class ImageBuildWorker(
         version.EnvironmentImage = result.EnvironmentImage;
         version.VersionImage = result.VersionImage;
         version.ImageEndedAt = DateTime.UtcNow;
+        if (string.IsNullOrEmpty(env.RunnerImageId) && result.Outcome == ImageBuildOutcome.Ready && !string.IsNullOrEmpty(result.RunnerImageId))
+            env.RunnerImageId = result.RunnerImageId;
         store.SaveVersion(version);
         logger.LogInformation("Image of {Model} version {Version}: {Status} in {Seconds:F1} s", model.Key, version.Number,
             version.ImageStatus, result.Duration.TotalSeconds);
     }
 
-    /// <summary>Collects build log lines and saves them on the version at most every two seconds.</summary>
-    private sealed class LiveLog(VersionRecord version, ModelStore store) : IProgress<string>
+    /// <summary>Collects build log lines (bounded, <see cref="BuildLog"/>) and saves them on the version at most every two seconds.</summary>
+    private sealed class LiveLog(VersionRecord version, ModelStore store, int maxBytes) : IProgress<string>
     {
-        private readonly StringBuilder _text = new();
+        private readonly BuildLog _text = new(maxBytes);
         private DateTime _lastSave = DateTime.UtcNow;
 
-        public string Text { get { lock (_text) return _text.ToString(); } }
+        public string Text => _text.ToString();
 
         public void Report(string line)
         {
+            _text.Append(line);
             lock (_text)
             {
-                _text.AppendLine(line);
                 if (DateTime.UtcNow - _lastSave < TimeSpan.FromSeconds(2)) return;
                 _lastSave = DateTime.UtcNow;
                 version.ImageLog = _text.ToString();

@@ -5,12 +5,11 @@ namespace Feather.Server.Models;
 
 /// <summary>
 /// What a completed publish records: the model's owner and name (the model is created on its first
-/// publish), the new version's content, and the catalogue fields the version's metadata sets on the model.
+/// publish) and the new version's content; the catalogue fields come from its metadata when it goes live.
 /// </summary>
 public sealed record NewVersion(
     string Owner, string Name, string? Visibility, bool Promote, string Publisher, string? Notes,
-    string MetadataJson, List<VersionFileRecord> Files, EnvironmentRecord Environment,
-    string Description, List<string> TaskTags, List<string> DatasetTags);
+    string MetadataJson, List<VersionFileRecord> Files, EnvironmentRecord Environment);
 
 /// <summary>How a change to a model went; the endpoints turn each into its HTTP answer.</summary>
 public enum ModelChangeStatus
@@ -84,25 +83,17 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
             };
             db.Models.Insert(model);
         }
-        else if (v.Visibility is not null)
-        {
-            model.Visibility = v.Visibility;
-        }
         var version = new VersionRecord
         {
             ModelId = model.Id, Number = model.LatestVersion + 1, MetadataJson = v.MetadataJson,
             Files = v.Files, Publisher = v.Publisher, Notes = v.Notes, CreatedAt = now, Environment = v.Environment,
+            RequestedVisibility = v.Visibility,
         };
         version.Id = $"{model.Id}-{version.Number}";
         model.LatestVersion = version.Number;
-        model.Description = v.Description;
-        model.TaskTags = v.TaskTags;
-        model.DatasetTags = v.DatasetTags;
-        if (v.Promote || model.LiveVersion is null)
-        {
-            if (model.LiveVersion is { } previous) model.LiveHistory.Add(previous);
-            model.LiveVersion = version.Number;
-        }
+        // promote: false leaves the live model as it is (live version, description, tags, visibility) until the
+        // version is promoted; the first version of a model always goes live
+        if (v.Promote || model.LiveVersion is null) MakeLive(model, version, withVisibility: true);
         db.Versions.Insert(version);
         Save(model);
         return (model, version);
@@ -140,15 +131,17 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
             return ModelChangeStatus.Changed;
         });
 
-    /// <summary>Makes a version (number or tag) the live one; the previous live version is remembered for rollback.</summary>
+    /// <summary>
+    /// Makes a version (number or tag) the live one; the previous live version is remembered for rollback, and
+    /// the model shows the version's description, tags and the visibility its publish asked for.
+    /// </summary>
     public ModelChange Promote(string owner, string name, Caller caller, string? version) =>
         Change(owner, name, caller, model =>
         {
             var number = Resolve(model, version);
             if (version is null || number is null) return ModelChangeStatus.UnknownVersion;
             if (number == model.LiveVersion) return ModelChangeStatus.Unchanged;
-            if (model.LiveVersion is { } previous) model.LiveHistory.Add(previous);
-            model.LiveVersion = number;
+            MakeLive(model, FindVersion(model.Id, number.Value)!, withVisibility: true);
             return ModelChangeStatus.Changed;
         });
 
@@ -159,6 +152,8 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
             if (model.LiveHistory.Count == 0) return ModelChangeStatus.NoEarlierLiveVersion;
             model.LiveVersion = model.LiveHistory[^1];
             model.LiveHistory.RemoveAt(model.LiveHistory.Count - 1);
+            // the returned-to version's description and tags; the visibility stays as it is now
+            if (FindVersion(model.Id, model.LiveVersion.Value) is { } live) ShowVersion(model, live);
             return ModelChangeStatus.Changed;
         });
 
@@ -193,6 +188,34 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
         var status = change(model);
         if (status == ModelChangeStatus.Changed) Save(model);
         return new ModelChange(status, model);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="version"/> the live version (the previous one is remembered for rollback) and shows
+    /// what it was published with: the description and tags of its metadata and, when <paramref name="withVisibility"/>,
+    /// the visibility its publish asked for. A version published with promote: false changes none of these until then.
+    /// </summary>
+    public void MakeLive(ModelRecord model, VersionRecord version, bool withVisibility)
+    {
+        if (model.LiveVersion != version.Number)
+        {
+            if (model.LiveVersion is { } previous) model.LiveHistory.Add(previous);
+            model.LiveVersion = version.Number;
+        }
+        ShowVersion(model, version);
+        if (withVisibility && version.RequestedVisibility is { } visibility) model.Visibility = visibility;
+    }
+
+    /// <summary>The model's description and catalogue tags from a version's metadata.</summary>
+    public static void ShowVersion(ModelRecord model, VersionRecord version)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(version.MetadataJson);
+        var metadata = doc.RootElement;
+        model.Description = Publishing.MetadataValidator.Str(metadata, "description") ?? "";
+        model.Title = Publishing.MetadataValidator.Str(metadata, "title");
+        var tags = metadata.TryGetProperty("tags", out var t) && t.ValueKind == System.Text.Json.JsonValueKind.Object ? t : default;
+        model.TaskTags = tags.ValueKind == System.Text.Json.JsonValueKind.Object ? Publishing.MetadataValidator.StringArray(tags, "task", "", (_, _) => { }, false) : [];
+        model.DatasetTags = tags.ValueKind == System.Text.Json.JsonValueKind.Object ? Publishing.MetadataValidator.StringArray(tags, "dataset", "", (_, _) => { }, false) : [];
     }
 
     /// <summary>Resolves "live" (or nothing), a number, or a tag to a version number.</summary>

@@ -9,14 +9,14 @@ namespace Feather.Server.Models;
 
 public sealed record CatalogueTags(string[] Task, string[] Dataset);
 public sealed record ModelSummary(string Owner, string Name, string Description, int? LiveVersion, string Visibility,
-    CatalogueTags Tags, IReadOnlyDictionary<string, int> VersionTags, DateTime UpdatedAt);
+    CatalogueTags Tags, IReadOnlyDictionary<string, int> VersionTags, DateTime UpdatedAt, string? Title);
 public sealed record VersionSummary(int Number, DateTime CreatedAt, string Publisher, string? Notes, string ImageStatus,
     bool Live, string[] Tags);
 public sealed record ModelDetail(string Owner, string Name, string Description, string Visibility, int? LiveVersion,
     int LatestVersion, CatalogueTags Tags, IReadOnlyDictionary<string, int> VersionTags, DateTime CreatedAt,
     DateTime UpdatedAt, VersionSummary[] Versions, JsonElement? Metadata);
 public sealed record FileInfo(string Path, string Sha256, long Size, string Kind);
-public sealed record EnvironmentInfo(string RunnerImage, string Profile, string Python, string[] SystemPackages, string[] PythonPackages);
+public sealed record EnvironmentInfo(string RunnerImage, string Profile, string Python, string[] SystemPackages, string[] PythonPackages, string? RunnerImageId);
 public sealed record ImageInfo(string Status, string Log, string? Error, double? Seconds, string? EnvironmentImage,
     string? VersionImage, DateTime? StartedAt, DateTime? EndedAt);
 public sealed record VersionDetail(string Owner, string Model, int Number, DateTime CreatedAt, string Publisher, string? Notes,
@@ -153,7 +153,7 @@ public static class ModelsApi
 
     private static ModelSummary ToSummary(ModelRecord m) =>
         new(m.Owner, m.Name, m.Description, m.LiveVersion, m.Visibility, new CatalogueTags([.. m.TaskTags], [.. m.DatasetTags]),
-            new Dictionary<string, int>(m.Tags), m.UpdatedAt);
+            new Dictionary<string, int>(m.Tags), m.UpdatedAt, m.Title);
 
     private static VersionSummary ToSummary(ModelRecord m, VersionRecord v) =>
         new(v.Number, v.CreatedAt, v.Publisher, v.Notes, v.ImageStatus, m.LiveVersion == v.Number,
@@ -173,7 +173,7 @@ public static class ModelsApi
             m.Tags.Where(t => t.Value == v.Number).Select(t => t.Key).Order().ToArray(), Parse(v.MetadataJson),
             v.Files.Select(f => new FileInfo(f.Path, f.Sha256, f.Size, f.Kind)).ToArray(),
             new EnvironmentInfo(v.Environment.RunnerImage, v.Environment.Profile, v.Environment.Python,
-                [.. v.Environment.SystemPackages], [.. v.Environment.PythonPackages]),
+                [.. v.Environment.SystemPackages], [.. v.Environment.PythonPackages], v.Environment.RunnerImageId),
             new ImageInfo(v.ImageStatus, withLog ? v.ImageLog : "", v.ImageError, v.ImageSeconds, v.EnvironmentImage, v.VersionImage,
                 v.ImageStartedAt, v.ImageEndedAt));
 

@@ -50,7 +50,8 @@ public sealed record PublishResult<T>(
 /// </summary>
 public sealed class PublishService(
     FeatherOptions options, MetadataValidator validator, IProfilePolicy profiles, ModelStore models, Accounts accounts,
-    FeatherDb db, IBlobStore blobs, FileSystemBlobStore files, UploadSigner signer, ImageBuildQueue builds)
+    FeatherDb db, IBlobStore blobs, FileSystemBlobStore files, UploadSigner signer, ImageBuildQueue builds,
+    Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runnerOptions)
 {
     private readonly SemaphoreSlim _completeLock = new(1, 1);
 
@@ -62,6 +63,8 @@ public sealed class PublishService(
         var errors = validator.Validate(request.Metadata);
         if (errors.Count == 0 && profiles.Refuse(MetadataValidator.Str(request.Metadata, "profile")!) is { } refusal)
             errors["metadata/profile"] = [refusal];
+        if (errors.Count == 0 && PythonMismatch(request.Metadata) is { } python)
+            errors["metadata/environment/python"] = [python];
         if (errors.Count > 0)
             return PublishResult<PublishStarted>.Invalid($"the model metadata is not valid ({errors.Count} problem(s))", errors);
 
@@ -198,11 +201,24 @@ public sealed class PublishService(
         }
     }
 
+    /// <summary>
+    /// Null when the metadata's Python (the Python 'feather inspect' ran with) is the runner image's
+    /// (Runner:PythonVersion), else why the version could not be built.
+    /// </summary>
+    private string? PythonMismatch(JsonElement metadata)
+    {
+        var runner = runnerOptions.Value.PythonVersion;
+        var declared = MetadataValidator.Str(metadata.GetProperty("environment"), "python");
+        if (string.IsNullOrEmpty(runner) || declared is null || declared == runner) return null;
+        return $"the model declares Python {declared} (the Python its metadata was made with), but this server's runner image has Python {runner}, "
+            + $"so its environment cannot be built: publish it from Python {runner} (FEATHER_PYTHON=python{runner} feather publish), "
+            + $"or ask the administrator for a runner image with Python {declared} (Runner:PythonVersion)";
+    }
+
     /// <summary>Records the next version through the model store and closes the publish (inside one transaction).</summary>
     private (ModelRecord, VersionRecord) Record(PublishRecord publish, JsonElement metadata)
     {
         var env = metadata.GetProperty("environment");
-        var tags = metadata.TryGetProperty("tags", out var t) && t.ValueKind == JsonValueKind.Object ? t : default;
         var recorded = models.AddVersion(new NewVersion(
             publish.Owner, publish.Name, publish.Visibility, publish.Promote, publish.Publisher, publish.Notes,
             publish.MetadataJson, publish.Files,
@@ -212,10 +228,7 @@ public sealed class PublishService(
                 Python = MetadataValidator.Str(env, "python")!,
                 SystemPackages = env.GetProperty("system_packages").EnumerateArray().Select(e => e.GetString()!).Order(StringComparer.Ordinal).ToList(),
                 PythonPackages = env.GetProperty("python_packages").EnumerateArray().Select(e => e.GetString()!).Order(StringComparer.Ordinal).ToList(),
-            },
-            MetadataValidator.Str(metadata, "description") ?? "",
-            tags.ValueKind == JsonValueKind.Object ? MetadataValidator.StringArray(tags, "task", "", (_, _) => { }, false) : [],
-            tags.ValueKind == JsonValueKind.Object ? MetadataValidator.StringArray(tags, "dataset", "", (_, _) => { }, false) : []));
+            }));
         db.Publishes.Delete(publish.Id);
         return recorded;
     }

@@ -79,7 +79,8 @@ public sealed record EngineContainer(string Id, string Name, string ImageId, str
 public sealed record EngineImage(string Id, IReadOnlyList<string> Tags, IReadOnlyDictionary<string, string> Labels, DateTime Created);
 
 /// <summary>One image build: its tag and labels, and what it may take from the machine.</summary>
-public sealed record ImageBuildSpec(string Tag, IReadOnlyDictionary<string, string> Labels, long MemoryBytes, double Cpus);
+/// <param name="Network">The build's network mode: <c>none</c>, or the network configured for builds that install packages.</param>
+public sealed record ImageBuildSpec(string Tag, IReadOnlyDictionary<string, string> Labels, long MemoryBytes, double Cpus, string Network = "none");
 
 /// <summary>A chunk of a build's output (<paramref name="Text"/>), or its error.</summary>
 public sealed record ImageBuildMessage(string? Text, string? Error);

@@ -174,6 +174,7 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
                     Remove = true,
                     ForceRemove = true,
                     Dockerfile = "Dockerfile",
+                    NetworkMode = spec.Network,
                     Memory = spec.MemoryBytes,
                     MemorySwap = spec.MemoryBytes,
                     CPUPeriod = 100_000,

@@ -80,8 +80,26 @@ public sealed class RunnerOptions
     /// <summary>pip --find-links (a local wheelhouse URL or path inside the build) used with --no-index (optional).</summary>
     public string? WheelhouseUrl { get; set; }
 
-    /// <summary>Wall-clock limit of one image build.</summary>
-    public int BuildTimeoutSeconds { get; set; } = 1800;
+    /// <summary>
+    /// The Python (major.minor) of the runner image. A publish whose metadata declares another Python is refused
+    /// with 400: the environment could not be built. images/runner/Dockerfile on Debian bookworm has 3.11.
+    /// </summary>
+    public string PythonVersion { get; set; } = "3.11";
+
+    /// <summary>Wall-clock limit of one image build (environment and version image together).</summary>
+    public int BuildTimeoutSeconds { get; set; } = 600;
+
+    /// <summary>Image builds that run at once; further builds wait. Builds of one environment hash never run twice at once.</summary>
+    public int MaxConcurrentBuilds { get; set; } = 2;
+
+    /// <summary>A build log longer than this keeps its first and last half and drops the middle with a marker.</summary>
+    public int MaxBuildLogBytes { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// The Docker network environment builds that install packages use (a network that reaches only the lab's
+    /// mirrors, say). Builds without packages and version image builds get no network at all.
+    /// </summary>
+    public string BuildNetwork { get; set; } = "bridge";
 
     /// <summary>Memory (no swap) and CPUs one image build may use: builds run package managers as root.</summary>
     public int BuildMemoryMiB { get; set; } = 4096;
@@ -119,6 +137,14 @@ public sealed class RunnerOptionsValidator : IValidateOptions<RunnerOptions>
             errors.Add($"{p}:BuildCpus must be more than 0 (got {o.BuildCpus}).");
         if (o.BuildTimeoutSeconds < 1)
             errors.Add($"{p}:BuildTimeoutSeconds must be at least 1 (got {o.BuildTimeoutSeconds}).");
+        if (!System.Text.RegularExpressions.Regex.IsMatch(o.PythonVersion ?? "", @"^[0-9]+\.[0-9]+$"))
+            errors.Add($"{p}:PythonVersion must be the runner image's Python as major.minor, e.g. 3.11 (got '{o.PythonVersion}').");
+        if (o.MaxConcurrentBuilds is < 1 or > 64)
+            errors.Add($"{p}:MaxConcurrentBuilds must be between 1 and 64 (got {o.MaxConcurrentBuilds}).");
+        if (o.MaxBuildLogBytes < 1024)
+            errors.Add($"{p}:MaxBuildLogBytes must be at least 1024 (got {o.MaxBuildLogBytes}).");
+        if (string.IsNullOrWhiteSpace(o.BuildNetwork) || !o.BuildNetwork.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            errors.Add($"{p}:BuildNetwork must name a Docker network (letters, digits, '-', '_', '.'; e.g. bridge) (got '{o.BuildNetwork}').");
         foreach (var (url, key) in new[] { (o.PythonIndexUrl, "PythonIndexUrl"), (o.WheelhouseUrl, "WheelhouseUrl") })
             if (!string.IsNullOrEmpty(url) && (url.Any(char.IsWhiteSpace) || url.Contains('\'')))
                 errors.Add($"{p}:{key} must be a URL or path without spaces or quotes (got '{url}').");

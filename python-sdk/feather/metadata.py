@@ -129,7 +129,7 @@ def build_metadata(loaded: Loaded, scan_environment: bool = True) -> dict[str, A
     step_docs = [{"name": s.name, "title": s.title, "description": s.description,
                   "inputs": [slot.describe() for slot in s.inputs],
                   "outputs": [slot.describe() for slot in s.outputs]} for s in steps]
-    return {
+    metadata: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "name": model.name,
         "description": model.description,
@@ -143,6 +143,9 @@ def build_metadata(loaded: Loaded, scan_environment: bool = True) -> dict[str, A
         "steps": step_docs,
         "final_outputs": step_docs[-1]["outputs"],
     }
+    if model.title is not None:
+        metadata["title"] = model.title
+    return metadata
 
 
 def inspect_path(path: str, scan_environment: bool = True) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import re
 import sys
 import types
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -17,6 +18,14 @@ from .component import Component
 from .errors import ModelDefinitionError, PropsError
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+TITLE_MAX = 200
+
+
+def slugify(text: str) -> str:
+    """The URL name of a display name: accents dropped, lower-case, every run of other characters one hyphen,
+    hyphens trimmed, at most 63 characters ("Palette questions" -> "palette-questions")."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:63].rstrip("-")
 PROFILES = ("low", "medium", "high")
 
 #: Models declared by `build` (the loader takes the ones built while importing a model file).
@@ -112,6 +121,8 @@ class Model:
     system_packages: list[str] = field(default_factory=list)
     file: str = ""
     line: int = 0
+    #: The display name, when it is not the URL name itself ("Palette questions" for palette-questions).
+    title: str | None = None
 
     def analyze(self) -> tuple[list[Slot], list[StepInfo]]:
         """Checks the declaration and returns (init slots, steps). Raises ModelDefinitionError."""
@@ -143,16 +154,37 @@ class Model:
 def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], description: str = "",
           file_bundle: Bundle | None = None, *, tasks: list[str] | None = None,
           datasets: list[str] | None = None, profile: str = "low",
-          python_packages: list[str] | None = None, system_packages: list[str] | None = None) -> Model:
-    """Declares a model. Runs nothing: `python3 -m feather inspect` reads the declaration."""
+          python_packages: list[str] | None = None, system_packages: list[str] | None = None,
+          slug: str | None = None, title: str | None = None) -> Model:
+    """Declares a model. Runs nothing: `python3 -m feather inspect` reads the declaration.
+
+    `name` is the URL name (hello-world) or a display name ("Palette questions"): a display name becomes the
+    title, and the URL name is derived from it (palette-questions) unless `slug` gives it.
+    """
     caller = sys._getframe(1)
     file, line = caller.f_code.co_filename, caller.f_lineno
 
     def fail(message: str) -> ModelDefinitionError:
         return ModelDefinitionError(message, file, line)
 
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise fail(f"model name {name!r} must match [a-z0-9][a-z0-9-]{{0,62}}")
+    if not isinstance(name, str) or not name.strip():
+        raise fail("name must be a non-empty string: the model's URL name (hello-world) or display name (\"Hello world\")")
+    if title is not None and (not isinstance(title, str) or not title.strip() or len(title.strip()) > TITLE_MAX
+                              or any(unicodedata.category(c) == "Cc" for c in title)):
+        raise fail(f"title must be a non-empty string of at most {TITLE_MAX} characters without control characters")
+    title = title.strip() if title is not None else None
+    if slug is not None:
+        if not isinstance(slug, str) or not NAME_RE.match(slug):
+            raise fail(f"slug {slug!r} must match [a-z0-9][a-z0-9-]{{0,62}} (lower-case letters, digits and '-')")
+        url_name, display = slug, (title or (name.strip() if name.strip() != slug else None))
+    elif NAME_RE.match(name):
+        url_name, display = name, title
+    else:
+        url_name, display = slugify(name), title or name.strip()
+        if not NAME_RE.match(url_name):
+            raise fail(f"cannot make a URL name from {name!r} (it needs letters or digits): pass slug='my-model'")
+    if display is not None and (len(display) > TITLE_MAX or any(unicodedata.category(c) == "Cc" for c in display)):
+        raise fail(f"the display name must be at most {TITLE_MAX} characters without control characters")
     if not callable(init):
         raise fail("init must be a function returning the components shown first")
     if not isinstance(steps, (list, tuple)) or not steps or not all(callable(s) for s in steps):
@@ -171,7 +203,7 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
     for pkg in lists["system_packages"]:
         if not re.match(r"^[a-z0-9][a-z0-9+.-]+$", pkg):
             raise fail(f"system package {pkg!r} is not a Debian package name")
-    model = Model(name=name, init=init, steps=list(steps), description=description or "",
+    model = Model(name=url_name, title=display, init=init, steps=list(steps), description=description or "",
                   file_bundle=file_bundle, profile=profile, file=file, line=line, **lists)
     _BUILT.append(model)
     return model

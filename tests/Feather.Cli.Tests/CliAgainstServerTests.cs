@@ -107,6 +107,34 @@ public class CliAgainstServerTests
     }
 
     [Fact]
+    public async Task Publish_with_no_promote_asks_the_server_not_to_go_live_and_says_how_to_promote()
+    {
+        await using var server = await ContractServer.StartAsync();
+        using var cli = new BuiltCli(server.Url);
+        cli.Environment["FEATHER_TOKEN"] = ContractServer.Token;
+        using var model = new TempDir();
+        model.File("model.py", "import feather as ftr\n");
+        using var sdk = new TempDir();
+        sdk.File("feather/__init__.py", "");
+        sdk.File("feather/__main__.py", """
+            import json
+            print(json.dumps({"schema_version": 1, "name": "hello", "description": "Greets you.", "entrypoint": "model.py",
+                              "bundle": {"code": ["model.py"], "model": []}, "num_steps": 1, "steps": []}))
+            """);
+        cli.Environment["PYTHONPATH"] = sdk.Path;
+
+        var result = await cli.RunAsync("publish", model.Path, "--no-promote");
+        Assert.True(result.ExitCode == 0, result.Out + result.Err);
+        Assert.False((bool)server.LastPublish!["promote"]!);
+        Assert.Contains("not live: make it live with 'feather versions promote alice/hello 4'", result.Out);
+
+        var live = await cli.RunAsync("publish", model.Path);
+        Assert.True(live.ExitCode == 0, live.Out + live.Err);
+        Assert.True((bool)server.LastPublish!["promote"]!);
+        Assert.DoesNotContain("not live", live.Out);
+    }
+
+    [Fact]
     public async Task Publish_with_a_model_that_does_not_inspect_shows_the_sdk_error()
     {
         await using var server = await ContractServer.StartAsync();

@@ -109,7 +109,7 @@ GOOD_STEP = "def greet(name) -> ftr.Text.View:\n    return ftr.Text.View('x')\n\
     (GOOD_STEP + "def later(x) -> ftr.Text.View:\n    return ftr.Image.WithTextIn([], max_chars=0)\n\n"
      "ftr.build(name='m', init=init, steps=[greet, later])\n", 10, "max_chars must be a positive integer, got 0"),
     # others people hit
-    (GOOD_STEP + "ftr.build(name='Hello World', init=init, steps=[greet])\n", 9, "model name 'Hello World' must match"),
+    (GOOD_STEP + "ftr.build(name='!?', init=init, steps=[greet])\n", 9, "cannot make a URL name from '!?'"),
     (GOOD_STEP, 1, "the model file never calls ftr.build"),
 ])
 def test_inspect_errors_name_file_and_line(write_model, body, line, message):

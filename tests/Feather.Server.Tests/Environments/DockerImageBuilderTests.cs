@@ -79,4 +79,24 @@ public sealed class DockerImageBuilderTests(RunnerFixture fx)
         Assert.Equal(ImageBuildOutcome.Failed, missingBlob.Outcome);
         Assert.Contains("missing from the blob store", missingBlob.Error);
     }
+
+    [Fact]
+    public async Task A_build_records_the_runner_image_id_and_a_rebuild_from_that_id_needs_that_exact_image()
+    {
+        var runner = await fx.Docker.Images.InspectImageAsync(fx.RunnerImage, default);
+        Assert.Equal(runner.ID, fx.FirstBuild.RunnerImageId);
+        var env = await fx.Docker.Images.InspectImageAsync(fx.FirstBuild.EnvironmentImage, default);
+        Assert.Equal(runner.ID, env.Config!.Labels!["org.feather.runner-image"]);
+
+        // a rebuild names the recorded id: the same environment image (same hash), whatever the tag points at now
+        var rebuild = await fx.BuildVersionAsync(6, fx.Environment() with { RunnerImage = runner.ID });
+        Assert.True(rebuild.Outcome == ImageBuildOutcome.Ready, rebuild.Error + "\n---\n" + rebuild.Log);
+        Assert.Equal(fx.FirstBuild.EnvironmentImage, rebuild.EnvironmentImage);
+
+        var gone = "sha256:" + new string('0', 64);
+        var failed = await fx.BuildVersionAsync(7, fx.Environment() with { RunnerImage = gone });
+        Assert.Equal(ImageBuildOutcome.Failed, failed.Outcome);
+        Assert.Contains($"the runner image {gone} this version was first built on is no longer on the Docker engine", failed.Error);
+        Assert.Contains("publish the model again", failed.Error);
+    }
 }

@@ -62,20 +62,33 @@ public class EnvironmentHashTests
 public class BuildContextTests
 {
     [Fact]
-    public void Environment_dockerfile_installs_system_then_python_packages_and_drops_root()
+    public void Environment_dockerfile_runs_only_the_package_managers_as_root()
     {
         var spec = new EnvironmentSpec("feather-runner:latest", "low", "3.11", ["python3-numpy", "libgomp1"], ["numpy==1.24.2"]);
         var d = BuildContext.EnvironmentDockerfile("feather-runner@sha256:abc", spec, null, "http://wheels.lab/");
         var lines = d.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("FROM feather-runner@sha256:abc", lines[0]);
-        Assert.Equal("USER root", lines[1]);
+        Assert.Equal("USER 10001:10001", lines[1]);
+        Assert.StartsWith("RUN python3 -I -S -c", lines[2]);
+        Assert.Equal("USER root", lines[3]);
         Assert.Contains(lines, l => l.Contains("apt-get install -y --no-install-recommends libgomp1 python3-numpy"));
-        Assert.Contains(lines, l => l.Contains("python3 -m pip --version") && l.Contains("python3-pip"));
-        Assert.Contains(lines, l => l.Contains("pip install") && l.Contains("--only-binary=:all:") && l.Contains("--no-index --find-links 'http://wheels.lab/'") && l.Contains("'numpy==1.24.2'"));
-        Assert.Equal("USER 10001:10001", lines[^1]);
-        // byte-compiled at build, as root, before dropping to the sandbox user
-        Assert.StartsWith("RUN python3 -c \"import compileall", lines[^2]);
-        Assert.Contains("sys.path[1:]", lines[^2]);
+        Assert.Contains(lines, l => l.Contains("python3 -I -m pip --version") && l.Contains("python3-pip"));
+        var pip = Assert.Single(lines, l => l.Contains("pip install"));
+        foreach (var flag in new[] { "--isolated", "--only-binary=:all:", "--no-compile", "--no-index --find-links 'http://wheels.lab/'", "'numpy==1.24.2'" })
+            Assert.Contains(flag, pip);
+        // after the install: only mkdir/chown as root, then the byte-compile as the user, without site (.pth files)
+        var user = Array.LastIndexOf(lines, "USER 10001:10001");
+        Assert.Equal(lines.Length - 2, user);
+        Assert.Contains("chown -h 10001:10001", lines[user - 1]);
+        Assert.DoesNotContain("python", lines[user - 1].Replace("/usr/local/lib/python3*", ""));
+        Assert.Contains("python3 -I -S -m compileall", lines[^1]);
+    }
+
+    [Fact]
+    public void Without_a_configured_source_pip_never_reaches_an_index()
+    {
+        var d = BuildContext.EnvironmentDockerfile("r", new EnvironmentSpec("r", "low", "3.11", [], ["six==1.16.0"]), null, null);
+        Assert.Contains("--no-compile --no-index 'six==1.16.0'", d);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ export async function catalogue(root, [owner], { signal, query }) {
     const q = search.value.trim().toLowerCase();
     const shown = models.filter((m) => (!task.value || m.tags?.task?.includes(task.value)) &&
       (!dataset.value || m.tags?.dataset?.includes(dataset.value)) &&
-      (!q || [m.name, m.owner, m.description, ...(m.tags?.task || []), ...(m.tags?.dataset || [])].some((x) => (x || '').toLowerCase().includes(q))));
+      (!q || [m.name, m.title, m.owner, m.description, ...(m.tags?.task || []), ...(m.tags?.dataset || [])].some((x) => (x || '').toLowerCase().includes(q))));
     count.textContent = `${shown.length} of ${models.length} model${models.length === 1 ? '' : 's'}`;
     clear(list, shown.length ? shown.map(card) : h('li.empty', {}, models.length ? 'No model matches.' : 'No models are published yet. Publish one with “feather publish”.'));
     const params = new URLSearchParams();
@@ -49,7 +49,8 @@ export async function catalogue(root, [owner], { signal, query }) {
 
 function card(m) {
   return h('li', {}, h('article.card.model-card', {},
-    h('h2', {}, h('a', { href: `/models/${enc(m.owner)}/${enc(m.name)}` }, `${m.owner}/${m.name}`)),
+    h('h2', {}, h('a', { href: `/models/${enc(m.owner)}/${enc(m.name)}` }, m.title || `${m.owner}/${m.name}`)),
+    m.title ? h('p.meta', {}, `${m.owner}/${m.name}`) : null,
     h('p', {}, m.description || 'No description.'),
     h('p.meta', {},
       m.liveVersion ? `live version ${m.liveVersion}` : 'no live version',

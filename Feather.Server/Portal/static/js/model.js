@@ -33,7 +33,8 @@ export async function modelPage(root, [owner, name], ctx) {
 
   const header = h('header.model-header', {},
     h('p.crumbs', {}, h('a', { href: '/' }, 'Models'), ' / ', h('a', { href: `/owners/${enc(owner)}` }, owner)),
-    h('h1', {}, `${owner}/${name}`),
+    h('h1', {}, metadata?.title || `${owner}/${name}`),
+    metadata?.title ? h('p.meta', {}, `${owner}/${name}`) : null,
     h('p.lead', {}, model.description || metadata?.description || 'No description.'),
     h('dl.facts', {},
       h('dt', {}, 'Owner'), h('dd', {}, h('a', { href: `/owners/${enc(owner)}` }, owner)),
