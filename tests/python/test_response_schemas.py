@@ -195,3 +195,41 @@ def test_min_selected_is_checked_against_max_selected_and_the_items_offered():
         ftr.Image.WithSelectMulti(images(2), [["a", "b"], ["c"]], min_selected=2)
     with pytest.raises(PayloadError, match="image 0: 0 items selected, at least 1 required"):
         ftr.Image.WithSelectMulti(images(1), [["a"]], min_selected=1).bind({"selected": [[]]})
+
+
+# ---- the fixture the server's tests validate with ----------------------------------------------
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+FIXTURE = REPO / "tests" / "python" / "snapshots" / "response-schemas.json"
+
+#: What tests/Feather.Server.Tests/Unit/StepInputValidatorTests.cs offers its responses to: the
+#: SDK's own output payloads (props, value, schema), so the server is tested against real schemas.
+FIXTURE_COMPONENTS: dict[str, Callable[[], Any]] = {
+    "upload": lambda: ftr.File.Upload(types=[".PNG", ".jpg"], min_files=1, max_files=2),
+    "text": lambda: ftr.Text.In(num_inputs=2, max_chars=5),
+    "text_default": lambda: ftr.Text.In(),
+    "text_short": lambda: ftr.Text.In(max_chars=2),
+    "select_one": lambda: ftr.List.SelectOne(["cat", "dog"]),
+    "select_one_only": lambda: ftr.List.SelectOne(["only"]),
+    "select_multi": lambda: ftr.List.SelectMulti([("a", True), "b", "c"], max_selected=2),
+    "select_multi_any": lambda: ftr.List.SelectMulti([("a", True), "b", "c"]),
+    "select_multi_min": lambda: ftr.List.SelectMulti(["a", "b", "c", "d"], min_selected=2, max_selected=3),
+    "image_select_one": lambda: ftr.Image.WithSelectOne(images(2), [["x", "y"], ["z"]]),
+    "image_select_multi": lambda: ftr.Image.WithSelectMulti(images(2), [["x", "y", "w"], ["z"]], max_selected=2),
+    "image_select_multi_min": lambda: ftr.Image.WithSelectMulti(images(2), [["x", "y"], ["z"]], min_selected=1),
+    "image_text": lambda: ftr.Image.WithTextIn(images(2), max_chars=3),
+    "document_text": lambda: ftr.Document.WithTextIn(["a"]),
+    "text_view": lambda: ftr.Text.View("shown"),
+}
+
+
+def test_the_servers_fixture_is_what_the_sdk_emits():
+    import json
+    import os
+    data = {key: make().to_output("x") for key, make in FIXTURE_COMPONENTS.items()}
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if os.environ.get("FEATHER_UPDATE_SNAPSHOTS") == "1":
+        FIXTURE.write_text(text, encoding="utf-8")
+    assert FIXTURE.exists(), f"no fixture {FIXTURE}; run with FEATHER_UPDATE_SNAPSHOTS=1"
+    assert json.loads(FIXTURE.read_text(encoding="utf-8")) == json.loads(text), \
+        f"{FIXTURE} differs from what the SDK emits; run with FEATHER_UPDATE_SNAPSHOTS=1"
