@@ -215,9 +215,27 @@ STR_LIST = {"type": "array", "items": {"type": "string"}}
 
 # ---- exact response schemas ------------------------------------------------------------------
 
-def response_object(key: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """{key: schema}, nothing else: every response is an object with one field."""
-    return {"type": "object", "required": [key], "additionalProperties": False, "properties": {key: schema}}
+def response_object(key: str, schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
+    """{key: schema}, nothing else: every response is an object with one field. `example` (the
+    field's value in a valid response) becomes the schema's `examples`, which the portal's "Use via
+    API" snippets and the CLI show."""
+    out: dict[str, Any] = {"type": "object", "required": [key], "additionalProperties": False,
+                           "properties": {key: schema}}
+    if example is not None:
+        out["examples"] = [{key: example}]
+    return out
+
+
+def example_selection(size: int, preselected: list[int], min_selected: int, max_selected: int | None) -> list[int]:
+    """A valid selection: the preselected items when they fit the limits, else the first ones."""
+    if min_selected <= len(preselected) and (max_selected is None or len(preselected) <= max_selected):
+        return list(preselected)
+    count = max(min_selected, min(1, size))
+    return list(range(count if max_selected is None else min(count, max_selected)))
+
+
+def example_text(default: str | None, max_chars: int) -> str:
+    return (default or "text")[:max_chars]
 
 
 def index_schema(size: int) -> dict[str, Any]:
@@ -279,7 +297,8 @@ class TextPerItem:
         return {key: expect_list(expect_object(value, (key,), cls.component)[key], key)}
 
     def response_schema(self) -> dict[str, Any]:
-        return response_object("texts", texts_schema(len(self._items()), self.max_chars))
+        return response_object("texts", texts_schema(len(self._items()), self.max_chars),
+                               [example_text(self.default_text, self.max_chars)] * len(self._items()))
 
     def _parse_response(self, response: Any) -> list[str]:
         body = expect_object(response, ("texts",), self.component)

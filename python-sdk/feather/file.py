@@ -26,11 +26,14 @@ def extension_pattern(types: list[str]) -> str:
 
 def upload_file_schema(types: list[str]) -> dict[str, Any]:
     """One uploaded file: a name with an accepted extension, any media type, base64 data.
-    `contentEncoding` marks the data for the server's size limit (FEATHER_MAX_FILE_BYTES)."""
+    The name's `examples` are one per accepted type (`example.png`, ...): readers take the
+    accepted extensions from them. `contentEncoding` marks the data for the server's size limit
+    (FEATHER_MAX_FILE_BYTES)."""
     return {"type": "object", "required": ["name", "media_type", "data"], "additionalProperties": False,
             "properties": {
                 "name": {"type": "string", "pattern": extension_pattern(types),
-                         "description": "a file name ending in " + " or ".join(types)},
+                         "description": "a file name ending in " + " or ".join(types),
+                         "examples": [f"example{t}" for t in types]},
                 "media_type": {"type": "string"},
                 "data": {"type": "string", "contentEncoding": "base64", "pattern": BASE64_PATTERN,
                          "description": "the file's bytes in standard base64"}}}
@@ -73,8 +76,11 @@ class Upload(Component):
             raise PropsError(f"File.Upload: max_files ({hi}) < min_files ({lo})")
 
     def response_schema(self) -> dict[str, Any]:
+        ext = self.types[0]
+        example = [{"name": f"example{ext}" if i == 0 else f"example-{i + 1}{ext}", "media_type": KNOWN_TYPES[ext],
+                    "data": ""} for i in range(max(1, self.min_files))]
         return response_object("files", {"type": "array", "minItems": self.min_files, "maxItems": self.max_files,
-                                         "items": upload_file_schema(self.types)})
+                                         "items": upload_file_schema(self.types)}, example)
 
     def _parse_response(self, response: Any) -> list[Blob]:
         body = expect_object(response, ("files",), self.component)

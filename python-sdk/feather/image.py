@@ -5,7 +5,7 @@ from typing import Any
 
 from . import _binary
 from ._binary import BINARY_SCHEMA, Blob
-from .component import (STR_LIST, Component, TextPerItem, expect_index, expect_list,
+from .component import (STR_LIST, Component, TextPerItem, example_selection, expect_index, expect_list,
                         expect_object, index_schema, indices_schema, per_item_schema,
                         response_object)
 from .errors import PayloadError, PropsError
@@ -80,7 +80,8 @@ class WithSelectOne(_WithImages):
         return {"images": expect_list(body["images"], "images"), "lists": body["lists"]}
 
     def response_schema(self) -> dict[str, Any]:
-        return response_object("selected", per_item_schema([index_schema(len(sub)) for sub in self.lists]))
+        return response_object("selected", per_item_schema([index_schema(len(sub)) for sub in self.lists]),
+                               [0] * len(self.lists))
 
     def _parse_response(self, response: Any) -> list[int]:
         body = expect_object(response, ("selected",), self.component)
@@ -123,7 +124,9 @@ class WithSelectMulti(_WithImages):
 
     def response_schema(self) -> dict[str, Any]:
         return response_object("selected", per_item_schema(
-            [indices_schema(len(sub), self.min_selected, self.max_selected) for sub in self.lists]))
+            [indices_schema(len(sub), self.min_selected, self.max_selected) for sub in self.lists]),
+            [example_selection(len(sub), pre, self.min_selected, self.max_selected)
+             for sub, pre in zip(self.lists, self.preselected)])
 
     def value(self) -> dict[str, Any]:
         return {"images": [b.to_payload() for b in self._images], "lists": [list(s) for s in self.lists],

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .component import (STR_LIST, Component, check_positive_int, expect_index, expect_list,
-                        expect_object, index_schema, indices_schema, response_object)
+from .component import (STR_LIST, Component, check_positive_int, example_selection, expect_index,
+                        expect_list, expect_object, index_schema, indices_schema, response_object)
 from .errors import PayloadError, PropsError
 
 STYLES = ("radio", "dropdown")
@@ -100,7 +100,7 @@ class SelectOne(Component):
         return {"items": expect_object(value, ("items",), cls.component)["items"]}
 
     def response_schema(self) -> dict[str, Any]:
-        return response_object("selected", index_schema(len(self.items)))
+        return response_object("selected", index_schema(len(self.items)), 0)
 
     def _parse_response(self, response: Any) -> int:
         body = expect_object(response, ("selected",), self.component)
@@ -137,7 +137,8 @@ class SelectMulti(Component):
         check_selection_limits(config, cls.component)
 
     def response_schema(self) -> dict[str, Any]:
-        return response_object("selected", indices_schema(len(self.items), self.min_selected, self.max_selected))
+        return response_object("selected", indices_schema(len(self.items), self.min_selected, self.max_selected),
+                               example_selection(len(self.items), self.preselected, self.min_selected, self.max_selected))
 
     def value(self) -> dict[str, Any]:
         return {"items": list(self.items), "preselected": list(self.preselected)}

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .component import (STR_LIST, Component, check_positive_int, check_texts, expect_object,
-                        response_object, text_list, texts_schema)
+from .component import (STR_LIST, Component, check_positive_int, check_texts, example_text,
+                        expect_object, response_object, text_list, texts_schema)
 from .errors import PayloadError, PropsError
 
 
@@ -33,7 +33,8 @@ class In(Component):
             raise PropsError(f"Text.In: default_text is longer than max_chars ({config.get('max_chars')})")
 
     def response_schema(self) -> dict[str, Any]:
-        return response_object("texts", texts_schema(self.num_inputs, self.max_chars))
+        return response_object("texts", texts_schema(self.num_inputs, self.max_chars),
+                               [example_text(self.default_text, self.max_chars)] * self.num_inputs)
 
     def _parse_response(self, response: Any) -> list[str]:
         body = expect_object(response, ("texts",), self.component)

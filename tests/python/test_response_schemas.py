@@ -233,3 +233,16 @@ def test_the_servers_fixture_is_what_the_sdk_emits():
     assert FIXTURE.exists(), f"no fixture {FIXTURE}; run with FEATHER_UPDATE_SNAPSHOTS=1"
     assert json.loads(FIXTURE.read_text(encoding="utf-8")) == json.loads(text), \
         f"{FIXTURE} differs from what the SDK emits; run with FEATHER_UPDATE_SNAPSHOTS=1"
+
+
+@pytest.mark.parametrize("cid", sorted(CASES))
+def test_the_schemas_example_is_a_valid_response(cid: str):
+    for make, _ in CASES[cid]:
+        component = make()
+        schema = component.response_schema()
+        examples = schema.get("examples")
+        if cid != "List.SelectOne" or component.items:
+            assert examples, f"{cid} emits no example response"
+        for example in examples or []:
+            jsonschema.Draft202012Validator(schema).validate(example)
+            assert accepted_by_bind(component, example), f"{cid}: bind() refuses its own example {example!r}"
