@@ -228,7 +228,7 @@ def response_object(key: str, schema: dict[str, Any], example: Any = None) -> di
 
 def example_selection(size: int, preselected: list[int], min_selected: int, max_selected: int | None) -> list[int]:
     """A valid selection: the preselected items when they fit the limits, else the first ones."""
-    if min_selected <= len(preselected) and (max_selected is None or len(preselected) <= max_selected):
+    if preselected and min_selected <= len(preselected) and (max_selected is None or len(preselected) <= max_selected):
         return list(preselected)
     count = max(min_selected, min(1, size))
     return list(range(count if max_selected is None else min(count, max_selected)))
