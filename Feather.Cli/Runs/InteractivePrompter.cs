@@ -12,7 +12,7 @@ namespace Feather.Cli.Runs;
 /// The choices come from the input's own value (step 0, <c>init</c>) or from the previous step's
 /// output of the same name, which is what the model showed. The rules (how many texts and
 /// characters, how many choices, which files) come from the response schema the SDK emits with it
-/// (<c>schema.response</c>, docs/contracts.md section 4), the one the server validates with; a
+/// (<c>schema.response</c>, docs/contracts.md §1, "Response schemas"), the one the server validates with; a
 /// component this prompter has no question for is answered as JSON, with the schema's example.
 /// A bad answer is explained and asked again; the end of the input stops the run with an error.
 /// </summary>

@@ -11,7 +11,7 @@ public sealed record StepInputError(string Input, string Message);
 
 /// <summary>
 /// Checks a step's <c>responses</c> on the server, before any container starts, against the JSON
-/// Schemas the SDK's components emit (docs/contracts.md section 4): no component's rules are written
+/// Schemas the SDK's components emit (docs/contracts.md §1, "Response schemas"): no component's rules are written
 /// here. Step 0's inputs carry their schema in the metadata (<c>init[i].schema.response</c>); step
 /// k &gt; 0's in what step k-1 actually offered (its stored outputs' <c>schema.response</c>), so a
 /// selection of an item that was never offered, or too many items, is refused. One rule is the

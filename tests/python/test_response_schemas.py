@@ -1,6 +1,6 @@
 """Every interactive component emits the exact JSON Schema (draft 2020-12) of its response: the
 schema accepts exactly what the component's own `bind()` accepts. The server, the portal and the
-CLI read these schemas instead of copying the rules (docs/contracts.md section 4)."""
+CLI read these schemas instead of copying the rules (docs/contracts.md §1, "Response schemas")."""
 from __future__ import annotations
 
 import base64

@@ -1,5 +1,5 @@
 // What a response schema says, for hints, checks before sending, and example bodies.
-// The SDK's components emit one JSON Schema per input (docs/contracts.md section 4): in the
+// The SDK's components emit one JSON Schema per input (docs/contracts.md §1, "Response schemas"): in the
 // metadata (init components) and in every step output (spec.schema.response). The portal reads
 // the rules from it instead of keeping its own copy; the server validates with the same schema.
 // Every reader tolerates a missing schema (runs recorded before schemas travelled): no limits then.
