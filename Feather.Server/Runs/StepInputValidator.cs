@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Json.Schema;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -90,8 +91,28 @@ public static class StepInputValidator
     /// </summary>
     public static IReadOnlyList<string> Check(JsonElement schema, JsonElement response, long? maxFileBytes)
     {
-        var compiled = JsonSchema.FromText(schema.GetRawText(), new BuildOptions { SchemaRegistry = new SchemaRegistry() });
-        var result = compiled.Evaluate(response, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        // The schema comes from the model (its metadata, its last step's outputs): it may not choose
+        // another dialect (whose pattern would run without a time limit), and arrays are measured
+        // before the evaluator, which spends time on every item, sees them.
+        if (Declares(schema, ["$schema", "$id", "$dynamicAnchor"]) is { } declared)
+            return [$"the response schema offered for this input declares {declared}, which the server does not accept; the model's SDK never writes it"];
+        var oversized = new List<string>();
+        Oversized(schema, response, "", oversized);
+        if (oversized.Count > 0) return oversized;
+        EvaluationResults result;
+        try
+        {
+            var compiled = JsonSchema.FromText(schema.GetRawText(), new BuildOptions { SchemaRegistry = new SchemaRegistry(), Dialect = Dialect });
+            result = compiled.Evaluate(response, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return [$"a pattern of the response schema took longer than {PatternTimeout.TotalMilliseconds} ms on this response"];
+        }
+        catch (Exception e) when (e is JsonSchemaException or JsonException or ArgumentException or InvalidOperationException or RefResolutionException)
+        {
+            return [$"the response schema offered for this input is not usable: {e.Message}"];
+        }
         var messages = new List<string>();
         if (!result.IsValid)
         {
@@ -134,6 +155,67 @@ public static class StepInputValidator
                     }
                 }
         return messages.Distinct().ToList();
+    }
+
+    /// <summary>How long one <c>pattern</c> may take on one string.</summary>
+    public static readonly TimeSpan PatternTimeout = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The most items the server checks in an array whose schema sets no <c>maxItems</c>.</summary>
+    public const int UnboundedArrayLimit = 10_000;
+
+    /// <summary>Draft 2020-12 with <c>pattern</c> under a time limit (the evaluator's own has none).</summary>
+    private static readonly Dialect Dialect = Dialect.Draft202012.With([new TimedPatternKeyword()]);
+
+    private sealed class TimedPatternKeyword : Json.Schema.Keywords.PatternKeyword
+    {
+        public override object? ValidateKeywordValue(JsonElement value) =>
+            value.ValueKind == JsonValueKind.String
+                ? new Regex(value.GetString()!, RegexOptions.ECMAScript, PatternTimeout)
+                : base.ValidateKeywordValue(value);
+    }
+
+    /// <summary>The first of <paramref name="keywords"/> used anywhere in the schema, or null.</summary>
+    private static string? Declares(JsonElement node, string[] keywords) => node.ValueKind switch
+    {
+        JsonValueKind.Object => node.EnumerateObject().Select(p => keywords.Contains(p.Name) ? p.Name : Declares(p.Value, keywords))
+            .FirstOrDefault(k => k is not null),
+        JsonValueKind.Array => node.EnumerateArray().Select(e => Declares(e, keywords)).FirstOrDefault(k => k is not null),
+        _ => null,
+    };
+
+    /// <summary>
+    /// Arrays longer than their schema's <c>maxItems</c> (or than <see cref="UnboundedArrayLimit"/>
+    /// where it has none), found by walking the response with its schema (properties, prefixItems, items).
+    /// </summary>
+    private static void Oversized(JsonElement schema, JsonElement instance, string pointer, List<string> found)
+    {
+        if (schema.ValueKind != JsonValueKind.Object) return;
+        if (instance.ValueKind == JsonValueKind.Array)
+        {
+            var count = instance.GetArrayLength();
+            var bounded = schema.TryGetProperty("maxItems", out var m) && m.ValueKind == JsonValueKind.Number && m.TryGetInt64(out _);
+            var max = bounded ? m.GetInt64() : UnboundedArrayLimit;
+            if (count > max)
+            {
+                found.Add(bounded
+                    ? $"{Where(pointer)}: Value should have at most {max} items, not {count}"
+                    : $"{Where(pointer)}: {count} items; the server checks at most {max} where the schema sets no maxItems");
+                return;
+            }
+            var i = 0;
+            foreach (var item in instance.EnumerateArray())
+            {
+                var itemSchema = schema.TryGetProperty("prefixItems", out var prefix) && prefix.ValueKind == JsonValueKind.Array && i < prefix.GetArrayLength()
+                    ? prefix[i]
+                    : schema.TryGetProperty("items", out var items) ? items : default;
+                Oversized(itemSchema, item, $"{pointer}/{i}", found);
+                i++;
+            }
+        }
+        else if (instance.ValueKind == JsonValueKind.Object && schema.TryGetProperty("properties", out var props) && props.ValueKind == JsonValueKind.Object)
+            foreach (var property in instance.EnumerateObject())
+                if (props.TryGetProperty(property.Name, out var propertySchema))
+                    Oversized(propertySchema, property.Value, $"{pointer}/{property.Name.Replace("~", "~0").Replace("/", "~1")}", found);
     }
 
     /// <summary>

@@ -244,12 +244,12 @@ def index_schema(size: int) -> dict[str, Any]:
 
 
 def indices_schema(size: int, min_selected: int, max_selected: int | None) -> dict[str, Any]:
-    """Distinct indices into `size` items, between min_selected and max_selected of them."""
+    """Distinct indices into `size` items, between min_selected and max_selected of them. Without
+    max_selected, maxItems is `size` (distinct indices cannot be more), so every array has a bound."""
     out: dict[str, Any] = {"type": "array", "items": index_schema(size), "uniqueItems": True}
     if min_selected:
         out["minItems"] = min_selected
-    if max_selected is not None:
-        out["maxItems"] = max_selected
+    out["maxItems"] = size if max_selected is None else max_selected
     return out
 
 

@@ -92,7 +92,7 @@ public class StepInputValidationApiTests
 
         var tooMany = await Problem(client, run, 1, """{"choices": {"selected": 0}, "picks": {"selected": [0, 1, 2]}}""");
         Assert.Equal("picks", tooMany["input"]!.GetValue<string>());
-        Assert.Equal("selected: Value should have at most 2 items", tooMany["errors"]!["steps/1/picks"]![0]!.GetValue<string>());
+        Assert.Equal("selected: Value should have at most 2 items, not 3", tooMany["errors"]!["steps/1/picks"]![0]!.GetValue<string>());
 
         var both = await Problem(client, run, 1, """{"choices": {"selected": "first"}, "extra": 1}""");
         var errors = both["errors"]!.AsObject();

@@ -283,4 +283,44 @@ public class StepInputValidatorTests
         Assert.Contains("step 0 (first)", problem.Detail);
         Assert.Null(StepInputValidator.Problem(metadata, 0, J("""{"a": {"texts": ["ab"]}, "b": {"texts": ["x"]}}"""), null));
     }
+
+    // ---- a schema is the model's word: bounded work -------------------------------------------
+
+    [Fact]
+    public void An_array_past_its_max_items_is_refused_before_the_evaluator_walks_it()
+    {
+        var many = "[" + string.Join(",", Enumerable.Repeat("0", 2_000_000)) + "]";
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Invalid(Step1("select_multi_any", $$"""{"selected": {{many}}}"""), "selected: Value should have at most 3 items, not 2000000");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public void An_array_whose_schema_sets_no_limit_is_checked_up_to_a_bound()
+    {
+        var schema = J("""{"type": "object", "properties": {"a": {"type": "array", "items": {"type": "integer"}}}}""");
+        Assert.Empty(StepInputValidator.Check(schema, J("""{"a": [1, 2, 3]}"""), null));
+        var many = "[" + string.Join(",", Enumerable.Repeat("1", StepInputValidator.UnboundedArrayLimit + 1)) + "]";
+        Assert.Equal([$"a: {StepInputValidator.UnboundedArrayLimit + 1} items; the server checks at most {StepInputValidator.UnboundedArrayLimit} where the schema sets no maxItems"],
+            StepInputValidator.Check(schema, J($$"""{"a": {{many}}}"""), null));
+    }
+
+    [Fact]
+    public void A_catastrophic_pattern_is_stopped_by_a_time_limit()
+    {
+        var schema = J("""{"type": "string", "pattern": "^(a+)+$"}""");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var message = Assert.Single(StepInputValidator.Check(schema, J($"\"{new string('a', 40)}!\""), null));
+        Assert.Contains("took longer than 250 ms", message);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public void A_schema_may_not_switch_dialect_and_a_broken_one_is_reported()
+    {
+        var other = J("""{"$schema": "http://json-schema.org/draft-07/schema#", "type": "string", "pattern": "^(a+)+$"}""");
+        Assert.Contains("declares $schema", Assert.Single(StepInputValidator.Check(other, J("\"aaa\""), null)));
+        var broken = J("""{"type": "string", "pattern": "(unclosed"}""");
+        Assert.Contains("not usable", Assert.Single(StepInputValidator.Check(broken, J("\"a\""), null)));
+    }
 }
