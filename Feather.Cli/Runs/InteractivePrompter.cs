@@ -10,8 +10,11 @@ namespace Feather.Cli.Runs;
 /// from <paramref name="input"/>: texts for <c>Text.In</c> and the <c>*.WithTextIn</c>
 /// components, numbered choices (1-based) for the selections, file paths for <c>File.Upload</c>.
 /// The choices come from the input's own value (step 0, <c>init</c>) or from the previous step's
-/// output of the same name, which is what the model showed. A bad answer is explained and asked
-/// again; the end of the input stops the run with an error.
+/// output of the same name, which is what the model showed. The rules (how many texts and
+/// characters, how many choices, which files) come from the response schema the SDK emits with it
+/// (<c>schema.response</c>, docs/contracts.md §1, "Response schemas"), the one the server validates with; a
+/// component this prompter has no question for is answered as JSON, with the schema's example.
+/// A bad answer is explained and asked again; the end of the input stops the run with an error.
 /// </summary>
 public sealed class InteractivePrompter(TextReader input, TextWriter prompt, TextWriter errors)
 {
@@ -42,22 +45,26 @@ public sealed class InteractivePrompter(TextReader input, TextWriter prompt, Tex
             shown.TryGetValue(name, out var output);
             var value = (output?["value"] ?? spec["value"]) as JsonObject ?? [];
             var props = Merge(spec["props"] as JsonObject, output?["props"] as JsonObject);
+            var rules = (output?["schema"]?["response"] ?? spec["schema"]?["response"]) as JsonObject;
             var title = Format.Str(props, "title") is { Length: > 0 } t ? t : name;
             prompt.WriteLine($"step {index}, {title} ({component}):");
             if (Format.Str(props, "description") is { Length: > 0 } description) prompt.WriteLine($"  {description}");
+            var selected = Field(rules, "selected");
+            var texts = Field(rules, "texts");
             responses[name] = component switch
             {
-                "Text.In" => AskTexts(name, props),
+                "Text.In" => AskTexts(name, props, texts),
                 "List.SelectOne" => new JsonObject { ["selected"] = AskOne(name, Strings(value["items"]), "  choice") },
-                "List.SelectMulti" => new JsonObject { ["selected"] = AskMany(name, Strings(value["items"]), Ints(value["preselected"]), MaxSelected(props), "  choices") },
+                "List.SelectMulti" => new JsonObject { ["selected"] = AskMany(name, Strings(value["items"]), Ints(value["preselected"]), selected, "  choices") },
                 "Image.WithSelectOne" => new JsonObject { ["selected"] = new JsonArray(PerItem(value["images"]).Select((label, i) =>
                     (JsonNode)AskOne(name, Strings((value["lists"] as JsonArray)?.ElementAtOrDefault(i)), $"  {label}: choice")).ToArray()) },
                 "Image.WithSelectMulti" => new JsonObject { ["selected"] = new JsonArray(PerItem(value["images"]).Select((label, i) =>
                     (JsonNode)AskMany(name, Strings((value["lists"] as JsonArray)?.ElementAtOrDefault(i)),
-                        Ints((value["preselected"] as JsonArray)?.ElementAtOrDefault(i)), MaxSelected(props), $"  {label}: choices")).ToArray()) },
-                "Image.WithTextIn" => new JsonObject { ["texts"] = AskPerItem(name, PerItem(value["images"]), props) },
-                "Document.WithTextIn" => new JsonObject { ["texts"] = AskPerItem(name, PerItem(value["documents"]), props) },
-                "File.Upload" => new JsonObject { ["files"] = AskFiles(name, props) },
+                        Ints((value["preselected"] as JsonArray)?.ElementAtOrDefault(i)), ItemAt(selected, i), $"  {label}: choices")).ToArray()) },
+                "Image.WithTextIn" => new JsonObject { ["texts"] = AskPerItem(name, PerItem(value["images"]), props, texts) },
+                "Document.WithTextIn" => new JsonObject { ["texts"] = AskPerItem(name, PerItem(value["documents"]), props, texts) },
+                "File.Upload" => new JsonObject { ["files"] = AskFiles(name, Field(rules, "files")) },
+                _ when rules is not null => AskJson(name, rules),
                 _ => throw new CliException(ExitCodes.Usage, $"step {index} input \"{name}\" uses {component}, which feather run cannot ask for interactively",
                     "write the responses in a file and pass it with --inputs"),
             };
@@ -65,21 +72,22 @@ public sealed class InteractivePrompter(TextReader input, TextWriter prompt, Tex
         return responses;
     }
 
-    private JsonObject AskTexts(string name, JsonObject props)
+    private JsonObject AskTexts(string name, JsonObject props, JsonObject rules)
     {
-        var count = Math.Max(1, Int(props["num_inputs"]) ?? 1);
+        // the number of boxes: the schema's count (props only for runs recorded before schemas travelled)
+        var count = Math.Max(1, Int(rules["minItems"]) ?? Int(props["num_inputs"]) ?? 1);
         var fallback = Format.Str(props, "default_text");
         var texts = new JsonArray();
         for (var i = 0; i < count; i++)
-            texts.Add(AskText(name, count > 1 ? $"  text {i + 1} of {count}" : "  text", fallback, Int(props["max_chars"])));
+            texts.Add(AskText(name, count > 1 ? $"  text {i + 1} of {count}" : "  text", fallback, Int(ItemAt(rules, i)["maxLength"])));
         return new JsonObject { ["texts"] = texts };
     }
 
-    private JsonArray AskPerItem(string name, IReadOnlyList<string> labels, JsonObject props)
+    private JsonArray AskPerItem(string name, IReadOnlyList<string> labels, JsonObject props, JsonObject rules)
     {
         var fallback = Format.Str(props, "default_text");
         var texts = new JsonArray();
-        foreach (var label in labels) texts.Add(AskText(name, $"  {label}", fallback, Int(props["max_chars"])));
+        foreach (var (label, i) in labels.Select((l, i) => (l, i))) texts.Add(AskText(name, $"  {label}", fallback, Int(ItemAt(rules, i)["maxLength"])));
         return texts;
     }
 
@@ -89,7 +97,8 @@ public sealed class InteractivePrompter(TextReader input, TextWriter prompt, Tex
         {
             var line = Read(name, fallback.Length > 0 ? $"{label} [{fallback}]: " : $"{label}: ");
             var text = line.Length == 0 ? fallback : line;
-            if (maxChars is { } max && text.Length > max) { errors.WriteLine($"  at most {max} characters, not {text.Length}; try again"); continue; }
+            var length = text.EnumerateRunes().Count(); // characters, as JSON Schema's maxLength counts them
+            if (maxChars is { } max && length > max) { errors.WriteLine($"  at most {max} characters, not {length}; try again"); continue; }
             return text;
         }
     }
@@ -106,18 +115,24 @@ public sealed class InteractivePrompter(TextReader input, TextWriter prompt, Tex
         }
     }
 
-    private JsonArray AskMany(string name, IReadOnlyList<string> items, IReadOnlyList<int> preselected, int? max, string label)
+    private JsonArray AskMany(string name, IReadOnlyList<string> items, IReadOnlyList<int> preselected, JsonObject rules, string label)
     {
+        var min = Int(rules["minItems"]) ?? 0;
+        var max = Int(rules["maxItems"]);
+        if (items.Count == 0 && min == 0) return [];
         if (items.Count == 0) throw new CliException(ExitCodes.Error, $"input \"{name}\" offers nothing to choose from");
         ListItems(items, preselected);
-        var hint = $"numbers 1-{items.Count} separated by spaces{(max is { } m ? $", at most {m}" : "")}{(preselected.Count > 0 ? ", empty keeps the marked ones" : "")}";
+        var count = max is { } most ? min == most ? $"pick {min}" : min > 0 ? $"pick {min} to {most}" : $"pick up to {most}"
+            : min > 0 ? $"pick at least {min}" : "pick any";
+        var empty = preselected.Count > 0 ? ", empty keeps the marked ones" : min == 0 ? ", empty picks none" : "";
+        var hint = $"numbers 1-{items.Count} separated by spaces, {count}{empty}";
         while (true)
         {
             var line = Read(name, $"{label} ({hint}): ");
             if (line.Length == 0 && preselected.Count > 0) return new JsonArray(preselected.Select(i => (JsonNode)i).ToArray());
             var parts = line.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries);
             var picked = new List<int>();
-            string? problem = parts.Length == 0 ? "choose at least one" : null;
+            string? problem = null;
             foreach (var part in parts)
             {
                 if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1 || n > items.Count) { problem = $"'{part}' is not a number from 1 to {items.Count}"; break; }
@@ -125,16 +140,19 @@ public sealed class InteractivePrompter(TextReader input, TextWriter prompt, Tex
                 picked.Add(n - 1);
             }
             if (problem is null && max is { } limit && picked.Count > limit) problem = $"at most {limit} may be chosen, not {picked.Count}";
+            if (problem is null && picked.Count < min) problem = $"choose at least {min}";
             if (problem is null) return new JsonArray(picked.Select(i => (JsonNode)i).ToArray());
             errors.WriteLine($"  {problem}; try again");
         }
     }
 
-    private JsonArray AskFiles(string name, JsonObject props)
+    private JsonArray AskFiles(string name, JsonObject rules)
     {
-        var types = Strings(props["types"]);
-        var min = Int(props["min_files"]) ?? 1;
-        var max = Int(props["max_files"]);
+        // the accepted extensions are those of the file name's examples (example.png, ...)
+        var types = Strings(ItemAt(rules, 0)["properties"]?["name"]?["examples"]).Select(Path.GetExtension)
+            .Where(e => !string.IsNullOrEmpty(e)).Select(e => e!.ToLowerInvariant()).ToList();
+        var min = Int(rules["minItems"]) ?? 0;
+        var max = Int(rules["maxItems"]);
         var hint = $"{min}{(max is { } m ? $"-{m}" : "+")} file path(s) separated by spaces{(types.Count > 0 ? $"; {string.Join(' ', types)}" : "")}";
         while (true)
         {
@@ -188,7 +206,31 @@ public sealed class InteractivePrompter(TextReader input, TextWriter prompt, Tex
         return merged;
     }
 
-    private static int? MaxSelected(JsonObject props) => Int(props["max_selected"]);
+    /// <summary>A component this prompter has no question for: its response as one line of JSON.</summary>
+    private JsonNode AskJson(string name, JsonObject rules)
+    {
+        var example = (rules["examples"] as JsonArray)?.FirstOrDefault()?.ToJsonString();
+        while (true)
+        {
+            var line = Read(name, example is null ? "  response as JSON: " : $"  response as JSON, e.g. {example}: ");
+            try
+            {
+                if (JsonNode.Parse(line) is { } parsed) return parsed;
+                errors.WriteLine("  give a JSON value, not null; try again");
+            }
+            catch (JsonException e)
+            {
+                errors.WriteLine($"  not JSON ({e.Message}); try again");
+            }
+        }
+    }
+
+    /// <summary>The schema of the response's field <paramref name="key"/> (texts, selected, files), or an empty schema.</summary>
+    private static JsonObject Field(JsonObject? schema, string key) => schema?["properties"]?[key] as JsonObject ?? [];
+
+    /// <summary>The schema of item <paramref name="i"/> of an array schema: its prefixItems entry, else its items.</summary>
+    private static JsonObject ItemAt(JsonObject array, int i) =>
+        (array["prefixItems"] as JsonArray)?.ElementAtOrDefault(i) as JsonObject ?? array["items"] as JsonObject ?? [];
 
     private static int? Int(JsonNode? node) =>
         node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) ? i : null;

@@ -263,6 +263,10 @@ public static class ModelOpenApi
                 case "not" when v is JsonObject no:
                     result["not"] = Sanitize(no);
                     break;
+                case "examples" when v is JsonArray { Count: > 0 } examples && !schema.ContainsKey("example"):
+                    // JSON Schema's examples (the SDK's response schemas give a valid response first) → OpenAPI 3.0's example
+                    result["example"] = examples[0]?.DeepClone();
+                    break;
                 case "exclusiveMinimum" or "exclusiveMaximum" when v is JsonValue num && num.TryGetValue<double>(out var bound):
                     // JSON Schema 2020-12 numeric form → OpenAPI 3.0 boolean form
                     result[k == "exclusiveMinimum" ? "minimum" : "maximum"] = bound;

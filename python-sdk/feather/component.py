@@ -2,7 +2,11 @@
 
 A component
 - describes itself: `component` id, `version`, `props()` (its configuration), and the JSON
-  schemas of its value (what it shows) and its response (what a user or API client sends back);
+  schemas of its value (what it shows) and its response (what a user or API client sends back).
+  The class knows the response's shape (`base_response_schema`); an instance knows the exact
+  rules (`response_schema()`: the items it offers, how many may be selected, max chars, file
+  types...), which travel with it in the metadata (init components) and in step outputs, so the
+  server, the portal and the CLI read the rules instead of copying them;
 - validates a response precisely (`bind`), naming the file, item or limit that is wrong;
 - turns a response into what a step receives (`get()`);
 - turns what a step returns into a wire payload (`to_output`) and back (`from_output`).
@@ -33,7 +37,8 @@ class Component:
     #: names of constructor arguments that are configuration (props), not data
     config: ClassVar[tuple[str, ...]] = ()
     value_schema: ClassVar[dict[str, Any] | None] = None
-    response_schema: ClassVar[dict[str, Any] | None] = None
+    #: the response's shape without this instance's limits (None: takes no response)
+    base_response_schema: ClassVar[dict[str, Any] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -65,7 +70,19 @@ class Component:
 
     @classmethod
     def schema(cls) -> dict[str, Any]:
-        return {"value": cls.value_schema, "response": cls.response_schema}
+        """The schemas a class alone can give (where no instance exists: a later step's inputs)."""
+        return {"value": cls.value_schema, "response": cls.base_response_schema}
+
+    def response_schema(self) -> dict[str, Any] | None:
+        """The exact JSON Schema (draft 2020-12) a response to this instance must satisfy:
+        a response `bind()` accepts satisfies it, and one it refuses does not (apart from what
+        JSON Schema cannot say, such as a file's decoded size, which the server checks generically
+        from `contentEncoding`). None when the component takes no response."""
+        return None
+
+    def exact_schema(self) -> dict[str, Any]:
+        """`schema()` with this instance's exact response schema."""
+        return {"value": self.value_schema, "response": self.response_schema()}
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
@@ -85,8 +102,11 @@ class Component:
 
     # ---- wire ----------------------------------------------------------------------------
     def to_output(self, name: str) -> dict[str, Any]:
-        return {"name": name, "component": self.component, "version": self.version,
-                "props": self.props(), "value": self.value()}
+        out = {"name": name, "component": self.component, "version": self.version,
+               "props": self.props(), "value": self.value()}
+        if self.interactive:  # what the next step's response to it must satisfy
+            out["schema"] = self.exact_schema()
+        return out
 
     @classmethod
     def from_output(cls, props: dict[str, Any], value: Any) -> "Component":
@@ -152,6 +172,9 @@ def expect_list(value: Any, what: str) -> list[Any]:
 
 
 def expect_index(value: Any, size: int, what: str) -> int:
+    # JSON has one number type: 1.0 is the integer 1 (as JSON Schema's "integer" says).
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise PayloadError(f"{what} must be an integer index, got {value!r}")
     if not 0 <= value < size:
@@ -190,6 +213,60 @@ def text_list(value: Any, what: str, component: str) -> list[str]:
 STR_LIST = {"type": "array", "items": {"type": "string"}}
 
 
+# ---- exact response schemas ------------------------------------------------------------------
+
+def response_object(key: str, schema: dict[str, Any], example: Any = None) -> dict[str, Any]:
+    """{key: schema}, nothing else: every response is an object with one field. `example` (the
+    field's value in a valid response) becomes the schema's `examples`, which the portal's "Use via
+    API" snippets and the CLI show."""
+    out: dict[str, Any] = {"type": "object", "required": [key], "additionalProperties": False,
+                           "properties": {key: schema}}
+    if example is not None:
+        out["examples"] = [{key: example}]
+    return out
+
+
+def example_selection(size: int, preselected: list[int], min_selected: int, max_selected: int | None) -> list[int]:
+    """A valid selection: the preselected items when they fit the limits, else the first ones."""
+    if preselected and min_selected <= len(preselected) and (max_selected is None or len(preselected) <= max_selected):
+        return list(preselected)
+    count = max(min_selected, min(1, size))
+    return list(range(count if max_selected is None else min(count, max_selected)))
+
+
+def example_text(default: str | None, max_chars: int) -> str:
+    return (default or "text")[:max_chars]
+
+
+def index_schema(size: int) -> dict[str, Any]:
+    """An index into `size` offered items (none valid when size is 0)."""
+    return {"type": "integer", "minimum": 0, "maximum": size - 1}
+
+
+def indices_schema(size: int, min_selected: int, max_selected: int | None) -> dict[str, Any]:
+    """Distinct indices into `size` items, between min_selected and max_selected of them. Without
+    max_selected, maxItems is `size` (distinct indices cannot be more), so every array has a bound."""
+    out: dict[str, Any] = {"type": "array", "items": index_schema(size), "uniqueItems": True}
+    if min_selected:
+        out["minItems"] = min_selected
+    out["maxItems"] = size if max_selected is None else max_selected
+    return out
+
+
+def texts_schema(count: int, max_chars: int) -> dict[str, Any]:
+    """Exactly `count` strings of at most `max_chars` characters (code points)."""
+    return {"type": "array", "minItems": count, "maxItems": count,
+            "items": {"type": "string", "maxLength": max_chars}}
+
+
+def per_item_schema(schemas: list[dict[str, Any]]) -> dict[str, Any]:
+    """One entry per shown item, each with its own schema (prefixItems), no more, no fewer."""
+    out: dict[str, Any] = {"type": "array", "minItems": len(schemas), "maxItems": len(schemas), "items": False}
+    if schemas:  # prefixItems must not be empty
+        out["prefixItems"] = schemas
+    return out
+
+
 class TextPerItem:
     """One text box per shown item (Image.WithTextIn, Document.WithTextIn): mixed in before the
     component's base class, which holds the items in `_<items_key>`. Response: {"texts": [...]}."""
@@ -199,8 +276,7 @@ class TextPerItem:
     component: str
     interactive = True
     config = ("default_text", "max_chars")
-    response_schema = {"type": "object", "required": ["texts"], "additionalProperties": False,
-                       "properties": {"texts": STR_LIST}}
+    base_response_schema = response_object("texts", STR_LIST)
     max_chars: int
 
     @classmethod
@@ -219,6 +295,10 @@ class TextPerItem:
     def _data_from_value(cls, value: Any) -> dict[str, Any]:
         key = cls.items_key
         return {key: expect_list(expect_object(value, (key,), cls.component)[key], key)}
+
+    def response_schema(self) -> dict[str, Any]:
+        return response_object("texts", texts_schema(len(self._items()), self.max_chars),
+                               [example_text(self.default_text, self.max_chars)] * len(self._items()))
 
     def _parse_response(self, response: Any) -> list[str]:
         body = expect_object(response, ("texts",), self.component)

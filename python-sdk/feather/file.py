@@ -5,11 +5,38 @@ from typing import Any
 
 from . import _binary
 from ._binary import BINARY_SCHEMA, KNOWN_TYPES, Blob
-from .component import Component, expect_list, expect_object
+from .component import Component, expect_list, expect_object, response_object
 from .errors import PayloadError, PropsError
 
-FILES_SCHEMA = {"type": "object", "required": ["files"], "additionalProperties": False,
-                "properties": {"files": {"type": "array", "items": BINARY_SCHEMA}}}
+FILES_SCHEMA = response_object("files", {"type": "array", "items": BINARY_SCHEMA})
+
+#: Strict standard base64, as `base64.b64decode(validate=True)` takes it. `(?![\s\S])` is the
+#: end of the text in every regex dialect (`$` also matches before a final newline in some).
+BASE64_PATTERN = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![\\s\\S])"
+
+
+def extension_pattern(types: list[str]) -> str:
+    """A regex (ECMA-262, no flags) for a file name whose extension, as `_binary.file_ext` takes
+    it (from the last dot that is not the first character, any case), is one of `types`."""
+    def caseless(ext: str) -> str:
+        return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else
+                       ("\\" + c if not c.isalnum() else c) for c in ext)
+    return "^[\\s\\S]+\\.(?:" + "|".join(caseless(t[1:]) for t in types) + ")(?![\\s\\S])"
+
+
+def upload_file_schema(types: list[str]) -> dict[str, Any]:
+    """One uploaded file: a name with an accepted extension, any media type, base64 data.
+    The name's `examples` are one per accepted type (`example.png`, ...): readers take the
+    accepted extensions from them. `contentEncoding` marks the data for the server's size limit
+    (FEATHER_MAX_FILE_BYTES)."""
+    return {"type": "object", "required": ["name", "media_type", "data"], "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "pattern": extension_pattern(types),
+                         "description": "a file name ending in " + " or ".join(types),
+                         "examples": [f"example{t}" for t in types]},
+                "media_type": {"type": "string"},
+                "data": {"type": "string", "contentEncoding": "base64", "pattern": BASE64_PATTERN,
+                         "description": "the file's bytes in standard base64"}}}
 
 
 class Upload(Component):
@@ -22,7 +49,7 @@ class Upload(Component):
     component = "File.Upload"
     interactive = True
     config = ("types", "min_files", "max_files")
-    response_schema = FILES_SCHEMA
+    base_response_schema = FILES_SCHEMA
 
     def __init__(self, types: list[str], min_files: int = 1, max_files: int = 5,
                  title: str | None = None, description: str | None = None) -> None:
@@ -47,6 +74,13 @@ class Upload(Component):
             raise PropsError(f"File.Upload: max_files must be at least 1, got {hi}")
         if hi < lo:
             raise PropsError(f"File.Upload: max_files ({hi}) < min_files ({lo})")
+
+    def response_schema(self) -> dict[str, Any]:
+        ext = self.types[0]
+        example = [{"name": f"example{ext}" if i == 0 else f"example-{i + 1}{ext}", "media_type": KNOWN_TYPES[ext],
+                    "data": ""} for i in range(max(1, self.min_files))]
+        return response_object("files", {"type": "array", "minItems": self.min_files, "maxItems": self.max_files,
+                                         "items": upload_file_schema(self.types)}, example)
 
     def _parse_response(self, response: Any) -> list[Blob]:
         body = expect_object(response, ("files",), self.component)

@@ -5,10 +5,12 @@ from typing import Any
 
 from . import _binary
 from ._binary import BINARY_SCHEMA, Blob
-from .component import (STR_LIST, Component, TextPerItem, expect_index,
-                        expect_list, expect_object)
+from .component import (STR_LIST, Component, TextPerItem, example_selection, expect_index, expect_list,
+                        expect_object, index_schema, indices_schema, per_item_schema,
+                        response_object)
 from .errors import PayloadError, PropsError
-from .list import check_max_selected, check_style, parse_items, parse_multi
+from .list import (check_min_offered, check_selection_limits, check_style, parse_items,
+                   parse_multi)
 
 IMAGES = {"type": "array", "items": BINARY_SCHEMA}
 LISTS = {"type": "array", "items": STR_LIST}
@@ -52,8 +54,7 @@ class WithSelectOne(_WithImages):
     config = ("style",)
     value_schema = {"type": "object", "required": ["images", "lists"], "additionalProperties": False,
                     "properties": {"images": IMAGES, "lists": LISTS}}
-    response_schema = {"type": "object", "required": ["selected"], "additionalProperties": False,
-                       "properties": {"selected": {"type": "array", "items": {"type": "integer", "minimum": 0}}}}
+    base_response_schema = response_object("selected", {"type": "array", "items": {"type": "integer", "minimum": 0}})
 
     def __init__(self, images: list[Any], lists: list[list[str]], style: str = "radio",
                  title: str | None = None, description: str | None = None) -> None:
@@ -78,6 +79,10 @@ class WithSelectOne(_WithImages):
         body = expect_object(value, ("images", "lists"), cls.component)
         return {"images": expect_list(body["images"], "images"), "lists": body["lists"]}
 
+    def response_schema(self) -> dict[str, Any]:
+        return response_object("selected", per_item_schema([index_schema(len(sub)) for sub in self.lists]),
+                               [0] * len(self.lists))
+
     def _parse_response(self, response: Any) -> list[int]:
         body = expect_object(response, ("selected",), self.component)
         selected = expect_list(body["selected"], "selected")
@@ -91,29 +96,37 @@ class WithSelectOne(_WithImages):
 
 
 class WithSelectMulti(_WithImages):
-    """Per image, pick any number (at most `max_selected`) of its items; `(item, True)` preselects.
+    """Per image, pick at least `min_selected` (default 0) and at most `max_selected` (default: no
+    limit) of its items; `(item, True)` preselects.
     Value: {"images", "lists", "preselected"}. Response: {"selected": [[indices] per image]}.
     `get()` gives the chosen items per image (`return_index`, `return_all` as in List.SelectMulti)."""
 
     component = "Image.WithSelectMulti"
     interactive = True
-    config = ("max_selected",)
+    config = ("max_selected", "min_selected")
     value_schema = {"type": "object", "required": ["images", "lists", "preselected"], "additionalProperties": False,
                     "properties": {"images": IMAGES, "lists": LISTS, "preselected": INDEX_LISTS}}
-    response_schema = {"type": "object", "required": ["selected"], "additionalProperties": False,
-                       "properties": {"selected": INDEX_LISTS}}
+    base_response_schema = response_object("selected", INDEX_LISTS)
 
     def __init__(self, images: list[Any], lists: list[list[Any]], max_selected: int | None = None,
-                 title: str | None = None, description: str | None = None) -> None:
+                 min_selected: int = 0, title: str | None = None, description: str | None = None) -> None:
         super().__init__(title, description)
-        self.check_config({"max_selected": max_selected})
+        self.check_config({"max_selected": max_selected, "min_selected": min_selected})
         self._images = to_images(images, self.component)
         self.lists, self.preselected = _per_image_lists(lists, len(self._images), self.component, allow_flags=True)
-        self.max_selected = max_selected
+        for i, sub in enumerate(self.lists):
+            check_min_offered(min_selected, len(sub), self.component, f"lists[{i}]")
+        self.max_selected, self.min_selected = max_selected, min_selected
 
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
-        check_max_selected(config.get("max_selected"), cls.component)
+        check_selection_limits(config, cls.component)
+
+    def response_schema(self) -> dict[str, Any]:
+        return response_object("selected", per_item_schema(
+            [indices_schema(len(sub), self.min_selected, self.max_selected) for sub in self.lists]),
+            [example_selection(len(sub), pre, self.min_selected, self.max_selected)
+             for sub, pre in zip(self.lists, self.preselected)])
 
     def value(self) -> dict[str, Any]:
         return {"images": [b.to_payload() for b in self._images], "lists": [list(s) for s in self.lists],
@@ -138,7 +151,8 @@ class WithSelectMulti(_WithImages):
         selected = expect_list(body["selected"], "selected")
         if len(selected) != len(self._images):
             raise PayloadError(f"selected: {len(selected)} selections for {len(self._images)} images (one list per image)")
-        return [parse_multi(s, len(self.lists[i]), self.max_selected, f"image {i}") for i, s in enumerate(selected)]
+        return [parse_multi(s, len(self.lists[i]), self.max_selected, f"image {i}", self.min_selected)
+                for i, s in enumerate(selected)]
 
     def get(self, return_index: bool = False, return_all: bool = False) -> list[list[Any]]:
         chosen = self._require_bound()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .component import (STR_LIST, Component, check_positive_int, expect_index, expect_list,
-                        expect_object)
+from .component import (STR_LIST, Component, check_positive_int, example_selection, expect_index,
+                        expect_list, expect_object, index_schema, indices_schema, response_object)
 from .errors import PayloadError, PropsError
 
 STYLES = ("radio", "dropdown")
@@ -36,11 +36,24 @@ def check_style(style: Any, component: str) -> None:
         raise PropsError(f"{component}: style must be one of {', '.join(STYLES)}, got {style!r}")
 
 
-def check_max_selected(value: Any, component: str) -> None:
-    check_positive_int("max_selected", value, component, allow_none=True)
+def check_selection_limits(config: dict[str, Any], component: str) -> None:
+    """max_selected: a positive integer or None (no limit); min_selected: a non-negative integer
+    (default 0: selecting nothing is a valid answer) not above max_selected."""
+    max_selected, min_selected = config.get("max_selected"), config.get("min_selected", 0)
+    check_positive_int("max_selected", max_selected, component, allow_none=True)
+    if isinstance(min_selected, bool) or not isinstance(min_selected, int) or min_selected < 0:
+        raise PropsError(f"{component}: min_selected must be a non-negative integer, got {min_selected!r}")
+    if max_selected is not None and min_selected > max_selected:
+        raise PropsError(f"{component}: min_selected ({min_selected}) > max_selected ({max_selected})")
 
 
-def parse_multi(selected: Any, size: int, max_selected: int | None, what: str) -> list[int]:
+def check_min_offered(min_selected: int, size: int, component: str, what: str) -> None:
+    if min_selected > size:
+        raise PropsError(f"{component}: min_selected is {min_selected} but {what} has only {size} item(s)")
+
+
+def parse_multi(selected: Any, size: int, max_selected: int | None, what: str,
+                min_selected: int = 0) -> list[int]:
     selected = expect_list(selected, what)
     seen: set[int] = set()
     for j, index in enumerate(selected):
@@ -50,7 +63,9 @@ def parse_multi(selected: Any, size: int, max_selected: int | None, what: str) -
         seen.add(index)
     if max_selected is not None and len(selected) > max_selected:
         raise PayloadError(f"{what}: {len(selected)} items selected, at most {max_selected} allowed")
-    return list(selected)
+    if len(selected) < min_selected:
+        raise PayloadError(f"{what}: {len(selected)} items selected, at least {min_selected} required")
+    return [int(i) for i in selected]
 
 
 class SelectOne(Component):
@@ -62,8 +77,7 @@ class SelectOne(Component):
     config = ("style",)
     value_schema = {"type": "object", "required": ["items"], "additionalProperties": False,
                     "properties": {"items": STR_LIST}}
-    response_schema = {"type": "object", "required": ["selected"], "additionalProperties": False,
-                       "properties": {"selected": {"type": "integer", "minimum": 0}}}
+    base_response_schema = response_object("selected", {"type": "integer", "minimum": 0})
 
     def __init__(self, items: list[str], style: str = "radio", title: str | None = None,
                  description: str | None = None) -> None:
@@ -85,6 +99,9 @@ class SelectOne(Component):
     def _data_from_value(cls, value: Any) -> dict[str, Any]:
         return {"items": expect_object(value, ("items",), cls.component)["items"]}
 
+    def response_schema(self) -> dict[str, Any]:
+        return response_object("selected", index_schema(len(self.items)), 0)
+
     def _parse_response(self, response: Any) -> int:
         body = expect_object(response, ("selected",), self.component)
         return expect_index(body["selected"], len(self.items), "selected")
@@ -95,28 +112,33 @@ class SelectOne(Component):
 
 
 class SelectMulti(Component):
-    """Pick any number (at most `max_selected`) of `items`; `(item, True)` preselects an item.
-    Value: {"items": [...], "preselected": [indices]}. Response: {"selected": [indices]}."""
+    """Pick at least `min_selected` (default 0) and at most `max_selected` (default: no limit) of
+    `items`; `(item, True)` preselects an item.
+    Value: {"items": [...], "preselected": [indices]}. Response: {"selected": [distinct indices]}."""
 
     component = "List.SelectMulti"
     interactive = True
-    config = ("max_selected",)
+    config = ("max_selected", "min_selected")
     value_schema = {"type": "object", "required": ["items", "preselected"], "additionalProperties": False,
                     "properties": {"items": STR_LIST,
                                    "preselected": {"type": "array", "items": {"type": "integer", "minimum": 0}}}}
-    response_schema = {"type": "object", "required": ["selected"], "additionalProperties": False,
-                       "properties": {"selected": {"type": "array", "items": {"type": "integer", "minimum": 0}}}}
+    base_response_schema = response_object("selected", {"type": "array", "items": {"type": "integer", "minimum": 0}})
 
     def __init__(self, items: list[str] | list[tuple[str, bool]], max_selected: int | None = None,
-                 title: str | None = None, description: str | None = None) -> None:
+                 min_selected: int = 0, title: str | None = None, description: str | None = None) -> None:
         super().__init__(title, description)
-        self.check_config({"max_selected": max_selected})
+        self.check_config({"max_selected": max_selected, "min_selected": min_selected})
         self.items, self.preselected = parse_items(items, self.component)
-        self.max_selected = max_selected
+        check_min_offered(min_selected, len(self.items), self.component, "items")
+        self.max_selected, self.min_selected = max_selected, min_selected
 
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
-        check_max_selected(config.get("max_selected"), cls.component)
+        check_selection_limits(config, cls.component)
+
+    def response_schema(self) -> dict[str, Any]:
+        return response_object("selected", indices_schema(len(self.items), self.min_selected, self.max_selected),
+                               example_selection(len(self.items), self.preselected, self.min_selected, self.max_selected))
 
     def value(self) -> dict[str, Any]:
         return {"items": list(self.items), "preselected": list(self.preselected)}
@@ -130,7 +152,7 @@ class SelectMulti(Component):
 
     def _parse_response(self, response: Any) -> list[int]:
         body = expect_object(response, ("selected",), self.component)
-        return parse_multi(body["selected"], len(self.items), self.max_selected, "selected")
+        return parse_multi(body["selected"], len(self.items), self.max_selected, "selected", self.min_selected)
 
     def get(self, return_index: bool = False, return_all: bool = False) -> list[Any]:
         """Selected items (or indices); return_all=True gives every (item, selected) pair."""

@@ -88,7 +88,8 @@ class Slot:
                                "version": self.component.version,
                                "interactive": self.component.interactive,
                                "props": self.instance.props() if self.instance else {},
-                               "schema": self.component.schema()}
+                               # an init component's exact response rules; a later step's come with its outputs
+                               "schema": self.instance.exact_schema() if self.instance else self.component.schema()}
         if self.instance is not None and self.instance.value() is not None:
             out["value"] = self.instance.value()
         return out

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .component import (STR_LIST, Component, check_positive_int, check_texts, expect_object,
-                        text_list)
+from .component import (STR_LIST, Component, check_positive_int, check_texts, example_text,
+                        expect_object, response_object, text_list, texts_schema)
 from .errors import PayloadError, PropsError
 
 
@@ -15,8 +15,7 @@ class In(Component):
     component = "Text.In"
     interactive = True
     config = ("default_text", "num_inputs", "max_chars")
-    response_schema = {"type": "object", "required": ["texts"], "additionalProperties": False,
-                       "properties": {"texts": STR_LIST}}
+    base_response_schema = response_object("texts", STR_LIST)
 
     def __init__(self, default_text: str = "", num_inputs: int = 1, max_chars: int = 256,
                  title: str | None = None, description: str | None = None) -> None:
@@ -32,6 +31,10 @@ class In(Component):
         check_positive_int("max_chars", config.get("max_chars", 256), cls.component)
         if len(config.get("default_text", "")) > config.get("max_chars", 256):
             raise PropsError(f"Text.In: default_text is longer than max_chars ({config.get('max_chars')})")
+
+    def response_schema(self) -> dict[str, Any]:
+        return response_object("texts", texts_schema(self.num_inputs, self.max_chars),
+                               [example_text(self.default_text, self.max_chars)] * self.num_inputs)
 
     def _parse_response(self, response: Any) -> list[str]:
         body = expect_object(response, ("texts",), self.component)

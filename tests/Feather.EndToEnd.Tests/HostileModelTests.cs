@@ -84,8 +84,8 @@ public sealed class HostileModelTests(HostileServer server)
             HttpStatusCode.BadRequest, wait: 30);
         Assert.Equal(0, problem["step"]!.GetValue<int>());
         Assert.Equal("attack", problem["input"]!.GetValue<string>());
-        Assert.Equal("selected: index 99 is out of range (0..8)", problem["errors"]!["steps/0/attack"]![0]!.GetValue<string>());
-        Assert.Equal("text 0: 1001 characters, at most 1000 allowed", problem["errors"]!["steps/0/targets"]![0]!.GetValue<string>());
+        Assert.Equal("selected: 99 should be at most 8", problem["errors"]!["steps/0/attack"]![0]!.GetValue<string>());
+        Assert.Equal("texts[0]: Value should be at most 1000 characters", problem["errors"]!["steps/0/targets"]![0]!.GetValue<string>());
         var state = await server.Api(HttpMethod.Get, $"/api/runs/{id}", null, HttpStatusCode.OK);
         Assert.Equal("awaiting_input", state["steps"]![0]!["status"]!.GetValue<string>());
         Assert.Null(state["steps"]![0]!["startedAt"]?.GetValue<string>());

@@ -111,7 +111,7 @@ public sealed class PortalTests(PortalFixture fx)
         await boxes.Nth(0).CheckAsync();
         await boxes.Nth(1).CheckAsync();
         await Expect(boxes.Nth(2)).ToBeDisabledAsync(); // max_selected = 2
-        await Expect(image1.GetByText("2 of at most 2 selected")).ToBeVisibleAsync();
+        await Expect(image1.GetByText("2 selected (pick up to 2)")).ToBeVisibleAsync();
         await fx.Screenshot(page, "run-in-progress.png");
         await page.GetByRole(AriaRole.Button, new() { Name = "Run “Generate questions”" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Result" })).ToBeVisibleAsync(StepTimeout);

@@ -19,9 +19,12 @@ public class StepInputValidationApiTests
     {
         Customize = m =>
         {
-            var picks = JsonNode.Parse("""{"name": "picks", "component": "List.SelectMulti", "version": 1, "props": {}, "schema": {"value": null, "response": null}}""")!;
-            m["init"]![0]!["props"]!["max_chars"] = 8;
-            m["steps"]![0]!["inputs"]![0]!["props"]!["max_chars"] = 8;
+            var picks = JsonNode.Parse("""{"name": "picks", "component": "List.SelectMulti", "version": 1, "interactive": true, "props": {}, "schema": {"value": null, "response": {"type": "object"}}}""")!;
+            foreach (var text in new[] { m["init"]![0]!, m["steps"]![0]!["inputs"]![0]! })
+            {
+                text["props"]!["max_chars"] = 8;
+                text["schema"]!["response"]!["properties"]!["texts"]!["items"]!["maxLength"] = 8;
+            }
             m["steps"]![0]!["outputs"]!.AsArray().Add(picks.DeepClone());
             m["steps"]![1]!["inputs"]!.AsArray().Add(picks);
         },
@@ -72,7 +75,7 @@ public class StepInputValidationApiTests
         var tooLong = await Problem(client, run, 0, """{"name": {"texts": ["Ada Lovelace"]}}""");
         Assert.Equal(0, tooLong["step"]!.GetValue<int>());
         Assert.Equal("name", tooLong["input"]!.GetValue<string>());
-        Assert.Equal("text 0: 12 characters, at most 8 allowed", tooLong["errors"]!["steps/0/name"]![0]!.GetValue<string>());
+        Assert.Equal("texts[0]: Value should be at most 8 characters", tooLong["errors"]!["steps/0/name"]![0]!.GetValue<string>());
         var missing = await Problem(client, run, 0, "{}");
         Assert.Equal("missing response for input 'name' (Text.In)", missing["errors"]!["steps/0/name"]![0]!.GetValue<string>());
         Assert.Empty(executor.Requests);
@@ -84,17 +87,17 @@ public class StepInputValidationApiTests
         var notOffered = await Problem(client, run, 1, """{"choices": {"selected": 3}, "picks": {"selected": [0]}}""");
         Assert.Equal(1, notOffered["step"]!.GetValue<int>());
         Assert.Equal("choices", notOffered["input"]!.GetValue<string>());
-        Assert.Equal("selected: index 3 is out of range (0..2)", notOffered["errors"]!["steps/1/choices"]![0]!.GetValue<string>());
+        Assert.Equal("selected: 3 should be at most 2", notOffered["errors"]!["steps/1/choices"]![0]!.GetValue<string>());
         Assert.Contains("step 1 (answer), input 'choices'", notOffered["detail"]!.GetValue<string>());
 
         var tooMany = await Problem(client, run, 1, """{"choices": {"selected": 0}, "picks": {"selected": [0, 1, 2]}}""");
         Assert.Equal("picks", tooMany["input"]!.GetValue<string>());
-        Assert.Equal("selected: 3 items selected, at most 2 allowed", tooMany["errors"]!["steps/1/picks"]![0]!.GetValue<string>());
+        Assert.Equal("selected: Value should have at most 2 items, not 3", tooMany["errors"]!["steps/1/picks"]![0]!.GetValue<string>());
 
         var both = await Problem(client, run, 1, """{"choices": {"selected": "first"}, "extra": 1}""");
         var errors = both["errors"]!.AsObject();
         Assert.Equal(["steps/1/choices", "steps/1/extra", "steps/1/picks"], errors.Select(e => e.Key).Order());
-        Assert.Equal("selected must be an integer index, got 'first'", errors["steps/1/choices"]![0]!.GetValue<string>());
+        Assert.Equal("selected: Value is \"string\" but should be \"integer\"", errors["steps/1/choices"]![0]!.GetValue<string>());
         Assert.Equal("missing response for input 'picks' (List.SelectMulti)", errors["steps/1/picks"]![0]!.GetValue<string>());
 
         // Nothing refused reached the runner, and the refused submissions changed nothing.

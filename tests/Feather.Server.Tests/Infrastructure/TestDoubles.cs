@@ -74,6 +74,8 @@ public sealed class TestDoubleStepExecutor : IStepExecutor
                 ["name"] = "choices", ["component"] = "List.SelectOne", ["version"] = 1,
                 ["props"] = new JsonObject { ["title"] = null, ["description"] = null, ["style"] = "radio" },
                 ["value"] = new JsonObject { ["items"] = new JsonArray("first", "second", "slow") },
+                // what the SDK emits with it: one of the 3 items offered
+                ["schema"] = JsonNode.Parse("""{"value": null, "response": {"type": "object", "required": ["selected"], "additionalProperties": false, "properties": {"selected": {"type": "integer", "minimum": 0, "maximum": 2}}}}"""),
             });
         // ... and "picks" (at most 2 of a, b, c) for models that declare it (StepInputValidationApiTests).
         if (runtime["step"]!.GetValue<int>() == 0)
@@ -82,6 +84,7 @@ public sealed class TestDoubleStepExecutor : IStepExecutor
                 ["name"] = "picks", ["component"] = "List.SelectMulti", ["version"] = 1,
                 ["props"] = new JsonObject { ["title"] = null, ["description"] = null, ["max_selected"] = 2 },
                 ["value"] = new JsonObject { ["items"] = new JsonArray("a", "b", "c"), ["preselected"] = new JsonArray() },
+                ["schema"] = JsonNode.Parse("""{"value": null, "response": {"type": "object", "required": ["selected"], "additionalProperties": false, "properties": {"selected": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 2}, "uniqueItems": true, "maxItems": 2}}}}"""),
             });
         var result = new JsonObject { ["type"] = "result", ["status"] = "succeeded", ["outputs"] = outputs };
         return Result(StepOutcome.Succeeded, result.ToJsonString(), "ok");

@@ -27,6 +27,12 @@ public sealed class TestModel
         return metadata;
     }
 
+    /// <summary>The response schema the SDK emits for Text.In() (one text of at most 256 characters).</summary>
+    public const string TextInSchema = """{"type": "object", "required": ["texts"], "additionalProperties": false, "properties": {"texts": {"type": "array", "minItems": 1, "maxItems": 1, "items": {"type": "string", "maxLength": 256}}}}""";
+
+    /// <summary>List.SelectOne's response shape, as the metadata gives it for a later step's input.</summary>
+    public const string SelectOneShape = """{"type": "object", "required": ["selected"], "additionalProperties": false, "properties": {"selected": {"type": "integer", "minimum": 0}}}""";
+
     private JsonObject BaseMetadata() => JsonNode.Parse($$$"""
         {
           "schema_version": 1,
@@ -38,13 +44,13 @@ public sealed class TestModel
           "environment": {"python": "3.11", "python_packages": [], "system_packages": []},
           "bundle": {"code": ["model.py"], "model": ["weights.bin"]},
           "num_steps": 2,
-          "init": [{"name": "name", "component": "Text.In", "version": 1, "props": {"max_chars": 256}, "schema": {"value": null, "response": null}}],
+          "init": [{"name": "name", "component": "Text.In", "version": 1, "interactive": true, "props": {"max_chars": 256}, "schema": {"value": null, "response": {{{TextInSchema}}}}}],
           "steps": [
             {"name": "greet", "title": "Greet", "description": "",
-             "inputs": [{"name": "name", "component": "Text.In", "version": 1, "props": {"max_chars": 256}, "schema": {"value": null, "response": null}}],
-             "outputs": [{"name": "choices", "component": "List.SelectOne", "version": 1, "props": {}, "schema": {"value": null, "response": null}}]},
+             "inputs": [{"name": "name", "component": "Text.In", "version": 1, "interactive": true, "props": {"max_chars": 256}, "schema": {"value": null, "response": {{{TextInSchema}}}}}],
+             "outputs": [{"name": "choices", "component": "List.SelectOne", "version": 1, "interactive": true, "props": {}, "schema": {"value": null, "response": {{{SelectOneShape}}}}}]},
             {"name": "answer", "title": "Answer", "description": "",
-             "inputs": [{"name": "choices", "component": "List.SelectOne", "version": 1, "props": {}, "schema": {"value": null, "response": null}}],
+             "inputs": [{"name": "choices", "component": "List.SelectOne", "version": 1, "interactive": true, "props": {}, "schema": {"value": null, "response": {{{SelectOneShape}}}}}],
              "outputs": [{"name": "greeting", "component": "Text.View", "version": 1, "props": {}, "schema": {"value": null, "response": null}}]}
           ],
           "final_outputs": [{"name": "greeting", "component": "Text.View", "version": 1, "props": {}, "schema": {"value": null, "response": null}}]

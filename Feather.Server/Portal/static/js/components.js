@@ -1,8 +1,11 @@
 // The twelve Feather components (docs/sdk.md), rendered from a step's metadata or result.
 // renderComponent(spec, options) → a Field: { el, name, interactive, response(), validate(), showError(), clearError() }.
-// spec: { name, component, props, value, interactive }; response() resolves to what the API expects
-// under responses[name] (undefined for views and plain JSON values).
+// spec: { name, component, props, value, interactive, schema }; response() resolves to what the API
+// expects under responses[name] (undefined for views and plain JSON values). The rules a response
+// must follow (counts, max chars, file types) come from spec.schema.response, which the SDK emits
+// (schema.js); the renderers here only lay the component out.
 import { h, nextId, plural, formatBytes, clear } from './dom.js';
+import { responseSchema, fieldSchema, itemSchema, countOf, maxCharsOf, fileTypesOf, pickHint, filesHint, countProblem } from './schema.js';
 
 // Kestrel refuses request bodies over 30 MB; base64 adds a third. Per file and per step.
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;
@@ -75,16 +78,16 @@ function frame(spec, kind) {
 function textInput(label, initial, maxChars, onInput) {
   const id = nextId('txt');
   const counterId = nextId('cnt');
-  const multiline = maxChars > 120;
+  const multiline = maxChars === null || maxChars > 120;
   const input = h(multiline ? 'textarea' : 'input', {
-    id, name: id, type: multiline ? undefined : 'text', maxlength: maxChars, rows: multiline ? 3 : undefined,
+    id, name: id, type: multiline ? undefined : 'text', maxlength: maxChars ?? undefined, rows: multiline ? 3 : undefined,
     'aria-describedby': counterId, value: initial ?? '',
   });
   if (multiline) input.value = initial ?? '';
   const counter = h('span.counter', { id: counterId });
   const update = () => {
-    counter.textContent = `${input.value.length} / ${maxChars} characters`;
-    counter.classList.toggle('over', input.value.length > maxChars);
+    counter.textContent = maxChars === null ? plural(input.value.length, 'character') : `${input.value.length} / ${maxChars} characters`;
+    counter.classList.toggle('over', maxChars !== null && input.value.length > maxChars);
     onInput?.();
   };
   input.addEventListener('input', update);
@@ -140,19 +143,16 @@ function chooseOne(label, items, style, initial) {
   };
 }
 
-// Any number of items, at most max; returns { el, selected() }.
-function chooseMany(label, items, max, preselected, onChange) {
+// Items to tick, as many as `array` (the selection's schema) allows; returns { el, selected(), problem() }.
+function chooseMany(label, items, array, preselected, onChange) {
+  const { max } = countOf(array);
   const boxes = items.map((item, i) => h('input', { type: 'checkbox', value: i, checked: preselected.includes(i) }));
   const hintId = nextId('hint');
   const hint = h('p.hint', { id: hintId, 'aria-live': 'polite' });
   const refresh = () => {
     const n = boxes.filter((b) => b.checked).length;
-    if (max) {
-      for (const b of boxes) b.disabled = !b.checked && n >= max;
-      hint.textContent = `${n} of at most ${max} selected`;
-    } else {
-      hint.textContent = `${n} selected`;
-    }
+    if (max !== null) for (const b of boxes) b.disabled = !b.checked && n >= max;
+    hint.textContent = `${n} selected (${pickHint(array)})`;
     onChange?.();
   };
   boxes.forEach((b) => b.addEventListener('change', refresh));
@@ -163,8 +163,21 @@ function chooseMany(label, items, max, preselected, onChange) {
       items.length ? items.map((item, i) => h('label.option', {}, boxes[i], h('span', {}, item))) : h('p.hint', {}, 'Nothing to select.'),
       hint),
     selected: () => boxes.filter((b) => b.checked).map((b) => Number(b.value)),
+    problem: () => countProblem(array, boxes.filter((b) => b.checked).length),
   };
 }
+
+/** The first problem of several choices, named "image i: ..." (null when none). */
+const firstProblem = (choices, what) => {
+  const i = choices.findIndex((c) => c.problem());
+  return i < 0 ? null : `${what} ${i + 1}: ${choices[i].problem()}`;
+};
+
+/** The first text over its limit, named by `label(i)` (null when none). */
+const tooLong = (inputs, maxChars, label) => {
+  const i = maxChars === null ? -1 : inputs.findIndex((x) => x.value.length > maxChars);
+  return i < 0 ? null : `${label(i)} has ${inputs[i].value.length} characters; at most ${maxChars}`;
+};
 
 /** The number of bytes a standard base64 string decodes to. */
 function base64Bytes(data) {
@@ -175,11 +188,11 @@ function base64Bytes(data) {
 
 const renderers = {
   'File.Upload'(spec, field, previous) {
-    const props = spec.props || {};
-    const types = (props.types || []).map((t) => t.toLowerCase());
-    const min = props.min_files ?? 1;
-    const max = props.max_files ?? 5;
-    const maxFile = props.max_bytes ?? MAX_FILE_BYTES;
+    const array = fieldSchema(responseSchema(spec), 'files');
+    const types = fileTypesOf(array);
+    const { min, max: maxOrNull } = countOf(array);
+    const max = maxOrNull ?? Infinity;
+    const maxFile = MAX_FILE_BYTES;
     // { file, name, media_type, size } for files chosen here; { data, ... } for files sent earlier
     const files = [...(previous?._entries || (previous?.files || []).map((p) => ({
       name: p.name, media_type: p.media_type, data: p.data, size: base64Bytes(p.data),
@@ -187,7 +200,7 @@ const renderers = {
     const id = nextId('file');
     const input = h('input', { id, type: 'file', multiple: max > 1, accept: types.join(',') || undefined });
     const list = h('ul.file-list', { 'aria-label': 'Chosen files' });
-    const rule = `${types.length ? types.join(', ') : 'any type'}; ${min === max ? plural(min, 'file') : `${min} to ${max} files`}; up to ${formatBytes(maxFile)} each`;
+    const rule = `${types.length ? types.join(', ') : 'any type'}; ${filesHint(array)}; up to ${formatBytes(maxFile)} each`;
     const zone = h('div.dropzone', {},
       h('label', { for: id }, `Choose ${max > 1 ? 'files' : 'a file'} or drop ${max > 1 ? 'them' : 'it'} here`),
       input, h('p.hint', {}, rule), list);
@@ -236,8 +249,9 @@ const renderers = {
 
   'Text.In'(spec, field, previous) {
     const props = spec.props || {};
-    const n = props.num_inputs ?? 1;
-    const maxChars = props.max_chars ?? 256;
+    const texts = fieldSchema(responseSchema(spec), 'texts');
+    const n = texts.minItems ?? props.num_inputs ?? 1;
+    const maxChars = maxCharsOf(texts);
     const defaults = asList(previous?.texts ?? spec.value?.texts ?? props.default_text);
     const inputs = [];
     for (let i = 0; i < n; i++) {
@@ -246,10 +260,7 @@ const renderers = {
       field.body.append(t.el);
     }
     field.el.classList.add('plain');
-    field.validate = () => {
-      const long = inputs.findIndex((x) => x.value.length > maxChars);
-      return long < 0 ? null : `text ${long + 1} has ${inputs[long].value.length} characters; at most ${maxChars}`;
-    };
+    field.validate = () => tooLong(inputs, maxChars, (i) => `text ${i + 1}`);
     field.response = async () => ({ texts: inputs.map((x) => x.value) });
   },
 
@@ -267,9 +278,10 @@ const renderers = {
 
   'List.SelectMulti'(spec, field, previous) {
     const items = spec.value?.items || [];
-    const max = spec.props?.max_selected ?? null;
-    const choice = chooseMany(`Choose${max ? ` up to ${max}` : ''}`, items, max, previous?.selected ?? spec.value?.preselected ?? [], () => field.clearError());
+    const array = fieldSchema(responseSchema(spec), 'selected');
+    const choice = chooseMany(`Choose (${pickHint(array)})`, items, array, previous?.selected ?? spec.value?.preselected ?? [], () => field.clearError());
     field.body.append(choice.el);
+    field.validate = () => choice.problem();
     field.response = async () => ({ selected: choice.selected() });
   },
 
@@ -285,20 +297,21 @@ const renderers = {
   'Image.WithSelectMulti'(spec, field, previous) {
     const images = spec.value?.images || [];
     const lists = spec.value?.lists || [];
-    const max = spec.props?.max_selected ?? null;
-    const choices = images.map((img, i) => chooseMany(`Image ${i + 1}`, lists[i] || [], max,
+    const selected = fieldSchema(responseSchema(spec), 'selected');
+    const choices = images.map((img, i) => chooseMany(`Image ${i + 1}`, lists[i] || [], itemSchema(selected, i),
       previous?.selected?.[i] ?? spec.value?.preselected?.[i] ?? [], () => field.clearError()));
     field.body.append(h('div.image-grid', {}, images.map((img, i) => figure(img, i, images.length, null, choices[i].el))));
+    field.validate = () => firstProblem(choices, 'image');
     field.response = async () => ({ selected: choices.map((c) => c.selected()) });
   },
 
   'Image.WithTextIn'(spec, field, previous) {
     const images = spec.value?.images || [];
-    const maxChars = spec.props?.max_chars ?? 256;
+    const maxChars = maxCharsOf(fieldSchema(responseSchema(spec), 'texts'));
     const defaults = asList(previous?.texts ?? spec.props?.default_text);
     const inputs = images.map((img, i) => textInput(`Text for image ${i + 1}`, defaults[i] ?? defaults[0] ?? '', maxChars, () => field.clearError()));
     field.body.append(h('div.image-grid', {}, images.map((img, i) => figure(img, i, images.length, null, inputs[i].el))));
-    field.validate = () => { const i = inputs.findIndex((t) => t.input.value.length > maxChars); return i < 0 ? null : `image ${i + 1}: at most ${maxChars} characters`; };
+    field.validate = () => tooLong(inputs.map((t) => t.input), maxChars, (i) => `the text for image ${i + 1}`);
     field.response = async () => ({ texts: inputs.map((t) => t.input.value) });
   },
 
@@ -310,11 +323,11 @@ const renderers = {
 
   'Document.WithTextIn'(spec, field, previous) {
     const docs = spec.value?.documents || [];
-    const maxChars = spec.props?.max_chars ?? 256;
+    const maxChars = maxCharsOf(fieldSchema(responseSchema(spec), 'texts'));
     const defaults = asList(previous?.texts ?? spec.props?.default_text);
     const inputs = docs.map((d, i) => textInput(`Text for ${d.name || `document ${i + 1}`}`, defaults[i] ?? defaults[0] ?? '', maxChars, () => field.clearError()));
     field.body.append(h('div.documents', {}, docs.map((d, i) => h('div.document-with-input', {}, documentView(d, i), inputs[i].el))));
-    field.validate = () => { const i = inputs.findIndex((t) => t.input.value.length > maxChars); return i < 0 ? null : `document ${i + 1}: at most ${maxChars} characters`; };
+    field.validate = () => tooLong(inputs.map((t) => t.input), maxChars, (i) => `the text for document ${i + 1}`);
     field.response = async () => ({ texts: inputs.map((t) => t.input.value) });
   },
 

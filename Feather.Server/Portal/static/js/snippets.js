@@ -1,28 +1,16 @@
 // "Use via API": per step, a curl command and a Python (ftr.Client) call, from the model's OpenAPI
 // document when the server offers one (its request examples), else from the metadata.
+import { responseSchema, exampleOf, exampleFrom } from './schema.js';
+
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
-/** An example response for one interactive input, from its component and props. */
+/**
+ * An example response for one interactive input: the example its response schema carries (the
+ * SDK emits one for every init component and step output), else one built from the schema's shape.
+ */
 export function exampleResponse(input) {
-  const p = input.props || {};
-  switch (input.component) {
-    case 'File.Upload': {
-      const ext = (p.types && p.types[0]) || '.txt';
-      return { files: [{ name: `example${ext}`, media_type: '…', data: `<base64 of example${ext}>` }] };
-    }
-    case 'Text.In': {
-      const n = p.num_inputs ?? 1;
-      const t = Array.isArray(p.default_text) ? p.default_text : [p.default_text || 'text'];
-      return { texts: Array.from({ length: n }, (_, i) => t[i] ?? t[0]) };
-    }
-    case 'List.SelectOne': return { selected: 0 };
-    case 'List.SelectMulti': return { selected: [0] };
-    case 'Image.WithSelectOne': return { selected: [0] };
-    case 'Image.WithSelectMulti': return { selected: [[0]] };
-    case 'Image.WithTextIn':
-    case 'Document.WithTextIn': return { texts: [p.default_text || 'text'] };
-    default: return undefined;
-  }
+  const schema = responseSchema(input);
+  return schema ? exampleOf(schema) ?? exampleFrom(schema) : undefined;
 }
 
 function stepExamples(metadata, openapi) {
