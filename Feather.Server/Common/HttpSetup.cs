@@ -41,15 +41,7 @@ public static class HttpSetup
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
         });
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
-        {
-            // The document must not depend on the address the server was reached at, so that the
-            // committed docs/openapi.json matches any running server.
-            doc.Servers = [];
-            doc.Info.Title = "Feather";
-            doc.Info.Description = "Publish Python models and run them step by step in sandboxed containers.";
-            return Task.CompletedTask;
-        }));
+        builder.Services.AddOpenApi(FeatherOpenApi.Configure);
         return builder;
     }
 

@@ -39,6 +39,7 @@ public static class PublishApi
         return app;
     }
 
+    [EndpointName("startPublish"), EndpointSummary("Start publishing a version")]
     private static async Task<Results<Created<PublishStarted>, ProblemHttpResult>> StartAsync(
         StartPublishRequest request, HttpContext http, FeatherOptions options, MetadataValidator validator,
         ModelStore models, Accounts accounts, FeatherDb db, IBlobStore blobs, UploadSigner signer, CancellationToken ct)
@@ -124,6 +125,7 @@ public static class PublishApi
             new PublishStarted(record.Id, owner, name, record.ExpiresAt, [.. uploads], [.. stored]));
     }
 
+    [EndpointName("uploadFile"), EndpointSummary("Upload one file of a publish")]
     private static async Task<Results<NoContent, ProblemHttpResult>> UploadAsync(
         string publishId, string sha256, long? expires, string? sig, HttpContext http,
         UploadSigner signer, FeatherDb db, FileSystemBlobStore blobs, CancellationToken ct)
@@ -149,6 +151,7 @@ public static class PublishApi
         };
     }
 
+    [EndpointName("completePublish"), EndpointSummary("Complete a publish")]
     private static async Task<Results<Created<PublishCompleted>, ProblemHttpResult>> CompleteAsync(
         string publishId, HttpContext http, FeatherDb db, FileSystemBlobStore blobs, ModelStore models,
         ImageBuildQueue builds, FeatherOptions options, CancellationToken ct)
