@@ -93,6 +93,60 @@ public sealed class PortalTests(PortalFixture fx)
     }
 
     [Fact]
+    public async Task Copied_snippets_of_a_model_with_hostile_titles_and_examples_run_none_of_the_authors_commands()
+    {
+        // A model whose example text closes the shell's single quote and whose step title starts a
+        // new line: copied as they are, neither the curl nor the Python snippet may run either command.
+        var markers = Directory.CreateTempSubdirectory("feather-pwned-");
+        var quoteMarker = Path.Combine(markers.FullName, "quote");
+        var lineMarker = Path.Combine(markers.FullName, "line");
+        var model = Directory.CreateTempSubdirectory("feather-hostile-snippets-");
+        await File.WriteAllTextAsync(Path.Combine(model.FullName, "model.py"), $$"""
+            import feather as ftr
+
+
+            def init():
+                return ftr.Text.In(default_text="Ada'; touch {{quoteMarker}} #", title="Your name", max_chars=200)
+
+
+            @ftr.step(title="Greet\ntouch {{lineMarker}}\nimport os; os.system('touch {{lineMarker}}')", outputs=["greeting"])
+            def greet(name: ftr.Text.In) -> ftr.Text.View:
+                return ftr.Text.View(f"Hello, {name.get()[0]}!", title="Greeting")
+
+
+            ftr.build(name="hostile-snippets", init=init, steps=[greet], description="Titles that try to break out.")
+            """);
+        var publish = await fx.Server.Cli("publish", model.FullName, "--visibility", "public");
+        Assert.True(publish.ExitCode == 0, publish.ToString());
+        await fx.WaitForImage("admin", "hostile-snippets", 1);
+
+        var page = await fx.NewPage();
+        await page.GotoAsync("/models/admin/hostile-snippets");
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Use via API" }).ClickAsync();
+        var curl = await page.GetByLabel("curl commands").InnerTextAsync();
+        var python = await page.GetByLabel("Python code").InnerTextAsync();
+        Assert.Contains($"touch {quoteMarker}", curl);
+        Assert.Contains($"touch {lineMarker}", curl);
+
+        var bash = await CommandResult.RunAsync("bash", ["-euo", "pipefail", "-c", curl], fx.Server.RepoRoot, null,
+            new Dictionary<string, string>(), TimeSpan.FromMinutes(3));
+        Assert.True(bash.ExitCode == 0, bash.ToString());
+        var step = JsonDocument.Parse(bash.Stdout.Split('\n').Last(l => l.StartsWith('{'))).RootElement;
+        Assert.Equal($"Hello, Ada'; touch {quoteMarker} #!", step.GetProperty("outputs")[0].GetProperty("value").GetProperty("texts")[0].GetString());
+        Assert.False(File.Exists(quoteMarker), "the curl snippet ran the example text's command");
+        Assert.False(File.Exists(lineMarker), "the curl snippet ran the step title's command");
+
+        var py = await CommandResult.RunAsync("/usr/bin/python3", ["-c", python], fx.Server.RepoRoot, null,
+            new Dictionary<string, string> { ["PYTHONPATH"] = Path.Combine(fx.Server.RepoRoot, "python-sdk") }, TimeSpan.FromMinutes(3));
+        Assert.True(py.ExitCode == 0, py.ToString());
+        Assert.Contains($"Hello, Ada'; touch {quoteMarker} #!", py.Stdout);
+        Assert.False(File.Exists(quoteMarker), "the Python snippet ran the example text's command");
+        Assert.False(File.Exists(lineMarker), "the Python snippet ran the step title's command");
+        markers.Delete(recursive: true);
+        model.Delete(recursive: true);
+    }
+
+    [Fact]
     public async Task Vqg_upload_select_result_then_back_rerun_and_resume_after_reload()
     {
         var page = await fx.NewPage();
