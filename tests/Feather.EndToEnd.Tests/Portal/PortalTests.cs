@@ -40,6 +40,43 @@ public sealed class PortalTests(PortalFixture fx)
     }
 
     [Fact]
+    public async Task The_api_reference_page_renders_the_servers_and_a_models_operations_under_the_portals_policy()
+    {
+        // served from the binary with the right types, and the page under the portal's content-security policy
+        using var html = await fx.Server.Http.GetAsync($"{fx.Server.Url}/api/docs");
+        Assert.Equal(HttpStatusCode.OK, html.StatusCode);
+        Assert.Equal("text/html", html.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("script-src 'self'", html.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.Contains("style-src 'self';", html.Headers.GetValues("Content-Security-Policy").Single());
+        foreach (var (path, type) in new[] { ("/vendor/swagger-ui/swagger-ui-bundle.js", "text/javascript"), ("/js/api-docs.js", "text/javascript"),
+                     ("/vendor/swagger-ui/swagger-ui.css", "text/css"), ("/vendor/swagger-ui/LICENSE.txt", "text/plain") })
+        {
+            using var asset = await fx.Server.Http.GetAsync($"{fx.Server.Url}{path}");
+            Assert.Equal(HttpStatusCode.OK, asset.StatusCode);
+            Assert.Equal(type, asset.Content.Headers.ContentType?.MediaType);
+        }
+        using var modelPage = await fx.Server.Http.GetAsync($"{fx.Server.Url}/api/models/admin/hello/docs");
+        Assert.Equal("text/html", modelPage.Content.Headers.ContentType?.MediaType);
+
+        var page = await fx.NewPage();
+        var violations = new List<string>();
+        page.Console += (_, m) => { if (m.Type == "error") violations.Add(m.Text); };
+        await page.GotoAsync("/api/docs");
+        await Expect(page.GetByText("Start a run", new() { Exact = true }).First).ToBeVisibleAsync();
+        await Expect(page.GetByText("Cancel a queued or running step", new() { Exact = true }).First).ToBeVisibleAsync();
+
+        // a model's page: from the model page's "Use via API" tab to its reference, its steps by title
+        await page.GotoAsync("/models/admin/hello");
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Use via API" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "interactive API reference" }).ClickAsync();
+        await page.WaitForURLAsync("**/api/models/admin/hello/docs");
+        await Expect(page.GetByText("Step 0: Greet", new() { Exact = true }).First).ToBeVisibleAsync();
+        await fx.Screenshot(page, "api-reference.png");
+        Assert.Empty(violations);
+        Assert.Empty(fx.ThirdPartyRequests);
+    }
+
+    [Fact]
     public async Task Catalogue_searches_and_filters_by_task()
     {
         var page = await fx.NewPage();
