@@ -8,6 +8,7 @@ cd "$FEATHER_ROOT"
 
 ensure_apt curl ca-certificates python3-pytest python3-jsonschema chromium docker-compose
 ensure_host_python
+ensure_node_tools
 ensure_docker
 ensure_runner_image
 build_binaries

@@ -81,6 +81,17 @@ build_binaries() {
   done
 }
 
+# Node tools the tests use (tools/package.json, pinned by tools/package-lock.json): Redocly CLI lints
+# the OpenAPI documents. Node from Debian (nodejs 18, npm) when none is installed.
+ensure_node_tools() {
+  command -v node >/dev/null && command -v npm >/dev/null || ensure_apt nodejs npm
+  local stamp="$FEATHER_ROOT/tools/node_modules/.package-lock.json"
+  if [ -x "$FEATHER_ROOT/tools/node_modules/.bin/redocly" ] && [ "$stamp" -nt "$FEATHER_ROOT/tools/package-lock.json" ]; then return 0; fi
+  log "installing the Node tools (tools/package-lock.json)"
+  (cd "$FEATHER_ROOT/tools" && npm ci --no-audit --no-fund --loglevel=error >/tmp/feather-npm.log 2>&1) \
+    || { tail -n 20 /tmp/feather-npm.log >&2; die "npm ci in tools/ failed (log: /tmp/feather-npm.log)"; }
+}
+
 # Host Python packages: the SDK's inspect imports the samples' modules on this machine.
 ensure_host_python() {
   ensure_apt python3 python3-numpy python3-pil python3-opencv opencv-data python3-sklearn

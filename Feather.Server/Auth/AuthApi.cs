@@ -103,6 +103,7 @@ public static class AuthApi
     /// With username and password: the password grant (how the CLI logs in). Without: a new token
     /// for the calling token's user, with at most the calling token's scopes.
     /// </summary>
+    [EndpointName("createToken"), EndpointSummary("Create an API token")]
     private static Results<Created<CreatedToken>, ProblemHttpResult> CreateToken(
         CreateTokenRequest request, HttpContext http, Accounts accounts, LoginThrottle throttle)
     {
@@ -217,6 +218,7 @@ public static class AuthApi
     }
 
     /// <summary>The caller's tokens; an admin may list another user's with <c>?user=</c> (to revoke a leaked one).</summary>
+    [EndpointName("listTokens"), EndpointSummary("List API tokens")]
     private static Results<Ok<TokenInfo[]>, ProblemHttpResult> ListTokens(string? user, HttpContext http, Accounts accounts)
     {
         var caller = Caller.From(http.User);
@@ -231,6 +233,7 @@ public static class AuthApi
     /// found. Any token may revoke itself (logging out); revoking another token needs the publish
     /// scope, so a read-only token cannot revoke its user's other tokens.
     /// </summary>
+    [EndpointName("revokeToken"), EndpointSummary("Revoke an API token")]
     private static Results<NoContent, ProblemHttpResult> RevokeToken(string id, HttpContext http, Accounts accounts)
     {
         var caller = Caller.From(http.User);
@@ -242,6 +245,7 @@ public static class AuthApi
             : Problems.NotFound($"you have no token with id '{id}'");
     }
 
+    [EndpointName("getMe"), EndpointSummary("Who am I")]
     private static Ok<Me> GetMe(HttpContext http, Accounts accounts)
     {
         var caller = Caller.From(http.User);
@@ -250,6 +254,7 @@ public static class AuthApi
             accounts.TeamsOf(user.Username).Select(t => t.Name).ToArray(), [.. caller.Scopes.Order()]));
     }
 
+    [EndpointName("createUser"), EndpointSummary("Create a user (admin)")]
     private static Results<Created<UserInfo>, ProblemHttpResult> CreateUser(CreateUserRequest request, Accounts accounts)
     {
         if (!Names.IsValid(request.Username))
@@ -262,6 +267,7 @@ public static class AuthApi
         return TypedResults.Created($"/api/users/{user.Username}", ToInfo(user));
     }
 
+    [EndpointName("listUsers"), EndpointSummary("List users (admin)")]
     private static Ok<UserInfo[]> ListUsers(Accounts accounts) =>
         TypedResults.Ok(accounts.AllUsers().Select(ToInfo).ToArray());
 
@@ -289,6 +295,7 @@ public static class AuthApi
 
     private static UserInfo ToInfo(UserRecord u) => new(u.Username, u.IsAdmin, u.CreatedAt, u.Disabled);
 
+    [EndpointName("createTeam"), EndpointSummary("Create a team")]
     private static Results<Created<TeamInfo>, ProblemHttpResult> CreateTeam(CreateTeamRequest request, HttpContext http, Accounts accounts)
     {
         if (!Names.IsValid(request.Name))
@@ -300,6 +307,7 @@ public static class AuthApi
     }
 
     /// <summary>Teams are visible to their members and admins; to others they do not exist.</summary>
+    [EndpointName("getTeam"), EndpointSummary("Get a team")]
     private static Results<Ok<TeamInfo>, ProblemHttpResult> GetTeam(string team, HttpContext http, Accounts accounts)
     {
         var caller = Caller.From(http.User);
@@ -309,6 +317,7 @@ public static class AuthApi
         return TypedResults.Ok(ToInfo(record));
     }
 
+    [EndpointName("addTeamMember"), EndpointSummary("Add a team member")]
     private static Results<Ok<TeamInfo>, ProblemHttpResult> AddMember(string team, AddMemberRequest request, HttpContext http, Accounts accounts)
     {
         var caller = Caller.From(http.User);
@@ -325,6 +334,7 @@ public static class AuthApi
         return TypedResults.Ok(ToInfo(record));
     }
 
+    [EndpointName("removeTeamMember"), EndpointSummary("Remove a team member")]
     private static Results<Ok<TeamInfo>, ProblemHttpResult> RemoveMember(string team, string username, HttpContext http, Accounts accounts)
     {
         var caller = Caller.From(http.User);

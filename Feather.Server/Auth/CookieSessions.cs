@@ -123,6 +123,7 @@ public static class CookieSessions
         auth.MapGet("/antiforgery", Antiforgery).AllowAnonymous();
     }
 
+    [EndpointName("login"), EndpointSummary("Sign in to the portal (session cookie)")]
     private static async Task<Results<Ok<SessionInfo>, ProblemHttpResult>> LoginAsync(LoginRequest request, HttpContext http,
         Accounts accounts, LoginThrottle throttle)
     {
@@ -134,6 +135,7 @@ public static class CookieSessions
         return TypedResults.Ok(new SessionInfo(user.Username, user.IsAdmin));
     }
 
+    [EndpointName("logout"), EndpointSummary("Sign out of the portal")]
     private static async Task<NoContent> LogoutAsync(HttpContext http, CancellationToken ct)
     {
         await http.SignOutAsync(Scheme);
@@ -141,6 +143,7 @@ public static class CookieSessions
     }
 
     /// <summary>Sets the antiforgery cookie and returns the matching token to send in X-CSRF-TOKEN.</summary>
+    [EndpointName("getAntiforgeryToken"), EndpointSummary("Get an antiforgery token")]
     private static Ok<AntiforgeryInfo> Antiforgery(HttpContext http, IAntiforgery antiforgery)
     {
         var tokens = antiforgery.GetAndStoreTokens(http);

@@ -54,15 +54,7 @@ public static class HttpSetup
                                          | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto;
             foreach (var proxy in options.TrustedProxies) forwarded.KnownProxies.Add(proxy);
         });
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
-        {
-            // The document must not depend on the address the server was reached at, so that the
-            // committed docs/openapi.json matches any running server.
-            doc.Servers = [];
-            doc.Info.Title = "Feather";
-            doc.Info.Description = "Publish Python models and run them step by step in sandboxed containers.";
-            return Task.CompletedTask;
-        }));
+        builder.Services.AddOpenApi(FeatherOpenApi.Configure);
         return builder;
     }
 

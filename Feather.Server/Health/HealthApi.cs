@@ -61,11 +61,13 @@ public static class HealthApi
 {
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", () => TypedResults.Ok(new HealthStatus("ok"))).WithTags("Health");
+        app.MapGet("/healthz", () => TypedResults.Ok(new HealthStatus("ok"))).WithTags("Health")
+            .WithName("health").WithSummary("Is the server up");
         app.MapGet("/readyz", ReadyAsync).WithTags("Health");
         return app;
     }
 
+    [EndpointName("readiness"), EndpointSummary("Is the server ready to run steps")]
     private static async Task<Results<Ok<ReadinessStatus>, JsonHttpResult<ReadinessStatus>>> ReadyAsync(
         IEnumerable<IReadinessCheck> checks, CancellationToken ct)
     {

@@ -56,6 +56,7 @@ public static class ModelsApi
     }
 
     /// <summary>The catalogue: public models, plus the caller's own and their teams'. Filters are case-insensitive.</summary>
+    [EndpointName("listModels"), EndpointSummary("List the models you can see")]
     private static Ok<ModelSummary[]> List(string? q, string? task, string? dataset, string? owner, HttpContext http, ModelStore store)
     {
         var caller = Caller.From(http.User);
@@ -70,22 +71,26 @@ public static class ModelsApi
         return TypedResults.Ok(found.OrderBy(m => m.Key, StringComparer.Ordinal).Select(ToSummary).ToArray());
     }
 
+    [EndpointName("getModel"), EndpointSummary("Get a model")]
     private static Results<Ok<ModelDetail>, ProblemHttpResult> Get(string owner, string model, HttpContext http, ModelStore store)
     {
         var found = Readable(owner, model, http, store);
         return found is null ? NotFound(owner, model) : TypedResults.Ok(ToDetail(found, store));
     }
 
+    [EndpointName("updateModel"), EndpointSummary("Change a model's description, tags or visibility")]
     private static Results<Ok<ModelDetail>, ProblemHttpResult> Update(
         string owner, string model, UpdateModelRequest request, HttpContext http, ModelStore store) =>
         Answer(store.Update(owner, model, Caller.From(http.User), request.Visibility, request.Description), owner, model, null, store);
 
+    [EndpointName("listVersions"), EndpointSummary("List a model's versions")]
     private static Results<Ok<VersionSummary[]>, ProblemHttpResult> ListVersions(string owner, string model, HttpContext http, ModelStore store)
     {
         var found = Readable(owner, model, http, store);
         return found is null ? NotFound(owner, model) : TypedResults.Ok(store.Versions(found.Id).Select(v => ToSummary(found, v)).ToArray());
     }
 
+    [EndpointName("getVersion"), EndpointSummary("Get a version by number or tag")]
     private static Results<Ok<VersionDetail>, ProblemHttpResult> GetVersion(
         string owner, string model, string reference, HttpContext http, ModelStore store)
     {
@@ -99,17 +104,21 @@ public static class ModelsApi
     }
 
     /// <summary>Makes a version (number or tag) the live one; the previous live version is remembered for rollback.</summary>
+    [EndpointName("promoteVersion"), EndpointSummary("Make a version live")]
     private static Results<Ok<ModelDetail>, ProblemHttpResult> Promote(
         string owner, string model, VersionChoice request, HttpContext http, ModelStore store) =>
         Answer(store.Promote(owner, model, Caller.From(http.User), request.Version), owner, model, null, store);
 
+    [EndpointName("rollbackModel"), EndpointSummary("Roll back to the previous live version")]
     private static Results<Ok<ModelDetail>, ProblemHttpResult> Rollback(string owner, string model, HttpContext http, ModelStore store) =>
         Answer(store.Rollback(owner, model, Caller.From(http.User)), owner, model, null, store);
 
+    [EndpointName("setTag"), EndpointSummary("Point a tag at a version")]
     private static Results<Ok<ModelDetail>, ProblemHttpResult> SetTag(
         string owner, string model, string tag, VersionChoice request, HttpContext http, ModelStore store) =>
         Answer(store.SetTag(owner, model, Caller.From(http.User), tag, request.Version), owner, model, tag, store);
 
+    [EndpointName("deleteTag"), EndpointSummary("Remove a tag")]
     private static Results<Ok<ModelDetail>, ProblemHttpResult> DeleteTag(string owner, string model, string tag, HttpContext http, ModelStore store) =>
         Answer(store.DeleteTag(owner, model, Caller.From(http.User), tag), owner, model, tag, store);
 
@@ -131,6 +140,7 @@ public static class ModelsApi
         };
 
     /// <summary>The OpenAPI document of a version (live by default; ?version=3 or ?version=stable).</summary>
+    [EndpointName("getModelOpenApi"), EndpointSummary("Get the OpenAPI document of a model version")]
     private static Results<JsonHttpResult<System.Text.Json.Nodes.JsonObject>, ProblemHttpResult> OpenApiDocument(
         string owner, string model, string? version, HttpContext http, ModelStore store, Configuration.FeatherOptions options)
     {

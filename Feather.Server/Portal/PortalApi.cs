@@ -9,7 +9,8 @@ namespace Feather.Server.Portal;
 /// The web portal: static files embedded in the binary (Portal/static/**, logical names
 /// <c>portal/…</c>), served with their content type, an ETag and a cache policy; the portal's
 /// client-side routes fall back to <c>index.html</c>. <c>/api</c>, <c>/openapi</c> and
-/// <c>/healthz</c> are never answered here.
+/// <c>/healthz</c> are never answered here, except the API reference pages <c>/api/docs</c> and
+/// <c>/api/models/{owner}/{model}/docs</c> (static/api-docs.html with the vendored Swagger UI).
 /// </summary>
 public static class PortalApi
 {
@@ -39,6 +40,10 @@ public static class PortalApi
     public static IEndpointRouteBuilder MapPortal(this IEndpointRouteBuilder app)
     {
         app.MapMethods("/", GetOrHead, (HttpContext http) => Serve(http, "index.html", isShell: true)).ExcludeFromDescription();
+        // The interactive API reference (Swagger UI) of the server's document and of each model's.
+        app.MapMethods("/api/docs", GetOrHead, (HttpContext http) => Serve(http, "api-docs.html", isShell: true)).ExcludeFromDescription();
+        app.MapMethods("/api/models/{owner}/{model}/docs", GetOrHead, (HttpContext http) => Serve(http, "api-docs.html", isShell: true))
+            .ExcludeFromDescription();
         app.MapMethods("/{**path}", GetOrHead, (string path, HttpContext http) =>
         {
             var first = path.Split('/', 2)[0];

@@ -34,6 +34,7 @@ public static class PublishApi
         return app;
     }
 
+    [EndpointName("startPublish"), EndpointSummary("Start publishing a version")]
     private static async Task<Results<Created<PublishStarted>, ProblemHttpResult>> StartAsync(
         StartPublishRequest request, HttpContext http, PublishService publishing, CancellationToken ct)
     {
@@ -43,6 +44,7 @@ public static class PublishApi
             : Problem(result);
     }
 
+    [EndpointName("uploadFile"), EndpointSummary("Upload one file of a publish")]
     private static async Task<Results<NoContent, ProblemHttpResult>> UploadAsync(
         string publishId, string sha256, long? expires, string? sig, HttpContext http, PublishService publishing, CancellationToken ct)
     {
@@ -52,6 +54,7 @@ public static class PublishApi
         return result.Status == PublishStatus.Done ? TypedResults.NoContent() : Problem(result);
     }
 
+    [EndpointName("completePublish"), EndpointSummary("Complete a publish")]
     private static async Task<Results<Created<PublishCompleted>, ProblemHttpResult>> CompleteAsync(
         string publishId, HttpContext http, PublishService publishing, CancellationToken ct)
     {

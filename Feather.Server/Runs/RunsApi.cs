@@ -62,6 +62,7 @@ public static class RunsApi
     }
 
     /// <summary>Starts a run pinned to a version: the live one, or a number or tag.</summary>
+    [EndpointName("startRun"), EndpointSummary("Start a run")]
     private static Results<Created<RunView>, ProblemHttpResult> StartAsync(
         string owner, string model, StartRunRequest? request, HttpContext http, ModelStore store, RunService runs)
     {
@@ -78,6 +79,7 @@ public static class RunsApi
     }
 
     /// <summary>The caller's runs, newest first (to resume one after a page reload).</summary>
+    [EndpointName("listMyRuns"), EndpointSummary("List your runs")]
     private static Ok<RunView[]> Mine(HttpContext http, RunService runs, ModelStore store, int? limit)
     {
         var caller = Caller.From(http.User);
@@ -86,12 +88,14 @@ public static class RunsApi
             .Take(Math.Clamp(limit ?? 50, 1, 500)).Select(r => r.ToView()).ToArray());
     }
 
+    [EndpointName("getRun"), EndpointSummary("Get a run with its steps")]
     private static Results<Ok<RunView>, ProblemHttpResult> Get(string runId, HttpContext http, RunService runs, ModelStore store)
     {
         var run = Visible(runId, http, runs, store);
         return run is null ? NotFound(runId) : TypedResults.Ok(run.ToView());
     }
 
+    [EndpointName("getStep"), EndpointSummary("Get a step of a run")]
     private static Results<Ok<StepView>, ProblemHttpResult> GetStep(string runId, int index, HttpContext http, RunService runs, ModelStore store)
     {
         var run = Visible(runId, http, runs, store);
@@ -105,6 +109,7 @@ public static class RunsApi
     /// The responses last submitted for a step, as the client sent them (uploaded files included),
     /// so a client can show them again when the user goes back to re-run the step.
     /// </summary>
+    [EndpointName("getStepResponses"), EndpointSummary("Get the responses last submitted to a step")]
     private static Results<Ok<JsonElement>, ProblemHttpResult> GetResponses(string runId, int index, HttpContext http, RunService runs, ModelStore store)
     {
         var run = Visible(runId, http, runs, store);
@@ -122,6 +127,7 @@ public static class RunsApi
     /// as queued (however fast it runs), so a client knows what it gets. With it the answer waits up to N
     /// seconds (bounded by FEATHER_MAX_WAIT_SECONDS): 200 when the step finished, else 202 to poll.
     /// </summary>
+    [EndpointName("submitStep"), EndpointSummary("Submit a step's responses")]
     private static async Task<Results<Ok<StepView>, Accepted<StepView>, ProblemHttpResult>> SubmitAsync(
         string runId, int index, SubmitStepRequest request, HttpContext http, RunService runs, ModelStore store,
         FeatherOptions options, CancellationToken ct)
@@ -140,6 +146,7 @@ public static class RunsApi
     }
 
     /// <summary>Cancels a queued or running step; answers the step once it has stopped (or 202 while it is stopping).</summary>
+    [EndpointName("cancelStep"), EndpointSummary("Cancel a queued or running step")]
     private static async Task<Results<Ok<StepView>, Accepted<StepView>, ProblemHttpResult>> CancelAsync(
         string runId, int index, HttpContext http, RunService runs, ModelStore store, CancellationToken ct)
     {
@@ -164,6 +171,7 @@ public static class RunsApi
     /// and the stream ends; a step that has already finished answers its result at once. A client holds at
     /// most FEATHER_MAX_EVENT_STREAMS streams open at once (429 beyond).
     /// </summary>
+    [EndpointName("streamStepEvents"), EndpointSummary("Stream a step's log and result (server-sent events)")]
     private static async Task<Results<ServerSentEventsResult<object>, ProblemHttpResult>> Events(
         string runId, int index, HttpContext http, RunService runs, ModelStore store, EventStreamLimit limit, CancellationToken ct)
     {
@@ -226,6 +234,7 @@ public static class RunsApi
     /// The stateless form (the paper's API execution): start a run and submit its first step in one
     /// call, through the same path as a run. Answers the step and the run id.
     /// </summary>
+    [EndpointName("execute"), EndpointSummary("Run a model's first step in one call")]
     private static async Task<Results<Ok<ExecutionView>, Accepted<ExecutionView>, ProblemHttpResult>> ExecuteAsync(
         string owner, string model, ExecuteRequest request, HttpContext http, ModelStore store, RunService runs,
         FeatherOptions options, CancellationToken ct)

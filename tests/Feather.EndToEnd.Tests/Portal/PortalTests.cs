@@ -40,6 +40,43 @@ public sealed class PortalTests(PortalFixture fx)
     }
 
     [Fact]
+    public async Task The_api_reference_page_renders_the_servers_and_a_models_operations_under_the_portals_policy()
+    {
+        // served from the binary with the right types, and the page under the portal's content-security policy
+        using var html = await fx.Server.Http.GetAsync($"{fx.Server.Url}/api/docs");
+        Assert.Equal(HttpStatusCode.OK, html.StatusCode);
+        Assert.Equal("text/html", html.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("script-src 'self'", html.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.Contains("style-src 'self';", html.Headers.GetValues("Content-Security-Policy").Single());
+        foreach (var (path, type) in new[] { ("/vendor/swagger-ui/swagger-ui-bundle.js", "text/javascript"), ("/js/api-docs.js", "text/javascript"),
+                     ("/vendor/swagger-ui/swagger-ui.css", "text/css"), ("/vendor/swagger-ui/LICENSE.txt", "text/plain") })
+        {
+            using var asset = await fx.Server.Http.GetAsync($"{fx.Server.Url}{path}");
+            Assert.Equal(HttpStatusCode.OK, asset.StatusCode);
+            Assert.Equal(type, asset.Content.Headers.ContentType?.MediaType);
+        }
+        using var modelPage = await fx.Server.Http.GetAsync($"{fx.Server.Url}/api/models/admin/hello/docs");
+        Assert.Equal("text/html", modelPage.Content.Headers.ContentType?.MediaType);
+
+        var page = await fx.NewPage();
+        var violations = new List<string>();
+        page.Console += (_, m) => { if (m.Type == "error") violations.Add(m.Text); };
+        await page.GotoAsync("/api/docs");
+        await Expect(page.GetByText("Start a run", new() { Exact = true }).First).ToBeVisibleAsync();
+        await Expect(page.GetByText("Cancel a queued or running step", new() { Exact = true }).First).ToBeVisibleAsync();
+
+        // a model's page: from the model page's "Use via API" tab to its reference, its steps by title
+        await page.GotoAsync("/models/admin/hello");
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Use via API" }).ClickAsync();
+        await page.GetByRole(AriaRole.Link, new() { Name = "interactive API reference" }).ClickAsync();
+        await page.WaitForURLAsync("**/api/models/admin/hello/docs");
+        await Expect(page.GetByText("Step 0: Greet", new() { Exact = true }).First).ToBeVisibleAsync();
+        await fx.Screenshot(page, "api-reference.png");
+        Assert.Empty(violations);
+        Assert.Empty(fx.ThirdPartyRequests);
+    }
+
+    [Fact]
     public async Task Catalogue_searches_and_filters_by_task()
     {
         var page = await fx.NewPage();
@@ -90,6 +127,60 @@ public sealed class PortalTests(PortalFixture fx)
         Assert.True(bash.ExitCode == 0, bash.ToString());
         Assert.Contains("Hello, Grace!", bash.Stdout);
         Assert.Contains("\"status\":\"succeeded\"", bash.Stdout);
+    }
+
+    [Fact]
+    public async Task Copied_snippets_of_a_model_with_hostile_titles_and_examples_run_none_of_the_authors_commands()
+    {
+        // A model whose example text closes the shell's single quote and whose step title starts a
+        // new line: copied as they are, neither the curl nor the Python snippet may run either command.
+        var markers = Directory.CreateTempSubdirectory("feather-pwned-");
+        var quoteMarker = Path.Combine(markers.FullName, "quote");
+        var lineMarker = Path.Combine(markers.FullName, "line");
+        var model = Directory.CreateTempSubdirectory("feather-hostile-snippets-");
+        await File.WriteAllTextAsync(Path.Combine(model.FullName, "model.py"), $$"""
+            import feather as ftr
+
+
+            def init():
+                return ftr.Text.In(default_text="Ada'; touch {{quoteMarker}} #", title="Your name", max_chars=200)
+
+
+            @ftr.step(title="Greet\ntouch {{lineMarker}}\nimport os; os.system('touch {{lineMarker}}')", outputs=["greeting"])
+            def greet(name: ftr.Text.In) -> ftr.Text.View:
+                return ftr.Text.View(f"Hello, {name.get()[0]}!", title="Greeting")
+
+
+            ftr.build(name="hostile-snippets", init=init, steps=[greet], description="Titles that try to break out.")
+            """);
+        var publish = await fx.Server.Cli("publish", model.FullName, "--visibility", "public");
+        Assert.True(publish.ExitCode == 0, publish.ToString());
+        await fx.WaitForImage("admin", "hostile-snippets", 1);
+
+        var page = await fx.NewPage();
+        await page.GotoAsync("/models/admin/hostile-snippets");
+        await page.GetByRole(AriaRole.Tab, new() { Name = "Use via API" }).ClickAsync();
+        var curl = await page.GetByLabel("curl commands").InnerTextAsync();
+        var python = await page.GetByLabel("Python code").InnerTextAsync();
+        Assert.Contains($"touch {quoteMarker}", curl);
+        Assert.Contains($"touch {lineMarker}", curl);
+
+        var bash = await CommandResult.RunAsync("bash", ["-euo", "pipefail", "-c", curl], fx.Server.RepoRoot, null,
+            new Dictionary<string, string>(), TimeSpan.FromMinutes(3));
+        Assert.True(bash.ExitCode == 0, bash.ToString());
+        var step = JsonDocument.Parse(bash.Stdout.Split('\n').Last(l => l.StartsWith('{'))).RootElement;
+        Assert.Equal($"Hello, Ada'; touch {quoteMarker} #!", step.GetProperty("outputs")[0].GetProperty("value").GetProperty("texts")[0].GetString());
+        Assert.False(File.Exists(quoteMarker), "the curl snippet ran the example text's command");
+        Assert.False(File.Exists(lineMarker), "the curl snippet ran the step title's command");
+
+        var py = await CommandResult.RunAsync("/usr/bin/python3", ["-c", python], fx.Server.RepoRoot, null,
+            new Dictionary<string, string> { ["PYTHONPATH"] = Path.Combine(fx.Server.RepoRoot, "python-sdk") }, TimeSpan.FromMinutes(3));
+        Assert.True(py.ExitCode == 0, py.ToString());
+        Assert.Contains($"Hello, Ada'; touch {quoteMarker} #!", py.Stdout);
+        Assert.False(File.Exists(quoteMarker), "the Python snippet ran the example text's command");
+        Assert.False(File.Exists(lineMarker), "the Python snippet ran the step title's command");
+        markers.Delete(recursive: true);
+        model.Delete(recursive: true);
     }
 
     [Fact]

@@ -2,7 +2,37 @@
 // document when the server offers one (its request examples), else from the metadata.
 import { responseSchema, exampleOf, exampleFrom } from './schema.js';
 
+// Everything a model's author wrote (titles, example texts, file names) is quoted for the target
+// language, so that a copied snippet cannot run the author's commands:
+// - POSIX shell: single quotes, with each ' written as '\'' (q);
+// - comments (shell and Python): one line, line breaks and other control characters as spaces;
+// - URL path segments: percent-encoded, so nothing in them is special inside double quotes;
+// - Python: literals built from the values (py), strings as JSON strings (valid Python literals).
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+// eslint-disable-next-line no-control-regex
+const comment = (s) => String(s).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+const seg = (s) => encodeURIComponent(String(s));
+
+const isFile = (v) => v && typeof v === 'object' && !Array.isArray(v)
+  && Object.keys(v).sort().join() === 'data,media_type,name' && typeof v.name === 'string';
+
+/** A Python literal for a JSON value; file parts become ftr.Client.file("name"). */
+function py(value, indent = '') {
+  const inner = `${indent}    `;
+  if (value === null || value === undefined) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'None';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (isFile(value)) return `ftr.Client.file(${JSON.stringify(value.name)})`;
+  if (Array.isArray(value)) {
+    if (!value.length) return '[]';
+    return `[\n${value.map((v) => inner + py(v, inner)).join(',\n')}\n${indent}]`;
+  }
+  const entries = Object.entries(value);
+  if (!entries.length) return '{}';
+  return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${py(v, inner)}`).join(',\n')}\n${indent}}`;
+}
 
 /**
  * An example response for one interactive input: the example its response schema carries (the
@@ -29,16 +59,36 @@ function stepExamples(metadata, openapi) {
 
 const MEDIA = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.txt': 'text/plain', '.csv': 'text/csv', '.pdf': 'application/pdf', '.json': 'application/json' };
 
-/** The -d argument of a step's curl call: files become $(base64 -w0 FILE) so the command works as copied. */
+/**
+ * The -d argument of a step's curl call: the JSON in single quotes; files become
+ * "$(base64 -w0 FILE)" between the quoted parts so the command works as copied.
+ */
 function curlBody(responses) {
-  let json = JSON.stringify({ responses });
   const files = [];
-  json = json.replace(/\{"name":"(example[^"]*|[^"]+)","media_type":"[^"]*","data":"[^"]*"\}/g, (m, name) => {
-    const ext = name.slice(name.lastIndexOf('.')).toLowerCase();
-    files.push(name);
-    return `{"name":"${name}","media_type":"${MEDIA[ext] || 'application/octet-stream'}","data":"'"$(base64 -w0 ${q(name)})"'"}`;
-  });
-  return { arg: `'${json}'`, files };
+  const parts = [];
+  let literal = '';
+  const walk = (v) => {
+    if (isFile(v)) {
+      const ext = v.name.includes('.') ? v.name.slice(v.name.lastIndexOf('.')).toLowerCase() : '';
+      files.push(v.name);
+      literal += `{"name":${JSON.stringify(v.name)},"media_type":${JSON.stringify(MEDIA[ext] || 'application/octet-stream')},"data":"`;
+      parts.push(q(literal), `"$(base64 -w0 ${q(v.name)})"`);
+      literal = '"}';
+    } else if (Array.isArray(v)) {
+      literal += '[';
+      v.forEach((x, i) => { if (i) literal += ','; walk(x); });
+      literal += ']';
+    } else if (v && typeof v === 'object') {
+      literal += '{';
+      Object.entries(v).forEach(([k, x], i) => { literal += `${i ? ',' : ''}${JSON.stringify(k)}:`; walk(x); });
+      literal += '}';
+    } else {
+      literal += JSON.stringify(v ?? null);
+    }
+  };
+  walk({ responses });
+  parts.push(q(literal));
+  return { arg: parts.join(''), files };
 }
 
 /**
@@ -49,11 +99,11 @@ export function buildSnippets({ origin, owner, name, metadata, openapi, used = [
   const examples = stepExamples(metadata, openapi);
   const auth = signedIn ? ' -H "Authorization: Bearer $FEATHER_TOKEN"' : '';
   const curl = [
-    `# ${owner}/${name}: ${metadata.steps.length} step(s). Public models need no token;`,
+    `# ${comment(`${owner}/${name}`)}: ${metadata.steps.length} step(s). Public models need no token;`,
     `# for private ones: export FEATHER_TOKEN=... (Account → API tokens) and add`,
     `#   -H "Authorization: Bearer $FEATHER_TOKEN" to each call.`,
-    `URL=${origin}`,
-    `RUN=$(curl -sf -X POST "$URL/api/models/${owner}/${name}/runs"${auth} -H 'Content-Type: application/json' -d '{}' \\`,
+    `URL=${q(origin)}`,
+    `RUN=$(curl -sf -X POST "$URL/api/models/${seg(owner)}/${seg(name)}/runs"${auth} -H 'Content-Type: application/json' -d '{}' \\`,
     `      | grep -o '"id":"[^"]*"' | head -n1 | cut -d'"' -f4)`,
     `echo "run $RUN"`,
   ];
@@ -61,7 +111,7 @@ export function buildSnippets({ origin, owner, name, metadata, openapi, used = [
     const responses = used[k] && !JSON.stringify(used[k]).includes('"data":') ? used[k] : examples[k];
     const { arg, files } = curlBody(responses);
     const lines = [
-      `# step ${k}: ${step.title || step.name}${files.length ? ` (needs ${files.join(', ')} in this directory)` : ''}`,
+      comment(`# step ${k}: ${step.title || step.name}${files.length ? ` (needs ${files.join(', ')} in this directory)` : ''}`),
       `curl -sf -X POST "$URL/api/runs/$RUN/steps/${k}"${auth} -H 'Content-Type: application/json' -H 'Prefer: wait=60' \\`,
       `     -d ${arg}`,
     ];
@@ -71,12 +121,9 @@ export function buildSnippets({ origin, owner, name, metadata, openapi, used = [
     'import feather as ftr',
     '',
     `client = ftr.Client(${JSON.stringify(origin)})   # token="..." (Account → API tokens) for private models`,
-    `run = client.run(${JSON.stringify(`${owner}/${name}`)})   # the live version; "${owner}/${name}@3" pins one`,
-    ...perStep.flatMap(({ step, k, responses }) => {
-      const py = JSON.stringify(responses, null, 4).replace(/\btrue\b/g, 'True').replace(/\bfalse\b/g, 'False').replace(/\bnull\b/g, 'None')
-        .replace(/\{\s*"name": "([^"]+)",\s*"media_type": "[^"]*",\s*"data": "[^"]*"\s*\}/g, (m, file) => `ftr.Client.file(${JSON.stringify(file)})`);
-      return [`# step ${k}: ${step.title || step.name}`, `outputs = run.step(${k}, ${py}, timeout=120)`];
-    }),
+    `run = client.run(${JSON.stringify(`${owner}/${name}`)})   # the live version; ${comment(`"${owner}/${name}@3"`)} pins one`,
+    ...perStep.flatMap(({ step, k, responses }) =>
+      [comment(`# step ${k}: ${step.title || step.name}`), `outputs = run.step(${k}, ${py(responses)}, timeout=120)`]),
     'for output in outputs:',
     '    print(output["name"], output["component"], output["value"])',
   ];
