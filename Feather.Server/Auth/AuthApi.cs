@@ -4,16 +4,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Feather.Server.Auth;
 
-public sealed record CreateTokenRequest(string? Username = null, string? Password = null, string? Name = null, string[]? Scopes = null);
-public sealed record CreatedToken(string Id, string Token, string Name, string[] Scopes, DateTime CreatedAt);
-public sealed record TokenInfo(string Id, string Name, string[] Scopes, DateTime CreatedAt, DateTime? LastUsedAt);
-public sealed record Me(string Username, bool IsAdmin, string[] Teams, string[] Scopes);
-public sealed record CreateUserRequest(string Username, string Password, bool IsAdmin = false);
-public sealed record UserInfo(string Username, bool IsAdmin, DateTime CreatedAt);
-public sealed record CreateTeamRequest(string Name);
-public sealed record AddMemberRequest(string Username);
-public sealed record TeamInfo(string Name, string[] Members, DateTime CreatedAt);
-
 public static class AuthApi
 {
     public static class Policies

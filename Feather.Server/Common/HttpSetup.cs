@@ -38,10 +38,9 @@ public static class HttpSetup
             o.StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
-            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
-            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+            ContractJson.Configure(o.SerializerOptions);
         });
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((doc, _, _) =>
+        builder.Services.AddOpenApi(o => o.AddContractTransformers().AddDocumentTransformer((doc, _, _) =>
         {
             // The document must not depend on the address the server was reached at, so that the
             // committed docs/openapi.json matches any running server.

@@ -37,22 +37,22 @@ public static class RunsApi
 
     public static IEndpointRouteBuilder MapRuns(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/models/{owner}/{model}/runs", StartAsync).WithTags("Runs")
+        app.MapPost(Routes.StartRun, StartAsync).WithTags("Runs")
             .RequireAuthorization(AuthApi.Policies.TryRun).RequireRateLimiting(AnonymousRunLimit)
             .ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(429);
 
-        app.MapGet("/api/runs", Mine).WithTags("Runs").RequireAuthorization(AuthApi.Policies.Read).ProducesProblem(401).ProducesProblem(403);
+        app.MapGet(Routes.Runs, Mine).WithTags("Runs").RequireAuthorization(AuthApi.Policies.Read).ProducesProblem(401).ProducesProblem(403);
 
-        var runs = app.MapGroup("/api/runs/{runId}").WithTags("Runs").WithProblems(400, 401, 403, 404, 409, 429, 503);
-        runs.MapGet("/", Get).RequireAuthorization(AuthApi.Policies.Browse);
-        runs.MapGet("/steps/{index:int}", GetStep).RequireAuthorization(AuthApi.Policies.Browse);
-        runs.MapGet("/steps/{index:int}/responses", GetResponses).RequireAuthorization(AuthApi.Policies.Browse);
-        runs.MapPost("/steps/{index:int}", SubmitAsync).RequireAuthorization(AuthApi.Policies.TryRun)
+        var runs = app.MapGroup("").WithTags("Runs").WithProblems(400, 401, 403, 404, 409, 429, 503);
+        runs.MapGet(Routes.Run, Get).RequireAuthorization(AuthApi.Policies.Browse);
+        runs.MapGet(Routes.Step, GetStep).RequireAuthorization(AuthApi.Policies.Browse);
+        runs.MapGet(Routes.StepResponses, GetResponses).RequireAuthorization(AuthApi.Policies.Browse);
+        runs.MapPost(Routes.Step, SubmitAsync).RequireAuthorization(AuthApi.Policies.TryRun)
             .RequireRateLimiting(AnonymousRunLimit);
-        runs.MapDelete("/steps/{index:int}", CancelAsync).RequireAuthorization(AuthApi.Policies.TryRun);
-        runs.MapGet("/steps/{index:int}/events", Events).RequireAuthorization(AuthApi.Policies.Browse);
+        runs.MapDelete(Routes.Step, CancelAsync).RequireAuthorization(AuthApi.Policies.TryRun);
+        runs.MapGet(Routes.StepEvents, Events).RequireAuthorization(AuthApi.Policies.Browse);
 
-        app.MapPost("/api/models/{owner}/{model}/execute", ExecuteAsync).WithTags("Runs")
+        app.MapPost(Routes.Execute, ExecuteAsync).WithTags("Runs")
             .RequireAuthorization(AuthApi.Policies.TryRun).RequireRateLimiting(AnonymousRunLimit)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409)
             .ProducesProblem(429).ProducesProblem(503);
@@ -72,7 +72,7 @@ public static class RunsApi
                 ? $"{owner}/{model} has no live version"
                 : $"{owner}/{model} has no version or tag '{request.Version}'");
         var run = runs.Create(found, version, Caller.From(http.User).Username);
-        return TypedResults.Created($"/api/runs/{run.Id}", run.ToView());
+        return TypedResults.Created(Routes.Expand(Routes.Run, run.Id), run.ToView());
     }
 
     /// <summary>The caller's runs, newest first (to resume one after a page reload).</summary>
@@ -136,7 +136,7 @@ public static class RunsApi
         }
         if (done!.IsCompletedSuccessfully) return TypedResults.Ok(done.Result.ToView());
         var current = runs.Find(runId)!.Steps[index].ToView();
-        return TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", current);
+        return TypedResults.Accepted(Routes.Expand(Routes.Step, runId, index), current);
     }
 
     /// <summary>Cancels a queued or running step; answers the step once it has stopped (or 202 while it is stopping).</summary>
@@ -154,7 +154,7 @@ public static class RunsApi
         await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(10), ct));
         return done.IsCompletedSuccessfully
             ? TypedResults.Ok(done.Result.ToView())
-            : TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", runs.Find(runId)!.Steps[index].ToView());
+            : TypedResults.Accepted(Routes.Expand(Routes.Step, runId, index), runs.Find(runId)!.Steps[index].ToView());
     }
 
     /// <summary>
@@ -224,7 +224,7 @@ public static class RunsApi
             await Task.WhenAny(done!, Task.Delay(TimeSpan.FromSeconds(wait), ct));
         }
         if (done!.IsCompletedSuccessfully) return TypedResults.Ok(new ExecutionView(run.Id, done.Result.ToView()));
-        return TypedResults.Accepted($"/api/runs/{run.Id}/steps/0", new ExecutionView(run.Id, runs.Find(run.Id)!.Steps[0].ToView()));
+        return TypedResults.Accepted(Routes.Expand(Routes.Step, run.Id, 0), new ExecutionView(run.Id, runs.Find(run.Id)!.Steps[0].ToView()));
     }
 
     /// <summary>Runs by a user are theirs (and admins'); anonymous runs are reachable by whoever has the id.</summary>
