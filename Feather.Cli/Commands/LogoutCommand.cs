@@ -27,7 +27,7 @@ public static class LogoutCommand
             var api = context.CreateApi(new ServerSettings(ServerSettings.ParseUrl(stored.Url, "the stored login"), stored.Token, stored.Username, "login"));
             try
             {
-                await api.SendAsync(HttpMethod.Delete, $"api/auth/tokens/{Uri.EscapeDataString(tokenId)}", null, ct, TimeSpan.FromSeconds(15));
+                await api.SendAsync(HttpMethod.Delete, Feather.Contracts.Routes.Expand(Feather.Contracts.Routes.Token, tokenId), null, ct, TimeSpan.FromSeconds(15));
                 revoked = true;
             }
             catch (CliException e)

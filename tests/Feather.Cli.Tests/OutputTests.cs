@@ -65,10 +65,10 @@ public class OutputTests
     [Fact]
     public void Step_errors_print_type_message_frames_and_logs()
     {
-        var step = JsonNode.Parse("""
-            {"status": "failed", "logs": "loading\nboom\n",
+        var step = System.Text.Json.JsonSerializer.Deserialize<Feather.Contracts.StepView>("""
+            {"index": 0, "name": "detect", "status": "failed", "logs": "loading\nboom\n",
              "error": {"type": "ValueError", "message": "bad box", "frames": [{"file": "model.py", "line": 12, "function": "detect", "code": "  raise ValueError('bad box')"}]}}
-            """);
+            """, Feather.Contracts.ContractJson.Options)!;
         var writer = new StringWriter { NewLine = "\n" };
         StepPrinter.WriteError(writer, step);
         Assert.Equal("  ValueError: bad box\n    model.py:12 in detect\n      raise ValueError('bad box')\n  logs:\n    | loading\n    | boom\n", writer.ToString());
