@@ -39,6 +39,25 @@ public class ContractTests
         Assert.All(StepStatus.All, s => Assert.Equal(StepStatus.Terminal.Contains(s), StepStatus.IsTerminal(s)));
     }
 
+    [Fact]
+    public async Task The_portal_serves_the_generated_contract_module_and_no_script_writes_an_api_path_by_hand()
+    {
+        await using var server = await FeatherTestServer.StartAsync();
+        using var client = server.Client();
+        var module = await client.GetStringAsync("/js/contract.js");
+        Assert.Contains("cancelStep: Object.freeze({ method: \"DELETE\", path: \"/api/runs/{runId}/steps/{index}\" })", module);
+        Assert.Contains("export const ACTIVE = Object.freeze(new Set([\"queued\", \"running\"]));", module);
+        var scripts = Feather.Server.Portal.PortalApi.Files.Where(f => f.EndsWith(".js", StringComparison.Ordinal) && f != "js/contract.js" && f != "js/snippets.js").ToList();
+        Assert.Contains("js/run.js", scripts);
+        Assert.Contains("js/api.js", scripts);
+        foreach (var file in scripts)
+        {
+            var text = await client.GetStringAsync("/" + file);
+            Assert.False(text.Contains("'/api/", StringComparison.Ordinal) || text.Contains("`/api/", StringComparison.Ordinal) || text.Contains("firstRoute", StringComparison.Ordinal),
+                $"{file} writes an API route by hand; take it from contract.js");
+        }
+    }
+
     [Theory]
     [InlineData(Routes.Step, new object[] { "r 1/x", 2 }, "/api/runs/r%201%2Fx/steps/2")]
     [InlineData(Routes.Model, new object[] { "ada", "vqg" }, "/api/models/ada/vqg")]
