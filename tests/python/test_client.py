@@ -97,6 +97,18 @@ def test_cancel_stops_a_running_step_through_the_servers_cancel_route(client):
     assert nothing.value.status == 409
 
 
+def test_a_step_handle_cancels_its_own_step(client):
+    handle = client.run(MODEL).submit(0, name("slow"))
+    deadline = time.monotonic() + 120
+    while handle.poll()["status"] != "running":
+        assert time.monotonic() < deadline, f"step 0 never started: {handle.state}"
+        time.sleep(0.2)
+    assert handle.cancel()["index"] == 0
+    with pytest.raises(ftr.StepFailed) as info:
+        handle.result(timeout=30)
+    assert info.value.status == "cancelled"
+
+
 def test_a_failed_step_raises_step_failed_with_type_frames_and_logs(client):
     run = client.run(MODEL)
     with pytest.raises(ftr.StepFailed) as info:
