@@ -1,6 +1,6 @@
 // The Feather portal: a small router over the History API and the pages it shows.
 import { get, api, call, session, ApiError, enc } from './api.js';
-import { path } from './contract.js';
+import { path as apiPath } from './contract.js';
 import { h, clear, errorBox } from './dom.js';
 
 const main = document.getElementById('main');
@@ -105,10 +105,10 @@ function loginPage(root, params, { query }) {
       try {
         const { data } = await call('login', {}, { username: user.value.trim(), password: pass.value });
         // the antiforgery token is tied to the signed-in user, so it is asked for after signing in
-        const csrf = await get(path('antiforgery'));
+        const csrf = await get(apiPath('antiforgery'));
         session.set({ username: data.username, isAdmin: !!data.isAdmin, csrf: csrf.token, csrfHeader: csrf.headerName });
         try {
-          const me = await get(path('me'));
+          const me = await get(apiPath('me'));
           session.set({ ...session.get(), teams: me.teams || [] });
         } catch { /* the nav works without the teams */ }
         const next = query.get('next');
