@@ -5,12 +5,18 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Feather.Cli.Config;
+using Feather.Contracts;
 
 namespace Feather.Cli.Api;
 
+/// <summary>The typed answer of a call: the HTTP status, the body read as the contract's record, and the body as sent.</summary>
+public sealed record Answer<T>(HttpStatusCode Status, T Value, JsonNode? Body);
+
 /// <summary>
-/// The server's HTTP API (docs/contracts.md section 5). Every failure becomes a <see cref="CliException"/>
-/// whose message says what went wrong and what to do.
+/// The server's HTTP API (docs/contracts.md section 5). The typed calls read the answers as the
+/// records of Feather.Contracts (the server's own records, with its JSON options) and take their
+/// paths from <see cref="Routes"/>. Every failure becomes a <see cref="CliException"/> whose
+/// message says what went wrong and what to do.
 /// </summary>
 public sealed class FeatherApi(HttpClient http, ServerSettings settings)
 {
@@ -41,6 +47,27 @@ public sealed class FeatherApi(HttpClient http, ServerSettings settings)
                 $"run `feather login {Settings.Display}` (or set FEATHER_TOKEN)");
     }
 
+    public async Task<T> GetAsync<T>(string path, CancellationToken ct) => (await SendAsync<T>(HttpMethod.Get, path, null, ct)).Value;
+    public async Task<T> PostAsync<T>(string path, object? body, CancellationToken ct) => (await SendAsync<T>(HttpMethod.Post, path, body, ct)).Value;
+
+    /// <summary>Sends a request and reads a 2xx answer as <typeparamref name="T"/>; anything else throws.</summary>
+    public async Task<Answer<T>> SendAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct,
+        TimeSpan? timeout = null, Action<HttpRequestMessage>? configure = null, bool authenticate = true)
+    {
+        var (status, json) = await SendForStatusAsync(method, path, body, ct, timeout, configure, authenticate);
+        T? value;
+        try { value = json is null ? default : json.Deserialize<T>(ContractJson.Options); }
+        catch (JsonException e)
+        {
+            throw new CliException(ExitCodes.Error, $"the server's answer to {method} {path} is not the {typeof(T).Name} this CLI expects ({e.Message})",
+                "is the CLI older or newer than the server? use the CLI of the server's release");
+        }
+        if (value is null)
+            throw new CliException(ExitCodes.Error, $"the server answered {method} {path} with no {typeof(T).Name}",
+                "is FEATHER_URL (or the URL given to `feather login`) really a Feather server?");
+        return new Answer<T>(status, value, json);
+    }
+
     public Task<JsonNode?> GetAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Get, path, null, ct);
     public Task<JsonNode?> PostAsync(string path, object? body, CancellationToken ct) => SendAsync(HttpMethod.Post, path, body, ct);
     public Task<JsonNode?> PutAsync(string path, object? body, CancellationToken ct) => SendAsync(HttpMethod.Put, path, body, ct);
@@ -63,7 +90,7 @@ public sealed class FeatherApi(HttpClient http, ServerSettings settings)
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         if (body is not null)
         {
-            var text = body is JsonNode node ? node.ToJsonString(Json.Options) : JsonSerializer.Serialize(body, Json.Options);
+            var text = body is JsonNode node ? node.ToJsonString(Json.Options) : JsonSerializer.Serialize(body, body.GetType(), Json.Options);
             request.Content = new StringContent(text, Encoding.UTF8, "application/json");
         }
         configure?.Invoke(request);

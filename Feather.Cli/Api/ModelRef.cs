@@ -18,7 +18,7 @@ public sealed partial record ModelRef(string Owner, string Model, string? Versio
             match.Groups["version"].Success ? match.Groups["version"].Value : null);
     }
 
-    public string ApiPath => $"api/models/{Uri.EscapeDataString(Owner)}/{Uri.EscapeDataString(Model)}";
+    public string ApiPath => Feather.Contracts.Routes.Expand(Feather.Contracts.Routes.Model, Owner, Model);
 
     public override string ToString() => Version is null ? $"{Owner}/{Model}" : $"{Owner}/{Model}@{Version}";
 }

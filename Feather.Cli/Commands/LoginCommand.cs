@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Feather.Cli.Api;
 using Feather.Cli.Config;
 using Feather.Cli.Output;
+using Feather.Contracts;
 
 namespace Feather.Cli.Commands;
 
@@ -64,31 +65,25 @@ public static class LoginCommand
                 throw new CliException(ExitCodes.Usage, "the password is empty", "pipe the password into --password-stdin");
 
             var api = context.CreateApi(new ServerSettings(url, null, null, "none"));
-            var body = new JsonObject
-            {
-                ["username"] = user,
-                ["password"] = password,
-                ["name"] = parse.GetValue(TokenName) ?? $"feather-cli@{Environment.MachineName}",
-                ["scopes"] = new JsonArray(Scopes.Select(s => (JsonNode)s).ToArray()),
-            };
-            JsonNode? answer;
+            var body = new CreateTokenRequest(user, password, parse.GetValue(TokenName) ?? $"feather-cli@{Environment.MachineName}", Scopes);
+            CreatedToken answer;
             try
             {
-                answer = await api.PostAsync("api/auth/tokens", body, ct);
+                answer = await api.PostAsync<CreatedToken>(Routes.Tokens, body, ct);
             }
             catch (CliException e) when (e.Code is ExitCodes.NotLoggedIn or ExitCodes.ValidationFailed)
             {
                 throw new CliException(ExitCodes.NotLoggedIn, $"{url.ToString().TrimEnd('/')} refused the username or password ({e.Message})",
                     "check them and try again; an admin can reset your password") { Problem = e.Problem };
             }
-            token = Format.Str(answer, "token");
-            tokenId = Format.Str(answer, "id") is { Length: > 0 } id ? id : null;
+            token = answer.Token ?? "";
+            tokenId = answer.Id is { Length: > 0 } id ? id : null;
             if (token.Length == 0) throw new CliException(ExitCodes.Error, "the server's answer to POST /api/auth/tokens has no token");
         }
 
         var settings = new ServerSettings(url, token, null, "login");
-        var me = await context.CreateApi(settings).GetAsync("api/me", ct);
-        var username = Format.Str(me, "username", user ?? "");
+        var me = await context.CreateApi(settings).GetAsync<Me>(Routes.Me, ct);
+        var username = me.Username is { Length: > 0 } name ? name : user ?? "";
         var credentials = new Credentials(settings.Display, token, username, tokenId);
         context.Store.Save(credentials);
 

@@ -40,7 +40,7 @@ public static class LogoutCommand
             var api = context.CreateApi(new ServerSettings(ServerSettings.ParseUrl(stored.Url, "the stored login"), stored.Token, stored.Username, "login"));
             try
             {
-                await api.SendAsync(HttpMethod.Delete, $"api/auth/tokens/{Uri.EscapeDataString(tokenId)}", null, ct, TimeSpan.FromSeconds(15));
+                await api.SendAsync(HttpMethod.Delete, Feather.Contracts.Routes.Expand(Feather.Contracts.Routes.Token, tokenId), null, ct, TimeSpan.FromSeconds(15));
                 revoked = true;
             }
             catch (CliException e)
@@ -64,7 +64,7 @@ public static class LogoutCommand
     {
         var api = context.Api;
         api.RequireLogin();
-        var done = await api.PostAsync("api/auth/logout-everywhere", null, ct);
+        var done = await api.PostAsync(Feather.Contracts.Routes.LogoutEverywhere, null, ct);
         var deleted = context.Store.Delete();
         if (context.Json)
         {

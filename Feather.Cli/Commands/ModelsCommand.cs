@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Feather.Cli.Api;
 using Feather.Cli.Output;
+using Feather.Contracts;
 
 namespace Feather.Cli.Commands;
 
@@ -20,11 +21,12 @@ public static class ModelsListCommand
         var command = new Command("list", "List the models you can see");
         CommandContext.Bind(command, env, async (context, parse, ct) =>
         {
-            var models = await context.Api.GetAsync("api/models", ct) as JsonArray ?? [];
-            if (context.Json) { JsonOutput.Write(context.Out, models); return ExitCodes.Ok; }
-            if (models.Count == 0) { context.Out.WriteLine("no models yet; publish one with `feather publish DIR`"); return ExitCodes.Ok; }
+            var answer = await context.Api.SendAsync<ModelSummary[]>(HttpMethod.Get, Routes.Models, null, ct);
+            if (context.Json) { JsonOutput.Write(context.Out, answer.Body); return ExitCodes.Ok; }
+            var models = answer.Value;
+            if (models.Length == 0) { context.Out.WriteLine("no models yet; publish one with `feather publish DIR`"); return ExitCodes.Ok; }
             Table.Write(context.Out, ["MODEL", "LIVE", "VISIBILITY", "DESCRIPTION"], models.Select(m => (IReadOnlyList<string>)
-                [$"{Format.Str(m, "owner")}/{Format.Str(m, "name")}", Format.Str(m, "liveVersion", "-"), Format.Str(m, "visibility"), Format.Str(m, "description")]));
+                [$"{m.Owner}/{m.Name}", Format.Number(m.LiveVersion, "-"), m.Visibility, m.Description]));
             return ExitCodes.Ok;
         });
         return command;
@@ -42,24 +44,25 @@ public static class ModelsShowCommand
         CommandContext.Bind(command, env, async (context, parse, ct) =>
         {
             var model = ModelRef.Parse(parse.GetValue(Model)!, allowVersion: false);
-            var m = await context.Api.GetAsync(model.ApiPath, ct);
-            if (context.Json) { JsonOutput.Write(context.Out, m); return ExitCodes.Ok; }
+            var answer = await context.Api.SendAsync<ModelDetail>(HttpMethod.Get, model.ApiPath, null, ct);
+            if (context.Json) { JsonOutput.Write(context.Out, answer.Body); return ExitCodes.Ok; }
+            var m = answer.Value;
             var o = context.Out;
-            o.WriteLine($"{Format.Str(m, "owner", model.Owner)}/{Format.Str(m, "name", model.Model)}");
-            if (Format.Str(m, "description") is { Length: > 0 } description) o.WriteLine($"  {description}");
-            o.WriteLine($"  live version: {Format.Str(m, "liveVersion", "-")}   visibility: {Format.Str(m, "visibility")}");
-            if (Format.Tags(m?["tags"]) is { Length: > 0 } tags) o.WriteLine($"  tags: {tags}");
-            var metadata = m?["metadata"];
+            o.WriteLine($"{m.Owner}/{m.Name}");
+            if (m.Description is { Length: > 0 } description) o.WriteLine($"  {description}");
+            o.WriteLine($"  live version: {Format.Number(m.LiveVersion, "-")}   visibility: {m.Visibility}");
+            if (Format.Tags(m.Tags) is { Length: > 0 } tags) o.WriteLine($"  tags: {tags}");
+            var metadata = m.Metadata.AsNode();
             foreach (var (step, i) in (metadata?["steps"] as JsonArray ?? []).Select((s, i) => (s, i)))
             {
                 o.WriteLine($"  step {i} {Format.Str(step, "name")}{(Format.Str(step, "title") is { Length: > 0 } t ? $" ({t})" : "")}");
                 o.WriteLine($"    inputs:  {Components(step?["inputs"])}");
                 o.WriteLine($"    outputs: {Components(step?["outputs"])}");
             }
-            if (m?["versions"] is JsonArray { Count: > 0 } versions)
+            if (m.Versions is { Length: > 0 } versions)
             {
                 o.WriteLine();
-                VersionsListCommand.WriteTable(o, versions, Format.Str(m, "liveVersion"));
+                VersionsListCommand.WriteTable(o, versions, m.LiveVersion);
             }
             return ExitCodes.Ok;
         });

@@ -48,7 +48,7 @@ public static class PasswordCommand
             throw new CliException(ExitCodes.Usage, "a password is empty",
                 "give the current password on the first line and the new one on the second");
 
-        await api.PostAsync("api/auth/password", new JsonObject { ["currentPassword"] = current, ["newPassword"] = fresh }, ct);
+        await api.PostAsync(Feather.Contracts.Routes.Password, new Feather.Contracts.ChangePasswordRequest(current, fresh), ct);
         if (context.Json) JsonOutput.Write(context.Out, new JsonObject { ["passwordChanged"] = true });
         else context.Out.WriteLine("password changed; your portal sessions were signed out (tokens stay valid: `feather logout --everywhere` revokes them)");
         return ExitCodes.Ok;

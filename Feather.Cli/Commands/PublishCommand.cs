@@ -107,7 +107,7 @@ public static class PublishCommand
 
         if (parse.GetValue(Tag) is { } tag)
         {
-            await api.PutAsync($"{modelRef.ApiPath}/tags/{Uri.EscapeDataString(tag)}", new JsonObject { ["version"] = int.Parse(number, System.Globalization.CultureInfo.InvariantCulture) }, ct);
+            await api.PutAsync($"{modelRef.ApiPath}/tags/{Uri.EscapeDataString(tag)}", new Feather.Contracts.VersionChoice(number), ct);
             context.Info.WriteLine($"tagged version {number} as {tag}");
         }
 

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Feather.Cli.Api;
 using Feather.Cli.Output;
 using Feather.Cli.Runs;
+using Feather.Contracts;
 
 namespace Feather.Cli.Commands;
 
@@ -16,7 +17,7 @@ namespace Feather.Cli.Commands;
 public static class RunCommand
 {
     public static readonly Argument<string> Model = new("MODEL") { Description = "OWNER/MODEL, OWNER/MODEL@VERSION or OWNER/MODEL@TAG" };
-    public static readonly Option<FileInfo> Inputs = new("--inputs", "-i")
+    public static readonly Option<System.IO.FileInfo> Inputs = new("--inputs", "-i")
     {
         Description = "JSON file with each step's responses: {\"steps\": [{\"INPUT\": RESPONSE}, ...]}; without it, in a terminal, each step's inputs are asked for",
     };
@@ -27,7 +28,6 @@ public static class RunCommand
 
     public const int WaitSeconds = 120;
     public static TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
-    private static readonly HashSet<string> Pending = ["queued", "running", "pending"];
 
     public static Command Create(CliEnvironment env)
     {
@@ -54,65 +54,58 @@ public static class RunCommand
         var inputs = inputsFile is null ? [] : InputsFile.Load(inputsFile.FullName);
         var api = context.Api;
 
-        var body = new JsonObject();
-        if (model.Version is not null) body["version"] = model.Version;
-        var run = await api.PostAsync($"{model.ApiPath}/runs", body, ct)
-            ?? throw new CliException(ExitCodes.Error, "the server answered the new run with no body");
-        var runId = Format.Str(run, "id");
-        var steps = run["steps"] as JsonArray ?? [];
-        context.Info.WriteLine($"run {runId}: {Format.Str(run, "owner", model.Owner)}/{Format.Str(run, "model", model.Model)} version {Format.Str(run, "version")}, {steps.Count} step(s)");
-        if (inputs.Count > steps.Count)
-            throw new CliException(ExitCodes.ValidationFailed, $"the inputs file has {inputs.Count} steps but {model} has {steps.Count}",
+        var run = await api.PostAsync<RunView>(Routes.Expand(Routes.StartRun, model.Owner, model.Model), new StartRunRequest(model.Version), ct);
+        var steps = run.Steps;
+        context.Info.WriteLine($"run {run.Id}: {run.Owner}/{run.Model} version {run.Version}, {steps.Length} step(s)");
+        if (inputs.Count > steps.Length)
+            throw new CliException(ExitCodes.ValidationFailed, $"the inputs file has {inputs.Count} steps but {model} has {steps.Length}",
                 "remove the extra entries from \"steps\"");
 
         JsonArray metadataSteps = [];
         InteractivePrompter? prompter = null;
         if (interactive)
         {
-            var version = await api.GetAsync($"{model.ApiPath}/versions/{Uri.EscapeDataString(Format.Str(run, "version"))}", ct);
-            metadataSteps = version?["metadata"]?["steps"] as JsonArray
+            var version = await api.GetAsync<VersionDetail>(Routes.Expand(Routes.Version, model.Owner, model.Model, run.Version), ct);
+            metadataSteps = version.Metadata.AsNode()?["steps"] as JsonArray
                 ?? throw new CliException(ExitCodes.Error, $"the server's version of {model} has no metadata steps to ask for");
             prompter = new InteractivePrompter(context.Env.In, context.Info, context.Err);
         }
 
         var outcome = ExitCodes.Ok;
         JsonNode? previousOutputs = null;
-        for (var index = 0; index < steps.Count; index++)
+        for (var index = 0; index < steps.Length; index++)
         {
             var responses = prompter is not null ? prompter.Ask(index, metadataSteps.ElementAtOrDefault(index), previousOutputs)
                 : index < inputs.Count ? inputs[index] : [];
-            var step = await RunStepAsync(api, runId, index, responses, ct);
-            var status = Format.Str(step, "status");
-            var name = Format.Str(steps[index], "name", $"#{index}");
+            var step = await RunStepAsync(api, run.Id, index, responses, ct);
+            var name = steps[index].Name is { Length: > 0 } n ? n : $"#{index}";
+            previousOutputs = step.Outputs.AsNode();
             if (!context.Json)
             {
-                context.Out.WriteLine($"step {index} {name}: {status}{Elapsed(step)}");
-                if (status == "succeeded") StepPrinter.WriteOutputs(context.Out, step?["outputs"]);
+                context.Out.WriteLine($"step {index} {name}: {step.Status}{Elapsed(step)}");
+                if (step.Status == StepStatus.Succeeded) StepPrinter.WriteOutputs(context.Out, previousOutputs);
             }
-            previousOutputs = step?["outputs"];
-            if (status != "succeeded")
+            if (step.Status != StepStatus.Succeeded)
             {
                 StepPrinter.WriteError(context.Err, step);
-                outcome = status == "invalid_input" ? ExitCodes.ValidationFailed : ExitCodes.StepFailed;
+                outcome = step.Status == StepStatus.InvalidInput ? ExitCodes.ValidationFailed : ExitCodes.StepFailed;
                 context.Err.WriteLine(outcome == ExitCodes.ValidationFailed
                     ? $"error: step {index} ({name}) refused its input; {(interactive ? "run again with other answers" : $"fix steps[{index}] in the inputs file")}"
-                    : $"error: step {index} ({name}) {status}; see `feather runs logs {runId}`");
+                    : $"error: step {index} ({name}) {step.Status}; see `feather runs logs {run.Id}`");
                 break;
             }
         }
-        if (context.Json) JsonOutput.Write(context.Out, await api.GetAsync($"api/runs/{Uri.EscapeDataString(runId)}", ct));
+        if (context.Json) JsonOutput.Write(context.Out, (await api.SendAsync<RunView>(HttpMethod.Get, Routes.Expand(Routes.Run, run.Id), null, ct)).Body);
         return outcome;
     }
 
-    /// <summary>Submits one step with <c>Prefer: wait=120</c>; on 202 polls the run until the step leaves queued/running.</summary>
-    public static async Task<JsonNode?> RunStepAsync(FeatherApi api, string runId, int index, JsonObject responses, CancellationToken ct)
+    /// <summary>Submits one step with <c>Prefer: wait=120</c>; on 202 polls the step until it is no longer queued or running.</summary>
+    public static async Task<StepView> RunStepAsync(FeatherApi api, string runId, int index, JsonObject responses, CancellationToken ct)
     {
-        var id = Uri.EscapeDataString(runId);
-        JsonNode? step;
-        HttpStatusCode code;
+        Answer<StepView> answer;
         try
         {
-            (code, step) = await api.SendForStatusAsync(HttpMethod.Post, $"api/runs/{id}/steps/{index}",
+            answer = await api.SendAsync<StepView>(HttpMethod.Post, Routes.Expand(Routes.Step, runId, index),
                 new JsonObject { ["responses"] = responses }, ct, TimeSpan.FromSeconds(WaitSeconds + 30),
                 request => request.Headers.Add("Prefer", $"wait={WaitSeconds}"));
         }
@@ -120,18 +113,17 @@ public static class RunCommand
         {
             throw new CliException(e.Code, $"step {index}: {e.Message}", $"fix steps[{index}] of the inputs file") { Problem = e.Problem };
         }
-        while (code == HttpStatusCode.Accepted || Pending.Contains(Format.Str(step, "status")))
+        var step = answer.Value;
+        var accepted = answer.Status == HttpStatusCode.Accepted;
+        while (accepted || StepStatus.IsActive(step.Status))
         {
             await Task.Delay(PollInterval, ct);
-            var run = await api.GetAsync($"api/runs/{id}", ct);
-            step = (run?["steps"] as JsonArray ?? []).FirstOrDefault(s => Format.Str(s, "index") == index.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            code = HttpStatusCode.OK;
-            if (step is null) throw new CliException(ExitCodes.Error, $"the run {runId} no longer lists step {index}");
+            step = await api.GetAsync<StepView>(Routes.Expand(Routes.Step, runId, index), ct);
+            accepted = false;
         }
         return step;
     }
 
-    private static string Elapsed(JsonNode? step) =>
-        DateTimeOffset.TryParse(Format.Str(step, "startedAt"), out var start) && DateTimeOffset.TryParse(Format.Str(step, "endedAt"), out var end)
-            ? $" ({Format.Duration(end - start)})" : "";
+    private static string Elapsed(StepView step) =>
+        step.StartedAt is { } start && step.EndedAt is { } end ? $" ({Format.Duration(end - start)})" : "";
 }

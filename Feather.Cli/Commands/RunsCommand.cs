@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Feather.Cli.Api;
 using Feather.Cli.Output;
 using Feather.Cli.Runs;
+using Feather.Contracts;
 
 namespace Feather.Cli.Commands;
 
@@ -13,30 +15,33 @@ public static class RunsCommand
     public static Command Create(CliEnvironment env) =>
         new("runs", "Inspect and cancel runs") { RunsShowCommand.Create(env), RunsLogsCommand.Create(env), RunsCancelCommand.Create(env) };
 
-    public static string Path(ParseResult parse) => $"api/runs/{Uri.EscapeDataString(parse.GetValue(RunId)!)}";
+    public static string Path(ParseResult parse) => Routes.Expand(Routes.Run, parse.GetValue(RunId)!);
 
-    public static void WriteRun(TextWriter o, JsonNode? run)
+    /// <summary>The run, read as the contract's <see cref="RunView"/>, with the server's JSON for <c>--json</c>.</summary>
+    public static Task<Answer<RunView>> GetAsync(CommandContext context, ParseResult parse, CancellationToken ct) =>
+        context.Api.SendAsync<RunView>(HttpMethod.Get, Path(parse), null, ct);
+
+    public static void WriteRun(TextWriter o, RunView run)
     {
-        o.WriteLine($"run {Format.Str(run, "id")}: {Format.Str(run, "owner")}/{Format.Str(run, "model")} version {Format.Str(run, "version")}" +
-                    (Format.Str(run, "status") is { Length: > 0 } s ? $", {s}" : ""));
-        var steps = run?["steps"] as JsonArray ?? [];
-        Table.Write(o, ["STEP", "NAME", "STATUS", "STARTED", "ENDED"], steps.Select(step => (IReadOnlyList<string>)
-            [Format.Str(step, "index"), Format.Str(step, "name"), Format.Str(step, "status"), Format.Time(step, "startedAt"), Format.Time(step, "endedAt")]));
-        foreach (var step in steps)
+        o.WriteLine($"run {run.Id}: {run.Owner}/{run.Model} version {run.Version}");
+        Table.Write(o, ["STEP", "NAME", "STATUS", "STARTED", "ENDED"], run.Steps.Select(step => (IReadOnlyList<string>)
+            [Index(step), step.Name, step.Status, Format.Time(step.StartedAt), Format.Time(step.EndedAt)]));
+        foreach (var step in run.Steps)
         {
-            var status = Format.Str(step, "status");
-            if (status == "succeeded" && step?["outputs"] is JsonArray { Count: > 0 } outputs)
+            if (step.Status == StepStatus.Succeeded && step.Outputs.AsNode() is JsonArray { Count: > 0 } outputs)
             {
-                o.WriteLine($"step {Format.Str(step, "index")} outputs:");
+                o.WriteLine($"step {Index(step)} outputs:");
                 StepPrinter.WriteOutputs(o, outputs);
             }
-            else if (step?["error"] is JsonObject)
+            else if (step.Error.AsNode() is JsonObject)
             {
-                o.WriteLine($"step {Format.Str(step, "index")} error:");
+                o.WriteLine($"step {Index(step)} error:");
                 StepPrinter.WriteError(o, step);
             }
         }
     }
+
+    public static string Index(StepView step) => step.Index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
 /// <summary><c>feather runs show RUN</c> (<c>GET /api/runs/{id}</c>)</summary>
@@ -47,9 +52,9 @@ public static class RunsShowCommand
         var command = new Command("show", "Show a run's steps, statuses and outputs") { RunsCommand.RunId };
         CommandContext.Bind(command, env, async (context, parse, ct) =>
         {
-            var run = await context.Api.GetAsync(RunsCommand.Path(parse), ct);
-            if (context.Json) JsonOutput.Write(context.Out, run);
-            else RunsCommand.WriteRun(context.Out, run);
+            var run = await RunsCommand.GetAsync(context, parse, ct);
+            if (context.Json) JsonOutput.Write(context.Out, run.Body);
+            else RunsCommand.WriteRun(context.Out, run.Value);
             return ExitCodes.Ok;
         });
         return command;
@@ -66,23 +71,23 @@ public static class RunsLogsCommand
         var command = new Command("logs", "Print the logs (stderr of the model) of a run's steps") { RunsCommand.RunId, Step };
         CommandContext.Bind(command, env, async (context, parse, ct) =>
         {
-            var run = await context.Api.GetAsync(RunsCommand.Path(parse), ct);
+            var run = await context.Api.GetAsync<RunView>(RunsCommand.Path(parse), ct);
             var only = parse.GetValue(Step);
-            var steps = (run?["steps"] as JsonArray ?? []).Where(s => only is null || Format.Str(s, "index") == only.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            var steps = run.Steps.Where(s => only is null || s.Index == only.Value).ToList();
             if (only is not null && steps.Count == 0)
                 throw new CliException(ExitCodes.NotFound, $"run {parse.GetValue(RunsCommand.RunId)} has no step {only}");
             if (context.Json)
             {
                 JsonOutput.Write(context.Out, new JsonArray(steps.Select(s => (JsonNode)new JsonObject
                 {
-                    ["index"] = s?["index"]?.DeepClone(), ["name"] = s?["name"]?.DeepClone(), ["logs"] = Format.Str(s, "logs"),
+                    ["index"] = s.Index, ["name"] = s.Name, ["logs"] = s.Logs,
                 }).ToArray()));
                 return ExitCodes.Ok;
             }
             foreach (var step in steps)
             {
-                var logs = Format.Str(step, "logs");
-                context.Out.WriteLine($"== step {Format.Str(step, "index")} {Format.Str(step, "name")} ({Format.Str(step, "status")}){(logs.Length == 0 ? ": no output" : "")}");
+                var logs = step.Logs ?? "";
+                context.Out.WriteLine($"== step {RunsCommand.Index(step)} {step.Name} ({step.Status}){(logs.Length == 0 ? ": no output" : "")}");
                 if (logs.Length > 0) context.Out.WriteLine(logs.TrimEnd('\n'));
             }
             return ExitCodes.Ok;
@@ -99,17 +104,16 @@ public static class RunsCancelCommand
         var command = new Command("cancel", "Cancel a run's queued or running step") { RunsCommand.RunId };
         CommandContext.Bind(command, env, async (context, parse, ct) =>
         {
-            var run = await context.Api.GetAsync(RunsCommand.Path(parse), ct) as JsonObject ?? [];
-            var pending = (run["steps"] as JsonArray ?? []).OfType<JsonObject>()
-                .FirstOrDefault(s => Format.Str(s, "status") is "queued" or "running");
+            var run = await context.Api.GetAsync<RunView>(RunsCommand.Path(parse), ct);
+            var pending = run.Steps.FirstOrDefault(s => StepStatus.IsActive(s.Status));
             if (pending is null)
             {
                 context.Err.WriteLine($"error: run {parse.GetValue(RunsCommand.RunId)} has no queued or running step to cancel");
                 return ExitCodes.Conflict;
             }
-            var index = pending["index"]!.GetValue<int>();
-            var step = await context.Api.SendAsync(HttpMethod.Delete, $"{RunsCommand.Path(parse)}/steps/{index}", null, ct);
-            if (context.Json) JsonOutput.Write(context.Out, step);
+            var index = pending.Index;
+            var step = await context.Api.SendAsync<StepView>(HttpMethod.Delete, Routes.Expand(Routes.Step, run.Id, index), null, ct);
+            if (context.Json) JsonOutput.Write(context.Out, step.Body);
             else context.Out.WriteLine($"cancelled step {index} of run {parse.GetValue(RunsCommand.RunId)}");
             return ExitCodes.Ok;
         });

@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Feather.Cli.Api;
 using Feather.Cli.Output;
+using Feather.Contracts;
 
 namespace Feather.Cli.Commands;
 
@@ -29,14 +31,12 @@ public static class TokensCreateCommand
         {
             context.Api.RequireLogin();
             var scopes = parse.GetValue(Scopes) is { Length: > 0 } given ? given.Distinct().ToArray() : ["read", "run"];
-            var token = await context.Api.PostAsync("api/auth/tokens", new JsonObject
-            {
-                ["name"] = parse.GetValue(Name),
-                ["scopes"] = new JsonArray(scopes.Select(s => (JsonNode)s).ToArray()),
-            }, ct);
-            if (context.Json) { JsonOutput.Write(context.Out, token); return ExitCodes.Ok; }
-            context.Out.WriteLine($"created token {Format.Str(token, "id")} ({Format.Str(token, "name")}, scopes: {Format.Str(token, "scopes")})");
-            context.Out.WriteLine(Format.Str(token, "token"));
+            var answer = await context.Api.SendAsync<CreatedToken>(HttpMethod.Post, Routes.Tokens,
+                new CreateTokenRequest(Name: parse.GetValue(Name), Scopes: scopes), ct);
+            if (context.Json) { JsonOutput.Write(context.Out, answer.Body); return ExitCodes.Ok; }
+            var token = answer.Value;
+            context.Out.WriteLine($"created token {token.Id} ({token.Name}, scopes: {string.Join(", ", token.Scopes)})");
+            context.Out.WriteLine(token.Token);
             context.Err.WriteLine("this is the only time the token is shown; use it as FEATHER_TOKEN or `feather login URL --token ...`");
             return ExitCodes.Ok;
         });
@@ -53,11 +53,11 @@ public static class TokensListCommand
         CommandContext.Bind(command, env, async (context, parse, ct) =>
         {
             context.Api.RequireLogin();
-            var tokens = await context.Api.GetAsync("api/auth/tokens", ct) as JsonArray ?? [];
-            if (context.Json) JsonOutput.Write(context.Out, tokens);
-            else if (tokens.Count == 0) context.Out.WriteLine("no tokens");
-            else Table.Write(context.Out, ["ID", "NAME", "SCOPES", "CREATED", "LAST USED"], tokens.Select(t => (IReadOnlyList<string>)
-                [Format.Str(t, "id"), Format.Str(t, "name"), Format.Str(t, "scopes"), Format.Time(t, "createdAt"), Format.Time(t, "lastUsedAt") is { Length: > 0 } u ? u : "never"]));
+            var answer = await context.Api.SendAsync<TokenInfo[]>(HttpMethod.Get, Routes.Tokens, null, ct);
+            if (context.Json) JsonOutput.Write(context.Out, answer.Body);
+            else if (answer.Value.Length == 0) context.Out.WriteLine("no tokens");
+            else Table.Write(context.Out, ["ID", "NAME", "SCOPES", "CREATED", "LAST USED"], answer.Value.Select(t => (IReadOnlyList<string>)
+                [t.Id, t.Name, string.Join(", ", t.Scopes), Format.Time(t.CreatedAt), Format.Time(t.LastUsedAt) is { Length: > 0 } u ? u : "never"]));
             return ExitCodes.Ok;
         });
         return command;
@@ -76,7 +76,7 @@ public static class TokensRevokeCommand
         {
             context.Api.RequireLogin();
             var id = parse.GetValue(Id)!;
-            await context.Api.DeleteAsync($"api/auth/tokens/{Uri.EscapeDataString(id)}", ct);
+            await context.Api.DeleteAsync(Routes.Expand(Routes.Token, id), ct);
             if (context.Json) JsonOutput.Write(context.Out, new JsonObject { ["revoked"] = id });
             else context.Out.WriteLine($"revoked token {id}");
             return ExitCodes.Ok;

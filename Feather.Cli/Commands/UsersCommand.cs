@@ -18,7 +18,7 @@ public static class UsersCommand
         CommandContext.Bind(command, env, async (context, parse, ct) =>
         {
             context.Api.RequireLogin();
-            var users = await context.Api.GetAsync("api/users", ct) as JsonArray ?? [];
+            var users = await context.Api.GetAsync(Feather.Contracts.Routes.Users, ct) as JsonArray ?? [];
             if (context.Json) JsonOutput.Write(context.Out, users);
             else Table.Write(context.Out, ["USER", "ADMIN", "STATUS", "CREATED"], users.Select(u => (IReadOnlyList<string>)
                 [Format.Str(u, "username"), u?["isAdmin"]?.GetValue<bool>() == true ? "yes" : "no",
@@ -37,7 +37,7 @@ public static class UsersCommand
         {
             context.Api.RequireLogin();
             var name = parse.GetValue(Name)!;
-            var user = await context.Api.PostAsync($"api/users/{Uri.EscapeDataString(name)}/{(disable ? "disable" : "enable")}", null, ct);
+            var user = await context.Api.PostAsync(Feather.Contracts.Routes.Expand(disable ? Feather.Contracts.Routes.DisableUser : Feather.Contracts.Routes.EnableUser, name), null, ct);
             if (context.Json) JsonOutput.Write(context.Out, user);
             else context.Out.WriteLine($"{(disable ? "disabled" : "enabled")} user {Format.Str(user, "username", name)}");
             return ExitCodes.Ok;

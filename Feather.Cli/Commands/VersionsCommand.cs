@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using Feather.Cli.Api;
 using Feather.Cli.Output;
+using Feather.Contracts;
 
 namespace Feather.Cli.Commands;
 
@@ -17,11 +18,11 @@ public static class VersionsCommand
             VersionsListCommand.Create(env), VersionsPromoteCommand.Create(env), VersionsRollbackCommand.Create(env), VersionsTagCommand.Create(env),
         };
 
-    /// <summary>Prints the answer of a live-version change: <c>{"owner","model","liveVersion"}</c>.</summary>
-    public static void WriteLive(CommandContext context, JsonNode? answer, ModelRef model, string verb)
+    /// <summary>Prints the answer of a live-version change: the model, with its new <c>liveVersion</c>.</summary>
+    public static void WriteLive(CommandContext context, Answer<ModelDetail> answer, ModelRef model, string verb)
     {
-        if (context.Json) JsonOutput.Write(context.Out, answer);
-        else context.Out.WriteLine($"{verb}: {model} now serves version {Format.Str(answer, "liveVersion", "?")}");
+        if (context.Json) JsonOutput.Write(context.Out, answer.Body);
+        else context.Out.WriteLine($"{verb}: {model} now serves version {Format.Number(answer.Value.LiveVersion, "?")}");
     }
 }
 
@@ -34,24 +35,24 @@ public static class VersionsListCommand
         CommandContext.Bind(command, env, async (context, parse, ct) =>
         {
             var model = ModelRef.Parse(parse.GetValue(VersionsCommand.Model)!, allowVersion: false);
-            var versions = await context.Api.GetAsync($"{model.ApiPath}/versions", ct) as JsonArray ?? [];
-            if (context.Json) JsonOutput.Write(context.Out, versions);
-            else if (versions.Count == 0) context.Out.WriteLine($"{model} has no versions");
-            else WriteTable(context.Out, versions, null);
+            var answer = await context.Api.SendAsync<VersionSummary[]>(HttpMethod.Get, Routes.Expand(Routes.Versions, model.Owner, model.Model), null, ct);
+            if (context.Json) JsonOutput.Write(context.Out, answer.Body);
+            else if (answer.Value.Length == 0) context.Out.WriteLine($"{model} has no versions");
+            else WriteTable(context.Out, answer.Value, null);
             return ExitCodes.Ok;
         });
         return command;
     }
 
-    public static void WriteTable(TextWriter writer, JsonArray versions, string? liveVersion) =>
+    public static void WriteTable(TextWriter writer, IEnumerable<VersionSummary> versions, int? liveVersion) =>
         Table.Write(writer, ["VERSION", "LIVE", "CREATED", "IMAGE", "TAGS", "NOTES"], versions.Select(v => (IReadOnlyList<string>)
         [
-            Format.Str(v, "number"),
-            v?["live"]?.GetValueKind() == System.Text.Json.JsonValueKind.True || (liveVersion is { Length: > 0 } && Format.Str(v, "number") == liveVersion) ? "*" : "",
-            Format.Time(v, "createdAt"),
-            Format.Str(v, "imageStatus"),
-            Format.Tags(v?["tags"]),
-            Format.Str(v, "notes"),
+            Format.Number(v.Number),
+            v.Live || v.Number == liveVersion ? "*" : "",
+            Format.Time(v.CreatedAt),
+            v.ImageStatus,
+            string.Join(", ", v.Tags),
+            v.Notes ?? "",
         ]));
 }
 
@@ -65,8 +66,8 @@ public static class VersionsPromoteCommand
         {
             var model = ModelRef.Parse(parse.GetValue(VersionsCommand.Model)!, allowVersion: false);
             context.Api.RequireLogin();
-            var answer = await context.Api.PostAsync($"{model.ApiPath}/live",
-                new JsonObject { ["version"] = parse.GetValue(VersionsCommand.Number).ToString(System.Globalization.CultureInfo.InvariantCulture) }, ct);
+            var answer = await context.Api.SendAsync<ModelDetail>(HttpMethod.Post, Routes.Expand(Routes.Live, model.Owner, model.Model),
+                new VersionChoice(parse.GetValue(VersionsCommand.Number).ToString(System.Globalization.CultureInfo.InvariantCulture)), ct);
             VersionsCommand.WriteLive(context, answer, model, "promoted");
             return ExitCodes.Ok;
         });
@@ -84,7 +85,7 @@ public static class VersionsRollbackCommand
         {
             var model = ModelRef.Parse(parse.GetValue(VersionsCommand.Model)!, allowVersion: false);
             context.Api.RequireLogin();
-            var answer = await context.Api.PostAsync($"{model.ApiPath}/rollback", null, ct);
+            var answer = await context.Api.SendAsync<ModelDetail>(HttpMethod.Post, Routes.Expand(Routes.Rollback, model.Owner, model.Model), null, ct);
             VersionsCommand.WriteLive(context, answer, model, "rolled back");
             return ExitCodes.Ok;
         });
@@ -108,8 +109,9 @@ public static class VersionsTagCommand
                 throw new CliException(ExitCodes.Usage, $"'{tag}' is not a valid tag", "a tag starts with a letter and holds letters, digits, '.', '_' or '-' (a number would be confused with a version)");
             context.Api.RequireLogin();
             var number = parse.GetValue(VersionsCommand.Number);
-            var answer = await context.Api.PutAsync($"{model.ApiPath}/tags/{Uri.EscapeDataString(tag)}", new JsonObject { ["version"] = number }, ct);
-            if (context.Json) JsonOutput.Write(context.Out, answer ?? new JsonObject { ["tag"] = tag, ["version"] = number });
+            var answer = await context.Api.SendAsync<ModelDetail>(HttpMethod.Put, Routes.Expand(Routes.Tag, model.Owner, model.Model, tag),
+                new VersionChoice(number.ToString(System.Globalization.CultureInfo.InvariantCulture)), ct);
+            if (context.Json) JsonOutput.Write(context.Out, answer.Body);
             else context.Out.WriteLine($"tagged {model} version {number} as {tag}");
             return ExitCodes.Ok;
         });

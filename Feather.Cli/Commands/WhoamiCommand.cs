@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using Feather.Cli.Output;
+using Feather.Contracts;
 
 namespace Feather.Cli.Commands;
 
@@ -18,18 +19,19 @@ public static class WhoamiCommand
     {
         var api = context.Api;
         api.RequireLogin();
-        var me = await api.GetAsync("api/me", ct);
+        var answer = await api.SendAsync<Me>(HttpMethod.Get, Routes.Me, null, ct);
         if (context.Json)
         {
-            var copy = me?.DeepClone() as JsonObject ?? [];
+            var copy = answer.Body?.DeepClone() as JsonObject ?? [];
             copy["server"] = api.Settings.Display;
             copy["tokenSource"] = api.Settings.TokenSource;
             JsonOutput.Write(context.Out, copy);
             return ExitCodes.Ok;
         }
-        var admin = me?["isAdmin"]?.GetValueKind() == System.Text.Json.JsonValueKind.True ? " (admin)" : "";
-        context.Out.WriteLine($"{Format.Str(me, "username")}{admin} on {api.Settings.Display}");
-        var teams = Format.Str(me, "teams");
+        var me = answer.Value;
+        var admin = me.IsAdmin ? " (admin)" : "";
+        context.Out.WriteLine($"{me.Username}{admin} on {api.Settings.Display}");
+        var teams = string.Join(", ", me.Teams ?? []);
         if (teams.Length > 0) context.Out.WriteLine($"teams: {teams}");
         context.Out.WriteLine($"token from: {(api.Settings.TokenSource == "login" ? context.Store.Path : api.Settings.TokenSource)}");
         return ExitCodes.Ok;

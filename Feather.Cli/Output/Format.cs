@@ -38,6 +38,19 @@ public static class Format
             ? t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + "Z"
             : Str(node, name);
 
+    /// <summary>A timestamp of a record in the same terms as <see cref="Time(JsonNode?, string)"/>; empty when absent.</summary>
+    public static string Time(DateTime? time) => time is null ? ""
+        : (time.Value.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(time.Value, DateTimeKind.Utc) : time.Value)
+            .ToUniversalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + "Z";
+
+    public static string Number(int? number, string fallback = "") =>
+        number?.ToString(CultureInfo.InvariantCulture) ?? fallback;
+
+    /// <summary>A model's catalogue tags as <see cref="Tags(JsonNode?)"/> writes them: <c>task: a, b; dataset: c</c>.</summary>
+    public static string Tags(Feather.Contracts.CatalogueTags? tags) => tags is null ? "" : TerminalText.Safe(string.Join("; ",
+        new[] { ("task", tags.Task), ("dataset", tags.Dataset) }.Where(g => g.Item2 is { Length: > 0 })
+            .Select(g => $"{g.Item1}: {string.Join(", ", g.Item2)}")));
+
     public static string Tags(JsonNode? tags) => TerminalText.Safe(tags switch
     {
         JsonArray list => string.Join(", ", list.Select(t => t?.ToString())),

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Feather.Cli.Api;
 using Feather.Cli.Output;
+using Feather.Contracts;
 
 namespace Feather.Cli.Runs;
 
@@ -86,9 +88,9 @@ public static class StepPrinter
         return $"{Format.Str(obj, "name", "(unnamed)")}  {media}  {Format.Bytes(size)}";
     }
 
-    public static void WriteError(TextWriter writer, JsonNode? step)
+    public static void WriteError(TextWriter writer, StepView step)
     {
-        var error = step?["error"];
+        var error = step.Error.AsNode();
         if (error is JsonObject e)
         {
             var type = Format.Str(e, "type");
@@ -103,14 +105,13 @@ public static class StepPrinter
             }
         }
         else if (error is not null) writer.WriteLine($"  {TerminalText.Safe(error.ToString())}");
-        WriteLogs(writer, step, "  ");
+        WriteLogs(writer, step.Logs, "  ");
     }
 
-    public static void WriteLogs(TextWriter writer, JsonNode? step, string indent)
+    public static void WriteLogs(TextWriter writer, string? logs, string indent)
     {
-        var logs = Format.Str(step, "logs");
-        if (logs.Length == 0) return;
+        if (string.IsNullOrEmpty(logs)) return;
         writer.WriteLine($"{indent}logs:");
-        foreach (var line in logs.TrimEnd('\n').Split('\n')) writer.WriteLine($"{indent}  | {line}");
+        foreach (var line in TerminalText.Safe(logs).TrimEnd('\n').Split('\n')) writer.WriteLine($"{indent}  | {line}");
     }
 }

@@ -4,18 +4,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Feather.Server.Auth;
 
-public sealed record CreateTokenRequest(string? Username = null, string? Password = null, string? Name = null, string[]? Scopes = null);
-public sealed record CreatedToken(string Id, string Token, string Name, string[] Scopes, DateTime CreatedAt);
-public sealed record TokenInfo(string Id, string Name, string[] Scopes, DateTime CreatedAt, DateTime? LastUsedAt);
-public sealed record Me(string Username, bool IsAdmin, string[] Teams, string[] Scopes);
-public sealed record CreateUserRequest(string Username, string Password, bool IsAdmin = false);
-public sealed record UserInfo(string Username, bool IsAdmin, DateTime CreatedAt, bool Disabled);
-public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
-public sealed record SignedOutEverywhere(string Username, int TokensRevoked);
-public sealed record CreateTeamRequest(string Name);
-public sealed record AddMemberRequest(string Username);
-public sealed record TeamInfo(string Name, string[] Members, DateTime CreatedAt);
-
 public static class AuthApi
 {
     public static class Policies
@@ -185,6 +173,7 @@ public static class AuthApi
     /// Every portal session of the user ends; a call made with a session cookie gets a fresh one.
     /// Tokens stay valid (sign out everywhere revokes them).
     /// </summary>
+    [EndpointName("changePassword"), EndpointSummary("Change your password")]
     private static async Task<Results<NoContent, ProblemHttpResult>> ChangePasswordAsync(ChangePasswordRequest request, HttpContext http,
         Accounts accounts, LoginThrottle throttle)
     {
@@ -208,6 +197,7 @@ public static class AuthApi
     /// Ends every portal session of the caller and revokes all their tokens, the calling one
     /// included. Needs the publish scope, so a read-only token cannot sign its user out.
     /// </summary>
+    [EndpointName("logoutEverywhere"), EndpointSummary("Sign out everywhere: end every session and revoke every token")]
     private static async Task<Ok<SignedOutEverywhere>> SignOutEverywhereAsync(HttpContext http, Accounts accounts)
     {
         var user = accounts.FindUser(Caller.From(http.User).Username!)!;
@@ -245,7 +235,7 @@ public static class AuthApi
             : Problems.NotFound($"you have no token with id '{id}'");
     }
 
-    [EndpointName("getMe"), EndpointSummary("Who am I")]
+    [EndpointName("me"), EndpointSummary("Who am I")]
     private static Ok<Me> GetMe(HttpContext http, Accounts accounts)
     {
         var caller = Caller.From(http.User);
@@ -275,6 +265,7 @@ public static class AuthApi
     /// Disables a user: they cannot sign in, their tokens are refused and their portal sessions end
     /// at once (all until enabled again; the tokens then work again). Admins cannot disable themselves.
     /// </summary>
+    [EndpointName("disableUser"), EndpointSummary("Disable a user (admin)")]
     private static Results<Ok<UserInfo>, ProblemHttpResult> DisableUser(string username, HttpContext http, Accounts accounts)
     {
         var user = accounts.FindUser(username);
@@ -285,6 +276,7 @@ public static class AuthApi
         return TypedResults.Ok(ToInfo(user));
     }
 
+    [EndpointName("enableUser"), EndpointSummary("Enable a disabled user (admin)")]
     private static Results<Ok<UserInfo>, ProblemHttpResult> EnableUser(string username, Accounts accounts)
     {
         var user = accounts.FindUser(username);

@@ -9,10 +9,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Feather.Server.Auth;
 
-public sealed record LoginRequest(string Username, string Password);
-public sealed record SessionInfo(string Username, bool IsAdmin);
-public sealed record AntiforgeryInfo(string Token, string HeaderName);
-
 /// <summary>
 /// Portal sessions: a password login sets an HttpOnly, SameSite=Strict cookie; every unsafe call
 /// (POST, PUT, PATCH, DELETE) made with that cookie must carry the antiforgery token from
@@ -143,7 +139,7 @@ public static class CookieSessions
     }
 
     /// <summary>Sets the antiforgery cookie and returns the matching token to send in X-CSRF-TOKEN.</summary>
-    [EndpointName("getAntiforgeryToken"), EndpointSummary("Get an antiforgery token")]
+    [EndpointName("antiforgery"), EndpointSummary("Get an antiforgery token")]
     private static Ok<AntiforgeryInfo> Antiforgery(HttpContext http, IAntiforgery antiforgery)
     {
         var tokens = antiforgery.GetAndStoreTokens(http);

@@ -38,8 +38,7 @@ public static class HttpSetup
             o.StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
-            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
-            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+            ContractJson.Configure(o.SerializerOptions);
         });
         builder.Services.AddOptions<ForwardedHeadersOptions>().Configure<Configuration.FeatherOptions>((forwarded, options) =>
         {
@@ -54,7 +53,11 @@ public static class HttpSetup
                                          | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto;
             foreach (var proxy in options.TrustedProxies) forwarded.KnownProxies.Add(proxy);
         });
-        builder.Services.AddOpenApi(FeatherOpenApi.Configure);
+        builder.Services.AddOpenApi(o =>
+        {
+            FeatherOpenApi.Configure(o);
+            o.AddContractTransformers();
+        });
         return builder;
     }
 

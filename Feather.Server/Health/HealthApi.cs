@@ -67,7 +67,7 @@ public static class HealthApi
         return app;
     }
 
-    [EndpointName("readiness"), EndpointSummary("Is the server ready to run steps")]
+    [EndpointName("ready"), EndpointSummary("Is the server ready to run steps")]
     private static async Task<Results<Ok<ReadinessStatus>, JsonHttpResult<ReadinessStatus>>> ReadyAsync(
         IEnumerable<IReadinessCheck> checks, CancellationToken ct)
     {

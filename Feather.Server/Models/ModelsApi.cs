@@ -4,25 +4,9 @@ using Feather.Server.Common;
 using Feather.Server.Environments;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using FileInfo = Feather.Contracts.FileInfo;
 
 namespace Feather.Server.Models;
-
-public sealed record CatalogueTags(string[] Task, string[] Dataset);
-public sealed record ModelSummary(string Owner, string Name, string Description, int? LiveVersion, string Visibility,
-    CatalogueTags Tags, IReadOnlyDictionary<string, int> VersionTags, DateTime UpdatedAt, string? Title);
-public sealed record VersionSummary(int Number, DateTime CreatedAt, string Publisher, string? Notes, string ImageStatus,
-    bool Live, string[] Tags);
-public sealed record ModelDetail(string Owner, string Name, string Description, string Visibility, int? LiveVersion,
-    int LatestVersion, CatalogueTags Tags, IReadOnlyDictionary<string, int> VersionTags, DateTime CreatedAt,
-    DateTime UpdatedAt, VersionSummary[] Versions, JsonElement? Metadata);
-public sealed record FileInfo(string Path, string Sha256, long Size, string Kind);
-public sealed record EnvironmentInfo(string RunnerImage, string Profile, string Python, string[] SystemPackages, string[] PythonPackages, string? RunnerImageId);
-public sealed record ImageInfo(string Status, string Log, string? Error, double? Seconds, string? EnvironmentImage,
-    string? VersionImage, DateTime? StartedAt, DateTime? EndedAt);
-public sealed record VersionDetail(string Owner, string Model, int Number, DateTime CreatedAt, string Publisher, string? Notes,
-    bool Live, string[] Tags, JsonElement Metadata, FileInfo[] Files, EnvironmentInfo Environment, ImageInfo Image);
-public sealed record UpdateModelRequest(string? Visibility = null, string? Description = null);
-public sealed record VersionChoice(string Version);
 
 public static class ModelsApi
 {
@@ -39,19 +23,18 @@ public static class ModelsApi
 
     public static IEndpointRouteBuilder MapModels(this IEndpointRouteBuilder app)
     {
-        var models = app.MapGroup("/api/models").WithTags("Models").WithProblems();
-        models.MapGet("/", List).RequireAuthorization(AuthApi.Policies.Browse);
+        var models = app.MapGroup("").WithTags("Models").WithProblems();
+        models.MapGet(Routes.Models, List).RequireAuthorization(AuthApi.Policies.Browse);
 
-        var model = models.MapGroup("/{owner}/{model}");
-        model.MapGet("/", Get).RequireAuthorization(AuthApi.Policies.Browse);
-        model.MapPatch("/", Update).RequireAuthorization(AuthApi.Policies.Publish);
-        model.MapGet("/openapi.json", OpenApiDocument).RequireAuthorization(AuthApi.Policies.Browse);
-        model.MapGet("/versions", ListVersions).RequireAuthorization(AuthApi.Policies.Browse);
-        model.MapGet("/versions/{reference}", GetVersion).RequireAuthorization(AuthApi.Policies.Browse);
-        model.MapPost("/live", Promote).RequireAuthorization(AuthApi.Policies.Publish);
-        model.MapPost("/rollback", Rollback).RequireAuthorization(AuthApi.Policies.Publish);
-        model.MapPut("/tags/{tag}", SetTag).RequireAuthorization(AuthApi.Policies.Publish);
-        model.MapDelete("/tags/{tag}", DeleteTag).RequireAuthorization(AuthApi.Policies.Publish);
+                models.MapGet(Routes.Model, Get).RequireAuthorization(AuthApi.Policies.Browse);
+        models.MapPatch(Routes.Model, Update).RequireAuthorization(AuthApi.Policies.Publish);
+        models.MapGet(Routes.ModelOpenApi, OpenApiDocument).RequireAuthorization(AuthApi.Policies.Browse);
+        models.MapGet(Routes.Versions, ListVersions).RequireAuthorization(AuthApi.Policies.Browse);
+        models.MapGet(Routes.Version, GetVersion).RequireAuthorization(AuthApi.Policies.Browse);
+        models.MapPost(Routes.Live, Promote).RequireAuthorization(AuthApi.Policies.Publish);
+        models.MapPost(Routes.Rollback, Rollback).RequireAuthorization(AuthApi.Policies.Publish);
+        models.MapPut(Routes.Tag, SetTag).RequireAuthorization(AuthApi.Policies.Publish);
+        models.MapDelete(Routes.Tag, DeleteTag).RequireAuthorization(AuthApi.Policies.Publish);
         return app;
     }
 
@@ -109,7 +92,7 @@ public static class ModelsApi
         string owner, string model, VersionChoice request, HttpContext http, ModelStore store) =>
         Answer(store.Promote(owner, model, Caller.From(http.User), request.Version), owner, model, null, store);
 
-    [EndpointName("rollbackModel"), EndpointSummary("Roll back to the previous live version")]
+    [EndpointName("rollbackVersion"), EndpointSummary("Roll back to the previous live version")]
     private static Results<Ok<ModelDetail>, ProblemHttpResult> Rollback(string owner, string model, HttpContext http, ModelStore store) =>
         Answer(store.Rollback(owner, model, Caller.From(http.User)), owner, model, null, store);
 

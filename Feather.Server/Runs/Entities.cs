@@ -2,23 +2,6 @@ using System.Text.Json;
 
 namespace Feather.Server.Runs;
 
-public static class StepStatus
-{
-    public const string Pending = "pending";            // an earlier step has not succeeded yet
-    public const string AwaitingInput = "awaiting_input";
-    public const string Queued = "queued";
-    public const string Running = "running";
-    public const string Succeeded = "succeeded";
-    public const string Failed = "failed";
-    public const string InvalidInput = "invalid_input";
-    public const string TimedOut = "timed_out";
-    public const string Cancelled = "cancelled";
-    public const string Stale = "stale";                // an earlier step was re-run; run this one again
-
-    public static bool IsActive(string s) => s is Queued or Running;
-    public static bool IsTerminal(string s) => s is Succeeded or Failed or InvalidInput or TimedOut or Cancelled;
-}
-
 public sealed class RunStepRecord
 {
     public int Index { get; set; }
@@ -46,23 +29,6 @@ public sealed class RunRecord
     public DateTime CreatedAt { get; set; }
     public List<RunStepRecord> Steps { get; set; } = [];
 }
-
-public sealed record StepView(int Index, string Name, string Status, JsonElement? Outputs, JsonElement? Error, string? Message,
-    string Logs, DateTime? QueuedAt, DateTime? StartedAt, DateTime? EndedAt);
-
-/// <summary>The data of a step's <c>log</c> server-sent event: the log text added since the previous one.</summary>
-public sealed record StepLogEvent(int Index, string Text);
-
-public sealed record RunView(string Id, string Owner, string Model, int Version, string? CreatedBy, DateTime CreatedAt, StepView[] Steps);
-
-public sealed record StartRunRequest(string? Version = null);
-
-public sealed record SubmitStepRequest(JsonElement Responses);
-
-/// <param name="Version">A version number or tag (default: the live version).</param>
-public sealed record ExecuteRequest(JsonElement Responses, string? Version = null);
-
-public sealed record ExecutionView(string RunId, StepView Step);
 
 public static class RunMapping
 {

@@ -39,22 +39,22 @@ public static class RunsApi
 
     public static IEndpointRouteBuilder MapRuns(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/models/{owner}/{model}/runs", StartAsync).WithTags("Runs")
+        app.MapPost(Routes.StartRun, StartAsync).WithTags("Runs")
             .RequireAuthorization(AuthApi.Policies.TryRun).RequireRateLimiting(AnonymousRunLimit)
             .ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(429);
 
-        app.MapGet("/api/runs", Mine).WithTags("Runs").RequireAuthorization(AuthApi.Policies.Read).ProducesProblem(401).ProducesProblem(403);
+        app.MapGet(Routes.Runs, Mine).WithTags("Runs").RequireAuthorization(AuthApi.Policies.Read).ProducesProblem(401).ProducesProblem(403);
 
-        var runs = app.MapGroup("/api/runs/{runId}").WithTags("Runs").WithProblems(400, 401, 403, 404, 409, 429, 503);
-        runs.MapGet("/", Get).RequireAuthorization(AuthApi.Policies.Browse);
-        runs.MapGet("/steps/{index:int}", GetStep).RequireAuthorization(AuthApi.Policies.Browse);
-        runs.MapGet("/steps/{index:int}/responses", GetResponses).RequireAuthorization(AuthApi.Policies.Browse);
-        runs.MapPost("/steps/{index:int}", SubmitAsync).RequireAuthorization(AuthApi.Policies.TryRun)
+        var runs = app.MapGroup("").WithTags("Runs").WithProblems(400, 401, 403, 404, 409, 429, 503);
+        runs.MapGet(Routes.Run, Get).RequireAuthorization(AuthApi.Policies.Browse);
+        runs.MapGet(Routes.Step, GetStep).RequireAuthorization(AuthApi.Policies.Browse);
+        runs.MapGet(Routes.StepResponses, GetResponses).RequireAuthorization(AuthApi.Policies.Browse);
+        runs.MapPost(Routes.Step, SubmitAsync).RequireAuthorization(AuthApi.Policies.TryRun)
             .RequireRateLimiting(AnonymousRunLimit);
-        runs.MapDelete("/steps/{index:int}", CancelAsync).RequireAuthorization(AuthApi.Policies.TryRun);
-        runs.MapGet("/steps/{index:int}/events", Events).RequireAuthorization(AuthApi.Policies.Browse);
+        runs.MapDelete(Routes.Step, CancelAsync).RequireAuthorization(AuthApi.Policies.TryRun);
+        runs.MapGet(Routes.StepEvents, Events).RequireAuthorization(AuthApi.Policies.Browse);
 
-        app.MapPost("/api/models/{owner}/{model}/execute", ExecuteAsync).WithTags("Runs")
+        app.MapPost(Routes.Execute, ExecuteAsync).WithTags("Runs")
             .RequireAuthorization(AuthApi.Policies.TryRun).RequireRateLimiting(AnonymousRunLimit)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409)
             .ProducesProblem(429).ProducesProblem(503);
@@ -75,11 +75,11 @@ public static class RunsApi
                 ? $"{owner}/{model} has no live version"
                 : $"{owner}/{model} has no version or tag '{request.Version}'");
         var run = runs.Create(found, version, Caller.From(http.User).Username);
-        return TypedResults.Created($"/api/runs/{run.Id}", run.ToView());
+        return TypedResults.Created(Routes.Expand(Routes.Run, run.Id), run.ToView());
     }
 
     /// <summary>The caller's runs, newest first (to resume one after a page reload).</summary>
-    [EndpointName("listMyRuns"), EndpointSummary("List your runs")]
+    [EndpointName("listRuns"), EndpointSummary("List your runs")]
     private static Ok<RunView[]> Mine(HttpContext http, RunService runs, ModelStore store, int? limit)
     {
         var caller = Caller.From(http.User);
@@ -138,11 +138,11 @@ public static class RunsApi
         if (submitted is not SubmitResult.Queued(var queued, var done)) return Problem(submitted, http);
 
         var wait = Math.Min(PreferredWait(http.Request.Headers["Prefer"]), options.MaxWaitSeconds);
-        if (wait == 0) return TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", queued);
+        if (wait == 0) return TypedResults.Accepted(Routes.Expand(Routes.Step, runId, index), queued);
         http.Response.Headers["Preference-Applied"] = $"wait={wait}";
         await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(wait), ct));
         if (done.IsCompletedSuccessfully) return TypedResults.Ok(done.Result.ToView());
-        return TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", runs.Find(runId)!.Steps[index].ToView());
+        return TypedResults.Accepted(Routes.Expand(Routes.Step, runId, index), runs.Find(runId)!.Steps[index].ToView());
     }
 
     /// <summary>Cancels a queued or running step; answers the step once it has stopped (or 202 while it is stopping).</summary>
@@ -161,7 +161,7 @@ public static class RunsApi
         await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(10), ct));
         return done.IsCompletedSuccessfully
             ? TypedResults.Ok(done.Result.ToView())
-            : TypedResults.Accepted($"/api/runs/{runId}/steps/{index}", runs.Find(runId)!.Steps[index].ToView());
+            : TypedResults.Accepted(Routes.Expand(Routes.Step, runId, index), runs.Find(runId)!.Steps[index].ToView());
     }
 
     /// <summary>
@@ -171,7 +171,7 @@ public static class RunsApi
     /// and the stream ends; a step that has already finished answers its result at once. A client holds at
     /// most FEATHER_MAX_EVENT_STREAMS streams open at once (429 beyond).
     /// </summary>
-    [EndpointName("streamStepEvents"), EndpointSummary("Stream a step's log and result (server-sent events)")]
+    [EndpointName("stepEvents"), EndpointSummary("Stream a step's log and result (server-sent events)")]
     private static async Task<Results<ServerSentEventsResult<object>, ProblemHttpResult>> Events(
         string runId, int index, HttpContext http, RunService runs, ModelStore store, EventStreamLimit limit, CancellationToken ct)
     {
@@ -248,11 +248,11 @@ public static class RunsApi
         var submitted = await runs.SubmitAsync(run.Id, 0, request.Responses, ct);
         if (submitted is not SubmitResult.Queued(var queued, var done)) return Problem(submitted, http);
         var wait = Math.Min(PreferredWait(http.Request.Headers["Prefer"]), options.MaxWaitSeconds);
-        if (wait == 0) return TypedResults.Accepted($"/api/runs/{run.Id}/steps/0", new ExecutionView(run.Id, queued));
+        if (wait == 0) return TypedResults.Accepted(Routes.Expand(Routes.Step, run.Id, 0), new ExecutionView(run.Id, queued));
         http.Response.Headers["Preference-Applied"] = $"wait={wait}";
         await Task.WhenAny(done, Task.Delay(TimeSpan.FromSeconds(wait), ct));
         if (done.IsCompletedSuccessfully) return TypedResults.Ok(new ExecutionView(run.Id, done.Result.ToView()));
-        return TypedResults.Accepted($"/api/runs/{run.Id}/steps/0", new ExecutionView(run.Id, runs.Find(run.Id)!.Steps[0].ToView()));
+        return TypedResults.Accepted(Routes.Expand(Routes.Step, run.Id, 0), new ExecutionView(run.Id, runs.Find(run.Id)!.Steps[0].ToView()));
     }
 
     /// <summary>Runs by a user are theirs (and admins'); anonymous runs are reachable by whoever has the id.</summary>

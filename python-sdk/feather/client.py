@@ -11,6 +11,12 @@
     for event in handle.events():                            # status changes and new log text
         print(event)
     outputs = handle.result(timeout=120)                     # = run.step(0, responses, timeout=120)
+    handle.cancel()                                          # or run.cancel(): stops a queued or running step
+
+    step = client.execute("ada/image-classifier", responses, wait=60)   # one call: a new run's step 0
+
+Routes and statuses come from `feather/_contract.py`, generated from the server's OpenAPI document
+(scripts/gen-contract.py).
 
 The blocking call is the non-blocking one plus a wait: `run.step(i, r)` is `run.submit(i, r).result()`.
 A step that ends badly raises `StepFailed` (with the error type, message, model frames and logs)
@@ -29,11 +35,13 @@ import urllib.parse
 import urllib.request
 from typing import Any, Iterator
 
+from . import _contract
 from ._binary import guess_media_type
 from .errors import FeatherError
 
-PENDING = ("queued", "running")
-"""Statuses of a step that has not ended; every other status is terminal."""
+PENDING = _contract.ACTIVE
+"""Statuses of a step that is still running (queued, running); the server's table (feather/_contract.py,
+generated from its OpenAPI document)."""
 
 
 class ApiError(FeatherError):
@@ -149,16 +157,22 @@ class Client:
         except ValueError as exc:
             raise ApiError(0, "the server's answer is not JSON", str(exc), method=method, url=url) from None
 
+    def call(self, operation: str, params: dict[str, Any] | None = None, body: Any = None,
+             headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """One API call by its operation id (feather/_contract.py), e.g. `call("getRun", {"runId": id})`."""
+        method, path = route(operation, params or {})
+        return self.request(method, path, body, headers)
+
     # ---- models and runs ----------------------------------------------------------------------
 
     def models(self) -> list[dict[str, Any]]:
         """`GET /api/models`: [{"owner", "name", "description", "liveVersion", "visibility", "tags"}]."""
-        return self.request("GET", "/api/models")[1]
+        return self.call("listModels")[1]
 
     def model(self, owner_model: str) -> dict[str, Any]:
         """`GET /api/models/{owner}/{model}`: the model with its versions and the live metadata."""
         owner, name, _ = _split(owner_model)
-        return self.request("GET", f"/api/models/{_q(owner)}/{_q(name)}")[1]
+        return self.call("getModel", {"owner": owner, "model": name})[1]
 
     def run(self, owner_model: str, version: int | str | None = None) -> Run:
         """Starts a run of `owner/model` pinned to `version` (a number or a tag; `owner/model@3` works
@@ -168,11 +182,25 @@ class Client:
             raise ValueError(f"two versions given: {owner_model!r} and version={version!r}")
         pinned = version if version is not None else at
         body: dict[str, Any] = {} if pinned is None else {"version": str(pinned)}
-        return Run(self, self.request("POST", f"/api/models/{_q(owner)}/{_q(name)}/runs", body)[1])
+        return Run(self, self.call("startRun", {"owner": owner, "model": name}, body)[1])
 
     def get_run(self, run_id: str) -> Run:
         """An existing run (to resume it): `GET /api/runs/{id}`."""
-        return Run(self, self.request("GET", f"/api/runs/{_q(run_id)}")[1])
+        return Run(self, self.call("getRun", {"runId": run_id})[1])
+
+    def execute(self, owner_model: str, responses: dict[str, Any] | None = None,
+                version: int | str | None = None, *, wait: float = 0) -> StepHandle:
+        """The stateless call (`POST /api/models/{owner}/{model}/execute`): starts a run and submits
+        its step 0 at once; returns the step's handle (`.run` is the new run, `.result()` waits)."""
+        owner, name, at = _split(owner_model)
+        if version is not None and at is not None and str(version) != at:
+            raise ValueError(f"two versions given: {owner_model!r} and version={version!r}")
+        pinned = version if version is not None else at
+        body: dict[str, Any] = {"responses": responses or {}}
+        if pinned is not None:
+            body["version"] = str(pinned)
+        _, answer = self.call("execute", {"owner": owner, "model": name}, body, _prefer(wait))
+        return StepHandle(self.get_run(answer["runId"]), 0, answer["step"])
 
     # ---- binary payloads ----------------------------------------------------------------------
 
@@ -225,7 +253,7 @@ class Run:
 
     def refresh(self) -> Run:
         """`GET /api/runs/{id}`."""
-        self._update(self.client.request("GET", f"/api/runs/{_q(self.id)}")[1])
+        self._update(self.client.call("getRun", {"runId": self.id})[1])
         return self
 
     def step_state(self, index: int) -> dict[str, Any]:
@@ -241,19 +269,33 @@ class Run:
         seconds, sent as `Prefer: wait=N`, when the server finishes the step sooner)."""
         if not isinstance(responses, (dict, type(None))):
             raise TypeError("responses must be a dict keyed by input name, e.g. {'name': {'texts': ['Ada']}}")
-        headers = {"Prefer": f"wait={int(wait)}"} if wait and wait >= 1 else None
-        _, step = self.client.request("POST", f"/api/runs/{_q(self.id)}/steps/{int(index)}",
-                                      {"responses": responses or {}}, headers)
+        _, step = self.client.call("submitStep", {"runId": self.id, "index": int(index)},
+                                   {"responses": responses or {}}, _prefer(wait))
         return StepHandle(self, int(index), step)
+
+    def responses(self, index: int) -> dict[str, Any]:
+        """`GET /api/runs/{id}/steps/{index}/responses`: the responses last submitted for step `index`."""
+        return self.client.call("getStepResponses", {"runId": self.id, "index": int(index)})[1]
 
     def step(self, index: int, responses: dict[str, Any] | None = None, timeout: float | None = None) -> list[dict[str, Any]]:
         """Runs step `index` and waits for it: `submit(index, responses).result(timeout)`."""
         return self.submit(index, responses).result(timeout)
 
-    def cancel(self) -> Run:
-        """`POST /api/runs/{id}/cancel`: the queued or running step becomes cancelled."""
-        self._update(self.client.request("POST", f"/api/runs/{_q(self.id)}/cancel")[1])
-        return self
+    def cancel(self, index: int | None = None) -> dict[str, Any]:
+        """`DELETE /api/runs/{id}/steps/{index}`: the queued or running step (step `index`, or the
+        one that is queued or running now) becomes cancelled. Returns the step as the server answers
+        it (status `cancelled`, or still `running` while its container stops). Raises ApiError 409
+        when no step is queued or running."""
+        if index is None:
+            self.refresh()
+            with self._lock:
+                active = [s["index"] for s in self.steps if s.get("status") in PENDING]
+            if not active:
+                raise ApiError(409, "nothing to cancel", f"run {self.id} has no queued or running step")
+            index = active[0]
+        _, step = self.client.call("cancelStep", {"runId": self.id, "index": int(index)})
+        self.refresh()
+        return step
 
 
 class StepHandle:
@@ -281,6 +323,11 @@ class StepHandle:
         if self.state.get("status") in PENDING:
             self.poll()
         return self.state.get("status") not in PENDING
+
+    def cancel(self) -> dict[str, Any]:
+        """Cancels this step while it is queued or running: `run.cancel(index)`."""
+        self.state = self.run.cancel(self.index)
+        return self.state
 
     def poll(self) -> dict[str, Any]:
         """One `GET /api/runs/{id}`; returns the step's state."""
@@ -342,6 +389,29 @@ def _api_error(exc: urllib.error.HTTPError, method: str, url: str) -> ApiError:
     elif raw.strip():
         detail = raw.decode("utf-8", "replace")[:500]
     return ApiError(exc.code, str(title), detail, errors, method, url)
+
+
+def route(operation: str, params: dict[str, Any]) -> tuple[str, str]:
+    """(method, path) of an operation of the server's contract, its parameters filled in and escaped."""
+    try:
+        method, template = _contract.ROUTES[operation]
+    except KeyError:
+        raise ValueError(f"no operation {operation!r} in the server's contract") from None
+    missing = [name for name in _params(template) if name not in params]
+    if missing:
+        raise ValueError(f"{operation} needs {', '.join(missing)}")
+    path = template
+    for name in _params(template):
+        path = path.replace("{" + name + "}", _q(params[name]))
+    return method, path
+
+
+def _params(template: str) -> list[str]:
+    return [part.split("}", 1)[0] for part in template.split("{")[1:]]
+
+
+def _prefer(wait: float) -> dict[str, str] | None:
+    return {"Prefer": f"wait={int(wait)}"} if wait and wait >= 1 else None
 
 
 def _split(owner_model: str) -> tuple[str, str, str | None]:

@@ -1,126 +1,114 @@
-using System.Collections.Concurrent;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 
 namespace Feather.Cli.Tests;
 
-/// <summary>`feather password`, `feather users disable|enable|list` and `feather logout --everywhere` against a loopback server.</summary>
-public sealed class AccountCommandsTests : IAsyncLifetime
+/// <summary>
+/// `feather password`, `feather users disable|enable|list`, `feather logout --everywhere` and a problem
+/// detail with terminal escapes, against the real feather-server (one user per test, made by the admin).
+/// </summary>
+[Collection(RealServerCollection.Name)]
+public sealed class AccountCommandsTests(RealServer server)
 {
-    private const string Token = "ftr_alice";
-    private WebApplication _app = null!;
-    private readonly ConcurrentQueue<(string Call, JsonNode? Body)> _calls = new();
-    private string _home = null!;
-
-    public async Task InitializeAsync()
+    /// <summary>A new user with a token of all scopes, and the built CLI logged in with it.</summary>
+    private async Task<(string Name, string Password, BuiltCli Cli)> NewUserAsync(string prefix)
     {
-        _home = Directory.CreateTempSubdirectory("feather-cli-").FullName;
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        _app = builder.Build();
-        _app.Use(async (context, next) =>
-        {
-            var body = context.Request.ContentLength > 0 ? await JsonNode.ParseAsync(context.Request.Body) : null;
-            _calls.Enqueue(($"{context.Request.Method} {context.Request.Path}", body));
-            if (context.Request.Path != "/api/auth/tokens" && context.Request.Headers.Authorization != $"Bearer {Token}")
-            {
-                await Results.Problem(title: "Unauthorized", statusCode: 401).ExecuteAsync(context);
-                return;
-            }
-            context.Items["body"] = body;
-            await next();
-        });
-        _app.MapPost("/api/auth/tokens", () => Results.Json(new { id = "t1", token = Token, name = "cli", scopes = new[] { "read" }, createdAt = "2025-01-31T10:00:00Z" }, statusCode: 201));
-        _app.MapGet("/api/me", () => Results.Json(new { username = "alice", isAdmin = true, teams = Array.Empty<string>(), scopes = new[] { "read" } }));
-        _app.MapPost("/api/auth/password", (HttpContext http) =>
-            (string?)((JsonNode?)http.Items["body"])?["currentPassword"] == "old-password"
-                ? Results.NoContent()
-                : Results.Problem(title: "Forbidden", detail: "the current password is wrong", statusCode: 403));
-        _app.MapPost("/api/auth/logout-everywhere", () => Results.Json(new { username = "alice", tokensRevoked = 3 }));
-        _app.MapGet("/api/users", () => Results.Json(new[]
-        {
-            new { username = "alice", isAdmin = true, createdAt = "2025-01-31T10:00:00Z", disabled = false },
-            new { username = "mallory", isAdmin = false, createdAt = "2025-01-31T10:00:00Z", disabled = true },
-        }));
-        _app.MapPost("/api/users/{name}/disable", (string name) => name == "nobody"
-            ? Results.Problem(title: "Not found", detail: "no user named 'nobody'", statusCode: 404)
-            : Results.Json(new { username = name, isAdmin = false, createdAt = "2025-01-31T10:00:00Z", disabled = true }));
-        _app.MapPost("/api/users/{name}/enable", (string name) =>
-            Results.Json(new { username = name, isAdmin = false, createdAt = "2025-01-31T10:00:00Z", disabled = false }));
-        await _app.StartAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        Directory.Delete(_home, recursive: true);
-    }
-
-    private Dictionary<string, string> Env(bool withToken = true)
-    {
-        var env = new Dictionary<string, string> { ["HOME"] = _home, ["FEATHER_URL"] = _app.Urls.First() };
-        if (withToken) env["FEATHER_TOKEN"] = Token;
-        return env;
+        var name = $"{prefix}{Guid.NewGuid().ToString("N")[..8]}";
+        var password = "first-password-1";
+        await server.SendAsync(HttpMethod.Post, "/api/users", new { username = name, password });
+        var cli = server.Cli(token: "");
+        cli.Environment.Remove("FEATHER_TOKEN");
+        var login = await cli.RunWithStdinAsync(password + "\n", "login", "--user", name, "--password-stdin");
+        Assert.True(login.ExitCode == 0, login.Err);
+        return (name, password, cli);
     }
 
     [Fact]
-    public async Task Password_sends_the_current_and_the_new_password_and_reports_a_wrong_one()
+    public async Task Password_changes_on_the_server_and_a_wrong_current_password_is_refused()
     {
-        var ok = await InProcess.RunAsync(["password", "--password-stdin"], Env(), stdin: "old-password\nnew-password-2\n");
-        Assert.True(ok.ExitCode == 0, ok.Err);
-        Assert.Contains("password changed", ok.Out);
-        var sent = _calls.Single(c => c.Call == "POST /api/auth/password").Body!;
-        Assert.Equal("old-password", (string?)sent["currentPassword"]);
-        Assert.Equal("new-password-2", (string?)sent["newPassword"]);
+        var (name, password, cli) = await NewUserAsync("pw");
+        using (cli)
+        {
+            var wrong = await cli.RunWithStdinAsync("guess-wrong\nnew-password-2\n", "password", "--password-stdin");
+            Assert.Equal((int)ExitCodes.Forbidden, wrong.ExitCode);
 
-        var wrong = await InProcess.RunAsync(["password", "--password-stdin"], Env(), stdin: "guess\nnew-password-2\n");
-        Assert.Equal((int)ExitCodes.Forbidden, wrong.ExitCode);
-        Assert.Contains("the current password is wrong", wrong.Err);
+            var missing = await cli.RunWithStdinAsync(password + "\n", "password", "--password-stdin");
+            Assert.Equal((int)ExitCodes.Usage, missing.ExitCode);
+            Assert.Contains("a password is empty", missing.Err);
 
-        var missing = await InProcess.RunAsync(["password", "--password-stdin"], Env(), stdin: "old-password\n");
-        Assert.Equal((int)ExitCodes.Usage, missing.ExitCode);
-        Assert.Contains("a password is empty", missing.Err);
+            var ok = await cli.RunWithStdinAsync($"{password}\nnew-password-2\n", "password", "--password-stdin");
+            Assert.True(ok.ExitCode == 0, ok.Err);
+            Assert.Contains("password changed", ok.Out);
+        }
+
+        using var http = new HttpClient();
+        using var old = await http.PostAsJsonAsync($"{server.Url}/api/auth/tokens", new { username = name, password, name = "x" });
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, old.StatusCode);
+        using var fresh = await http.PostAsJsonAsync($"{server.Url}/api/auth/tokens", new { username = name, password = "new-password-2", name = "x" });
+        Assert.Equal(System.Net.HttpStatusCode.Created, fresh.StatusCode);
     }
 
     [Fact]
     public async Task Users_disable_enable_and_list()
     {
-        var disabled = await InProcess.RunAsync(["users", "disable", "mallory"], Env());
+        var (name, _, userCli) = await NewUserAsync("dis");
+        using var _ = userCli;
+        using var admin = server.Cli();
+
+        var disabled = await admin.RunAsync("users", "disable", name);
         Assert.True(disabled.ExitCode == 0, disabled.Err);
-        Assert.Contains("disabled user mallory", disabled.Out);
-        Assert.Contains(_calls, c => c.Call == "POST /api/users/mallory/disable");
+        Assert.Contains($"disabled user {name}", disabled.Out);
+        var refused = await userCli.RunAsync("whoami");
+        Assert.NotEqual(0, refused.ExitCode);
 
-        var unknown = await InProcess.RunAsync(["users", "disable", "nobody"], Env());
+        var list = await admin.RunAsync("users", "list");
+        Assert.Matches($@"{name}\s+no\s+disabled", list.Out);
+        Assert.Matches(@"admin\s+yes\s+active", list.Out);
+
+        var unknown = await admin.RunAsync("users", "disable", "nobody-here");
         Assert.Equal((int)ExitCodes.NotFound, unknown.ExitCode);
-        Assert.Contains("no user named 'nobody'", unknown.Err);
+        Assert.Contains("nobody-here", unknown.Err);
 
-        var enabled = await InProcess.RunAsync(["users", "enable", "mallory", "--json"], Env());
+        var enabled = await admin.RunAsync("users", "enable", name, "--json");
         Assert.False((bool)JsonNode.Parse(enabled.Out)!["disabled"]!);
-
-        var list = await InProcess.RunAsync(["users", "list"], Env());
-        Assert.Contains("mallory  no     disabled", list.Out);
-        Assert.Contains("alice    yes    active", list.Out);
+        var back = await userCli.RunAsync("whoami");
+        Assert.True(back.ExitCode == 0, back.Err);
     }
 
     [Fact]
-    public async Task Logout_everywhere_signs_out_on_the_server_and_forgets_the_login()
+    public async Task Logout_everywhere_revokes_every_token_and_forgets_the_login()
     {
-        var login = await InProcess.RunAsync(["login", "--user", "alice", "--password-stdin"], Env(withToken: false), stdin: "old-password\n");
-        Assert.True(login.ExitCode == 0, login.Err);
+        var (name, password, cli) = await NewUserAsync("out");
+        using (cli)
+        {
+            using var http = new HttpClient();
+            using var created = await http.PostAsJsonAsync($"{server.Url}/api/auth/tokens",
+                new { username = name, password, name = "second", scopes = new[] { "read" } });
+            var second = (await created.Content.ReadFromJsonAsync<JsonObject>())!["token"]!.GetValue<string>();
 
-        var both = await InProcess.RunAsync(["logout", "--everywhere", "--keep-token"], Env(withToken: false));
-        Assert.Equal((int)ExitCodes.Usage, both.ExitCode);
+            var both = await cli.RunAsync("logout", "--everywhere", "--keep-token");
+            Assert.Equal((int)ExitCodes.Usage, both.ExitCode);
 
-        var result = await InProcess.RunAsync(["logout", "--everywhere"], Env(withToken: false));
-        Assert.True(result.ExitCode == 0, result.Err);
-        Assert.Contains("signed alice out everywhere", result.Out);
-        Assert.Contains("3 token(s) revoked", result.Out);
-        Assert.Contains(_calls, c => c.Call == "POST /api/auth/logout-everywhere");
-        Assert.DoesNotContain(_calls, c => c.Call.StartsWith("DELETE", StringComparison.Ordinal));
+            var result = await cli.RunAsync("logout", "--everywhere");
+            Assert.True(result.ExitCode == 0, result.Err);
+            Assert.Contains($"signed {name} out everywhere", result.Out);
+            Assert.Contains("2 token(s) revoked", result.Out);
 
-        var after = await InProcess.RunAsync(["whoami"], Env(withToken: false));
-        Assert.Equal((int)ExitCodes.NotLoggedIn, after.ExitCode);
+            var after = await cli.RunAsync("whoami");
+            Assert.Equal((int)ExitCodes.NotLoggedIn, after.ExitCode);
+            using var other = server.Cli(second);
+            Assert.NotEqual(0, (await other.RunAsync("whoami")).ExitCode);
+        }
+    }
+
+    [Fact]
+    public async Task A_problem_detail_with_escape_sequences_is_printed_neutralised()
+    {
+        using var cli = server.Cli();
+        var result = await cli.RunAsync("tokens", "revoke", "\u001b]0;owned\u0007\u001b[2Jx\u001b[8m");
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("you have no token with id", result.Err);
+        Assert.DoesNotContain('\u001b', result.Err);
+        Assert.DoesNotContain('\u0007', result.Err);
     }
 }

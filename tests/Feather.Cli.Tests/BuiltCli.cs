@@ -19,7 +19,11 @@ public sealed class BuiltCli : IDisposable
 
     public sealed record Result(int ExitCode, string Out, string Err);
 
-    public async Task<Result> RunWithStdinAsync(string stdin, params string[] args)
+    public Task<Result> RunWithStdinAsync(string stdin, params string[] args) => RunWithStdinAsync(stdin, TimeSpan.FromSeconds(60), args);
+
+    public Task<Result> RunAsync(TimeSpan timeout, params string[] args) => RunWithStdinAsync("", timeout, args);
+
+    public async Task<Result> RunWithStdinAsync(string stdin, TimeSpan limit, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -34,7 +38,7 @@ public sealed class BuiltCli : IDisposable
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(limit);
         await process.WaitForExitAsync(timeout.Token);
         return new Result(process.ExitCode, await stdout, await stderr);
     }

@@ -45,3 +45,15 @@ def run_runtime(directory: Path, request: dict) -> tuple[list[dict], str, int]:
     proc = feather(cwd=directory, stdin=json.dumps(request), module="feather.runtime")
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     return lines, proc.stderr, proc.returncode
+
+
+@pytest.fixture(scope="session")
+def real_server():
+    """The real feather-server with tests/models/contract published as admin/contract (real_server.py)."""
+    from real_server import RealServer
+
+    server = RealServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()

@@ -1,3 +1,4 @@
+using Feather.Contracts;
 using Feather.Server.Runs;
 using Microsoft.Extensions.Hosting;
 

@@ -3,11 +3,14 @@
 // the OpenAPI document of this server. Everything comes from this server (the portal's
 // content-security policy): no validator badge, no fonts or scripts from elsewhere.
 /* global SwaggerUIBundle */
-(() => {
+import { path } from './contract.js';
+
+{
   const model = /^\/api\/models\/([^/]+)\/([^/]+)\/docs\/?$/.exec(location.pathname);
   const version = new URLSearchParams(location.search).get('version');
   const url = model
-    ? `/api/models/${model[1]}/${model[2]}/openapi.json${version ? `?version=${encodeURIComponent(version)}` : ''}`
+    ? path('getModelOpenApi', { owner: decodeURIComponent(model[1]), model: decodeURIComponent(model[2]) })
+      + (version ? `?version=${encodeURIComponent(version)}` : '')
     : '/openapi/v1.json';
   document.title = model ? `${decodeURIComponent(model[1])}/${decodeURIComponent(model[2])} API reference · Feather` : 'API reference · Feather';
   const back = document.querySelector('.api-docs-back a');
@@ -32,4 +35,4 @@
       return request;
     },
   });
-})();
+}

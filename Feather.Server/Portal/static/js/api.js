@@ -2,6 +2,8 @@
 // A signed-in user has the server's HttpOnly session cookie (the script never sees it); unsafe
 // calls carry the antiforgery token the server gave at sign-in. sessionStorage keeps only who is
 // signed in (for the navigation) and that antiforgery token.
+import { ROUTES, path } from './contract.js';
+
 const SESSION_KEY = 'feather.session';
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -59,23 +61,10 @@ export async function api(method, path, body, { headers = {}, signal } = {}) {
 export const get = async (path, opts) => (await api('GET', path, undefined, opts)).data;
 
 /**
- * Tries routes in order and returns the first answer that is not 404/405 "no such route":
- * the server's routes and docs/contracts.md have differed while both were being written.
+ * One call by its operation id in the server's contract (contract.js, generated from docs/openapi.json):
+ * call('cancelStep', { runId, index }). Answers { status, data } like api().
  */
-export async function firstRoute(calls) {
-  let last;
-  for (const call of calls) {
-    try {
-      return await call();
-    } catch (e) {
-      last = e;
-      const detail = e instanceof ApiError ? (e.problem?.detail || '') : null;
-      const routeMissing = e instanceof ApiError && (e.status === 405 || (e.status === 404 && (!detail || detail.startsWith('no route'))));
-      if (!routeMissing) throw e;
-    }
-  }
-  throw last;
-}
+export const call = (operation, params, body, opts) => api(ROUTES[operation].method, path(operation, params), body, opts);
 
 export const enc = encodeURIComponent;
-export const modelPath = (owner, name) => `/api/models/${enc(owner)}/${enc(name)}`;
+export const modelPath = (owner, model) => path('getModel', { owner, model });

@@ -1,5 +1,6 @@
 // The Feather portal: a small router over the History API and the pages it shows.
-import { get, api, session, ApiError, enc, firstRoute } from './api.js';
+import { get, api, call, session, ApiError, enc } from './api.js';
+import { path as apiPath } from './contract.js';
 import { h, clear, errorBox } from './dom.js';
 
 const main = document.getElementById('main');
@@ -40,7 +41,7 @@ function renderNav() {
 }
 
 async function signOut() {
-  try { await api('POST', '/api/auth/logout'); } catch { /* the session may already be gone; forget it anyway */ }
+  try { await call('logout'); } catch { /* the session may already be gone; forget it anyway */ }
   session.clear();
   renderNav();
   navigate('/');
@@ -102,12 +103,12 @@ function loginPage(root, params, { query }) {
       button.disabled = true;
       clear(status);
       try {
-        const { data } = await api('POST', '/api/auth/login', { username: user.value.trim(), password: pass.value });
+        const { data } = await call('login', {}, { username: user.value.trim(), password: pass.value });
         // the antiforgery token is tied to the signed-in user, so it is asked for after signing in
-        const csrf = await get('/api/auth/antiforgery');
+        const csrf = await get(apiPath('antiforgery'));
         session.set({ username: data.username, isAdmin: !!data.isAdmin, csrf: csrf.token, csrfHeader: csrf.headerName });
         try {
-          const me = await get('/api/me');
+          const me = await get(apiPath('me'));
           session.set({ ...session.get(), teams: me.teams || [] });
         } catch { /* the nav works without the teams */ }
         const next = query.get('next');

@@ -1,12 +1,13 @@
 // The catalogue: public models (and the signed-in user's own and their teams'), searchable and
 // filtered by task and dataset; /owners/{owner} shows one owner's models.
 import { get, enc } from './api.js';
+import { path } from './contract.js';
 import { h, clear, errorBox } from './dom.js';
 import { setTitle } from './app.js';
 
 export async function catalogue(root, [owner], { signal, query }) {
   setTitle(owner ? `Models of ${owner}` : 'Models');
-  const models = await get(owner ? `/api/models?owner=${enc(owner)}` : '/api/models', { signal });
+  const models = await get(owner ? `${path('listModels')}?owner=${enc(owner)}` : path('listModels'), { signal });
   const tasks = [...new Set(models.flatMap((m) => m.tags?.task || []))].sort();
   const datasets = [...new Set(models.flatMap((m) => m.tags?.dataset || []))].sort();
 

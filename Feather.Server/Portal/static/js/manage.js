@@ -1,7 +1,8 @@
 // Management for signed-in users: my models (visibility), versions (promote, roll back, tag,
 // image build status and logs), API tokens (create, shown once, revoke), the account (password
 // change, sign out everywhere), teams.
-import { api, get, session, enc, modelPath, firstRoute } from './api.js';
+import { call, get, session, enc, modelPath } from './api.js';
+import { path } from './contract.js';
 import { h, clear, errorBox, copyButton, formatDate } from './dom.js';
 import { setTitle, navigate } from './app.js';
 
@@ -15,9 +16,9 @@ export async function myModels(root, params, { signal }) {
   const s = requireSession();
   if (!s) return;
   setTitle('My models');
-  const me = await get('/api/me', { signal });
+  const me = await get(path('me'), { signal });
   const mine = new Set([me.username, ...(me.teams || [])]);
-  const models = (await get('/api/models', { signal })).filter((m) => mine.has(m.owner));
+  const models = (await get(path('listModels'), { signal })).filter((m) => mine.has(m.owner));
   const status = h('div', { 'aria-live': 'polite' });
   clear(root, h('h1', {}, 'My models'),
     h('p', {}, `Signed in as ${me.username}`, me.teams?.length ? ` · teams: ${me.teams.join(', ')}` : '', '.'),
@@ -30,7 +31,7 @@ export async function myModels(root, params, { signal }) {
         const select = h('select', { id, onchange: async () => {
           clear(status);
           try {
-            await api('PATCH', modelPath(m.owner, m.name), { visibility: select.value });
+            await call('updateModel', { owner: m.owner, model: m.name }, { visibility: select.value });
             clear(status, h('p.ok', { role: 'status' }, `${m.owner}/${m.name} is now ${select.value}.`));
           } catch (e) { clear(status, errorBox(e)); select.value = m.visibility; }
         } }, ['public', 'unlisted', 'private'].map((v) => h('option', { value: v, selected: v === m.visibility }, v)));
@@ -56,22 +57,19 @@ export async function manageModel(root, [owner, name], { signal }) {
 
   async function load() {
     const model = await get(modelPath(owner, name), { signal });
-    const versions = model.versions?.length ? model.versions : await get(`${modelPath(owner, name)}/versions`, { signal });
+    const versions = model.versions?.length ? model.versions : await get(path('listVersions', { owner, model: name }), { signal });
     const live = model.liveVersion;
 
     const promote = (n) => async () => {
       try {
-        await firstRoute([
-          () => api('POST', `${modelPath(owner, name)}/versions/${n}/promote`),
-          () => api('POST', `${modelPath(owner, name)}/live`, { version: String(n) }),
-        ]);
+        await call('promoteVersion', { owner, model: name }, { version: String(n) });
         done(`Version ${n} is live.`);
         await load();
       } catch (e) { failed(e); }
     };
     const rollback = async () => {
       try {
-        const { data } = await api('POST', `${modelPath(owner, name)}/rollback`);
+        const { data } = await call('rollbackVersion', { owner, model: name });
         done(`Rolled back: version ${data.liveVersion} is live.`);
         await load();
       } catch (e) { failed(e); }
@@ -85,13 +83,7 @@ export async function manageModel(root, [owner, name], { signal }) {
         const tag = tagName.value.trim();
         const n = Number(tagVersion.value);
         try {
-          try {
-            await api('PUT', `${modelPath(owner, name)}/tags/${enc(tag)}`, { version: String(n) });
-          } catch (err) {
-            // docs/contracts.md sends the version as a number; the server reads a number or tag as a string.
-            if (err.status !== 400 || /tag is|must be/.test(err.message)) throw err;
-            await api('PUT', `${modelPath(owner, name)}/tags/${enc(tag)}`, { version: n });
-          }
+          await call('setTag', { owner, model: name, tag }, { version: String(n) });
           done(`Tag ${tag} points at version ${n}.`);
           await load();
         } catch (err) { failed(err); }
@@ -112,7 +104,7 @@ export async function manageModel(root, [owner, name], { signal }) {
           const showLog = h('button.link', { type: 'button', 'aria-expanded': 'false', onclick: async () => {
             if (showLog.getAttribute('aria-expanded') === 'true') { clear(logHost); showLog.setAttribute('aria-expanded', 'false'); return; }
             try {
-              const d = await get(`${modelPath(owner, name)}/versions/${v.number}`, { signal });
+              const d = await get(path('getVersion', { owner, model: name, reference: v.number }), { signal });
               const log = d.image?.log ?? d.buildLog ?? '';
               const error = d.image?.error ?? d.imageError;
               clear(logHost, error ? errorBox(error) : null, h('pre.build-log', { tabindex: '0', 'aria-label': `Build log of version ${v.number}` }, log || '(no log yet)'));
@@ -138,10 +130,9 @@ export async function tokensPage(root, params, { signal }) {
   setTitle('API tokens');
   const status = h('div', { 'aria-live': 'polite' });
   const listHost = h('div');
-  const routes = (suffix = '') => [`/api/auth/tokens${suffix}`, `/api/tokens${suffix}`];
 
   async function load() {
-    const tokens = await firstRoute(routes().map((r) => () => get(r, { signal })));
+    const tokens = await get(path('listTokens'), { signal });
     clear(listHost, tokens.length ? h('table.manage', {},
       h('caption.offscreen', {}, 'API tokens'),
       h('thead', {}, h('tr', {}, ['Name', 'Scopes', 'Created', 'Last used', ''].map((c) => h('th', { scope: 'col' }, c)))),
@@ -152,7 +143,7 @@ export async function tokensPage(root, params, { signal }) {
         h('td', {}, t.lastUsedAt ? formatDate(t.lastUsedAt) : 'never'),
         h('td', {}, h('button.secondary', { type: 'button', onclick: async () => {
           try {
-            await firstRoute(routes(`/${enc(t.id)}`).map((r) => () => api('DELETE', r)));
+            await call('revokeToken', { id: t.id });
             clear(status, h('p.ok', { role: 'status' }, `Token ${t.name} revoked.`));
             await load();
           } catch (e) { clear(status, errorBox(e)); }
@@ -166,7 +157,7 @@ export async function tokensPage(root, params, { signal }) {
       e.preventDefault();
       const chosen = scopes.filter((x) => x.checked).map((x) => x.value);
       try {
-        const { data } = await firstRoute(routes().map((r) => () => api('POST', r, { name: name.value.trim(), scopes: chosen })));
+        const { data } = await call('createToken', {}, { name: name.value.trim(), scopes: chosen });
         clear(status, h('div.card.secret', { role: 'status' },
           h('p', {}, h('strong', {}, `Token “${data.name}” created. `), 'Copy it now: it is shown only once.'),
           h('pre', { 'aria-label': 'New token' }, h('code', {}, data.token)), copyButton('Copy token', () => data.token)));
@@ -202,7 +193,7 @@ function accountSection() {
       e.preventDefault();
       if (fresh.value !== again.value) { clear(status, errorBox(new Error('The two new passwords differ.'))); return; }
       try {
-        await api('POST', '/api/auth/password', { currentPassword: current.value, newPassword: fresh.value });
+        await call('changePassword', {}, { currentPassword: current.value, newPassword: fresh.value });
         passwordForm.reset();
         clear(status, h('p.ok', { role: 'status' }, 'Password changed. Your other sessions were signed out; tokens stay valid.'));
       } catch (err) { clear(status, errorBox(err)); }
@@ -213,7 +204,7 @@ function accountSection() {
   const everywhere = h('button.secondary', { type: 'button', onclick: async () => {
     if (!window.confirm('Sign out of every browser and revoke all your API tokens (the CLI\'s too)?')) return;
     try {
-      await api('POST', '/api/auth/logout-everywhere');
+      await call('logoutEverywhere');
       session.clear();
       window.dispatchEvent(new CustomEvent('feather:signedout'));
       navigate('/login', { replace: true });
@@ -237,8 +228,8 @@ export async function teamsPage(root, params, { signal }) {
   const failed = (e) => clear(status, errorBox(e));
 
   async function load() {
-    const me = await get('/api/me', { signal });
-    const teams = await Promise.all((me.teams || []).map((t) => get(`/api/teams/${enc(t)}`, { signal })));
+    const me = await get(path('me'), { signal });
+    const teams = await Promise.all((me.teams || []).map((t) => get(path('getTeam', { team: t }), { signal })));
     clear(listHost, teams.length ? teams.map((team) => {
       const id = `member-${team.name}`;
       const input = h('input', { id, required: true, maxlength: 64, autocomplete: 'off' });
@@ -248,13 +239,13 @@ export async function teamsPage(root, params, { signal }) {
           h('a', { href: `/owners/${enc(team.name)}` }, `Models of ${team.name}`)),
         h('ul', { 'aria-label': `Members of ${team.name}` }, team.members.map((m) => h('li', {}, m, ' ',
           m === me.username ? null : h('button.link', { type: 'button', 'aria-label': `Remove ${m} from ${team.name}`, onclick: async () => {
-            try { await api('DELETE', `/api/teams/${enc(team.name)}/members/${enc(m)}`); done(`${m} left ${team.name}.`); await load(); }
+            try { await call('removeTeamMember', { team: team.name, username: m }); done(`${m} left ${team.name}.`); await load(); }
             catch (e) { failed(e); }
           } }, 'Remove')))),
         h('form.form-row', { onsubmit: async (e) => {
           e.preventDefault();
           try {
-            await api('POST', `/api/teams/${enc(team.name)}/members`, { username: input.value.trim() });
+            await call('addTeamMember', { team: team.name }, { username: input.value.trim() });
             done(`${input.value.trim()} joined ${team.name}.`);
             await load();
           } catch (err) { failed(err); }
@@ -267,7 +258,7 @@ export async function teamsPage(root, params, { signal }) {
     onsubmit: async (e) => {
       e.preventDefault();
       try {
-        const { data } = await api('POST', '/api/teams', { name: name.value.trim() });
+        const { data } = await call('createTeam', {}, { name: name.value.trim() });
         done(`Team ${data.name} created. Publish to it with feather publish --owner ${data.name}.`);
         name.value = '';
         await load();

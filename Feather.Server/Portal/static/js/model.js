@@ -1,5 +1,6 @@
 // The model page (run interface, use via API, versions, environment, embed), /runs/{id} and /embed.
 import { get, session, enc, modelPath } from './api.js';
+import { path } from './contract.js';
 import { h, clear, errorBox, copyButton, formatDate } from './dom.js';
 import { setTitle } from './app.js';
 import { tagList } from './catalogue.js';
@@ -9,7 +10,7 @@ import { buildSnippets, iframeSnippet } from './snippets.js';
 const TABS = [['run', 'Run'], ['api', 'Use via API'], ['versions', 'Versions'], ['environment', 'Environment'], ['embed', 'Embed']];
 
 export async function runPage(root, [runId], ctx) {
-  const run = await get(`/api/runs/${enc(runId)}`, ctx);
+  const run = await get(path('getRun', { runId }), ctx);
   return modelPage(root, [run.owner, run.model], { ...ctx, runId });
 }
 
@@ -86,8 +87,8 @@ export async function modelPage(root, [owner, name], ctx) {
   // Use via API
   let openapi = null;
   let openapiUrl = '/openapi/v1.json';
-  const openapiLoad = get(`${modelPath(owner, name)}/openapi.json`, { signal })
-    .then((doc) => { openapi = doc; openapiUrl = `${modelPath(owner, name)}/openapi.json`; })
+  const openapiLoad = get(path('getModelOpenApi', { owner, model: name }), { signal })
+    .then((doc) => { openapi = doc; openapiUrl = path('getModelOpenApi', { owner, model: name }); })
     .catch(() => {});
   async function renderApi() {
     await openapiLoad;

@@ -1,11 +1,11 @@
 // The run interface: one panel per step, generated from the metadata, driven by the runs API.
 // Panel k (k < N) shows step k's inputs (init() for k = 0, else what step k-1 returned) and runs
 // step k; panel N shows the final outputs. Next, back, re-run (later steps become stale), reset.
-import { api, get, firstRoute, enc, modelPath, ApiError } from './api.js';
+import { call, get, ApiError } from './api.js';
+import { ACTIVE, path } from './contract.js';
 import { h, clear, errorBox, formatDate } from './dom.js';
 import { renderComponent } from './components.js';
 
-const ACTIVE = new Set(['queued', 'running']);
 const STATUS_TEXT = {
   pending: 'Not run yet',
   awaiting_input: 'Waiting for your input',
@@ -44,7 +44,7 @@ export async function mountRun(root, options) {
 
   if (options.runId) {
     try {
-      run = await get(`/api/runs/${enc(options.runId)}`, { signal });
+      run = await get(path('getRun', { runId: options.runId }), { signal });
     } catch (e) {
       clear(root, errorBox(e.status === 404
         ? `Run ${options.runId} does not exist, or it belongs to someone else (sign in as its owner).` : e));
@@ -55,7 +55,7 @@ export async function mountRun(root, options) {
       return;
     }
     try {
-      const version = await get(`${modelPath(owner, name)}/versions/${run.version}`, { signal });
+      const version = await get(path('getVersion', { owner, model: name, reference: run.version }), { signal });
       metadata = version.metadata || metadata;
     } catch { /* the live metadata is the best we have */ }
     try {
@@ -140,7 +140,7 @@ export async function mountRun(root, options) {
     const step = run?.steps?.[k];
     if (k >= N || snapshots[k] || responses[k] || !step || ['pending', 'awaiting_input'].includes(step.status)) return;
     try {
-      responses[k] = await get(`/api/runs/${enc(run.id)}/steps/${k}/responses`, { signal });
+      responses[k] = await get(path('getStepResponses', { runId: run.id, index: k }), { signal });
     } catch { /* not submitted, or not ours to read: the panel starts empty */ }
   }
 
@@ -199,7 +199,7 @@ export async function mountRun(root, options) {
 
   async function ensureRun() {
     if (run) return run;
-    const { data } = await api('POST', `${modelPath(owner, name)}/runs`, {});
+    const { data } = await call('startRun', { owner, model: name }, {});
     run = data;
     options.onRun?.(run);
     return run;
@@ -236,7 +236,7 @@ export async function mountRun(root, options) {
     try {
       await ensureRun();
       saveResponses();
-      const { data } = await api('POST', `/api/runs/${enc(run.id)}/steps/${k}`, { responses: body }, { headers: { Prefer: 'wait=2' }, signal });
+      const { data } = await call('submitStep', { runId: run.id, index: k }, { responses: body }, { headers: { Prefer: 'wait=2' }, signal });
       run.steps[k] = data;
       for (let j = k + 1; j < N; j++) if (run.steps[j] && run.steps[j].status !== 'pending') run.steps[j].status = 'stale';
       renderStepper();
@@ -256,7 +256,7 @@ export async function mountRun(root, options) {
       await new Promise((resolve) => setTimeout(resolve, 700));
       if (signal?.aborted) return;
       try {
-        run = await get(`/api/runs/${enc(run.id)}`, { signal });
+        run = await get(path('getRun', { runId: run.id }), { signal });
       } catch (e) {
         if (e.name === 'AbortError') return;
         clear(statusEl, errorBox(e));
@@ -265,7 +265,7 @@ export async function mountRun(root, options) {
       if (panel === k) renderStatus(k);
       renderStepper();
     }
-    try { run = await get(`/api/runs/${enc(run.id)}`, { signal }); } catch { /* keep what we have */ }
+    try { run = await get(path('getRun', { runId: run.id }), { signal }); } catch { /* keep what we have */ }
     if (signal?.aborted) return;
     if (run.steps[k]?.status === 'succeeded' && panel === k) show(k + 1);
     else if (panel === k) { renderStepper(); renderStatus(k); }
@@ -273,10 +273,7 @@ export async function mountRun(root, options) {
 
   async function cancelRun() {
     try {
-      await firstRoute([
-        () => api('DELETE', `/api/runs/${enc(run.id)}/steps/${panel}`),
-        () => api('POST', `/api/runs/${enc(run.id)}/cancel`),
-      ]);
+      await call('cancelStep', { runId: run.id, index: panel });
     } catch (e) {
       statusEl.append(errorBox(e));
     }

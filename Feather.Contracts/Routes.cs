@@ -1,0 +1,144 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Feather.Contracts;
+
+/// <summary>
+/// The server's HTTP routes: the server maps its endpoints on these templates, the CLI builds its
+/// URLs from them with <see cref="Expand"/>. Each route has an operation id (<see cref="Operations"/>)
+/// that the OpenAPI document carries, and from which scripts/gen-contract.py writes the tables of
+/// the SDK client (python-sdk/feather/_contract.py) and the portal (Portal/static/js/contract.js).
+/// </summary>
+public static partial class Routes
+{
+    public const string Health = "/healthz";
+    public const string Ready = "/readyz";
+
+    public const string Me = "/api/me";
+    public const string Tokens = "/api/auth/tokens";
+    public const string Token = "/api/auth/tokens/{id}";
+    public const string Login = "/api/auth/login";
+    public const string Logout = "/api/auth/logout";
+    public const string Antiforgery = "/api/auth/antiforgery";
+    public const string Password = "/api/auth/password";
+    public const string LogoutEverywhere = "/api/auth/logout-everywhere";
+    public const string Users = "/api/users";
+    public const string DisableUser = "/api/users/{username}/disable";
+    public const string EnableUser = "/api/users/{username}/enable";
+    public const string Teams = "/api/teams";
+    public const string Team = "/api/teams/{team}";
+    public const string TeamMembers = "/api/teams/{team}/members";
+    public const string TeamMember = "/api/teams/{team}/members/{username}";
+
+    public const string Publish = "/api/publish";
+    public const string PublishComplete = "/api/publish/{publishId}/complete";
+    public const string Upload = "/api/uploads/{publishId}/{sha256}";
+
+    public const string Models = "/api/models";
+    public const string Model = "/api/models/{owner}/{model}";
+    public const string ModelOpenApi = "/api/models/{owner}/{model}/openapi.json";
+    public const string Versions = "/api/models/{owner}/{model}/versions";
+    public const string Version = "/api/models/{owner}/{model}/versions/{reference}";
+    public const string Live = "/api/models/{owner}/{model}/live";
+    public const string Rollback = "/api/models/{owner}/{model}/rollback";
+    public const string Tag = "/api/models/{owner}/{model}/tags/{tag}";
+
+    public const string StartRun = "/api/models/{owner}/{model}/runs";
+    public const string Execute = "/api/models/{owner}/{model}/execute";
+    public const string Runs = "/api/runs";
+    public const string Run = "/api/runs/{runId}";
+    public const string Step = "/api/runs/{runId}/steps/{index:int}";
+    public const string StepResponses = "/api/runs/{runId}/steps/{index:int}/responses";
+    public const string StepEvents = "/api/runs/{runId}/steps/{index:int}/events";
+
+    /// <summary>An operation of the API: its id in the OpenAPI document, its method and route.</summary>
+    public sealed record Operation(string Id, string Method, string Route)
+    {
+        /// <summary>The route as the OpenAPI document writes it (no route constraints).</summary>
+        public string Path => Constraint().Replace(Route, "");
+    }
+
+    /// <summary>The operations that clients call by name. Their ids are the OpenAPI operation ids.</summary>
+    public static readonly IReadOnlyList<Operation> Operations =
+    [
+        new("health", "GET", Health),
+        new("ready", "GET", Ready),
+        new("me", "GET", Me),
+        new("createToken", "POST", Tokens),
+        new("listTokens", "GET", Tokens),
+        new("revokeToken", "DELETE", Token),
+        new("login", "POST", Login),
+        new("logout", "POST", Logout),
+        new("antiforgery", "GET", Antiforgery),
+        new("changePassword", "POST", Password),
+        new("logoutEverywhere", "POST", LogoutEverywhere),
+        new("createUser", "POST", Users),
+        new("listUsers", "GET", Users),
+        new("disableUser", "POST", DisableUser),
+        new("enableUser", "POST", EnableUser),
+        new("createTeam", "POST", Teams),
+        new("getTeam", "GET", Team),
+        new("addTeamMember", "POST", TeamMembers),
+        new("removeTeamMember", "DELETE", TeamMember),
+        new("startPublish", "POST", Publish),
+        new("uploadFile", "PUT", Upload),
+        new("completePublish", "POST", PublishComplete),
+        new("listModels", "GET", Models),
+        new("getModel", "GET", Model),
+        new("updateModel", "PATCH", Model),
+        new("getModelOpenApi", "GET", ModelOpenApi),
+        new("listVersions", "GET", Versions),
+        new("getVersion", "GET", Version),
+        new("promoteVersion", "POST", Live),
+        new("rollbackVersion", "POST", Rollback),
+        new("setTag", "PUT", Tag),
+        new("deleteTag", "DELETE", Tag),
+        new("startRun", "POST", StartRun),
+        new("execute", "POST", Execute),
+        new("listRuns", "GET", Runs),
+        new("getRun", "GET", Run),
+        new("getStep", "GET", Step),
+        new("submitStep", "POST", Step),
+        new("cancelStep", "DELETE", Step),
+        new("getStepResponses", "GET", StepResponses),
+        new("stepEvents", "GET", StepEvents),
+    ];
+
+    /// <summary>
+    /// The path of a route with its parameters filled in, in order and URL-escaped:
+    /// <c>Expand(Step, "r1", 0)</c> is <c>/api/runs/r1/steps/0</c>.
+    /// </summary>
+    public static string Expand(string route, params object[] values)
+    {
+        var i = 0;
+        var path = Parameter().Replace(route, match =>
+        {
+            if (i >= values.Length)
+                throw new ArgumentException($"{route} needs a value for {match.Groups["name"].Value}", nameof(values));
+            return Uri.EscapeDataString(Convert.ToString(values[i++], System.Globalization.CultureInfo.InvariantCulture) ?? "");
+        });
+        if (i != values.Length) throw new ArgumentException($"{route} takes {i} values, not {values.Length}", nameof(values));
+        return path;
+    }
+
+    /// <summary><see cref="Expand"/> plus a query string of the pairs whose value is not null.</summary>
+    public static string WithQuery(string path, params (string Name, object? Value)[] query)
+    {
+        var text = new StringBuilder(path);
+        var first = true;
+        foreach (var (name, value) in query)
+        {
+            if (value is null) continue;
+            text.Append(first ? '?' : '&').Append(Uri.EscapeDataString(name)).Append('=')
+                .Append(Uri.EscapeDataString(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? ""));
+            first = false;
+        }
+        return text.ToString();
+    }
+
+    [GeneratedRegex("{(?<name>[A-Za-z]+)(:[^}]*)?}")]
+    private static partial Regex Parameter();
+
+    [GeneratedRegex(":[^}]*(?=})")]
+    private static partial Regex Constraint();
+}
