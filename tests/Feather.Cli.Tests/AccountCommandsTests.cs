@@ -10,12 +10,27 @@ namespace Feather.Cli.Tests;
 [Collection(RealServerCollection.Name)]
 public sealed class AccountCommandsTests(RealServer server)
 {
-    /// <summary>A new user with a token of all scopes, and the built CLI logged in with it.</summary>
+    /// <summary>An admin token with the admin scope (the suite's own token has read, run and publish).</summary>
+    private async Task<string> AdminTokenAsync()
+    {
+        using var http = new HttpClient();
+        using var answer = await http.PostAsJsonAsync($"{server.Url}/api/auth/tokens",
+            new { username = "admin", password = server.AdminPassword, name = "accounts", scopes = new[] { "read", "run", "publish", "admin" } });
+        answer.EnsureSuccessStatusCode();
+        return (await answer.Content.ReadFromJsonAsync<JsonObject>())!["token"]!.GetValue<string>();
+    }
+
+    /// <summary>A new user made by the admin, and the built CLI logged in as that user.</summary>
     private async Task<(string Name, string Password, BuiltCli Cli)> NewUserAsync(string prefix)
     {
         var name = $"{prefix}{Guid.NewGuid().ToString("N")[..8]}";
         var password = "first-password-1";
-        await server.SendAsync(HttpMethod.Post, "/api/users", new { username = name, password });
+        using (var http = new HttpClient())
+        {
+            http.DefaultRequestHeaders.Authorization = new("Bearer", await AdminTokenAsync());
+            using var created = await http.PostAsJsonAsync($"{server.Url}/api/users", new { username = name, password });
+            Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        }
         var cli = server.Cli(token: "");
         cli.Environment.Remove("FEATHER_TOKEN");
         var login = await cli.RunWithStdinAsync(password + "\n", "login", "--user", name, "--password-stdin");
@@ -53,7 +68,7 @@ public sealed class AccountCommandsTests(RealServer server)
     {
         var (name, _, userCli) = await NewUserAsync("dis");
         using var _ = userCli;
-        using var admin = server.Cli();
+        using var admin = server.Cli(await AdminTokenAsync());
 
         var disabled = await admin.RunAsync("users", "disable", name);
         Assert.True(disabled.ExitCode == 0, disabled.Err);

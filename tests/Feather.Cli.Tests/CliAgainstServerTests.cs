@@ -200,7 +200,7 @@ public class CliAgainstServerTests(RealServer server)
         using var dir = new TempDir();
         var result = await cli.RunAsync("run", RealServer.Model, "--inputs", Inputs(dir, new string('x', 65)));
         Assert.Equal((int)ExitCodes.ValidationFailed, result.ExitCode);
-        Assert.Contains("step 0 (greet), input 'name': text 0: 65 characters, at most 64 allowed", result.Err);
+        Assert.Contains("step 0 (greet), input 'name': texts[0]: Value should be at most 64 characters", result.Err);
     }
 
     [Fact]

@@ -100,7 +100,7 @@ export async function modelPage(root, [owner, name], ctx) {
         'Steps answer within the ', h('code', {}, 'Prefer: wait'), ' time, or with 202 and a status to poll at ',
         h('code', {}, 'GET /api/runs/{id}'), '. ',
         h('a', { href: openapiUrl }, openapi ? 'OpenAPI document of this model' : 'OpenAPI document of the server'), ' · ',
-        h('a', { href: openapi ? `${modelPath(owner, name)}/docs` : '/api/docs' }, 'interactive API reference'), '.'),
+        openapi ? h('a', { href: `${modelPath(owner, name)}/docs` }, 'interactive API reference') : 'no live version to show an API reference for', '.'),
       used.length ? h('p.hint', {}, 'The commands repeat the choices of your run in this page (files are named as you uploaded them).') : null,
       h('h3', {}, 'curl'),
       h('div.code', {}, h('pre', { tabindex: '0', 'aria-label': 'curl commands' }, h('code', {}, s.curl)), copyButton('Copy curl commands', () => s.curl)),
