@@ -63,27 +63,27 @@ public static class AuthApi
 
     public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder app)
     {
-        var auth = app.MapGroup("/api/auth").WithTags("Auth").WithProblems(400, 401, 403, 404);
-        auth.MapPost("/tokens", CreateToken).AllowAnonymous();
+        var auth = app.MapGroup("").WithTags("Auth").WithProblems(400, 401, 403, 404);
+        auth.MapPost(Routes.Tokens, CreateToken).AllowAnonymous();
         auth.MapCookieSessions();
-        auth.MapGet("/tokens", ListTokens).RequireAuthorization(Policies.Authenticated);
-        auth.MapDelete("/tokens/{id}", RevokeToken).RequireAuthorization(Policies.Authenticated);
-        auth.MapPost("/password", ChangePasswordAsync).RequireAuthorization(Policies.Authenticated).ProducesProblem(429);
-        auth.MapPost("/logout-everywhere", SignOutEverywhereAsync).RequireAuthorization(Policies.Publish);
+        auth.MapGet(Routes.Tokens, ListTokens).RequireAuthorization(Policies.Authenticated);
+        auth.MapDelete(Routes.Token, RevokeToken).RequireAuthorization(Policies.Authenticated);
+        auth.MapPost(Routes.Password, ChangePasswordAsync).RequireAuthorization(Policies.Authenticated).ProducesProblem(429);
+        auth.MapPost(Routes.LogoutEverywhere, SignOutEverywhereAsync).RequireAuthorization(Policies.Publish);
 
-        app.MapGet("/api/me", GetMe).WithTags("Auth").RequireAuthorization(Policies.Authenticated);
+        app.MapGet(Routes.Me, GetMe).WithTags("Auth").RequireAuthorization(Policies.Authenticated);
 
-        var users = app.MapGroup("/api/users").WithTags("Users").WithProblems(400, 401, 403, 409).RequireAuthorization(Policies.Admin);
-        users.MapPost("/", CreateUser);
-        users.MapGet("/", ListUsers);
-        users.MapPost("/{username}/disable", DisableUser).ProducesProblem(404);
-        users.MapPost("/{username}/enable", EnableUser).ProducesProblem(404);
+        var users = app.MapGroup("").WithTags("Users").WithProblems(400, 401, 403, 409).RequireAuthorization(Policies.Admin);
+        users.MapPost(Routes.Users, CreateUser);
+        users.MapGet(Routes.Users, ListUsers);
+        users.MapPost(Routes.DisableUser, DisableUser).ProducesProblem(404);
+        users.MapPost(Routes.EnableUser, EnableUser).ProducesProblem(404);
 
-        var teams = app.MapGroup("/api/teams").WithTags("Teams").WithProblems().RequireAuthorization(Policies.Authenticated);
-        teams.MapPost("/", CreateTeam).RequireAuthorization(Policies.Publish);
-        teams.MapGet("/{team}", GetTeam).RequireAuthorization(Policies.Read);
-        teams.MapPost("/{team}/members", AddMember).RequireAuthorization(Policies.Publish);
-        teams.MapDelete("/{team}/members/{username}", RemoveMember).RequireAuthorization(Policies.Publish);
+        var teams = app.MapGroup("").WithTags("Teams").WithProblems().RequireAuthorization(Policies.Authenticated);
+        teams.MapPost(Routes.Teams, CreateTeam).RequireAuthorization(Policies.Publish);
+        teams.MapGet(Routes.Team, GetTeam).RequireAuthorization(Policies.Read);
+        teams.MapPost(Routes.TeamMembers, AddMember).RequireAuthorization(Policies.Publish);
+        teams.MapDelete(Routes.TeamMember, RemoveMember).RequireAuthorization(Policies.Publish);
         return app;
     }
 

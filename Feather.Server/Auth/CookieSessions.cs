@@ -114,9 +114,9 @@ public static class CookieSessions
 
     public static void MapCookieSessions(this RouteGroupBuilder auth)
     {
-        auth.MapPost("/login", LoginAsync).AllowAnonymous();
-        auth.MapPost("/logout", LogoutAsync).AllowAnonymous();
-        auth.MapGet("/antiforgery", Antiforgery).AllowAnonymous();
+        auth.MapPost(Routes.Login, LoginAsync).AllowAnonymous();
+        auth.MapPost(Routes.Logout, LogoutAsync).AllowAnonymous();
+        auth.MapGet(Routes.Antiforgery, Antiforgery).AllowAnonymous();
     }
 
     [EndpointName("login"), EndpointSummary("Sign in to the portal (session cookie)")]

@@ -61,9 +61,9 @@ public static class HealthApi
 {
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", () => TypedResults.Ok(new HealthStatus("ok"))).WithTags("Health")
+        app.MapGet(Routes.Health, () => TypedResults.Ok(new HealthStatus("ok"))).WithTags("Health")
             .WithName("health").WithSummary("Is the server up");
-        app.MapGet("/readyz", ReadyAsync).WithTags("Health");
+        app.MapGet(Routes.Ready, ReadyAsync).WithTags("Health");
         return app;
     }
 

@@ -24,12 +24,12 @@ public static class PublishApi
 
     public static IEndpointRouteBuilder MapPublishing(this IEndpointRouteBuilder app)
     {
-        var publish = app.MapGroup("/api/publish").WithTags("Publishing").WithProblems(400, 401, 403, 404, 409, 410, 413).RequireAuthorization(AuthApi.Policies.Publish);
-        publish.MapPost("/", StartAsync);
-        publish.MapPost("/{publishId}/complete", CompleteAsync);
+        var publish = app.MapGroup("").WithTags("Publishing").WithProblems(400, 401, 403, 404, 409, 410, 413).RequireAuthorization(AuthApi.Policies.Publish);
+        publish.MapPost(Routes.Publish, StartAsync);
+        publish.MapPost(Routes.PublishComplete, CompleteAsync);
 
         // The signed URL is the credential: no bearer token is needed to upload.
-        app.MapPut("/api/uploads/{publishId}/{sha256}", UploadAsync).WithTags("Publishing").AllowAnonymous()
+        app.MapPut(Routes.Upload, UploadAsync).WithTags("Publishing").AllowAnonymous()
             .Accepts<Stream>("application/octet-stream").ProducesProblem(400).ProducesProblem(403).ProducesProblem(410).ProducesProblem(413);
         return app;
     }

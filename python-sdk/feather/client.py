@@ -335,30 +335,77 @@ class StepHandle:
         return self.state
 
     def events(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """Follows the step by polling: yields {"type": "status", "status"} on each change,
-        {"type": "log", "text"} with each new piece of the log, and last {"type": "result",
-        "step": state}. Raises TimeoutError when `timeout` seconds pass first."""
+        """Follows the step through the server's event stream (`GET .../steps/{k}/events`,
+        server-sent events pushed as the step changes): yields {"type": "status", "status"} on
+        each change, {"type": "log", "text"} with each new piece of the log, and last
+        {"type": "result", "step": state}. Raises TimeoutError when `timeout` seconds pass first."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        status, seen = None, ""
-        while True:
-            state = self.state
-            if state.get("status") != status:
-                status = state.get("status")
+        status = None
+        if self.state.get("status") not in PENDING and "outputs" in self.state:
+            yield {"type": "status", "status": self.status}
+            yield {"type": "result", "step": self.state}
+            return
+        for kind, data in self._stream(deadline):
+            if kind == "log":
+                yield {"type": "log", "text": data.get("text", "")}
+                continue
+            if kind not in ("status", "result"):
+                continue
+            self.state = data
+            if data.get("status") != status:
+                status = data.get("status")
                 yield {"type": "status", "status": status}
-            logs = _logs(state)
-            if len(logs) > len(seen) and logs.startswith(seen):
-                yield {"type": "log", "text": logs[len(seen):]}
-            elif logs != seen and logs:
-                yield {"type": "log", "text": logs}
-            seen = logs
-            if status not in PENDING:
-                yield {"type": "result", "step": state}
+            if kind == "result":
+                yield {"type": "result", "step": data}
                 return
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"step {self.index} of run {self.run.id} still {status} after {timeout} s")
-            pause = self.run.client.poll_interval
-            time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
-            self.poll()
+        # the stream ended without a result (a server stopping): the step as it is now
+        self.poll()
+        if self.state.get("status") in PENDING:
+            raise ServerUnreachable(f"the event stream of step {self.index} of run {self.run.id} ended early")
+        yield {"type": "result", "step": self.state}
+
+    def _stream(self, deadline: float | None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The (event, data) pairs of the step's server-sent events, until the server closes the stream."""
+        client = self.run.client
+        method, path = route("stepEvents", {"runId": self.run.id, "index": self.index})
+        url = client.url + path
+        req = urllib.request.Request(url, method=method)
+        req.add_header("Accept", "text/event-stream")
+        if client.token:
+            req.add_header("Authorization", f"Bearer {client.token}")
+        remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+        try:
+            # no deadline: the stream may be quiet for as long as the step runs
+            resp = urllib.request.urlopen(req, timeout=remaining)
+        except urllib.error.HTTPError as exc:
+            raise _api_error(exc, method, url) from None
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, TimeoutError):
+                raise TimeoutError(f"step {self.index} of run {self.run.id} still {self.status} after the timeout") from None
+            raise ServerUnreachable(f"{method} {url}: cannot reach the server: {exc.reason}") from None
+        with resp:
+            kind, data = "message", []
+            while True:
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError(f"step {self.index} of run {self.run.id} still {self.status} after the timeout")
+                    _read_timeout(resp, left)
+                try:
+                    line = resp.readline()
+                except TimeoutError:
+                    raise TimeoutError(f"step {self.index} of run {self.run.id} still {self.status} after the timeout") from None
+                if not line:
+                    return
+                text = line.decode("utf-8").rstrip("\r\n")
+                if text == "":
+                    if data:
+                        yield kind, json.loads("\n".join(data))
+                    kind, data = "message", []
+                elif text.startswith("event:"):
+                    kind = text[6:].strip()
+                elif text.startswith("data:"):
+                    data.append(text[5:].lstrip(" ") if text[5:6] == " " else text[5:])
 
     def result(self, timeout: float | None = None) -> list[dict[str, Any]]:
         """Waits for the step to end and returns its outputs (the runtime's outputs list:
@@ -389,6 +436,13 @@ def _api_error(exc: urllib.error.HTTPError, method: str, url: str) -> ApiError:
     elif raw.strip():
         detail = raw.decode("utf-8", "replace")[:500]
     return ApiError(exc.code, str(title), detail, errors, method, url)
+
+
+def _read_timeout(resp: Any, seconds: float) -> None:
+    """Bounds the next read of an open response to `seconds` (the socket under http.client's reader)."""
+    sock = getattr(getattr(getattr(resp, "fp", None), "raw", None), "_sock", None)
+    if sock is not None:
+        sock.settimeout(seconds)
 
 
 def route(operation: str, params: dict[str, Any]) -> tuple[str, str]:

@@ -51,6 +51,19 @@ def test_submit_returns_at_once_and_events_follow_status_logs_and_result(client)
     assert "greeting Bo" in "".join(e["text"] for e in events if e["type"] == "log") + handle.logs
 
 
+def test_events_come_from_the_servers_event_stream_not_from_polling(client, monkeypatch):
+    handle = client.run(MODEL).submit(0, name("Di"))
+
+    def no_polling(*_args, **_kwargs):
+        raise AssertionError("events() polled the step instead of following its event stream")
+
+    monkeypatch.setattr(handle, "poll", no_polling)
+    events = list(handle.events(timeout=120))
+    assert [e["status"] for e in events if e["type"] == "status"][-1] == "succeeded"
+    assert events[-1]["type"] == "result" and events[-1]["step"]["outputs"][0]["value"]["texts"] == ["Hello, Di!"]
+    assert handle.state["status"] == "succeeded"
+
+
 def test_prefer_wait_answers_the_finished_step_in_one_call(client):
     run = client.run(MODEL, version=1)
     handle = run.submit(0, name("Cy"), wait=60)
