@@ -105,10 +105,13 @@ public static partial class BuildContext
         await WriteFileAsync(tar, "Dockerfile", new MemoryStream(Encoding.UTF8.GetBytes(dockerfile)), ct);
     }
 
-    /// <summary>Opens a file's bytes by its path (for version contexts, read from the blob store).</summary>
+    /// <summary>Opens a file's bytes by its path (for version contexts, read from the blob store); the stream must be seekable.</summary>
     public delegate Task<Stream> OpenFile(string path, CancellationToken ct);
 
-    /// <summary>Writes a version image's context: Dockerfile + model/&lt;path&gt; for every file, owned by root, readable by all.</summary>
+    /// <summary>
+    /// Writes a version image's context: Dockerfile + model/&lt;path&gt; for every file, owned by root, readable by all.
+    /// One file is open at a time and its bytes go straight to <paramref name="output"/> (a non-seekable pipe is fine).
+    /// </summary>
     public static async Task WriteVersionContextAsync(Stream output, string dockerfile, IEnumerable<string> paths, OpenFile open, CancellationToken ct)
     {
         await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
@@ -141,15 +144,11 @@ public static partial class BuildContext
 
     private static async Task WriteFileAsync(TarWriter tar, string name, Stream content, CancellationToken ct)
     {
-        // TarWriter needs a seekable stream or a known length; buffer non-seekable blobs.
-        Stream data = content;
+        // The tar header comes before the data and holds its length, and the context is streamed (never seeked
+        // back): the content must know its length. Blobs are files; buffering one would hold a model in memory.
         if (!content.CanSeek)
-        {
-            var buffered = new MemoryStream();
-            await content.CopyToAsync(buffered, ct);
-            buffered.Position = 0;
-            data = buffered;
-        }
+            throw new ArgumentException($"the content of '{name}' must be seekable (its length goes into the tar header first)", nameof(content));
+        var data = content;
         var entry = new PaxTarEntry(TarEntryType.RegularFile, name)
         {
             Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,

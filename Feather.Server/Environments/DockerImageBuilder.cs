@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO.Pipelines;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -13,7 +14,7 @@ namespace Feather.Server.Environments;
 /// <summary>
 /// Builds feather-env:&lt;hash16&gt; once per environment spec (per-hash lock; skipped when the image exists)
 /// and feather-version:&lt;model&gt;-&lt;n&gt; on top with the version's files from the blob store, through the
-/// Docker build API with a generated Dockerfile and an in-memory tar context.
+/// Docker build API with a generated Dockerfile and a tar context streamed from the blob store.
 /// </summary>
 public sealed partial class DockerImageBuilder(
     IContainerEngine engine,
@@ -183,14 +184,15 @@ public sealed partial class DockerImageBuilder(
         }
     }
 
-    /// <summary>Streams a tar context to the build API and follows its JSON message stream. Null on success, else the error text.</summary>
+    /// <summary>
+    /// Streams a tar context to the build API and follows its JSON message stream. Null on success, else the error text.
+    /// The context is never held whole: <paramref name="writeContext"/> writes it into a pipe of at most
+    /// <see cref="ContextPipeBytes"/> while the engine reads the other end, so a version with gigabytes of weights
+    /// costs the server a bounded buffer, not its size in memory.
+    /// </summary>
     private async Task<string?> BuildImageAsync(string tag, IDictionary<string, string> labels,
         Func<Stream, CancellationToken, Task> writeContext, string network, Action<string> log, CancellationToken ct)
     {
-        // The context is built in memory: version files are model-sized, and the build API needs the whole body.
-        using var context = new MemoryStream();
-        await writeContext(context, ct);
-        context.Position = 0;
         string? error = null;
         string? toolError = null; // the last line a tool marked as an error (apt's "E: ...", pip's "ERROR: ...")
         var partial = new StringBuilder();
@@ -218,14 +220,60 @@ public sealed partial class DockerImageBuilder(
             partial.Clear().Append(s[(last + 1)..]);
         });
         // a build runs apt and pip as root: bound what it can take from the machine
-        await engine.BuildImageAsync(
-            new ImageBuildSpec(tag, labels.AsReadOnly(), options.Value.BuildMemoryMiB * SandboxParameters.MiB, options.Value.BuildCpus, network),
-            context, progress, ct);
+        var spec = new ImageBuildSpec(tag, labels.AsReadOnly(), options.Value.BuildMemoryMiB * SandboxParameters.MiB, options.Value.BuildCpus, network);
+        await StreamContextAsync(writeContext, context => engine.BuildImageAsync(spec, context, progress, ct), ct);
         if (partial.Length > 0 && partial.ToString().Trim() is { Length: > 0 } rest) Line(rest);
         if (error is not null && toolError is not null) error = $"{toolError} ({error})";
         if (error is null && await engine.FindImageAsync(tag, ct) is null)
             error = $"the build of {tag} ended without an image";
         return error;
+    }
+
+    /// <summary>The most bytes of a build context between the writer and the engine at any time.</summary>
+    public const int ContextPipeBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Runs <paramref name="consume"/> on the read end of a bounded pipe while <paramref name="produce"/> writes into
+    /// it. The producer's failure (a blob gone from the store) is the one reported, not the reader's truncated
+    /// stream; when the consumer stops early (the engine refused the build) the producer is stopped too.
+    /// </summary>
+    internal static async Task StreamContextAsync(Func<Stream, CancellationToken, Task> produce, Func<Stream, Task> consume, CancellationToken ct)
+    {
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: ContextPipeBytes, resumeWriterThreshold: ContextPipeBytes / 2,
+            minimumSegmentSize: 64 * 1024, useSynchronizationContext: false));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                await using (var writer = pipe.Writer.AsStream(leaveOpen: true))
+                    await produce(writer, stop.Token);
+                await pipe.Writer.CompleteAsync();
+            }
+            catch (Exception e)
+            {
+                await pipe.Writer.CompleteAsync(e);
+                throw;
+            }
+        }, CancellationToken.None);
+        Exception? consumerError = null;
+        try
+        {
+            await using var reader = pipe.Reader.AsStream(leaveOpen: true);
+            await consume(reader);
+        }
+        catch (Exception e)
+        {
+            consumerError = e;
+        }
+        // the engine has what it needs (or has given up): stop a producer still writing, then see how it ended
+        await stop.CancelAsync();
+        await pipe.Reader.CompleteAsync();
+        await Task.WhenAny(producer, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+        if (producer.IsFaulted && producer.Exception!.InnerException is { } cause and not OperationCanceledException)
+            ExceptionDispatchInfo.Throw(cause); // the context could not be written: that is the cause, whatever the engine made of the cut stream
+        if (consumerError is not null) ExceptionDispatchInfo.Throw(consumerError);
+        ct.ThrowIfCancellationRequested();
     }
 
     /// <summary>Reports synchronously, in order (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
