@@ -77,9 +77,20 @@ public static partial class BuildContext
             ? uri.Authority
             : null;
 
-    /// <summary>The Dockerfile of a version image: the environment plus the version's files under /model.</summary>
-    public static string VersionDockerfile(string environmentImage) =>
-        $"FROM {environmentImage}\nCOPY model/ /model/\n";
+    /// <summary>Files of at least this size go into the version image's weights layer (see <see cref="VersionDockerfile"/>).</summary>
+    public const long WeightsLayerMinBytes = 1024 * 1024;
+
+    /// <summary>
+    /// The Dockerfile of a version image: the environment plus the version's files under /model. With
+    /// <paramref name="weightsLayer"/> the large files (context folder weights/) are copied first, in a layer of
+    /// their own, and the rest (model/) after: the engine's build cache finds that layer again for the next
+    /// version with the same large files (same bytes, names, modes and times), so a version that changes only
+    /// code adds no copy of its weights to the disk.
+    /// </summary>
+    public static string VersionDockerfile(string environmentImage, bool weightsLayer = false) =>
+        weightsLayer
+            ? $"FROM {environmentImage}\nCOPY weights/ /model/\nCOPY model/ /model/\n"
+            : $"FROM {environmentImage}\nCOPY model/ /model/\n";
 
     /// <summary>Null when a file path may go under /model, else why not (absolute, .., odd characters).</summary>
     public static string? CheckPath(string path)
@@ -109,25 +120,29 @@ public static partial class BuildContext
     public delegate Task<Stream> OpenFile(string path, CancellationToken ct);
 
     /// <summary>
-    /// Writes a version image's context: Dockerfile + model/&lt;path&gt; for every file, owned by root, readable by all.
-    /// One file is open at a time and its bytes go straight to <paramref name="output"/> (a non-seekable pipe is fine).
+    /// Writes a version image's context: Dockerfile + model/&lt;path&gt; for every file (weights/&lt;path&gt; for those
+    /// in <paramref name="weights"/>), owned by root, readable by all. One file is open at a time and its bytes go
+    /// straight to <paramref name="output"/> (a non-seekable pipe is fine).
     /// </summary>
-    public static async Task WriteVersionContextAsync(Stream output, string dockerfile, IEnumerable<string> paths, OpenFile open, CancellationToken ct)
+    public static async Task WriteVersionContextAsync(Stream output, string dockerfile, IEnumerable<string> paths, OpenFile open, CancellationToken ct,
+        IReadOnlySet<string>? weights = null)
     {
         await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
         await WriteFileAsync(tar, "Dockerfile", new MemoryStream(Encoding.UTF8.GetBytes(dockerfile)), ct);
         var dirs = new HashSet<string>(StringComparer.Ordinal) { "model" };
         await WriteDirAsync(tar, "model", ct);
-        foreach (var path in paths.OrderBy(p => p, StringComparer.Ordinal))
+        // the weights first: the build reads its layers' sources in the order of the Dockerfile anyway
+        foreach (var path in paths.OrderBy(p => weights?.Contains(p) == true ? 0 : 1).ThenBy(p => p, StringComparer.Ordinal))
         {
-            var parts = path.Split('/');
+            var root = weights?.Contains(path) == true ? "weights" : "model";
+            var parts = (root + "/" + path).Split('/');
             for (var i = 1; i < parts.Length; i++)
             {
-                var dir = "model/" + string.Join('/', parts[..i]);
+                var dir = string.Join('/', parts[..i]);
                 if (dirs.Add(dir)) await WriteDirAsync(tar, dir, ct);
             }
             await using var content = await open(path, ct);
-            await WriteFileAsync(tar, "model/" + path, content, ct);
+            await WriteFileAsync(tar, root + "/" + path, content, ct);
         }
     }
 

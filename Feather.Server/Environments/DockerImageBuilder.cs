@@ -94,9 +94,12 @@ public sealed partial class DockerImageBuilder(
                 [VersionLabel] = request.VersionNumber.ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
             var files = request.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+            var weights = request.Files.Where(f => f.Size >= BuildContext.WeightsLayerMinBytes).Select(f => f.Path).ToHashSet(StringComparer.Ordinal);
+            if (weights.Count > 0)
+                Log($"{weights.Count} file(s) of {Bytes(request.Files.Where(f => weights.Contains(f.Path)).Sum(f => f.Size))} go into a layer of their own");
             var error = await BuildImageAsync(versionImage, labels,
-                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(envImage), files.Keys,
-                    async (path, c2) => await blobs.OpenReadAsync(files[path].Sha256, c2), c),
+                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(envImage, weights.Count > 0), files.Keys,
+                    async (path, c2) => await blobs.OpenReadAsync(files[path].Sha256, c2), c, weights),
                 "none", Log, token);
             RunnerMetrics.ImageBuilds.WithLabels("version", error is null ? "ready" : "failed").Inc();
             if (error is not null) return Fail(envImage, versionImage, error);
@@ -117,6 +120,8 @@ public sealed partial class DockerImageBuilder(
             return Fail(envImage, versionImage, $"the Docker engine refused the build: {e.Detail.Trim()}");
         }
     }
+
+    private static string Bytes(long n) => n >= 1L << 30 ? $"{n / (double)(1L << 30):0.0} GiB" : $"{n / (double)(1 << 20):0.0} MiB";
 
     /// <summary>The version image reference. The model id is lowercased and made tag-safe; a changed id gets a short hash suffix.</summary>
     public static string VersionImageTag(string modelId, int version)
@@ -268,7 +273,8 @@ public sealed partial class DockerImageBuilder(
         }
         // the engine has what it needs (or has given up): stop a producer still writing, then see how it ended
         await stop.CancelAsync();
-        await pipe.Reader.CompleteAsync();
+        // completed with an error, the reader's end makes the writer's next write throw (else it would go on into nothing)
+        await pipe.Reader.CompleteAsync(new OperationCanceledException("the engine stopped reading the build context"));
         await Task.WhenAny(producer, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
         if (producer.IsFaulted && producer.Exception!.InnerException is { } cause and not OperationCanceledException)
             ExceptionDispatchInfo.Throw(cause); // the context could not be written: that is the cause, whatever the engine made of the cut stream
