@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
+using System.Diagnostics;
 using System.Text.Json;
+using Xunit.Abstractions;
 
 namespace Feather.EndToEnd.Tests;
 
@@ -19,9 +21,14 @@ public sealed class BigModelTests : IClassFixture<FeatherServer>, IDisposable
     private const long MaxServerPeakBytes = 512L * 1024 * 1024;
 
     private readonly FeatherServer server;
+    private readonly ITestOutputHelper output;
     private readonly string dir = Directory.CreateTempSubdirectory("feather-bigmodel-").FullName;
 
-    public BigModelTests(FeatherServer server) => this.server = server;
+    public BigModelTests(FeatherServer server, ITestOutputHelper output)
+    {
+        this.server = server;
+        this.output = output;
+    }
 
     public void Dispose()
     {
@@ -91,7 +98,9 @@ public sealed class BigModelTests : IClassFixture<FeatherServer>, IDisposable
             .Select(w => $"{w.Item1} {FileBytes} {Weights(Path.Combine(dir, "weights", w.Item1), w.Item2)}")
             .ToArray();
 
+        var clock = Stopwatch.StartNew();
         var publish = await server.Cli("publish", dir, "--wait");
+        output.WriteLine($"publish --wait of {2 * FileBytes >> 20} MiB: {clock.Elapsed.TotalSeconds:0.0} s");
         Assert.True(publish.ExitCode == 0, publish + "\n--- server\n" + server.ServerLog);
         Assert.Contains("image: ready", publish.Stdout);
 
@@ -105,6 +114,7 @@ public sealed class BigModelTests : IClassFixture<FeatherServer>, IDisposable
         Assert.Equal(expected, report.Split('\n'));
 
         var peak = ServerPeakBytes();
+        output.WriteLine($"server peak resident memory: {peak >> 20} MiB");
         Assert.True(peak < MaxServerPeakBytes,
             $"the server's peak resident memory was {peak / (1024 * 1024)} MiB while publishing {2 * FileBytes / (1024 * 1024)} MiB of weights");
     }
