@@ -77,20 +77,20 @@ public static partial class BuildContext
             ? uri.Authority
             : null;
 
-    /// <summary>Files of at least this size go into the version image's weights layer (see <see cref="VersionDockerfile"/>).</summary>
+    /// <summary>Files of at least this size go into the version's weights image (see <see cref="WeightsDockerfile"/>).</summary>
     public const long WeightsLayerMinBytes = 1024 * 1024;
 
     /// <summary>
-    /// The Dockerfile of a version image: the environment plus the version's files under /model. With
-    /// <paramref name="weightsLayer"/> the large files (context folder weights/) are copied first, in a layer of
-    /// their own, and the rest (model/) after: the engine's build cache finds that layer again for the next
-    /// version with the same large files (same bytes, names, modes and times), so a version that changes only
-    /// code adds no copy of its weights to the disk.
+    /// The Dockerfile of a weights image: the environment plus a version's large files (context folder weights/)
+    /// under /model. Version images with the same environment and large files are built FROM it, so a version
+    /// that changes only code neither sends its weights to the engine nor adds a copy of them to its disk.
     /// </summary>
-    public static string VersionDockerfile(string environmentImage, bool weightsLayer = false) =>
-        weightsLayer
-            ? $"FROM {environmentImage}\nCOPY weights/ /model/\nCOPY model/ /model/\n"
-            : $"FROM {environmentImage}\nCOPY model/ /model/\n";
+    public static string WeightsDockerfile(string environmentImage) =>
+        $"FROM {environmentImage}\nCOPY weights/ /model/\n";
+
+    /// <summary>The Dockerfile of a version image: its base (the environment, or the weights image) plus the version's other files under /model.</summary>
+    public static string VersionDockerfile(string baseImage) =>
+        $"FROM {baseImage}\nCOPY model/ /model/\n";
 
     /// <summary>Null when a file path may go under /model, else why not (absolute, .., odd characters).</summary>
     public static string? CheckPath(string path)

@@ -84,22 +84,31 @@ public sealed partial class DockerImageBuilder(
             if (envError is not null) return Fail(envImage, versionImage, envError);
 
             Log($"building version image {versionImage}");
+            var files = request.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+            var weights = request.Files.Where(f => f.Size >= BuildContext.WeightsLayerMinBytes).ToList();
+            var baseImage = envImage;
+            var weightsHash = "";
+            if (weights.Count > 0)
+            {
+                weightsHash = WeightsHash(hash, weights);
+                baseImage = WeightsImageTag(weightsHash);
+                var weightsError = await EnsureWeightsAsync(weights, hash, weightsHash, envImage, baseImage, Log, token);
+                if (weightsError is not null) return Fail(envImage, versionImage, weightsError);
+            }
             var labels = new Dictionary<string, string>
             {
                 [SandboxParameters.ManagedLabel] = "true",
                 [SandboxParameters.OwnerLabel] = options.Value.InstanceId,
                 [KindLabel] = "version",
                 [EnvHashLabel] = hash,
+                [WeightsHashLabel] = weightsHash,
                 [ModelLabel] = request.ModelId,
                 [VersionLabel] = request.VersionNumber.ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
-            var files = request.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
-            var weights = request.Files.Where(f => f.Size >= BuildContext.WeightsLayerMinBytes).Select(f => f.Path).ToHashSet(StringComparer.Ordinal);
-            if (weights.Count > 0)
-                Log($"{weights.Count} file(s) of {Bytes(request.Files.Where(f => weights.Contains(f.Path)).Sum(f => f.Size))} go into a layer of their own");
+            var code = request.Files.Where(f => f.Size < BuildContext.WeightsLayerMinBytes).Select(f => f.Path).ToList();
             var error = await BuildImageAsync(versionImage, labels,
-                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(envImage, weights.Count > 0), files.Keys,
-                    async (path, c2) => await blobs.OpenReadAsync(files[path].Sha256, c2), c, weights),
+                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(baseImage), code,
+                    async (path, c2) => await blobs.OpenReadAsync(files[path].Sha256, c2), c),
                 "none", Log, token);
             RunnerMetrics.ImageBuilds.WithLabels("version", error is null ? "ready" : "failed").Inc();
             if (error is not null) return Fail(envImage, versionImage, error);
@@ -118,6 +127,66 @@ public sealed partial class DockerImageBuilder(
         catch (ContainerEngineException e)
         {
             return Fail(envImage, versionImage, $"the Docker engine refused the build: {e.Detail.Trim()}");
+        }
+    }
+
+    public const string WeightsHashLabel = "org.feather.weights-hash";
+
+    /// <summary>
+    /// The hash of a weights image: the environment's hash and every large file's path and content. Two versions
+    /// of any model with the same environment and the same large files share one weights image.
+    /// </summary>
+    public static string WeightsHash(string envHash, IEnumerable<VersionFile> weights)
+    {
+        var text = new StringBuilder("feather-weights/1\n").Append(envHash).Append('\n');
+        foreach (var f in weights.OrderBy(f => f.Path, StringComparer.Ordinal))
+            text.Append(f.Path).Append('\0').Append(f.Sha256).Append('\n');
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    /// <summary>feather-weights:&lt;first 16 hex of the weights hash&gt;.</summary>
+    public static string WeightsImageTag(string weightsHash) => $"feather-weights:{weightsHash[..16]}";
+
+    /// <summary>
+    /// Builds the weights image (the environment plus the version's large files under /model) unless it exists.
+    /// A version that changes only code builds on it again and sends the engine none of its weights. Null on success, else the error.
+    /// </summary>
+    private async Task<string?> EnsureWeightsAsync(List<VersionFile> weights, string envHash, string weightsHash, string envImage,
+        string weightsImage, Action<string> log, CancellationToken ct)
+    {
+        var gate = _envLocks.GetOrAdd("weights:" + weightsHash, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        try
+        {
+            var size = Bytes(weights.Sum(f => f.Size));
+            if (await engine.FindImageAsync(weightsImage, ct) is not null)
+            {
+                log($"weights image {weightsImage} ({weights.Count} file(s), {size}) already built; reusing it");
+                RunnerMetrics.ImageBuilds.WithLabels("weights", "reused").Inc();
+                return null;
+            }
+            log($"building weights image {weightsImage}: {weights.Count} file(s) of 1 MiB or more, {size}");
+            var labels = new Dictionary<string, string>
+            {
+                [SandboxParameters.ManagedLabel] = "true",
+                [SandboxParameters.OwnerLabel] = options.Value.InstanceId,
+                [KindLabel] = "weights",
+                [EnvHashLabel] = envHash,
+                [WeightsHashLabel] = weightsHash,
+            };
+            var byPath = weights.ToDictionary(f => f.Path, StringComparer.Ordinal);
+            var all = byPath.Keys.ToHashSet(StringComparer.Ordinal);
+            var error = await BuildImageAsync(weightsImage, labels,
+                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.WeightsDockerfile(envImage), all,
+                    async (path, c2) => await blobs.OpenReadAsync(byPath[path].Sha256, c2), c, all),
+                "none", log, ct);
+            RunnerMetrics.ImageBuilds.WithLabels("weights", error is null ? "ready" : "failed").Inc();
+            if (error is null) log($"weights image {weightsImage} ready");
+            return error;
+        }
+        finally
+        {
+            gate.Release();
         }
     }
 

@@ -162,11 +162,11 @@ public class BuildContextTests
     }
 
     [Fact]
-    public async Task Version_context_puts_large_files_under_weights_first_for_a_layer_of_their_own()
+    public async Task Version_context_puts_the_files_named_as_weights_under_weights_first()
     {
         var files = new Dictionary<string, byte[]> { ["model.py"] = "x"u8.ToArray(), ["w/big.bin"] = [1, 2, 3], ["w/small.txt"] = [4] };
         using var tar = new MemoryStream();
-        await BuildContext.WriteVersionContextAsync(tar, BuildContext.VersionDockerfile("env", weightsLayer: true), files.Keys,
+        await BuildContext.WriteVersionContextAsync(tar, BuildContext.WeightsDockerfile("env"), files.Keys,
             (p, _) => Task.FromResult<Stream>(new MemoryStream(files[p])), default, new HashSet<string> { "w/big.bin" });
         tar.Position = 0;
         using var reader = new System.Formats.Tar.TarReader(tar);
@@ -174,8 +174,8 @@ public class BuildContextTests
         while (await reader.GetNextEntryAsync() is { } e) entries.Add(e);
         Assert.Equal(["Dockerfile", "model/", "weights/", "weights/w/", "weights/w/big.bin", "model/model.py", "model/w/", "model/w/small.txt"],
             entries.Select(e => e.Name));
-        Assert.Equal("FROM env\nCOPY weights/ /model/\nCOPY model/ /model/\n", BuildContext.VersionDockerfile("env", weightsLayer: true));
-        Assert.Equal("FROM env\nCOPY model/ /model/\n", BuildContext.VersionDockerfile("env"));
+        Assert.Equal("FROM env\nCOPY weights/ /model/\n", BuildContext.WeightsDockerfile("env"));
+        Assert.Equal("FROM w\nCOPY model/ /model/\n", BuildContext.VersionDockerfile("w"));
     }
 
     [Fact]
