@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Diagnostics;
+using System.Net.Http.Json;
 using System.Text.Json;
 using Xunit.Abstractions;
 
@@ -7,8 +8,9 @@ namespace Feather.EndToEnd.Tests;
 
 /// <summary>
 /// A model with more than 2 GiB of weights (two 1.1 GiB files) publishes through bin/feather, its version image
-/// builds, and a step reads every byte of its weights back; the server never holds a file in memory on the way
-/// (its peak resident memory stays far below the weights' size). The weights are generated here, mostly sparse
+/// builds, and a step reads every byte of its weights back; a second version that changes only code builds on the
+/// same weights image; the server never holds a file in memory on the way (its peak resident memory stays far
+/// below the weights' size). The weights are generated here, mostly sparse
 /// with random blocks so that order and content matter, and removed afterwards with the server's images.
 /// </summary>
 public sealed class BigModelTests : IClassFixture<FeatherServer>, IDisposable
@@ -83,6 +85,17 @@ public sealed class BigModelTests : IClassFixture<FeatherServer>, IDisposable
         return Convert.ToHexStringLower(SHA256.HashData(read));
     }
 
+    private async Task<JsonElement> VersionAsync(int number)
+    {
+        using var login = await server.Http.PostAsJsonAsync($"{server.Url}/api/auth/tokens",
+            new { username = "admin", password = server.AdminPassword, name = "big-model-test", scopes = new[] { "read" } });
+        var token = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{server.Url}/api/models/admin/big-weights/versions/{number}");
+        request.Headers.Authorization = new("Bearer", token);
+        using var response = await server.Http.SendAsync(request);
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
     private long ServerPeakBytes()
     {
         var line = File.ReadLines($"/proc/{server.ProcessId}/status").Single(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
@@ -112,6 +125,15 @@ public sealed class BigModelTests : IClassFixture<FeatherServer>, IDisposable
         Assert.Equal("succeeded", step.GetProperty("status").GetString());
         var report = step.GetProperty("outputs")[0].GetProperty("value").GetProperty("texts")[0].GetString()!;
         Assert.Equal(expected, report.Split('\n'));
+
+        // a version that changes only code builds on the same weights image: nothing of the weights is sent again
+        File.AppendAllText(Path.Combine(dir, "model.py"), "# a code-only change\n");
+        clock.Restart();
+        var second = await server.Cli("publish", dir, "--wait");
+        Assert.True(second.ExitCode == 0, second.ToString());
+        output.WriteLine($"code-only second version, publish --wait: {clock.Elapsed.TotalSeconds:0.0} s");
+        var log = (await VersionAsync(2)).GetProperty("image").GetProperty("log").GetString()!;
+        Assert.Matches(@"weights image feather-weights:[0-9a-f]{16} \(2 file\(s\), 2\.1 GiB\) already built; reusing it", log);
 
         var peak = ServerPeakBytes();
         output.WriteLine($"server peak resident memory: {peak >> 20} MiB");
