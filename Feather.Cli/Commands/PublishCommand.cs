@@ -163,8 +163,18 @@ public static class PublishCommand
             if (Format.Str(image, "error") is { Length: > 0 } why) context.Err.WriteLine(why);
             if (Format.Str(image, "log") is { Length: > 0 } log)
                 foreach (var line in log.Split('\n').TakeLast(30)) context.Err.WriteLine($"  | {line}");
-            context.Err.WriteLine("hint: fix the environment (system_packages / python_packages) and publish again");
+            context.Err.WriteLine(BuildFailureHint(Format.Str(image, "log")));
         }
         return (status, version);
     }
+
+    /// <summary>
+    /// What to do about a failed image build: the environment (packages) when its build failed, else the
+    /// version's files (the environment was built or reused and adding the model's files failed).
+    /// </summary>
+    public static string BuildFailureHint(string? log) =>
+        log is not null && log.Contains("building version image ", StringComparison.Ordinal)
+            ? "hint: the environment is fine; adding the model's files to the image failed (see the error above): "
+              + "check the files' sizes against the server's limits and that the server has disk space, then publish again"
+            : "hint: fix the environment (system_packages / python_packages) and publish again";
 }

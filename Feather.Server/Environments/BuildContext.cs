@@ -77,9 +77,20 @@ public static partial class BuildContext
             ? uri.Authority
             : null;
 
-    /// <summary>The Dockerfile of a version image: the environment plus the version's files under /model.</summary>
-    public static string VersionDockerfile(string environmentImage) =>
-        $"FROM {environmentImage}\nCOPY model/ /model/\n";
+    /// <summary>Files of at least this size go into the version's weights image (see <see cref="WeightsDockerfile"/>).</summary>
+    public const long WeightsLayerMinBytes = 1024 * 1024;
+
+    /// <summary>
+    /// The Dockerfile of a weights image: the environment plus a version's large files (context folder weights/)
+    /// under /model. Version images with the same environment and large files are built FROM it, so a version
+    /// that changes only code neither sends its weights to the engine nor adds a copy of them to its disk.
+    /// </summary>
+    public static string WeightsDockerfile(string environmentImage) =>
+        $"FROM {environmentImage}\nCOPY weights/ /model/\n";
+
+    /// <summary>The Dockerfile of a version image: its base (the environment, or the weights image) plus the version's other files under /model.</summary>
+    public static string VersionDockerfile(string baseImage) =>
+        $"FROM {baseImage}\nCOPY model/ /model/\n";
 
     /// <summary>Null when a file path may go under /model, else why not (absolute, .., odd characters).</summary>
     public static string? CheckPath(string path)
@@ -105,26 +116,33 @@ public static partial class BuildContext
         await WriteFileAsync(tar, "Dockerfile", new MemoryStream(Encoding.UTF8.GetBytes(dockerfile)), ct);
     }
 
-    /// <summary>Opens a file's bytes by its path (for version contexts, read from the blob store).</summary>
+    /// <summary>Opens a file's bytes by its path (for version contexts, read from the blob store); the stream must be seekable.</summary>
     public delegate Task<Stream> OpenFile(string path, CancellationToken ct);
 
-    /// <summary>Writes a version image's context: Dockerfile + model/&lt;path&gt; for every file, owned by root, readable by all.</summary>
-    public static async Task WriteVersionContextAsync(Stream output, string dockerfile, IEnumerable<string> paths, OpenFile open, CancellationToken ct)
+    /// <summary>
+    /// Writes a version image's context: Dockerfile + model/&lt;path&gt; for every file (weights/&lt;path&gt; for those
+    /// in <paramref name="weights"/>), owned by root, readable by all. One file is open at a time and its bytes go
+    /// straight to <paramref name="output"/> (a non-seekable pipe is fine).
+    /// </summary>
+    public static async Task WriteVersionContextAsync(Stream output, string dockerfile, IEnumerable<string> paths, OpenFile open, CancellationToken ct,
+        IReadOnlySet<string>? weights = null)
     {
         await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
         await WriteFileAsync(tar, "Dockerfile", new MemoryStream(Encoding.UTF8.GetBytes(dockerfile)), ct);
         var dirs = new HashSet<string>(StringComparer.Ordinal) { "model" };
         await WriteDirAsync(tar, "model", ct);
-        foreach (var path in paths.OrderBy(p => p, StringComparer.Ordinal))
+        // the weights first: the build reads its layers' sources in the order of the Dockerfile anyway
+        foreach (var path in paths.OrderBy(p => weights?.Contains(p) == true ? 0 : 1).ThenBy(p => p, StringComparer.Ordinal))
         {
-            var parts = path.Split('/');
+            var root = weights?.Contains(path) == true ? "weights" : "model";
+            var parts = (root + "/" + path).Split('/');
             for (var i = 1; i < parts.Length; i++)
             {
-                var dir = "model/" + string.Join('/', parts[..i]);
+                var dir = string.Join('/', parts[..i]);
                 if (dirs.Add(dir)) await WriteDirAsync(tar, dir, ct);
             }
             await using var content = await open(path, ct);
-            await WriteFileAsync(tar, "model/" + path, content, ct);
+            await WriteFileAsync(tar, root + "/" + path, content, ct);
         }
     }
 
@@ -141,15 +159,11 @@ public static partial class BuildContext
 
     private static async Task WriteFileAsync(TarWriter tar, string name, Stream content, CancellationToken ct)
     {
-        // TarWriter needs a seekable stream or a known length; buffer non-seekable blobs.
-        Stream data = content;
+        // The tar header comes before the data and holds its length, and the context is streamed (never seeked
+        // back): the content must know its length. Blobs are files; buffering one would hold a model in memory.
         if (!content.CanSeek)
-        {
-            var buffered = new MemoryStream();
-            await content.CopyToAsync(buffered, ct);
-            buffered.Position = 0;
-            data = buffered;
-        }
+            throw new ArgumentException($"the content of '{name}' must be seekable (its length goes into the tar header first)", nameof(content));
+        var data = content;
         var entry = new PaxTarEntry(TarEntryType.RegularFile, name)
         {
             Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,

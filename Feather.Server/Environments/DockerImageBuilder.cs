@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.IO.Pipelines;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -13,7 +14,7 @@ namespace Feather.Server.Environments;
 /// <summary>
 /// Builds feather-env:&lt;hash16&gt; once per environment spec (per-hash lock; skipped when the image exists)
 /// and feather-version:&lt;model&gt;-&lt;n&gt; on top with the version's files from the blob store, through the
-/// Docker build API with a generated Dockerfile and an in-memory tar context.
+/// Docker build API with a generated Dockerfile and a tar context streamed from the blob store.
 /// </summary>
 public sealed partial class DockerImageBuilder(
     IContainerEngine engine,
@@ -83,18 +84,30 @@ public sealed partial class DockerImageBuilder(
             if (envError is not null) return Fail(envImage, versionImage, envError);
 
             Log($"building version image {versionImage}");
+            var files = request.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+            var weights = request.Files.Where(f => f.Size >= BuildContext.WeightsLayerMinBytes).ToList();
+            var baseImage = envImage;
+            var weightsHash = "";
+            if (weights.Count > 0)
+            {
+                weightsHash = WeightsHash(hash, weights);
+                baseImage = WeightsImageTag(weightsHash);
+                var weightsError = await EnsureWeightsAsync(weights, hash, weightsHash, envImage, baseImage, Log, token);
+                if (weightsError is not null) return Fail(envImage, versionImage, weightsError);
+            }
             var labels = new Dictionary<string, string>
             {
                 [SandboxParameters.ManagedLabel] = "true",
                 [SandboxParameters.OwnerLabel] = options.Value.InstanceId,
                 [KindLabel] = "version",
                 [EnvHashLabel] = hash,
+                [WeightsHashLabel] = weightsHash,
                 [ModelLabel] = request.ModelId,
                 [VersionLabel] = request.VersionNumber.ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
-            var files = request.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+            var code = request.Files.Where(f => f.Size < BuildContext.WeightsLayerMinBytes).Select(f => f.Path).ToList();
             var error = await BuildImageAsync(versionImage, labels,
-                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(envImage), files.Keys,
+                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(baseImage), code,
                     async (path, c2) => await blobs.OpenReadAsync(files[path].Sha256, c2), c),
                 "none", Log, token);
             RunnerMetrics.ImageBuilds.WithLabels("version", error is null ? "ready" : "failed").Inc();
@@ -116,6 +129,68 @@ public sealed partial class DockerImageBuilder(
             return Fail(envImage, versionImage, $"the Docker engine refused the build: {e.Detail.Trim()}");
         }
     }
+
+    public const string WeightsHashLabel = "org.feather.weights-hash";
+
+    /// <summary>
+    /// The hash of a weights image: the environment's hash and every large file's path and content. Two versions
+    /// of any model with the same environment and the same large files share one weights image.
+    /// </summary>
+    public static string WeightsHash(string envHash, IEnumerable<VersionFile> weights)
+    {
+        var text = new StringBuilder("feather-weights/1\n").Append(envHash).Append('\n');
+        foreach (var f in weights.OrderBy(f => f.Path, StringComparer.Ordinal))
+            text.Append(f.Path).Append('\0').Append(f.Sha256).Append('\n');
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
+    }
+
+    /// <summary>feather-weights:&lt;first 16 hex of the weights hash&gt;.</summary>
+    public static string WeightsImageTag(string weightsHash) => $"feather-weights:{weightsHash[..16]}";
+
+    /// <summary>
+    /// Builds the weights image (the environment plus the version's large files under /model) unless it exists.
+    /// A version that changes only code builds on it again and sends the engine none of its weights. Null on success, else the error.
+    /// </summary>
+    private async Task<string?> EnsureWeightsAsync(List<VersionFile> weights, string envHash, string weightsHash, string envImage,
+        string weightsImage, Action<string> log, CancellationToken ct)
+    {
+        var gate = _envLocks.GetOrAdd("weights:" + weightsHash, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        try
+        {
+            var size = Bytes(weights.Sum(f => f.Size));
+            if (await engine.FindImageAsync(weightsImage, ct) is not null)
+            {
+                log($"weights image {weightsImage} ({weights.Count} file(s), {size}) already built; reusing it");
+                RunnerMetrics.ImageBuilds.WithLabels("weights", "reused").Inc();
+                return null;
+            }
+            log($"building weights image {weightsImage}: {weights.Count} file(s) of 1 MiB or more, {size}");
+            var labels = new Dictionary<string, string>
+            {
+                [SandboxParameters.ManagedLabel] = "true",
+                [SandboxParameters.OwnerLabel] = options.Value.InstanceId,
+                [KindLabel] = "weights",
+                [EnvHashLabel] = envHash,
+                [WeightsHashLabel] = weightsHash,
+            };
+            var byPath = weights.ToDictionary(f => f.Path, StringComparer.Ordinal);
+            var all = byPath.Keys.ToHashSet(StringComparer.Ordinal);
+            var error = await BuildImageAsync(weightsImage, labels,
+                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.WeightsDockerfile(envImage), all,
+                    async (path, c2) => await blobs.OpenReadAsync(byPath[path].Sha256, c2), c, all),
+                "none", log, ct);
+            RunnerMetrics.ImageBuilds.WithLabels("weights", error is null ? "ready" : "failed").Inc();
+            if (error is null) log($"weights image {weightsImage} ready");
+            return error;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private static string Bytes(long n) => n >= 1L << 30 ? $"{n / (double)(1L << 30):0.0} GiB" : $"{n / (double)(1 << 20):0.0} MiB";
 
     /// <summary>The version image reference. The model id is lowercased and made tag-safe; a changed id gets a short hash suffix.</summary>
     public static string VersionImageTag(string modelId, int version)
@@ -183,14 +258,15 @@ public sealed partial class DockerImageBuilder(
         }
     }
 
-    /// <summary>Streams a tar context to the build API and follows its JSON message stream. Null on success, else the error text.</summary>
+    /// <summary>
+    /// Streams a tar context to the build API and follows its JSON message stream. Null on success, else the error text.
+    /// The context is never held whole: <paramref name="writeContext"/> writes it into a pipe of at most
+    /// <see cref="ContextPipeBytes"/> while the engine reads the other end, so a version with gigabytes of weights
+    /// costs the server a bounded buffer, not its size in memory.
+    /// </summary>
     private async Task<string?> BuildImageAsync(string tag, IDictionary<string, string> labels,
         Func<Stream, CancellationToken, Task> writeContext, string network, Action<string> log, CancellationToken ct)
     {
-        // The context is built in memory: version files are model-sized, and the build API needs the whole body.
-        using var context = new MemoryStream();
-        await writeContext(context, ct);
-        context.Position = 0;
         string? error = null;
         string? toolError = null; // the last line a tool marked as an error (apt's "E: ...", pip's "ERROR: ...")
         var partial = new StringBuilder();
@@ -218,14 +294,61 @@ public sealed partial class DockerImageBuilder(
             partial.Clear().Append(s[(last + 1)..]);
         });
         // a build runs apt and pip as root: bound what it can take from the machine
-        await engine.BuildImageAsync(
-            new ImageBuildSpec(tag, labels.AsReadOnly(), options.Value.BuildMemoryMiB * SandboxParameters.MiB, options.Value.BuildCpus, network),
-            context, progress, ct);
+        var spec = new ImageBuildSpec(tag, labels.AsReadOnly(), options.Value.BuildMemoryMiB * SandboxParameters.MiB, options.Value.BuildCpus, network);
+        await StreamContextAsync(writeContext, context => engine.BuildImageAsync(spec, context, progress, ct), ct);
         if (partial.Length > 0 && partial.ToString().Trim() is { Length: > 0 } rest) Line(rest);
         if (error is not null && toolError is not null) error = $"{toolError} ({error})";
         if (error is null && await engine.FindImageAsync(tag, ct) is null)
             error = $"the build of {tag} ended without an image";
         return error;
+    }
+
+    /// <summary>The most bytes of a build context between the writer and the engine at any time.</summary>
+    public const int ContextPipeBytes = 1024 * 1024;
+
+    /// <summary>
+    /// Runs <paramref name="consume"/> on the read end of a bounded pipe while <paramref name="produce"/> writes into
+    /// it. The producer's failure (a blob gone from the store) is the one reported, not the reader's truncated
+    /// stream; when the consumer stops early (the engine refused the build) the producer is stopped too.
+    /// </summary>
+    internal static async Task StreamContextAsync(Func<Stream, CancellationToken, Task> produce, Func<Stream, Task> consume, CancellationToken ct)
+    {
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: ContextPipeBytes, resumeWriterThreshold: ContextPipeBytes / 2,
+            minimumSegmentSize: 64 * 1024, useSynchronizationContext: false));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                await using (var writer = pipe.Writer.AsStream(leaveOpen: true))
+                    await produce(writer, stop.Token);
+                await pipe.Writer.CompleteAsync();
+            }
+            catch (Exception e)
+            {
+                await pipe.Writer.CompleteAsync(e);
+                throw;
+            }
+        }, CancellationToken.None);
+        Exception? consumerError = null;
+        try
+        {
+            await using var reader = pipe.Reader.AsStream(leaveOpen: true);
+            await consume(reader);
+        }
+        catch (Exception e)
+        {
+            consumerError = e;
+        }
+        // the engine has what it needs (or has given up): stop a producer still writing, then see how it ended
+        await stop.CancelAsync();
+        // completed with an error, the reader's end makes the writer's next write throw (else it would go on into nothing)
+        await pipe.Reader.CompleteAsync(new OperationCanceledException("the engine stopped reading the build context"));
+        await Task.WhenAny(producer, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+        if (producer.IsFaulted && producer.Exception!.InnerException is { } cause and not OperationCanceledException)
+            ExceptionDispatchInfo.Throw(cause); // the context could not be written: that is the cause, whatever the engine made of the cut stream
+        if (consumerError is not null) ExceptionDispatchInfo.Throw(consumerError);
+        ct.ThrowIfCancellationRequested();
     }
 
     /// <summary>Reports synchronously, in order (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>

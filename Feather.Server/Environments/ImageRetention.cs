@@ -67,9 +67,11 @@ public sealed class NoImageKeepList : IImageKeepList
 }
 
 /// <summary>A feather image on the engine, as the policy sees it.</summary>
-/// <param name="Kind">"environment" or "version" (label org.feather.image).</param>
+/// <param name="Kind">"environment", "weights" or "version" (label org.feather.image).</param>
 /// <param name="Owner">The server that built it (label org.feather.owner).</param>
-public sealed record ManagedImage(string Id, IReadOnlyList<string> Tags, string Kind, string EnvHash, string Owner, DateTime Created);
+/// <param name="WeightsHash">The weights image a version image builds on, or a weights image's own hash ("" for none).</param>
+public sealed record ManagedImage(string Id, IReadOnlyList<string> Tags, string Kind, string EnvHash, string Owner, DateTime Created,
+    string WeightsHash = "");
 
 /// <summary>What the policy removes and why: the tags to untag (the engine deletes the image with its last tag).</summary>
 public sealed record ImageRemoval(ManagedImage Image, IReadOnlyList<string> Tags, string Reason);
@@ -79,9 +81,10 @@ public static class ImageRetention
 {
     /// <summary>
     /// Chooses the images of <paramref name="owner"/> to remove: the tags of version images that are not in
-    /// <paramref name="keep"/> (an image goes with its last tag); then an environment image that no remaining version image (of any server
-    /// on the engine) builds on. Never an image a container uses (running or not), nor one younger than
-    /// <paramref name="minAge"/>. Version images come first in the result (they are children of environment images).
+    /// <paramref name="keep"/> (an image goes with its last tag); then a weights image that no remaining version image builds on;
+    /// then an environment image that no remaining version or weights image (of any server on the engine) builds on. Never an
+    /// image a container uses (running or not), nor one younger than <paramref name="minAge"/>. Children come first in the
+    /// result: version images, weights images, environment images.
     /// </summary>
     public static IReadOnlyList<ImageRemoval> Plan(IReadOnlyList<ManagedImage> images, string owner, IReadOnlySet<string> keep,
         IReadOnlySet<string> usedByContainers, DateTime now, TimeSpan minAge)
@@ -98,7 +101,17 @@ public static class ImageRetention
             removals.Add(new ImageRemoval(v, drop, "no live, tagged or recently used version needs it"));
             if (drop.Count == v.Tags.Count) removed.Add(v.Id);
         }
-        var neededHashes = images.Where(i => i.Kind == "version" && !removed.Contains(i.Id)).Select(i => i.EnvHash).ToHashSet();
+        var versions = images.Where(i => i.Kind == "version" && !removed.Contains(i.Id)).ToList();
+        var neededWeights = versions.Select(i => i.WeightsHash).Where(h => h.Length > 0).ToHashSet();
+        foreach (var w in images.Where(i => i.Kind == "weights"))
+        {
+            if (Removable(w) && !neededWeights.Contains(w.WeightsHash))
+            {
+                removals.Add(new ImageRemoval(w, w.Tags, "no version image builds on it"));
+                removed.Add(w.Id);
+            }
+        }
+        var neededHashes = versions.Concat(images.Where(i => i.Kind == "weights" && !removed.Contains(i.Id))).Select(i => i.EnvHash).ToHashSet();
         foreach (var e in images.Where(i => i.Kind == "environment"))
             if (Removable(e) && !neededHashes.Contains(e.EnvHash))
                 removals.Add(new ImageRemoval(e, e.Tags, "no version image builds on it"));
@@ -128,7 +141,8 @@ public sealed partial class ImageJanitor(
         var images = listed
             .Where(i => i.Labels.ContainsKey(DockerImageBuilder.KindLabel))
             .Select(i => new ManagedImage(i.Id, i.Tags, i.Labels[DockerImageBuilder.KindLabel],
-                Label(i.Labels, DockerImageBuilder.EnvHashLabel), Label(i.Labels, SandboxParameters.OwnerLabel), i.Created))
+                Label(i.Labels, DockerImageBuilder.EnvHashLabel), Label(i.Labels, SandboxParameters.OwnerLabel), i.Created,
+                Label(i.Labels, DockerImageBuilder.WeightsHashLabel)))
             .ToList();
         var containers = await engine.ListContainersAsync(null, ct);
         var used = containers.Select(c => c.ImageId).ToHashSet();

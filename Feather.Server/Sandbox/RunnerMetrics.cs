@@ -16,7 +16,7 @@ public static class RunnerMetrics
         "feather_step_queue_length", "Steps waiting for a free sandbox slot.");
 
     public static readonly Counter ImageBuilds = Metrics.CreateCounter(
-        "feather_image_builds_total", "Image builds, by kind (environment, version) and outcome (ready, failed, reused).", "kind", "outcome");
+        "feather_image_builds_total", "Image builds, by kind (environment, weights, version) and outcome (ready, failed, reused).", "kind", "outcome");
 
     public static readonly Counter ContainersReaped = Metrics.CreateCounter(
         "feather_containers_reaped_total", "Leftover step containers removed by the reaper.");

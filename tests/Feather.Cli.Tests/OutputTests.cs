@@ -10,6 +10,17 @@ namespace Feather.Cli.Tests;
 public class OutputTests
 {
     [Fact]
+    public void A_failed_build_blames_the_packages_only_when_the_environment_failed()
+    {
+        var envFailed = "runner image feather-runner:latest is sha256:ab\nbuilding environment image feather-env:0123\nE: Unable to locate package nope";
+        Assert.Contains("system_packages / python_packages", Feather.Cli.Commands.PublishCommand.BuildFailureHint(envFailed));
+        var filesFailed = "environment image feather-env:0123 already built; reusing it\nbuilding version image feather-version:m-2\nerror: no space left on device";
+        var hint = Feather.Cli.Commands.PublishCommand.BuildFailureHint(filesFailed);
+        Assert.DoesNotContain("system_packages", hint);
+        Assert.Contains("adding the model's files to the image failed", hint);
+    }
+
+    [Fact]
     public void Inputs_file_of_the_contract_parses_into_one_object_per_step()
     {
         var steps = InputsFile.Parse("""{"steps": [{"name": {"texts": ["Ada"]}}, {"objects": {"selected": [[0, 2], [1]]}}]}""", "in.json");

@@ -33,6 +33,8 @@ public sealed class FeatherServer : IAsyncLifetime
     public string InstanceId => File.ReadAllText(Path.Combine(DataDir, "instance-id")).Trim();
     public string ServerLog { get { lock (serverLog) return serverLog.ToString(); } }
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(5) };
+    /// <summary>The server process's id (its /proc/&lt;pid&gt;/status tells its peak resident memory).</summary>
+    public int ProcessId => server?.Id ?? throw new InvalidOperationException("the server has not started");
 
     public string Bin(string name)
     {

@@ -46,6 +46,17 @@ def test_file_upload_accepts_files_and_decodes_images():
     assert one.get(format="pil")[0].size == (5, 2)
 
 
+def test_file_upload_takes_any_extension_or_media_type_the_model_names():
+    weights = ftr.File.Upload(types=[".pt", ".onnx"]).bind({"files": [payload("model.pt", b"\x80\x02weights", "")]})
+    assert weights.get(format="bytes") == [b"\x80\x02weights"]
+    media = ftr.File.Upload(types=["audio/*", "video/mp4"], max_files=2)
+    media.bind({"files": [payload("a.wav", b"RIFF", "audio/wav"), payload("clip", b"mp4", "video/mp4")]})
+    assert [b.name for b in media.get()] == ["a.wav", "clip"]
+    with pytest.raises(PayloadError, match=r"file 0 \(a.webm\): type .webm not accepted, expected one of audio/\*, video/mp4"):
+        media.bind({"files": [payload("a.webm", b"x", "video/webm")]})
+    assert ftr.File.Upload(types=["*"]).bind({"files": [payload("notes", b"x", "")]}).get(format="bytes") == [b"x"]
+
+
 @pytest.mark.parametrize("response, message", [
     ({"files": []}, "0 file(s) given, expected 1 to 2"),
     ({"files": [payload("a.png", b"x")] * 3}, "3 file(s) given, expected 1 to 2"),
@@ -62,7 +73,12 @@ def test_file_upload_rejects_bad_responses(response, message):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"types": [".exe"]}, "unknown file type '.exe'"),
+    ({"types": ["exe"]}, "file type 'exe' is not a file extension ('.pt'), a media type ('video/mp4'), "
+                         "a media type pattern ('audio/*') or '*' (any file)"),
+    ({"types": [".tar.gz"]}, "file type '.tar.gz' is not a file extension"),
+    ({"types": ["audio/"]}, "file type 'audio/' is not a file extension"),
+    ({"types": ["*/*"]}, "file type '*/*' is not a file extension"),
+    ({"types": [3]}, "file type 3 is not a file extension"),
     ({"types": [".png"], "min_files": 3, "max_files": 2}, "max_files (2) < min_files (3)"),
     ({"types": []}, "types must be a non-empty list"),
 ])

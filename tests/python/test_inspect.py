@@ -104,8 +104,8 @@ GOOD_STEP = "def greet(name) -> ftr.Text.View:\n    return ftr.Text.View('x')\n\
     # invalid props: in a step (static scan) and in init (when it runs)
     (GOOD_STEP + "def later(x) -> ftr.File.Download:\n    ftr.File.Upload(types=['.png'], min_files=3, max_files=2)\n\n"
      "ftr.build(name='m', init=init, steps=[greet, later])\n", 10, "max_files (2) < min_files (3)"),
-    (GOOD_STEP + "def later(x) -> ftr.Text.View:\n    ftr.File.Upload(types=['.exe'])\n\n"
-     "ftr.build(name='m', init=init, steps=[greet, later])\n", 10, "unknown file type '.exe'"),
+    (GOOD_STEP + "def later(x) -> ftr.Text.View:\n    ftr.File.Upload(types=['exe'])\n\n"
+     "ftr.build(name='m', init=init, steps=[greet, later])\n", 10, "file type 'exe' is not a file extension"),
     (GOOD_STEP + "def later(x) -> ftr.Text.View:\n    return ftr.Image.WithTextIn([], max_chars=0)\n\n"
      "ftr.build(name='m', init=init, steps=[greet, later])\n", 10, "max_chars must be a positive integer, got 0"),
     # others people hit

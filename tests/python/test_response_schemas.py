@@ -55,6 +55,29 @@ CASES: dict[str, list[Case]] = {
         ({"file": []}, False),
         ({"files": [f("a.png")], "more": 1}, False),
         ("a.png", False),
+    ]), (lambda: ftr.File.Upload(types=[".pt"]), [
+        ({"files": [f("weights.pt", media_type="application/octet-stream")]}, True),
+        ({"files": [f("weights.PT", media_type="")]}, True),
+        ({"files": [f("weights.pth", media_type="application/octet-stream")]}, False),
+        ({"files": [f("pt", media_type="application/octet-stream")]}, False),
+    ]), (lambda: ftr.File.Upload(types=["audio/*", "video/mp4"]), [
+        ({"files": [f("a.wav", media_type="audio/wav")]}, True),
+        ({"files": [f("clip", media_type="Video/MP4; codecs=avc1")]}, True),
+        ({"files": [f("a.ogg", media_type="audio/ogg")]}, True),
+        ({"files": [f("a.wav", media_type="")]}, False),
+        ({"files": [f("a.mp4", media_type="video/webm")]}, False),
+        ({"files": [f("a.wav", media_type="audio/")]}, False),
+        ({"files": [f("a.wav", media_type="audio/x/y")]}, False),
+        ({"files": [f("a.wav", media_type="xaudio/wav")]}, False),
+    ]), (lambda: ftr.File.Upload(types=[".onnx", "audio/*"], max_files=2), [
+        ({"files": [f("m.onnx", media_type="application/octet-stream"), f("a.flac", media_type="audio/flac")]}, True),
+        ({"files": [f("m.onnx", media_type="")]}, True),
+        ({"files": [f("m.bin", media_type="application/octet-stream")]}, False),
+    ]), (lambda: ftr.File.Upload(types=["*"]), [
+        ({"files": [f("anything.xyz", media_type="")]}, True),
+        ({"files": [f("README", media_type="text/plain")]}, True),
+        ({"files": [f("")]}, False),
+        ({"files": [f("a.bin", data="not base64!")]}, False),
     ])],
     "Text.In": [(lambda: ftr.Text.In(num_inputs=2, max_chars=5), [
         ({"texts": ["abc", "héllo"]}, True),
@@ -206,6 +229,8 @@ FIXTURE = REPO / "tests" / "python" / "snapshots" / "response-schemas.json"
 #: SDK's own output payloads (props, value, schema), so the server is tested against real schemas.
 FIXTURE_COMPONENTS: dict[str, Callable[[], Any]] = {
     "upload": lambda: ftr.File.Upload(types=[".PNG", ".jpg"], min_files=1, max_files=2),
+    "upload_weights": lambda: ftr.File.Upload(types=[".pt", ".onnx"]),
+    "upload_media": lambda: ftr.File.Upload(types=["audio/*", "video/mp4"]),
     "text": lambda: ftr.Text.In(num_inputs=2, max_chars=5),
     "text_default": lambda: ftr.Text.In(),
     "text_short": lambda: ftr.Text.In(max_chars=2),

@@ -45,6 +45,46 @@ public sealed class DockerImageBuilderTests(RunnerFixture fx)
     }
 
     [Fact]
+    public async Task Large_files_go_into_a_weights_image_that_a_version_changing_only_code_builds_on_again()
+    {
+        var builder = fx.Services.GetRequiredService<IImageBuilder>();
+        var weightsBytes = new byte[(int)BuildContext.WeightsLayerMinBytes + 10];
+        new Random(8).NextBytes(weightsBytes);
+        var weights = new VersionFile("weights/w.bin", fx.Blobs.Put(weightsBytes), weightsBytes.Length);
+        VersionFile Code(string text)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+            return new VersionFile("model.py", fx.Blobs.Put(bytes), bytes.Length);
+        }
+
+        var first = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, 20, fx.Environment(), [Code("# one\n"), weights]), null, default);
+        fx.Track(first.VersionImage);
+        Assert.True(first.Outcome == ImageBuildOutcome.Ready, first.Error + "\n---\n" + first.Log);
+        var weightsHash = (await fx.Docker.Images.InspectImageAsync(first.VersionImage, default)).Config!.Labels!["org.feather.weights-hash"];
+        var weightsImage = DockerImageBuilder.WeightsImageTag(weightsHash);
+        fx.Track(weightsImage); // removed (untagged) before the versions' images, whose removal then takes it along
+        Assert.Contains($"building weights image {weightsImage}: 1 file(s) of 1 MiB or more, 1.0 MiB", first.Log);
+
+        var lines = new Lines();
+        var second = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, 21, fx.Environment(), [Code("# two\n"), weights]), lines, default);
+        fx.Track(second.VersionImage);
+        Assert.DoesNotContain(lines.All, l => l.StartsWith("building weights image", StringComparison.Ordinal));
+        Assert.True(second.Outcome == ImageBuildOutcome.Ready, second.Error + "\n---\n" + second.Log);
+        Assert.Contains(lines.All, l => l.StartsWith($"weights image {weightsImage} (1 file(s), 1.0 MiB) already built; reusing it"));
+
+        var w = await fx.Docker.Images.InspectImageAsync(weightsImage, default);
+        Assert.Equal("weights", w.Config!.Labels!["org.feather.image"]);
+        foreach (var version in new[] { first, second })
+        {
+            var image = await fx.Docker.Images.InspectImageAsync(version.VersionImage, default);
+            Assert.Equal(weightsHash, image.Config!.Labels!["org.feather.weights-hash"]);
+            // built FROM the weights image plus one layer of code: one copy of the weights, shared
+            Assert.Equal(w.RootFS!.Layers!, image.RootFS!.Layers!.Take(w.RootFS.Layers!.Count));
+            Assert.Equal(w.RootFS.Layers!.Count + 1, image.RootFS.Layers!.Count);
+        }
+    }
+
+    [Fact]
     public async Task A_nonexistent_system_package_fails_the_build_with_the_apt_error()
     {
         var result = await fx.BuildVersionAsync(3, fx.Environment("python3-doesnotexist"));

@@ -161,6 +161,37 @@ public class BuildContextTests
         Assert.All(entries, e => Assert.False(e.Mode.HasFlag(UnixFileMode.OtherWrite)));
     }
 
+    [Fact]
+    public async Task Version_context_puts_the_files_named_as_weights_under_weights_first()
+    {
+        var files = new Dictionary<string, byte[]> { ["model.py"] = "x"u8.ToArray(), ["w/big.bin"] = [1, 2, 3], ["w/small.txt"] = [4] };
+        using var tar = new MemoryStream();
+        await BuildContext.WriteVersionContextAsync(tar, BuildContext.WeightsDockerfile("env"), files.Keys,
+            (p, _) => Task.FromResult<Stream>(new MemoryStream(files[p])), default, new HashSet<string> { "w/big.bin" });
+        tar.Position = 0;
+        using var reader = new System.Formats.Tar.TarReader(tar);
+        var entries = new List<System.Formats.Tar.TarEntry>();
+        while (await reader.GetNextEntryAsync() is { } e) entries.Add(e);
+        Assert.Equal(["Dockerfile", "model/", "weights/", "weights/w/", "weights/w/big.bin", "model/model.py", "model/w/", "model/w/small.txt"],
+            entries.Select(e => e.Name));
+        Assert.Equal("FROM env\nCOPY weights/ /model/\n", BuildContext.WeightsDockerfile("env"));
+        Assert.Equal("FROM w\nCOPY model/ /model/\n", BuildContext.VersionDockerfile("w"));
+    }
+
+    [Fact]
+    public async Task Version_context_refuses_content_of_unknown_length_instead_of_buffering_it()
+    {
+        using var tar = new MemoryStream();
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => BuildContext.WriteVersionContextAsync(tar, "FROM x\n", ["a.bin"],
+            (_, _) => Task.FromResult<Stream>(new NonSeekable()), default));
+        Assert.Contains("'model/a.bin' must be seekable", e.Message);
+    }
+
+    private sealed class NonSeekable() : MemoryStream(new byte[10])
+    {
+        public override bool CanSeek => false;
+    }
+
     [Theory]
     [InlineData("hello", 3, "feather-version:hello-3")]
     [InlineData("m_1.x", 1, "feather-version:m_1.x-1")]

@@ -51,6 +51,18 @@ public sealed class ImageRetentionPlanTests
     }
 
     [Fact]
+    public void A_weights_image_goes_with_the_last_version_built_on_it_and_keeps_its_environment_until_then()
+    {
+        static ManagedImage Weights(string hash, string env) => new("id-w-" + hash, ["feather-weights:" + hash], "weights", env, "me", Old, hash);
+        static ManagedImage On(string tag, string env, string weights) => new("id-" + tag, [tag], "version", env, "me", Old, weights);
+        var images = new[] { Env("h1"), Env("h2"), Weights("w1", "h1"), Weights("w2", "h2"), On("v:1", "h1", "w1"), On("v:2", "h2", "w2"), On("v:3", "h2", "w2") };
+        // v:3 is live: w2 and h2 stay, through the weights image alone once v:2 goes
+        Assert.Equal(["v:1", "v:2", "feather-weights:w1", "feather-env:h1"], Plan(images, ["v:3"]));
+        // a weights image no version needs yet, but the environment of a live version builds on, stays while it is young
+        Assert.Empty(Plan([Env("h1"), On("v:1", "h1", ""), Weights("w9", "h1") with { Created = Now.AddMinutes(-5) }], ["v:1"]));
+    }
+
+    [Fact]
     public void An_environment_used_by_another_servers_version_stays()
     {
         var images = new[] { Env("h1"), Version("v:theirs", "h1", owner: "other") };

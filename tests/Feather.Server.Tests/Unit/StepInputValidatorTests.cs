@@ -105,6 +105,23 @@ public class StepInputValidatorTests
         Assert.Contains(wrongField, e => e.Message == "response: unknown field 'file'");
     }
 
+    private static string Typed(string name, string mediaType) => $$"""{"name": "{{name}}", "media_type": "{{mediaType}}", "data": "{{Png}}"}""";
+
+    [Fact]
+    public void File_upload_accepts_any_extension_or_media_type_the_model_names()
+    {
+        // File.Upload(types=[".pt", ".onnx"]): weights files, whatever media type the browser guessed
+        Valid(Step0("upload_weights", $$"""{"files": [{{Typed("model.pt", "application/octet-stream")}}]}"""));
+        Valid(Step0("upload_weights", $$"""{"files": [{{Typed("model.ONNX", "")}}]}"""));
+        Invalid(Step0("upload_weights", $$"""{"files": [{{Typed("model.pth", "application/octet-stream")}}]}"""),
+            "files[0].name:", "ending in .pt or .onnx");
+        // File.Upload(types=["audio/*", "video/mp4"]): by media type, with parameters, any case
+        Valid(Step0("upload_media", $$"""{"files": [{{Typed("a.wav", "audio/wav")}}]}"""));
+        Valid(Step0("upload_media", $$"""{"files": [{{Typed("clip", "Video/MP4; codecs=avc1")}}]}"""));
+        Invalid(Step0("upload_media", $$"""{"files": [{{Typed("a.webm", "video/webm")}}]}"""), "files[0].media_type:");
+        Invalid(Step0("upload_media", $$"""{"files": [{{Typed("a.wav", "audio/")}}]}"""), "files[0].media_type:");
+    }
+
     [Fact]
     public void File_upload_refuses_a_file_over_the_size_limit()
     {

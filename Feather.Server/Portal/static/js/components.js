@@ -5,7 +5,7 @@
 // must follow (counts, max chars, file types) come from spec.schema.response, which the SDK emits
 // (schema.js); the renderers here only lay the component out.
 import { h, nextId, plural, formatBytes, clear } from './dom.js';
-import { responseSchema, fieldSchema, itemSchema, countOf, maxCharsOf, fileTypesOf, pickHint, filesHint, countProblem } from './schema.js';
+import { responseSchema, fieldSchema, itemSchema, countOf, maxCharsOf, fileTypesOf, fileAccepted, pickHint, filesHint, countProblem } from './schema.js';
 
 // Kestrel refuses request bodies over 30 MB; base64 adds a third. Per file and per step.
 export const MAX_FILE_BYTES = 10 * 1024 * 1024;
@@ -208,9 +208,8 @@ const renderers = {
     const check = () => {
       const problems = [];
       for (const f of files) {
-        const ext = extensionOf(f.name);
-        if (types.length && !types.includes(ext))
-          problems.push(`${f.name}: type ${ext || '(none)'} is not accepted; use ${types.join(', ')}`);
+        if (!fileAccepted(types, f.name, f.media_type))
+          problems.push(`${f.name}: type ${extensionOf(f.name) || f.media_type || '(none)'} is not accepted; use ${types.join(', ')}`);
         if (f.size > maxFile) problems.push(`${f.name}: ${formatBytes(f.size)} is larger than ${formatBytes(maxFile)}`);
       }
       const total = files.reduce((a, f) => a + f.size, 0);

@@ -26,10 +26,28 @@ export function countOf(array) {
 /** The most characters each string of an array of strings may have (null: no limit). */
 export const maxCharsOf = (array) => itemSchema(array, 0).maxLength ?? null;
 
-/** The extensions a file name schema accepts: those of its examples (example.png → .png). */
+/**
+ * What a file schema accepts, as an `accept` attribute lists it: the extensions of the name's examples
+ * (example.pt → .pt) and the media type patterns of the media type's examples (audio/*, video/mp4).
+ * Empty: any file.
+ */
 export function fileTypesOf(files) {
-  const names = itemSchema(files, 0)?.properties?.name?.examples || [];
-  return names.map((n) => { const i = n.lastIndexOf('.'); return i > 0 ? n.slice(i).toLowerCase() : ''; }).filter(Boolean);
+  const props = itemSchema(files, 0)?.properties || {};
+  const extensions = (props.name?.examples || [])
+    .map((n) => { const i = n.lastIndexOf('.'); return i > 0 ? n.slice(i).toLowerCase() : ''; }).filter(Boolean);
+  const media = (props.media_type?.examples || []).map((m) => String(m).toLowerCase()).filter((m) => m.includes('/'));
+  return [...extensions, ...media];
+}
+
+/** True when a file named `name` of media type `mediaType` is one of `types` (fileTypesOf; empty: any). */
+export function fileAccepted(types, name, mediaType) {
+  if (!types.length) return true;
+  const dot = name.lastIndexOf('.');
+  const ext = dot > 0 ? name.slice(dot).toLowerCase() : '';
+  const media = String(mediaType || '').split(';')[0].trim().toLowerCase();
+  return types.some((t) => t.startsWith('.') ? t === ext
+    : t.endsWith('/*') ? media.startsWith(t.slice(0, -1)) && media.length > t.length - 1 && !media.slice(t.length - 1).includes('/')
+    : t === media);
 }
 
 /** The response the schema gives as its example, or undefined. */
