@@ -84,9 +84,12 @@ public static class DatasetRecords
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, 1 << 16, leaveOpen: true);
-        await using var csv = await CsvDataReader.CreateAsync(reader, new CsvDataReaderOptions { Delimiter = ',', HasHeaders = true }, ct);
-        var header = Enumerable.Range(0, csv.FieldCount).Select(csv.GetName).ToArray();
-        if (header.Length == 0 || header.All(string.IsNullOrEmpty))
+        CsvDataReader? opened = null;
+        try { opened = await CsvDataReader.CreateAsync(reader, new CsvDataReaderOptions { Delimiter = ',', HasHeaders = true }, ct); }
+        catch (CsvMissingHeadersException) { }
+        await using var csv = opened;
+        var header = csv is null ? [] : Enumerable.Range(0, csv.FieldCount).Select(csv.GetName).ToArray();
+        if (csv is null || header.Length == 0 || header.All(string.IsNullOrEmpty))
         {
             yield return new DatasetRecord(1, [], [new RecordProblem(1, null, $"{manifest.Records} is empty: the first line must name the fields")]);
             yield break;
@@ -103,9 +106,19 @@ public static class DatasetRecords
         }
         var columns = manifest.Fields.Select(f => Array.IndexOf(header, f.Name)).ToArray();
         long line = 1; // the header is line 1; a record whose quoted text spans lines counts as one
-        while (await csv.ReadAsync(ct))
+        while (true)
         {
+            string? malformed = null;
+            var more = false;
+            try { more = await csv.ReadAsync(ct); }
+            catch (Exception e) when (e is CsvFormatException or CsvInvalidCharacterException or CsvRecordTooLargeException) { malformed = e.Message; }
             line++;
+            if (malformed is not null)
+            {
+                yield return new DatasetRecord(line, [], [new RecordProblem(line, null, $"not valid CSV ({malformed}); reading stopped here")]);
+                yield break;
+            }
+            if (!more) yield break;
             var values = new JsonObject();
             var problems = new List<RecordProblem>();
             if (csv.RowFieldCount != header.Length)
