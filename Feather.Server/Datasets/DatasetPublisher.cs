@@ -92,7 +92,7 @@ public sealed class DatasetPublisher(
                 new Dictionary<string, string[]> { [$"records/{manifest.Records}"] = problems });
         }
 
-        var examples = new JsonArray([.. scan.Examples]).ToJsonString();
+        var examples = new JsonArray([.. scan.Examples.Select(Preview)]).ToJsonString();
         return await publishing.FinishAsync(publish, sha => Holds(sha, caller), () =>
         {
             var (dataset, version) = db.InTransaction(() =>
@@ -119,6 +119,19 @@ public sealed class DatasetPublisher(
             path => ManifestPath.Problem(path) is { } problem ? problem
                 : byPath.ContainsKey(path) ? null : "no such file among the dataset's files",
             ExampleCount, MaxProblems, collectFiles: false, ct);
+    }
+
+    /// <summary>Longest text kept in an example record (the preview; the records file keeps the whole text).</summary>
+    public const int MaxExampleText = 1000;
+
+    /// <summary>An example record for the preview, with long texts cut to <see cref="MaxExampleText"/> characters.</summary>
+    private static JsonNode Preview(JsonObject record)
+    {
+        var copy = new JsonObject();
+        foreach (var (key, value) in record)
+            copy[key] = value is JsonValue v && v.TryGetValue<string>(out var text) && text.Length > MaxExampleText
+                ? JsonValue.Create(text[..(MaxExampleText - 1)] + "…") : value?.DeepClone();
+        return copy;
     }
 
     /// <summary>A file the caller already holds in a dataset or a model they may write is not uploaded again.</summary>

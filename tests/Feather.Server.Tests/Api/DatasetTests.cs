@@ -153,6 +153,26 @@ public class DatasetTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Example_records_keep_long_texts_short_while_the_records_file_keeps_them_whole()
+    {
+        var longText = new string('a', 5000);
+        var records = Encoding.UTF8.GetBytes($"{{\"text\": \"{longText}\", \"score\": 4.5}}\n");
+        var dataset = new TestDataset
+        {
+            Name = "long-reviews", Task = "regression", Files = new() { ["records.jsonl"] = records }, Records = "records.jsonl",
+            Customize = m => m["fields"] = new JsonArray(
+                new JsonObject { ["name"] = "text", ["type"] = "text", ["role"] = "input" },
+                new JsonObject { ["name"] = "score", ["type"] = "number", ["role"] = "label" }),
+        };
+        await dataset.PublishAsync(_owner);
+        var detail = await (await _owner.GetAsync("/api/datasets/olivia/long-reviews")).Json(HttpStatusCode.OK);
+        Assert.Equal(1000, detail["examples"]![0]!["text"]!.GetValue<string>().Length);
+        Assert.Equal(4.5, detail["examples"]![0]!["score"]!.GetValue<double>());
+        var file = await _owner.GetByteArrayAsync("/api/datasets/olivia/long-reviews/versions/1/file?path=records.jsonl");
+        Assert.Equal(records, file);
+    }
+
+    [Fact]
     public async Task Json_lines_records_are_checked_per_key()
     {
         var files = new Dictionary<string, byte[]>
