@@ -42,6 +42,9 @@ public sealed class RecordScan
 /// </summary>
 public static class DatasetRecords
 {
+    /// <summary>The longest record (one CSV record or JSON line) read, so memory stays bounded whatever the file holds.</summary>
+    public const int MaxRecordChars = 4 * 1024 * 1024;
+
     public static readonly string[] ImageExtensions = [".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"];
 
     /// <summary>
@@ -85,7 +88,7 @@ public static class DatasetRecords
     {
         using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, 1 << 16, leaveOpen: true);
         CsvDataReader? opened = null;
-        try { opened = await CsvDataReader.CreateAsync(reader, new CsvDataReaderOptions { Delimiter = ',', HasHeaders = true }, ct); }
+        try { opened = await CsvDataReader.CreateAsync(reader, new CsvDataReaderOptions { Delimiter = ',', HasHeaders = true, MaxBufferSize = MaxRecordChars }, ct); }
         catch (CsvMissingHeadersException) { }
         await using var csv = opened;
         var header = csv is null ? [] : Enumerable.Range(0, csv.FieldCount).Select(csv.GetName).ToArray();
@@ -141,10 +144,16 @@ public static class DatasetRecords
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, 1 << 16, leaveOpen: true);
+        var lines = new BoundedLines(reader, MaxRecordChars);
         long line = 0;
-        while (await reader.ReadLineAsync(ct) is { } text)
+        while (await lines.NextAsync(ct) is { } text)
         {
             line++;
+            if (lines.TooLong)
+            {
+                yield return new DatasetRecord(line, [], [new RecordProblem(line, null, $"the line is longer than {MaxRecordChars} characters; reading stopped here")]);
+                yield break;
+            }
             if (string.IsNullOrWhiteSpace(text)) continue;
             var values = new JsonObject();
             var problems = new List<RecordProblem>();
@@ -237,4 +246,46 @@ public static class DatasetRecords
     }
 
     private static string Short(string text) => text.Length <= 80 ? text : text[..77] + "...";
+
+    /// <summary>Lines of a text stream, each at most <c>max</c> characters: a longer one sets <see cref="TooLong"/> and is not kept.</summary>
+    private sealed class BoundedLines(StreamReader reader, int max)
+    {
+        private readonly char[] _buffer = new char[1 << 16];
+        private readonly StringBuilder _line = new();
+        private int _pos, _len;
+        private bool _end;
+
+        public bool TooLong { get; private set; }
+
+        public async Task<string?> NextAsync(CancellationToken ct)
+        {
+            _line.Clear();
+            while (true)
+            {
+                if (_pos == _len)
+                {
+                    if (_end) return _line.Length > 0 ? Finish() : null;
+                    _len = await reader.ReadAsync(_buffer.AsMemory(), ct);
+                    _pos = 0;
+                    if (_len == 0) { _end = true; continue; }
+                }
+                var newline = Array.IndexOf(_buffer, '\n', _pos, _len - _pos);
+                var end = newline < 0 ? _len : newline;
+                if (_line.Length + (end - _pos) > max)
+                {
+                    TooLong = true;
+                    return "";
+                }
+                _line.Append(_buffer, _pos, end - _pos);
+                _pos = newline < 0 ? _len : newline + 1;
+                if (newline >= 0) return Finish();
+            }
+        }
+
+        private string Finish()
+        {
+            if (_line.Length > 0 && _line[^1] == '\r') _line.Length--;
+            return _line.ToString();
+        }
+    }
 }

@@ -95,4 +95,15 @@ public class DatasetFormatTests
         Assert.True(scan.ProblemCount > 0);
         Assert.Contains("not valid CSV", scan.Problems[0].Message);
     }
+
+    [Fact]
+    public async Task Json_lines_are_read_in_bounded_pieces_with_crlf_and_no_final_newline()
+    {
+        var manifest = Manifest("r.jsonl", Text, Label);
+        var ok = await Scan(manifest, "{\"text\":\"a\",\"label\":\"x\"}\r\n\r\n{\"text\":\"b\",\"label\":\"y\"}");
+        Assert.Equal(0, ok.ProblemCount);
+        Assert.Equal(2, ok.Count);
+        var huge = await Scan(manifest, "{\"text\":\"a\",\"label\":\"x\"}\n{\"text\":\"" + new string('b', DatasetRecords.MaxRecordChars) + "\"}\n");
+        Assert.Equal("line 2: the line is longer than 4194304 characters; reading stopped here", Assert.Single(huge.Problems).ToString());
+    }
 }
