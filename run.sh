@@ -62,6 +62,18 @@ for dir in samples/*/; do
     failed+=("samples/$name")
   fi
 done
+for dir in samples/datasets/*/; do
+  name="dataset-$(basename "$dir")"
+  [ -f "$dir/dataset.json" ] || continue
+  hash="$( (cd "$dir" && find . -type f -not -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16)"
+  if [ "$(cat "$FEATHER_DATA/.samples/$name" 2>/dev/null)" = "$hash" ]; then continue; fi
+  log "publishing the dataset $dir"
+  if ./bin/feather datasets publish "$dir" --visibility public --notes "published by run.sh"; then
+    echo "$hash" > "$FEATHER_DATA/.samples/$name"
+  else
+    failed+=("$dir")
+  fi
+done
 [ ${#failed[@]} -eq 0 ] || printf '\n  warning: publishing failed for %s (see above); the next ./run.sh tries again\n' "${failed[*]}"
 
 cat <<MSG
@@ -70,6 +82,7 @@ cat <<MSG
   Admin account: admin / $(cat "$pwfile")   (also in $pwfile)
   Try it:        bin/feather models list
                  bin/feather run admin/hello --inputs samples/hello/example-inputs.json
+                 bin/feather datasets show admin/digits-heldout
   Ctrl-C stops the server.
 
 MSG

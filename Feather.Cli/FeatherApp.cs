@@ -18,6 +18,7 @@ public static class FeatherApp
             PublishCommand.Create(env),
 ModelsCommand.Create(env),
 VersionsCommand.Create(env),
+            DatasetsCommand.Create(env),
             RunCommand.Create(env),
 RunsCommand.Create(env),
 TokensCommand.Create(env),

@@ -43,6 +43,15 @@ public static partial class Routes
     public const string Rollback = "/api/models/{owner}/{model}/rollback";
     public const string Tag = "/api/models/{owner}/{model}/tags/{tag}";
 
+    public const string DatasetPublish = "/api/dataset-publishes";
+    public const string DatasetPublishComplete = "/api/dataset-publishes/{publishId}/complete";
+    public const string Datasets = "/api/datasets";
+    public const string Dataset = "/api/datasets/{owner}/{dataset}";
+    public const string DatasetVersions = "/api/datasets/{owner}/{dataset}/versions";
+    public const string DatasetVersion = "/api/datasets/{owner}/{dataset}/versions/{number:int}";
+    /// <summary>One file of a dataset version, by its path in the dataset directory (<c>?path=images/0001.png</c>).</summary>
+    public const string DatasetFile = "/api/datasets/{owner}/{dataset}/versions/{number:int}/file";
+
     public const string StartRun = "/api/models/{owner}/{model}/runs";
     public const string Execute = "/api/models/{owner}/{model}/execute";
     public const string Runs = "/api/runs";
@@ -93,6 +102,14 @@ public static partial class Routes
         new("rollbackVersion", "POST", Rollback),
         new("setTag", "PUT", Tag),
         new("deleteTag", "DELETE", Tag),
+        new("startDatasetPublish", "POST", DatasetPublish),
+        new("completeDatasetPublish", "POST", DatasetPublishComplete),
+        new("listDatasets", "GET", Datasets),
+        new("getDataset", "GET", Dataset),
+        new("updateDataset", "PATCH", Dataset),
+        new("listDatasetVersions", "GET", DatasetVersions),
+        new("getDatasetVersion", "GET", DatasetVersion),
+        new("getDatasetFile", "GET", DatasetFile),
         new("startRun", "POST", StartRun),
         new("execute", "POST", Execute),
         new("listRuns", "GET", Runs),

@@ -2,6 +2,7 @@ using Feather.Server.Auth;
 using Feather.Server.Blobs;
 using Feather.Server.Common;
 using Feather.Server.Configuration;
+using Feather.Server.Datasets;
 using Feather.Server.Health;
 using Feather.Server.Models;
 using Feather.Server.Portal;
@@ -56,6 +57,7 @@ public partial class Program
         builder.AddAuth();
         builder.AddPublishing();
         builder.AddModels();
+        builder.AddDatasets();
         builder.AddRuns();
         builder.Services.AddRunner(builder.Configuration);
         configureServices?.Invoke(builder.Services);
@@ -70,6 +72,7 @@ public partial class Program
         app.MapAuth();
         app.MapPublishing();
         app.MapModels();
+        app.MapDatasets();
         app.MapRuns();
         app.MapFeatherOpenApi();
         app.MapMetrics();

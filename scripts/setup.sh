@@ -67,7 +67,7 @@ build_binaries() {
   local name proj hash stamp
   for pair in "feather-server:Feather.Server" "feather:Feather.Cli"; do
     name="${pair%%:*}"; proj="${pair#*:}"
-    hash="$(_src_hash "$proj" python-sdk/feather)"
+    hash="$(_src_hash "$proj" Feather.Contracts Feather.Datasets python-sdk/feather)"  # and the libraries both binaries build from
     stamp="$FEATHER_ROOT/bin/.$name.src"
     if [ -x "$FEATHER_ROOT/bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$hash" ]; then continue; fi
     log "building bin/$name"

@@ -78,6 +78,11 @@ public sealed class FileSystemBlobStore(FeatherOptions options, ILogger<FileSyst
 
     public bool IsStaged(string publishId, string sha256) => File.Exists(SafePath.Combine(_staging, publishId, sha256));
 
+    /// <summary>Opens a staged file (complete and verified) of an open publish for reading, before it is committed.</summary>
+    public Stream OpenStaged(string publishId, string sha256) =>
+        new FileStream(SafePath.Combine(_staging, publishId, sha256), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16,
+            FileOptions.Asynchronous | FileOptions.SequentialScan);
+
     /// <summary>Moves a staged file into the store (atomic rename on the same file system).</summary>
     public void Commit(string publishId, string sha256)
     {

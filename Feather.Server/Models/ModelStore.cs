@@ -42,6 +42,8 @@ public readonly record struct ModelChange(ModelChangeStatus Status, ModelRecord?
 /// </summary>
 public sealed class ModelStore(FeatherDb db, Accounts accounts)
 {
+    private readonly Ownership _ownership = new(accounts);
+
     public FeatherDb Db => db;
 
     public ModelRecord? Find(string owner, string name)
@@ -227,12 +229,10 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
     }
 
     /// <summary>Owner, team member or admin: may publish, promote, tag and change visibility.</summary>
-    public bool CanWrite(ModelRecord model, Caller caller) =>
-        !caller.IsAnonymous && (caller.IsAdmin || model.Owner == caller.Username || accounts.IsMember(model.Owner, caller.Username!));
+    public bool CanWrite(ModelRecord model, Caller caller) => _ownership.CanWrite(model.Owner, caller);
 
     /// <summary>Private models exist only for those who can write them (others get 404).</summary>
-    public bool CanRead(ModelRecord model, Caller caller) =>
-        model.Visibility is Visibility.Public or Visibility.Unlisted || CanWrite(model, caller);
+    public bool CanRead(ModelRecord model, Caller caller) => _ownership.CanRead(model.Owner, model.Visibility, caller);
 
     /// <summary>
     /// True when a version the caller may write already holds a file with this hash. Only then may a
@@ -242,11 +242,8 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
         !caller.IsAnonymous && db.Versions.Find(v => v.Files.Select(f => f.Sha256).Any(s => s == sha256))
             .Select(v => FindById(v.ModelId)).Any(m => m is not null && CanWrite(m, caller));
 
-    public bool IsListed(ModelRecord model, Caller caller) =>
-        model.Visibility == Visibility.Public || CanWrite(model, caller);
+    public bool IsListed(ModelRecord model, Caller caller) => _ownership.IsListed(model.Owner, model.Visibility, caller);
 
     /// <summary>Who may own a model: the caller, a team of the caller, or anyone for an admin.</summary>
-    public bool CanPublishAs(string owner, Caller caller) =>
-        !caller.IsAnonymous && (owner == caller.Username || accounts.IsMember(owner, caller.Username!) ||
-                                (caller.IsAdmin && accounts.NameTaken(owner)));
+    public bool CanPublishAs(string owner, Caller caller) => _ownership.CanPublishAs(owner, caller);
 }

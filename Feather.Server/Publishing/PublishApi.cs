@@ -63,7 +63,7 @@ public static class PublishApi
     }
 
     /// <summary>The problem answer to a publishing step that did not go through.</summary>
-    private static ProblemHttpResult Problem<T>(PublishResult<T> result) => result.Status switch
+    internal static ProblemHttpResult Problem<T>(PublishResult<T> result) => result.Status switch
     {
         PublishStatus.Invalid when result.Errors is not null => Problems.Validation(result.Message, result.Errors),
         PublishStatus.Invalid => Problems.BadRequest(result.Message, result.Details),

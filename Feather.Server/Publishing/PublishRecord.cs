@@ -6,6 +6,8 @@ namespace Feather.Server.Publishing;
 public sealed class PublishRecord
 {
     public string Id { get; set; } = "";
+    /// <summary>What the publish makes: a model version (<see cref="PublishKinds.Model"/>) or a dataset version.</summary>
+    public string Kind { get; set; } = PublishKinds.Model;
     public string Owner { get; set; } = "";
     public string Name { get; set; } = "";
     public string Publisher { get; set; } = "";
@@ -16,4 +18,10 @@ public sealed class PublishRecord
     public bool Promote { get; set; } = true;
     public DateTime CreatedAt { get; set; }
     public DateTime ExpiresAt { get; set; }
+}
+
+public static class PublishKinds
+{
+    public const string Model = "model";
+    public const string Dataset = "dataset";
 }

@@ -41,6 +41,9 @@ public sealed record PublishResult<T>(
     public static PublishResult<T> Forbidden(string message) => new(PublishStatus.Forbidden, Message: message);
     public static PublishResult<T> Gone(string message) => new(PublishStatus.Gone, Message: message);
     public static PublishResult<T> Conflict(string message, IDictionary<string, object?> details) => new(PublishStatus.Conflict, Message: message, Details: details);
+
+    /// <summary>The same failure as the answer to another step.</summary>
+    public PublishResult<TOther> As<TOther>() => new(Status, default, Message, Errors, Limit, Details);
 }
 
 /// <summary>
@@ -70,27 +73,8 @@ public sealed class PublishService(
 
         var manifest = request.Files ?? [];
         if (manifest.Length == 0) return PublishResult<PublishStarted>.Invalid("'files' is empty: a version needs at least its model file");
-        if (manifest.Length > options.MaxFilesPerVersion)
-            return PublishResult<PublishStarted>.TooLarge("maxFilesPerVersion", $"the manifest lists {manifest.Length} files; at most {options.MaxFilesPerVersion} are allowed (FEATHER_MAX_FILES)");
-        var fileErrors = new Dictionary<string, string[]>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i < manifest.Length; i++)
-        {
-            var f = manifest[i];
-            var problems = new List<string>();
-            if (ManifestPath.Problem(f.Path) is { } p) problems.Add(p);
-            else if (!seen.Add(f.Path!)) problems.Add($"'{f.Path}' is listed twice");
-            if (!SafePath.IsSha256(f.Sha256?.ToLowerInvariant())) problems.Add("'sha256' must be 64 hex digits");
-            if (f.Size < 0) problems.Add("'size' cannot be negative");
-            if (f.Kind is not ("code" or "model")) problems.Add("'kind' must be 'code' or 'model'");
-            if (problems.Count > 0) fileErrors[$"files/{i}"] = [.. problems];
-        }
-        if (fileErrors.Count > 0) return PublishResult<PublishStarted>.Invalid("the file manifest is not valid", fileErrors);
-        if (manifest.FirstOrDefault(f => f.Size > options.MaxFileBytes) is { } big)
-            return PublishResult<PublishStarted>.TooLarge("maxFileBytes", $"'{big.Path}' has {big.Size} bytes; the largest file allowed has {options.MaxFileBytes} bytes (FEATHER_MAX_FILE_BYTES)");
-        var total = manifest.Sum(f => f.Size);
-        if (total > options.MaxTotalBytes)
-            return PublishResult<PublishStarted>.TooLarge("maxTotalBytes", $"the files add up to {total} bytes; a version may hold at most {options.MaxTotalBytes} bytes (FEATHER_MAX_TOTAL_BYTES)");
+        if (CheckFiles(manifest, ["code", "model"]) is { } refused) return refused.As<PublishStarted>();
+        var seen = manifest.Select(f => f.Path).ToHashSet(StringComparer.Ordinal);
 
         var metadata = request.Metadata;
         var entrypoint = MetadataValidator.Str(metadata, "entrypoint")!;
@@ -122,20 +106,8 @@ public sealed class PublishService(
             Promote = request.Promote ?? true, CreatedAt = now, ExpiresAt = now.AddSeconds(options.PublishTtlSeconds),
             Files = manifest.Select(f => new VersionFileRecord { Path = f.Path!, Sha256 = f.Sha256!.ToLowerInvariant(), Size = f.Size, Kind = f.Kind! }).ToList(),
         };
-        db.Publishes.Insert(record);
-
-        var baseUrl = options.PublicUrl ?? requestBaseUrl;
-        var expires = new DateTimeOffset(record.ExpiresAt).ToUnixTimeSeconds();
-        var uploads = new List<UploadSlot>();
-        var stored = new List<string>();
-        foreach (var f in record.Files)
-        {
-            // content-addressed: a file already in a version of the caller's is not uploaded again
-            if (await blobs.ExistsAsync(f.Sha256, ct) && models.CallerHolds(f.Sha256, caller)) stored.Add(f.Path);
-            else uploads.Add(new UploadSlot(f.Path,
-                $"{baseUrl}/api/uploads/{record.Id}/{f.Sha256}?expires={expires}&sig={signer.Sign(record.Id, f.Sha256, expires)}"));
-        }
-        return PublishResult<PublishStarted>.Done(new PublishStarted(record.Id, owner, name, record.ExpiresAt, [.. uploads], [.. stored]));
+        var (uploads, stored) = await OpenAsync(record, sha => models.CallerHolds(sha, caller), requestBaseUrl, ct);
+        return PublishResult<PublishStarted>.Done(new PublishStarted(record.Id, owner, name, record.ExpiresAt, uploads, stored));
     }
 
     /// <summary>Stages one file of an open publish from a signed upload URL; the declared size is the limit.</summary>
@@ -164,41 +136,21 @@ public sealed class PublishService(
     public async Task<PublishResult<PublishCompleted>> CompleteAsync(string publishId, Caller caller, CancellationToken ct)
     {
         var publish = db.Publishes.FindById(publishId);
-        if (publish is null || (publish.Publisher != caller.Username && !caller.IsAdmin))
+        if (publish is null || publish.Kind != PublishKinds.Model || (publish.Publisher != caller.Username && !caller.IsAdmin))
             return PublishResult<PublishCompleted>.NotFound($"no open publish '{publishId}' (it may have completed or expired)");
         if (publish.ExpiresAt < DateTime.UtcNow)
             return PublishResult<PublishCompleted>.Gone("the publish has expired; start it again");
 
-        var missing = new List<string>();
-        foreach (var f in publish.Files)
-            if (!files.IsStaged(publishId, f.Sha256) && !(await files.ExistsAsync(f.Sha256, ct) && models.CallerHolds(f.Sha256, caller)))
-                missing.Add(f.Path);
-        if (missing.Count > 0)
-            return PublishResult<PublishCompleted>.Conflict($"{missing.Count} file(s) have not been uploaded: {string.Join(", ", missing)}",
-                new Dictionary<string, object?> { ["missing"] = missing });
-
-        await _completeLock.WaitAsync(ct);
-        try
+        return await FinishAsync(publish, sha => models.CallerHolds(sha, caller), () =>
         {
-            // a second complete of the same publish waited for the first: it has nothing left to record
-            if (db.Publishes.FindById(publishId) is null)
-                return PublishResult<PublishCompleted>.NotFound($"no open publish '{publishId}' (it has just completed)");
-            foreach (var sha in publish.Files.Select(f => f.Sha256).Distinct())
-                if (files.IsStaged(publishId, sha)) files.Commit(publishId, sha);
-
             using var metadata = JsonDocument.Parse(publish.MetadataJson);
             var root = metadata.RootElement;
             var (model, version) = db.InTransaction(() => Record(publish, root));
-            files.DeleteStaging(publishId);
             builds.Enqueue(version.Id);
             return PublishResult<PublishCompleted>.Done(new PublishCompleted(model.Owner, model.Name,
                 new VersionRef(version.Number, version.CreatedAt, version.ImageStatus),
                 $"/api/models/{model.Owner}/{model.Name}/versions/{version.Number}"));
-        }
-        finally
-        {
-            _completeLock.Release();
-        }
+        }, ct);
     }
 
     /// <summary>
@@ -231,5 +183,98 @@ public sealed class PublishService(
             }));
         db.Publishes.Delete(publish.Id);
         return recorded;
+    }
+
+    // ---- The parts shared by every kind of publish (models here, datasets in Datasets/DatasetPublisher) ----
+
+    /// <summary>
+    /// Null when every entry of a file manifest is acceptable (safe path listed once, SHA-256, size, one of
+    /// <paramref name="kinds"/>) and within the limits on files per version and bytes; else the refusal.
+    /// </summary>
+    public PublishResult<bool>? CheckFiles(ManifestFile[] manifest, string[] kinds)
+    {
+        if (manifest.Length > options.MaxFilesPerVersion)
+            return PublishResult<bool>.TooLarge("maxFilesPerVersion", $"the manifest lists {manifest.Length} files; at most {options.MaxFilesPerVersion} are allowed (FEATHER_MAX_FILES)");
+        var fileErrors = new Dictionary<string, string[]>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < manifest.Length; i++)
+        {
+            var f = manifest[i];
+            var problems = new List<string>();
+            if (ManifestPath.Problem(f.Path) is { } p) problems.Add(p);
+            else if (!seen.Add(f.Path!)) problems.Add($"'{f.Path}' is listed twice");
+            if (!SafePath.IsSha256(f.Sha256?.ToLowerInvariant())) problems.Add("'sha256' must be 64 hex digits");
+            if (f.Size < 0) problems.Add("'size' cannot be negative");
+            if (!kinds.Contains(f.Kind)) problems.Add($"'kind' must be {string.Join(" or ", kinds.Select(k => $"'{k}'"))}");
+            if (problems.Count > 0) fileErrors[$"files/{i}"] = [.. problems];
+        }
+        if (fileErrors.Count > 0) return PublishResult<bool>.Invalid("the file manifest is not valid", fileErrors);
+        if (manifest.FirstOrDefault(f => f.Size > options.MaxFileBytes) is { } big)
+            return PublishResult<bool>.TooLarge("maxFileBytes", $"'{big.Path}' has {big.Size} bytes; the largest file allowed has {options.MaxFileBytes} bytes (FEATHER_MAX_FILE_BYTES)");
+        var total = manifest.Sum(f => f.Size);
+        if (total > options.MaxTotalBytes)
+            return PublishResult<bool>.TooLarge("maxTotalBytes", $"the files add up to {total} bytes; a version may hold at most {options.MaxTotalBytes} bytes (FEATHER_MAX_TOTAL_BYTES)");
+        return null;
+    }
+
+    /// <summary>
+    /// Opens a publish: stores it and answers one signed upload URL per file the blob store lacks or the caller
+    /// does not already hold (<paramref name="callerHolds"/>: content-addressed dedup that never lends out
+    /// someone else's file), and the paths of those it may skip.
+    /// </summary>
+    public async Task<(UploadSlot[] Uploads, string[] AlreadyStored)> OpenAsync(
+        PublishRecord record, Func<string, bool> callerHolds, string requestBaseUrl, CancellationToken ct)
+    {
+        db.Publishes.Insert(record);
+        var baseUrl = options.PublicUrl ?? requestBaseUrl;
+        var expires = new DateTimeOffset(record.ExpiresAt).ToUnixTimeSeconds();
+        var uploads = new List<UploadSlot>();
+        var stored = new List<string>();
+        foreach (var f in record.Files)
+        {
+            if (await blobs.ExistsAsync(f.Sha256, ct) && callerHolds(f.Sha256)) stored.Add(f.Path);
+            else uploads.Add(new UploadSlot(f.Path,
+                $"{baseUrl}/api/uploads/{record.Id}/{f.Sha256}?expires={expires}&sig={signer.Sign(record.Id, f.Sha256, expires)}"));
+        }
+        return ([.. uploads], [.. stored]);
+    }
+
+    /// <summary>The paths of the publish's files that are neither staged nor already held by the caller.</summary>
+    public async Task<List<string>> MissingAsync(PublishRecord publish, Func<string, bool> callerHolds, CancellationToken ct)
+    {
+        var missing = new List<string>();
+        foreach (var f in publish.Files)
+            if (!files.IsStaged(publish.Id, f.Sha256) && !(await files.ExistsAsync(f.Sha256, ct) && callerHolds(f.Sha256)))
+                missing.Add(f.Path);
+        return missing;
+    }
+
+    /// <summary>
+    /// Completes a publish: checks every file is there, then (one completion at a time) moves the staged files
+    /// into the blob store and runs <paramref name="record"/>, which records the object and closes the publish.
+    /// </summary>
+    public async Task<PublishResult<T>> FinishAsync<T>(PublishRecord publish, Func<string, bool> callerHolds, Func<PublishResult<T>> record, CancellationToken ct)
+    {
+        var missing = await MissingAsync(publish, callerHolds, ct);
+        if (missing.Count > 0)
+            return PublishResult<T>.Conflict($"{missing.Count} file(s) have not been uploaded: {string.Join(", ", missing)}",
+                new Dictionary<string, object?> { ["missing"] = missing });
+
+        await _completeLock.WaitAsync(ct);
+        try
+        {
+            // a second complete of the same publish waited for the first: it has nothing left to record
+            if (db.Publishes.FindById(publish.Id) is null)
+                return PublishResult<T>.NotFound($"no open publish '{publish.Id}' (it has just completed)");
+            foreach (var sha in publish.Files.Select(f => f.Sha256).Distinct())
+                if (files.IsStaged(publish.Id, sha)) files.Commit(publish.Id, sha);
+            var result = record();
+            files.DeleteStaging(publish.Id);
+            return result;
+        }
+        finally
+        {
+            _completeLock.Release();
+        }
     }
 }

@@ -1,5 +1,6 @@
 using Feather.Server.Auth;
 using Feather.Server.Configuration;
+using Feather.Server.Datasets;
 using Feather.Server.Models;
 using Feather.Server.Publishing;
 using Feather.Server.Runs;
@@ -32,6 +33,8 @@ public sealed class FeatherDb : IDisposable
         Versions.EnsureIndex(v => v.ModelId);
         Publishes.EnsureIndex(p => p.ExpiresAt);
         Runs.EnsureIndex(r => r.ModelId);
+        Datasets.EnsureIndex(d => d.Key, unique: true);
+        DatasetVersions.EnsureIndex(v => v.DatasetId);
     }
 
     public ILiteCollection<UserRecord> Users => _db.GetCollection<UserRecord>("users");
@@ -41,6 +44,8 @@ public sealed class FeatherDb : IDisposable
     public ILiteCollection<VersionRecord> Versions => _db.GetCollection<VersionRecord>("versions");
     public ILiteCollection<PublishRecord> Publishes => _db.GetCollection<PublishRecord>("publishes");
     public ILiteCollection<RunRecord> Runs => _db.GetCollection<RunRecord>("runs");
+    public ILiteCollection<DatasetRecord> Datasets => _db.GetCollection<DatasetRecord>("datasets");
+    public ILiteCollection<DatasetVersionRecord> DatasetVersions => _db.GetCollection<DatasetVersionRecord>("dataset_versions");
 
     /// <summary>Runs <paramref name="work"/> in one LiteDB transaction (all or nothing).</summary>
     public T InTransaction<T>(Func<T> work)

@@ -32,6 +32,7 @@ function renderNav() {
   const s = session.get();
   clear(nav, h('ul', {},
     h('li', {}, h('a', { href: '/' }, 'Models')),
+    h('li', {}, h('a', { href: '/datasets' }, 'Datasets')),
     s ? [
       h('li', {}, h('a', { href: '/me/models' }, 'My models')),
       h('li', {}, h('a', { href: '/me/tokens' }, 'API tokens')),
@@ -51,6 +52,8 @@ const routes = [
   [/^\/$/, () => import('./catalogue.js').then((m) => m.catalogue)],
   [/^\/owners\/([^/]+)$/, () => import('./catalogue.js').then((m) => m.catalogue)],
   [/^\/models\/([^/]+)\/([^/]+)$/, () => import('./model.js').then((m) => m.modelPage)],
+  [/^\/datasets$/, () => import('./datasets.js').then((m) => m.datasetList)],
+  [/^\/datasets\/([^/]+)\/([^/]+)$/, () => import('./datasets.js').then((m) => m.datasetPage)],
   [/^\/runs\/([^/]+)$/, () => import('./model.js').then((m) => m.runPage)],
   [/^\/embed\/([^/]+)\/([^/]+)$/, () => import('./model.js').then((m) => m.embedPage)],
   [/^\/login$/, () => Promise.resolve(loginPage)],
