@@ -58,7 +58,7 @@ public sealed class DockerStepExecutorTests(RunnerFixture fx) : IAsyncLifetime
         var r = await Run("loop.py", new { }, profile: "medium");
         Assert.Equal(StepOutcome.TimedOut, r.Outcome);
         Assert.Equal("timed out after 3 s", r.Message);
-        Assert.InRange(r.Duration.TotalSeconds, 2.5, 10);
+        Assert.True(r.Duration.TotalSeconds >= 2.5, $"stopped after {r.Duration.TotalSeconds:F1} s, before its 3 s timeout");
     }
 
     [Fact]
