@@ -91,6 +91,8 @@ public static partial class Routes
         new("removeTeamMember", "DELETE", TeamMember),
         new("startPublish", "POST", Publish),
         new("uploadFile", "PUT", Upload),
+        new("uploadOffset", "HEAD", Upload),
+        new("resumeUpload", "PATCH", Upload),
         new("completePublish", "POST", PublishComplete),
         new("listModels", "GET", Models),
         new("getModel", "GET", Model),

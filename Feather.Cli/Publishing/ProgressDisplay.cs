@@ -13,13 +13,19 @@ public sealed class FileProgress(TextWriter writer, bool terminal, string path, 
     private const int BarWidth = 24;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private long _lastDraw = -1000;
+    private long _from;
 
-    public void Start(int attempt)
+    /// <summary>A new attempt that sends the file from byte <paramref name="from"/> (what the server already has).</summary>
+    public void Start(int attempt, long from = 0)
     {
         _clock.Restart();
         _lastDraw = -1000;
-        if (!terminal) writer.WriteLine($"uploading {path} ({Format.Bytes(size)}){(attempt > 1 ? $", attempt {attempt}" : "")}");
-        else Report(0);
+        _from = from;
+        if (!terminal)
+            writer.WriteLine(from > 0
+                ? $"resuming {path} at {Format.Bytes(from)} of {Format.Bytes(size)} (the server has those bytes){(attempt > 1 ? $", attempt {attempt}" : "")}"
+                : $"uploading {path} ({Format.Bytes(size)}){(attempt > 1 ? $", attempt {attempt}" : "")}");
+        else Report(from);
     }
 
     public void Report(long sent)
@@ -28,16 +34,16 @@ public sealed class FileProgress(TextWriter writer, bool terminal, string path, 
         var now = _clock.ElapsedMilliseconds;
         if (now - _lastDraw < 100 && sent < size) return;
         _lastDraw = now;
-        writer.Write("\r" + Line(path, sent, size, _clock.Elapsed) + "\u001b[K");
+        writer.Write("\r" + Line(path, sent, size, _clock.Elapsed, _from) + "\u001b[K");
         writer.Flush();
     }
 
     public void Done()
     {
         var elapsed = _clock.Elapsed;
-        var speed = Speed(size, elapsed);
-        if (terminal) writer.Write("\r" + Line(path, size, size, elapsed) + "\u001b[K\n");
-        else writer.WriteLine($"uploaded {path} ({Format.Bytes(size)} in {Format.Duration(elapsed)}, {speed})");
+        var speed = Speed(size - _from, elapsed);
+        if (terminal) writer.Write("\r" + Line(path, size, size, elapsed, _from) + "\u001b[K\n");
+        else writer.WriteLine($"uploaded {path} ({Format.Bytes(size - _from)} sent{(_from > 0 ? $", {Format.Bytes(_from)} resumed" : "")} in {Format.Duration(elapsed)}, {speed})");
         writer.Flush();
     }
 
@@ -47,16 +53,19 @@ public sealed class FileProgress(TextWriter writer, bool terminal, string path, 
         writer.WriteLine($"upload of {path} failed: {reason}{(willRetry ? "; retrying" : "")}");
     }
 
-    /// <summary><c>model.bin  [##########--------------]  12.0 MiB/30.0 MiB  4.0 MiB/s  ETA 4s</c></summary>
-    public static string Line(string path, long sent, long size, TimeSpan elapsed)
+    /// <summary>
+    /// <c>model.bin  [##########--------------]  12.0 MiB/30.0 MiB  4.0 MiB/s  ETA 4s</c>; the rate counts only
+    /// the bytes sent since <paramref name="from"/> (a resumed upload's start), so the ETA stays honest.
+    /// </summary>
+    public static string Line(string path, long sent, long size, TimeSpan elapsed, long from = 0)
     {
         var fraction = size == 0 ? 1.0 : Math.Clamp((double)sent / size, 0, 1);
         var filled = (int)Math.Round(fraction * BarWidth);
         var seconds = elapsed.TotalSeconds;
-        var rate = seconds > 0 ? sent / seconds : 0;
+        var rate = seconds > 0 ? (sent - from) / seconds : 0;
         var eta = sent >= size ? "done" : rate > 0 ? "ETA " + Format.Duration(TimeSpan.FromSeconds((size - sent) / rate)) : "ETA --";
         return string.Create(CultureInfo.InvariantCulture,
-            $"{path}  [{new string('#', filled)}{new string('-', BarWidth - filled)}]  {Format.Bytes(sent)}/{Format.Bytes(size)}  {Speed(sent, elapsed)}  {eta}");
+            $"{path}  [{new string('#', filled)}{new string('-', BarWidth - filled)}]  {Format.Bytes(sent)}/{Format.Bytes(size)}  {Speed(sent - from, elapsed)}  {eta}");
     }
 
     private static string Speed(long bytes, TimeSpan elapsed) =>

@@ -1,52 +1,45 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 
 namespace Feather.Cli.Publishing;
 
 /// <summary>
-/// Streams bundle files to their signed upload URLs (<c>PUT</c>, raw bytes). A file that fails on the network or
-/// with a 5xx/408/429 is retried up to <see cref="Retries"/> times with a growing pause; other answers fail at once.
+/// Streams bundle files to their signed upload URLs with the resumable protocol: <c>HEAD</c> asks how many
+/// bytes the server has staged (<c>Upload-Offset</c>), <c>PATCH</c> sends only the rest from there. A file that
+/// fails on the network, with a 5xx/408/429, or with 409 (the offset moved) is retried from the server's offset
+/// up to <see cref="Retries"/> times with a growing pause; other answers fail at once.
 /// The bearer token is never sent: the URL's signature is the authorisation.
 /// </summary>
 public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool terminal)
 {
     public const int Retries = 3;
+    public const string OffsetHeader = "Upload-Offset";
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Bytes this uploader put on the wire (file bodies only), for tests and the summary.</summary>
+    public long BytesSent { get; private set; }
 
     public async Task UploadAsync(BundleFile file, Uri url, CancellationToken ct)
     {
         var progress = new FileProgress(progressWriter, terminal, file.Path, file.Size);
         for (var attempt = 1; ; attempt++)
         {
-            progress.Start(attempt);
             string failure;
             try
             {
-                await using var stream = new ProgressStream(
-                    new FileStream(file.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan),
-                    progress.Report);
-                if (stream.Length != file.Size)
-                    throw new CliException(ExitCodes.UploadFailed, $"{file.Path} changed size since it was hashed ({file.Size} → {stream.Length} bytes)",
-                        "do not edit the model while publishing; run `feather publish` again");
-                using var content = new StreamContent(stream, 1 << 16);
-                content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-                content.Headers.ContentLength = file.Size;
-                using var request = new HttpRequestMessage(HttpMethod.Put, url) { Content = content };
-                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-                if (response.IsSuccessStatusCode)
+                var offset = await OffsetAsync(file, url, ct);
+                progress.Start(attempt, offset);
+                if (offset == file.Size)
                 {
                     progress.Done();
                     return;
                 }
-                var body = await response.Content.ReadAsStringAsync(ct);
-                failure = $"{(int)response.StatusCode} {response.StatusCode}{(body.Length is > 0 and < 500 ? ": " + body.Trim() : "")}";
-                if (!IsTransient(response.StatusCode))
+                failure = await SendRestAsync(file, url, offset, progress, ct) is { } refused ? refused : "";
+                if (failure.Length == 0)
                 {
-                    progress.Failed(failure, willRetry: false);
-                    throw new CliException(ExitCodes.UploadFailed, $"the server refused the upload of {file.Path} ({failure})",
-                        response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Gone or HttpStatusCode.Unauthorized
-                            ? "the signed upload URL expired or was rejected; run `feather publish` again"
-                            : "run `feather publish` again; if it keeps failing, check the server's log");
+                    progress.Done();
+                    return;
                 }
             }
             catch (HttpRequestException e)
@@ -61,10 +54,73 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
             progress.Failed(failure, willRetry);
             if (!willRetry)
                 throw new CliException(ExitCodes.UploadFailed, $"upload of {file.Path} failed {attempt} times; last error: {failure}",
-                    "check the connection to the server and run `feather publish` again (files already stored are skipped)");
+                    "check the connection to the server and run `feather publish` again (it resumes where the server stopped)");
             await Task.Delay(RetryDelay * attempt, ct);
         }
     }
+
+    /// <summary>The bytes of the file the server has staged (HEAD on the upload URL).</summary>
+    private async Task<long> OffsetAsync(BundleFile file, Uri url, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Head, url);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            if (IsTransient(response.StatusCode)) throw new HttpRequestException($"{(int)response.StatusCode} {response.StatusCode} asking for the upload offset");
+            throw Refused(file, response.StatusCode, "");
+        }
+        if (!response.Headers.TryGetValues(OffsetHeader, out var values)
+            || !long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
+            || offset > file.Size)
+            throw new CliException(ExitCodes.UploadFailed, $"the server did not answer a valid {OffsetHeader} for {file.Path}",
+                "the server may be older than this CLI; upgrade it, or use a matching CLI");
+        return offset;
+    }
+
+    /// <summary>PATCHes the file from <paramref name="offset"/>; null when the server has it all, else why to retry.</summary>
+    private async Task<string?> SendRestAsync(BundleFile file, Uri url, long offset, FileProgress progress, CancellationToken ct)
+    {
+        var source = new FileStream(file.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        if (source.Length != file.Size)
+        {
+            await source.DisposeAsync();
+            throw new CliException(ExitCodes.UploadFailed, $"{file.Path} changed size since it was hashed ({file.Size} → {source.Length} bytes)",
+                "do not edit the model while publishing; run `feather publish` again");
+        }
+        source.Seek(offset, SeekOrigin.Begin);
+        await using var stream = new ProgressStream(source, read =>
+        {
+            progress.Report(offset + read);
+        });
+        using var content = new StreamContent(stream, 1 << 16);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/offset+octet-stream");
+        content.Headers.ContentLength = file.Size - offset;
+        using var request = new HttpRequestMessage(HttpMethod.Patch, url) { Content = content };
+        request.Headers.Add(OffsetHeader, offset.ToString(CultureInfo.InvariantCulture));
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            if (response.IsSuccessStatusCode)
+                return response.Headers.TryGetValues(OffsetHeader, out var v) && v.FirstOrDefault() == file.Size.ToString(CultureInfo.InvariantCulture)
+                    ? null : "the server has not received the whole file yet";
+            var body = await response.Content.ReadAsStringAsync(ct);
+            var failure = $"{(int)response.StatusCode} {response.StatusCode}{(body.Length is > 0 and < 500 ? ": " + body.Trim() : "")}";
+            // 409: the server's offset is not ours (another attempt got further); ask again and resume there
+            if (IsTransient(response.StatusCode) || response.StatusCode == HttpStatusCode.Conflict) return failure;
+            progress.Failed(failure, willRetry: false);
+            throw Refused(file, response.StatusCode, failure);
+        }
+        finally
+        {
+            BytesSent += stream.BytesRead;
+        }
+    }
+
+    private static CliException Refused(BundleFile file, HttpStatusCode status, string failure) =>
+        new(ExitCodes.UploadFailed, $"the server refused the upload of {file.Path} ({(failure.Length > 0 ? failure : $"{(int)status} {status}")})",
+            status is HttpStatusCode.Forbidden or HttpStatusCode.Gone or HttpStatusCode.Unauthorized
+                ? "the signed upload URL expired or was rejected; run `feather publish` again"
+                : "run `feather publish` again; if it keeps failing, check the server's log");
 
     public static bool IsTransient(HttpStatusCode status) =>
         (int)status >= 500 || status is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests;

@@ -76,6 +76,18 @@ public sealed class FileSystemBlobStore(FeatherOptions options, ILogger<FileSyst
         }
     }
 
+    /// <summary>The bytes of a file staged so far for a resumable upload (<see cref="ResumableFile"/>).</summary>
+    public long StagedOffset(string publishId, string sha256, long size) =>
+        ResumableFile.Offset(SafePath.Combine(_staging, publishId, sha256), size);
+
+    /// <summary>Appends to a file's resumable staging at <paramref name="offset"/> (<see cref="ResumableFile.AppendAsync"/>).</summary>
+    public Task<AppendResult> AppendStagedAsync(string publishId, string sha256, long size, long offset, Stream body, CancellationToken ct)
+    {
+        var final = SafePath.Combine(_staging, publishId, sha256);
+        Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+        return ResumableFile.AppendAsync(final, sha256, size, offset, body, ct);
+    }
+
     public bool IsStaged(string publishId, string sha256) => File.Exists(SafePath.Combine(_staging, publishId, sha256));
 
     /// <summary>Opens a staged file (complete and verified) of an open publish for reading, before it is committed.</summary>

@@ -31,6 +31,12 @@ public static class PublishApi
         // The signed URL is the credential: no bearer token is needed to upload.
         app.MapPut(Routes.Upload, UploadAsync).WithTags("Publishing").AllowAnonymous()
             .Accepts<Stream>("application/octet-stream").ProducesProblem(400).ProducesProblem(403).ProducesProblem(410).ProducesProblem(413);
+        // Resumable uploads (like tus): HEAD answers the bytes staged so far, PATCH appends from there.
+        app.MapMethods(Routes.Upload, [HttpMethods.Head], OffsetAsync).WithTags("Publishing").AllowAnonymous()
+            .ProducesProblem(403).ProducesProblem(404).ProducesProblem(410);
+        app.MapPatch(Routes.Upload, ResumeAsync).WithTags("Publishing").AllowAnonymous()
+            .Accepts<Stream>("application/offset+octet-stream", "application/octet-stream")
+            .ProducesProblem(400).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).ProducesProblem(410).ProducesProblem(413);
         return app;
     }
 
@@ -52,6 +58,37 @@ public static class PublishApi
             limit.MaxRequestBodySize = null; // the declared size is the limit, enforced while streaming
         var result = await publishing.UploadAsync(publishId, sha256, expires, sig, http.Request.Body, ct);
         return result.Status == PublishStatus.Done ? TypedResults.NoContent() : Problem(result);
+    }
+
+    /// <summary>The header that carries a resumable upload's offset, in requests and answers (as in tus).</summary>
+    public const string OffsetHeader = "Upload-Offset";
+
+    [EndpointName("uploadOffset"), EndpointSummary("Bytes of a file the server has staged (Upload-Offset header)")]
+    private static Results<Ok, ProblemHttpResult> OffsetAsync(
+        string publishId, string sha256, long? expires, string? sig, HttpContext http, PublishService publishing)
+    {
+        http.Response.Headers.CacheControl = "no-store";
+        var result = publishing.UploadOffset(publishId, sha256, expires, sig);
+        if (result.Status != PublishStatus.Done) return Problem(result);
+        http.Response.Headers[OffsetHeader] = result.Value!.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        http.Response.Headers["Upload-Length"] = result.Value.Size.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return TypedResults.Ok();
+    }
+
+    [EndpointName("resumeUpload"), EndpointSummary("Append to a file's upload from the server's offset")]
+    private static async Task<Results<NoContent, ProblemHttpResult>> ResumeAsync(
+        string publishId, string sha256, long? expires, string? sig, HttpContext http, PublishService publishing, CancellationToken ct)
+    {
+        if (!long.TryParse(http.Request.Headers[OffsetHeader], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var offset))
+            return Problems.BadRequest($"the '{OffsetHeader}' header must be the byte the body starts at (ask with HEAD on the upload URL)");
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = null; // the declared size is the limit, enforced while streaming
+        var result = await publishing.AppendAsync(publishId, sha256, expires, sig, offset, http.Request.Body, ct);
+        if (result.Details?.TryGetValue("offset", out var at) == true)
+            http.Response.Headers[OffsetHeader] = Convert.ToString(at, System.Globalization.CultureInfo.InvariantCulture);
+        if (result.Status != PublishStatus.Done) return Problem(result);
+        http.Response.Headers[OffsetHeader] = result.Value!.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return TypedResults.NoContent();
     }
 
     [EndpointName("completePublish"), EndpointSummary("Complete a publish")]

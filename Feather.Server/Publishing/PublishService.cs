@@ -20,7 +20,7 @@ public enum PublishStatus
     Forbidden,
     /// <summary>The publish or its upload URL has expired, or the publish has completed.</summary>
     Gone,
-    /// <summary>Files of the manifest have not been uploaded.</summary>
+    /// <summary>Files of the manifest have not been uploaded, or an upload does not start at the server's offset.</summary>
     Conflict,
 }
 
@@ -37,6 +37,9 @@ public sealed record PublishResult<T>(
     public static PublishResult<T> Invalid(string message, IDictionary<string, object?>? details = null) => new(PublishStatus.Invalid, Message: message, Details: details);
     public static PublishResult<T> Invalid(string message, IDictionary<string, string[]> errors) => new(PublishStatus.Invalid, Message: message, Errors: errors);
     public static PublishResult<T> TooLarge(string limit, string message) => new(PublishStatus.TooLarge, Message: message, Limit: limit);
+    /// <summary>The same failure for a step of another value type.</summary>
+    public static PublishResult<T> From<TOther>(PublishResult<TOther> failed) =>
+        new(failed.Status, default, failed.Message, failed.Errors, failed.Limit, failed.Details);
     public static PublishResult<T> NotFound(string message) => new(PublishStatus.NotFound, Message: message);
     public static PublishResult<T> Forbidden(string message) => new(PublishStatus.Forbidden, Message: message);
     public static PublishResult<T> Gone(string message) => new(PublishStatus.Gone, Message: message);
@@ -45,6 +48,9 @@ public sealed record PublishResult<T>(
     /// <summary>The same failure as the answer to another step.</summary>
     public PublishResult<TOther> As<TOther>() => new(Status, default, Message, Errors, Limit, Details);
 }
+
+/// <summary>The bytes of a file staged so far (the resumable upload's offset) and the file's declared size.</summary>
+public sealed record UploadOffset(long Offset, long Size);
 
 /// <summary>
 /// The publishing protocol: start (metadata + manifest → signed upload URLs for the files not yet
@@ -99,28 +105,77 @@ public sealed class PublishService(
             return PublishResult<PublishStarted>.Forbidden($"you cannot publish new versions of {owner}/{name}");
 
         var now = DateTime.UtcNow;
-        var record = new PublishRecord
+        var wanted = manifest.Select(f => new VersionFileRecord { Path = f.Path!, Sha256 = f.Sha256!.ToLowerInvariant(), Size = f.Size, Kind = f.Kind! }).ToList();
+        // A publish started again (after Ctrl-C, a network error or a server restart) with the same manifest
+        // reuses the caller's open publish of the model, so the bytes it has staged are not sent twice.
+        var record = OpenPublish(owner, name, caller.Username!, wanted, now);
+        if (record is not null)
+        {
+            record.MetadataJson = metadata.GetRawText();
+            record.Notes = request.Notes;
+            record.Visibility = request.Visibility;
+            record.Promote = request.Promote ?? true;
+            record.ExpiresAt = now.AddSeconds(options.PublishTtlSeconds);
+        }
+        else record = new PublishRecord
         {
             Id = Ids.New(), Owner = owner, Name = name, Publisher = caller.Username!,
             MetadataJson = metadata.GetRawText(), Notes = request.Notes, Visibility = request.Visibility,
             Promote = request.Promote ?? true, CreatedAt = now, ExpiresAt = now.AddSeconds(options.PublishTtlSeconds),
-            Files = manifest.Select(f => new VersionFileRecord { Path = f.Path!, Sha256 = f.Sha256!.ToLowerInvariant(), Size = f.Size, Kind = f.Kind! }).ToList(),
+            Files = wanted,
         };
         var (uploads, stored) = await OpenAsync(record, sha => models.CallerHolds(sha, caller), requestBaseUrl, ct);
         return PublishResult<PublishStarted>.Done(new PublishStarted(record.Id, owner, name, record.ExpiresAt, uploads, stored));
     }
 
+    /// <summary>The open publish's file a signed upload URL names, or why the URL is refused.</summary>
+    private PublishResult<VersionFileRecord> UploadTarget(string publishId, string sha256, long? expires, string? sig)
+    {
+        if (expires is null || !signer.Verify(publishId, sha256, expires.Value, sig))
+            return PublishResult<VersionFileRecord>.Forbidden("the upload URL's signature is missing or wrong; use the URL the publish start returned");
+        if (DateTimeOffset.UtcNow.ToUnixTimeSeconds() > expires)
+            return PublishResult<VersionFileRecord>.Gone("the upload URL has expired; start the publish again");
+        var publish = db.Publishes.FindById(publishId);
+        if (publish is null) return PublishResult<VersionFileRecord>.Gone("the publish has completed or expired; start it again");
+        var file = publish.Files.FirstOrDefault(f => f.Sha256 == sha256);
+        return file is null ? PublishResult<VersionFileRecord>.NotFound("the manifest has no file with this hash") : PublishResult<VersionFileRecord>.Done(file);
+    }
+
+    /// <summary>How many bytes of a file the server has staged (the resumable upload's offset) and its declared size.</summary>
+    public PublishResult<UploadOffset> UploadOffset(string publishId, string sha256, long? expires, string? sig)
+    {
+        var target = UploadTarget(publishId, sha256, expires, sig);
+        if (target.Status != PublishStatus.Done) return PublishResult<UploadOffset>.From(target);
+        var file = target.Value!;
+        return PublishResult<UploadOffset>.Done(new UploadOffset(files.StagedOffset(publishId, sha256, file.Size), file.Size));
+    }
+
+    /// <summary>
+    /// Appends bytes to a file of an open publish at <paramref name="offset"/>, which must be the server's
+    /// offset (else Conflict with the right one); the file is hashed whole when its last byte arrives.
+    /// </summary>
+    public async Task<PublishResult<UploadOffset>> AppendAsync(string publishId, string sha256, long? expires, string? sig, long offset, Stream body, CancellationToken ct)
+    {
+        var target = UploadTarget(publishId, sha256, expires, sig);
+        if (target.Status != PublishStatus.Done) return PublishResult<UploadOffset>.From(target);
+        var file = target.Value!;
+        var result = await files.AppendStagedAsync(publishId, sha256, file.Size, offset, body, ct);
+        var at = new Dictionary<string, object?> { ["path"] = file.Path, ["offset"] = result.Offset };
+        return result.Outcome switch
+        {
+            AppendOutcome.Stored or AppendOutcome.Partial => PublishResult<UploadOffset>.Done(new UploadOffset(result.Offset, file.Size)),
+            AppendOutcome.OffsetMismatch or AppendOutcome.Busy => PublishResult<UploadOffset>.Conflict($"'{file.Path}': {result.Detail}; resume at byte {result.Offset}", at),
+            AppendOutcome.TooLarge => PublishResult<UploadOffset>.TooLarge("declaredSize", $"'{file.Path}': {result.Detail}"),
+            _ => PublishResult<UploadOffset>.Invalid($"'{file.Path}': {result.Detail}; upload it again from byte 0", at),
+        };
+    }
+
     /// <summary>Stages one file of an open publish from a signed upload URL; the declared size is the limit.</summary>
     public async Task<PublishResult<bool>> UploadAsync(string publishId, string sha256, long? expires, string? sig, Stream body, CancellationToken ct)
     {
-        if (expires is null || !signer.Verify(publishId, sha256, expires.Value, sig))
-            return PublishResult<bool>.Forbidden("the upload URL's signature is missing or wrong; use the URL the publish start returned");
-        if (DateTimeOffset.UtcNow.ToUnixTimeSeconds() > expires)
-            return PublishResult<bool>.Gone("the upload URL has expired; start the publish again");
-        var publish = db.Publishes.FindById(publishId);
-        if (publish is null) return PublishResult<bool>.Gone("the publish has completed or expired; start it again");
-        var file = publish.Files.FirstOrDefault(f => f.Sha256 == sha256);
-        if (file is null) return PublishResult<bool>.NotFound("the manifest has no file with this hash");
+        var target = UploadTarget(publishId, sha256, expires, sig);
+        if (target.Status != PublishStatus.Done) return PublishResult<bool>.From(target);
+        var file = target.Value!;
 
         var result = await files.StageAsync(publishId, sha256, file.Size, body, ct);
         return result.Outcome switch
@@ -152,6 +207,14 @@ public sealed class PublishService(
                 $"/api/models/{model.Owner}/{model.Name}/versions/{version.Number}"));
         }, ct);
     }
+
+    /// <summary>The publisher's unexpired open publish of owner/name with exactly this manifest, if any.</summary>
+    private PublishRecord? OpenPublish(string owner, string name, string publisher, List<VersionFileRecord> files, DateTime now) =>
+        db.Publishes.Find(p => p.Owner == owner && p.Name == name && p.Publisher == publisher)
+            .Where(p => p.ExpiresAt > now && p.Kind == PublishKinds.Model)
+            .OrderByDescending(p => p.CreatedAt)
+            .FirstOrDefault(p => p.Files.Count == files.Count && p.Files.Zip(files).All(pair =>
+                pair.First.Path == pair.Second.Path && pair.First.Sha256 == pair.Second.Sha256 && pair.First.Size == pair.Second.Size && pair.First.Kind == pair.Second.Kind));
 
     /// <summary>
     /// Null when the metadata's Python (the Python 'feather inspect' ran with) is the runner image's
@@ -225,7 +288,8 @@ public sealed class PublishService(
     public async Task<(UploadSlot[] Uploads, string[] AlreadyStored)> OpenAsync(
         PublishRecord record, Func<string, bool> callerHolds, string requestBaseUrl, CancellationToken ct)
     {
-        db.Publishes.Insert(record);
+        // a publish started again with the same manifest keeps its id (and its staged bytes): upsert
+        db.Publishes.Upsert(record);
         var baseUrl = options.PublicUrl ?? requestBaseUrl;
         var expires = new DateTimeOffset(record.ExpiresAt).ToUnixTimeSeconds();
         var uploads = new List<UploadSlot>();

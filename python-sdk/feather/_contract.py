@@ -42,6 +42,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "promoteVersion": ("POST", "/api/models/{owner}/{model}/live"),
     "ready": ("GET", "/readyz"),
     "removeTeamMember": ("DELETE", "/api/teams/{team}/members/{username}"),
+    "resumeUpload": ("PATCH", "/api/uploads/{publishId}/{sha256}"),
     "revokeToken": ("DELETE", "/api/auth/tokens/{id}"),
     "rollbackVersion": ("POST", "/api/models/{owner}/{model}/rollback"),
     "setTag": ("PUT", "/api/models/{owner}/{model}/tags/{tag}"),

@@ -142,6 +142,14 @@ public class PublishingTests
         Assert.Equal("weights.bin  [############------------]  5.0 MiB/10.0 MiB  2.5 MiB/s  ETA 2.0s", line);
     }
 
+    [Fact]
+    public void A_resumed_uploads_speed_and_eta_count_only_the_bytes_sent_in_this_run()
+    {
+        // 8 MiB were on the server already; 1 MiB sent in 1 s leaves 1 MiB: 1.0 MiB/s, ETA 1s
+        var line = FileProgress.Line("weights.bin", 9 * 1024 * 1024, 10 * 1024 * 1024, TimeSpan.FromSeconds(1), from: 8 * 1024 * 1024);
+        Assert.Equal("weights.bin  [######################--]  9.0 MiB/10.0 MiB  1.0 MiB/s  ETA 1.0s", line);
+    }
+
     internal static string RepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -12,6 +12,8 @@ namespace Feather.EndToEnd.Tests.Portal;
 public sealed class PortalTests(PortalFixture fx)
 {
     private static readonly LocatorAssertionsToBeVisibleOptions StepTimeout = new() { Timeout = 180_000 };
+    /// <summary>Swagger UI parses a 1.5 MB bundle before it renders: on a busy 2-core machine that passes the 5 s default.</summary>
+    private static readonly LocatorAssertionsToBeVisibleOptions SwaggerRender = new() { Timeout = 60_000 };
 
     private string Sample(string path) => Path.Combine(fx.Server.RepoRoot, "samples", path);
 
@@ -62,15 +64,15 @@ public sealed class PortalTests(PortalFixture fx)
         var violations = new List<string>();
         page.Console += (_, m) => { if (m.Type == "error") violations.Add(m.Text); };
         await page.GotoAsync("/api/docs");
-        await Expect(page.GetByText("Start a run", new() { Exact = true }).First).ToBeVisibleAsync();
-        await Expect(page.GetByText("Cancel a queued or running step", new() { Exact = true }).First).ToBeVisibleAsync();
+        await Expect(page.GetByText("Start a run", new() { Exact = true }).First).ToBeVisibleAsync(SwaggerRender);
+        await Expect(page.GetByText("Cancel a queued or running step", new() { Exact = true }).First).ToBeVisibleAsync(SwaggerRender);
 
         // a model's page: from the model page's "Use via API" tab to its reference, its steps by title
         await page.GotoAsync("/models/admin/hello");
         await page.GetByRole(AriaRole.Tab, new() { Name = "Use via API" }).ClickAsync();
         await page.GetByRole(AriaRole.Link, new() { Name = "interactive API reference" }).ClickAsync();
         await page.WaitForURLAsync("**/api/models/admin/hello/docs");
-        await Expect(page.GetByText("Step 0: Greet", new() { Exact = true }).First).ToBeVisibleAsync();
+        await Expect(page.GetByText("Step 0: Greet", new() { Exact = true }).First).ToBeVisibleAsync(SwaggerRender);
         await fx.Screenshot(page, "api-reference.png");
         Assert.Empty(violations);
         Assert.Empty(fx.ThirdPartyRequests);

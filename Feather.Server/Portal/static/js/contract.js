@@ -41,6 +41,7 @@ export const ROUTES = Object.freeze({
   promoteVersion: Object.freeze({ method: "POST", path: "/api/models/{owner}/{model}/live" }),
   ready: Object.freeze({ method: "GET", path: "/readyz" }),
   removeTeamMember: Object.freeze({ method: "DELETE", path: "/api/teams/{team}/members/{username}" }),
+  resumeUpload: Object.freeze({ method: "PATCH", path: "/api/uploads/{publishId}/{sha256}" }),
   revokeToken: Object.freeze({ method: "DELETE", path: "/api/auth/tokens/{id}" }),
   rollbackVersion: Object.freeze({ method: "POST", path: "/api/models/{owner}/{model}/rollback" }),
   setTag: Object.freeze({ method: "PUT", path: "/api/models/{owner}/{model}/tags/{tag}" }),
