@@ -120,7 +120,7 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                 {
                     ["feather.run"] = run.Id, ["feather.step"] = index.ToString(),
                     ["feather.model"] = $"{run.Owner}/{run.Model}", ["feather.version"] = run.Version.ToString(),
-                }, User: run.CreatedBy);
+                }, User: run.CreatedBy, Entrypoint: metadata.RootElement.GetProperty("entrypoint").GetString());
             var cancel = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
             var done = Task.Run(() => ExecuteAsync(executor, run.Id, index, execution, cancel.Token), CancellationToken.None);
             _active[(run.Id, index)] = (cancel, done);

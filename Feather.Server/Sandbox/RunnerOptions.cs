@@ -65,6 +65,12 @@ public sealed class RunnerOptions
     /// <summary>A (version image, profile) not used for this long loses its warm containers.</summary>
     public int WarmContainerIdleSeconds { get; set; } = 900;
 
+    /// <summary>
+    /// Memory (MiB, by the profiles' limits) that prepared containers may hold in total: a prepared container
+    /// keeps its model's weights loaded, so the pool creates none beyond this budget.
+    /// </summary>
+    public int PreparedMemoryBudgetMiB { get; set; } = 8192;
+
     /// <summary>stdout beyond this kills the step (outcome Crashed).</summary>
     public int MaxOutputBytes { get; set; } = 16 * 1024 * 1024;
 
@@ -123,6 +129,8 @@ public sealed class RunnerOptionsValidator : IValidateOptions<RunnerOptions>
             errors.Add($"{p}:MaxQueuedSteps must be between 0 (refuse steps when every slot is busy) and 100000 (got {o.MaxQueuedSteps}).");
         if (o.WarmContainers is < 0 or > 64)
             errors.Add($"{p}:WarmContainers must be between 0 (off) and 64 (got {o.WarmContainers}).");
+        if (o.PreparedMemoryBudgetMiB < 0)
+            errors.Add($"{p}:PreparedMemoryBudgetMiB must be 0 (no prepared containers) or more (got {o.PreparedMemoryBudgetMiB}).");
         if (o.WarmContainerIdleSeconds < 1)
             errors.Add($"{p}:WarmContainerIdleSeconds must be at least 1 (got {o.WarmContainerIdleSeconds}).");
         if (o.MaxOutputBytes < 1024)
