@@ -90,25 +90,25 @@ class Server:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return json.loads(r.read() or b"{}")
 
-    def publish_noop(self) -> str:
-        """Publishes bench/noop with bin/feather, waits for its image; returns the version image."""
+    def publish_noop(self, model: str = "noop") -> str:
+        """Publishes bench/<model> (bench/noop by default) with bin/feather, waits for its image; returns the version image."""
         env = dict(os.environ, XDG_CONFIG_HOME=self.config, FEATHER_PYTHON="/usr/bin/python3", FEATHER_URL=self.url,
                    FEATHER_TOKEN=self.token)
-        done = subprocess.run([os.path.join(ROOT, "bin", "feather"), "publish", os.path.join(ROOT, "bench", "noop"), "--wait"],
+        done = subprocess.run([os.path.join(ROOT, "bin", "feather"), "publish", os.path.join(ROOT, "bench", model), "--wait"],
                               cwd=ROOT, env=env, capture_output=True, text=True)
         if done.returncode != 0:
-            raise SystemExit(f"publishing bench/noop failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-        version = self.request("GET", "/api/models/admin/noop/versions/1")
+            raise SystemExit(f"publishing bench/{model} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        version = self.request("GET", f"/api/models/admin/{model}/versions/1")
         if version["image"]["status"] != "ready":
-            raise SystemExit(f"the noop image is {version['image']['status']}: {version['image'].get('error')}")
+            raise SystemExit(f"the {model} image is {version['image']['status']}: {version['image'].get('error')}")
         self.version_images.append(version["image"]["versionImage"])
         return version["image"]["versionImage"]
 
-    def step(self) -> tuple[float, str]:
-        """One no-op step through the stateless execute call; returns (seconds, final status)."""
+    def step(self, model: str = "noop") -> tuple[float, str]:
+        """One step of bench/<model> through the stateless execute call; returns (seconds, final status)."""
         start = time.perf_counter()
         try:
-            body = self.request("POST", "/api/models/admin/noop/execute", {"responses": NOOP_RESPONSES},
+            body = self.request("POST", f"/api/models/admin/{model}/execute", {"responses": NOOP_RESPONSES},
                                 {"Prefer": "wait=300"})
             status = body["step"]["status"]
         except urllib.error.HTTPError as e:

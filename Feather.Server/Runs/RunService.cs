@@ -18,7 +18,7 @@ namespace Feather.Server.Runs;
 /// <param name="executor">Null on a host without a runner: steps are then refused (503).</param>
 /// <param name="profiles">What the runner can run (null: every profile).</param>
 public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions options, ImageBuildQueue builds, StepEvents events,
-    IHostApplicationLifetime lifetime, ILogger<RunService> logger, IStepExecutor? executor = null, IProfilePolicy? profiles = null)
+    IHostApplicationLifetime lifetime, Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runner, ILogger<RunService> logger, IStepExecutor? executor = null, IProfilePolicy? profiles = null)
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new();
     private readonly ConcurrentDictionary<(string Run, int Step), (CancellationTokenSource Cancel, Task<RunStepRecord> Done)> _active = new();
@@ -120,7 +120,8 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                 {
                     ["feather.run"] = run.Id, ["feather.step"] = index.ToString(),
                     ["feather.model"] = $"{run.Owner}/{run.Model}", ["feather.version"] = run.Version.ToString(),
-                }, User: run.CreatedBy);
+                }, User: run.CreatedBy,
+                Entrypoint: runner.Value.PrepareContainers ? metadata.RootElement.GetProperty("entrypoint").GetString() : null);
             var cancel = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
             var done = Task.Run(() => ExecuteAsync(executor, run.Id, index, execution, cancel.Token), CancellationToken.None);
             _active[(run.Id, index)] = (cancel, done);

@@ -12,6 +12,7 @@ namespace Feather.Server.Sandbox;
 /// <param name="Started">Called once the step leaves the queue and its container has started.</param>
 /// <param name="User">Who submitted the step: the queue is fair between users (null: the anonymous users' shared queue).</param>
 /// <param name="Log">Receives the step's stderr line by line as it arrives (within the log cap), for live logs.</param>
+/// <param name="Entrypoint">The model file (metadata entrypoint): lets the runner use a container prepared ahead of the request.</param>
 public sealed record StepExecutionRequest(
     string Image,
     string Profile,
@@ -19,7 +20,8 @@ public sealed record StepExecutionRequest(
     IReadOnlyDictionary<string, string> Labels,
     string? User = null,
     IProgress<string>? Log = null,
-    Func<Task>? Started = null);
+    Func<Task>? Started = null,
+    string? Entrypoint = null);
 
 public enum StepOutcome
 {

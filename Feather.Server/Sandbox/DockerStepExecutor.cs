@@ -89,11 +89,11 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
     }
 
     /// <summary>A container for the step: a warm one from the pool when one is ready, else a new one.</summary>
-    private async Task<(string Id, string Name, bool Warm)> ObtainAsync(StepExecutionRequest request, ProfileLimits limits, bool allowWarm,
-        CancellationToken ct)
+    private async Task<(string Id, string Name, bool Warm, IContainerStream? Prepared)> ObtainAsync(StepExecutionRequest request,
+        ProfileLimits limits, bool allowWarm, CancellationToken ct)
     {
-        if (allowWarm && _pool.Take(request.Image, request.Profile, limits) is { } warm)
-            return (warm.Id, warm.Name, true);
+        if (allowWarm && _pool.Take(request.Image, request.Profile, limits, request.Entrypoint) is { } warm)
+            return (warm.Id, warm.Name, true, warm.Stream);
         var name = "feather-step-" + Guid.NewGuid().ToString("n");
         var spec = new SandboxSpec(name, request.Image, request.Profile, limits, _options.InstanceId, request.Labels);
         _tracker.Add(name);
@@ -103,7 +103,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             // is needed to remove it. The caller's cancellation is honoured right after.
             using var limit = new CancellationTokenSource(CleanupTimeout);
             var id = await _engine.CreateContainerAsync(spec, limit.Token);
-            return (id, name, false);
+            return (id, name, false, null);
         }
         catch
         {
@@ -123,25 +123,32 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
         try
         {
-            IContainerStream stream;
+            IContainerStream? stream;
             bool warm;
-            (id, name, warm) = await ObtainAsync(request, limits, allowWarm: true, ct);
+            (id, name, warm, stream) = await ObtainAsync(request, limits, allowWarm: true, ct);
+            if (stream is not null && ct.IsCancellationRequested) stream.Dispose();
             ct.ThrowIfCancellationRequested();
-            try
+            if (stream is null)
             {
-                stream = await _engine.AttachAsync(id, ct);
+                try
+                {
+                    stream = await _engine.AttachAsync(id, ct);
+                }
+                catch (ContainerNotFoundException) when (warm)
+                {
+                    // The warm container went away (removed by hand or by the engine): create a fresh one.
+                    _tracker.Remove(name);
+                    (id, name, warm, _) = await ObtainAsync(request, limits, allowWarm: false, ct);
+                    ct.ThrowIfCancellationRequested();
+                    stream = await _engine.AttachAsync(id, ct);
+                }
+                await _engine.StartContainerAsync(id, ct);
             }
-            catch (ContainerNotFoundException) when (warm)
-            {
-                // The warm container went away (removed by hand or by the engine): create a fresh one.
-                _tracker.Remove(name);
-                (id, name, warm) = await ObtainAsync(request, limits, allowWarm: false, ct);
-                ct.ThrowIfCancellationRequested();
-                stream = await _engine.AttachAsync(id, ct);
-            }
+            // A prepared container is already running (its model imported and prepared, blocked on stdin): the
+            // step's time starts when its request is sent; the preparation counted against its memory only.
             using var attached = stream;
-            await _engine.StartContainerAsync(id, ct);
             clock.Restart();
+            timeout.CancelAfter(TimeSpan.FromSeconds(limits.TimeoutSeconds));
             LogStarted(name, request.Image, request.Profile, warm);
             if (request.Started is not null) await request.Started();
 

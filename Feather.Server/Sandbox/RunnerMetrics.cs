@@ -18,6 +18,15 @@ public static class RunnerMetrics
     public static readonly Counter ImageBuilds = Metrics.CreateCounter(
         "feather_image_builds_total", "Image builds, by kind (environment, weights, version) and outcome (ready, failed, reused).", "kind", "outcome");
 
+    public static readonly Gauge PreparedContainers = Metrics.CreateGauge(
+        "feather_prepared_containers", "Containers started ahead of demand, by state (ready, preparing).", "state");
+
+    public static readonly Counter PreparedTakes = Metrics.CreateCounter(
+        "feather_prepared_container_takes_total", "Steps that found a prepared container (hit) or had to create one (miss).", "result");
+
+    public static readonly Counter PreparedFailures = Metrics.CreateCounter(
+        "feather_prepared_container_failures_total", "Containers that could not be created, attached or started ahead of demand.");
+
     public static readonly Counter ContainersReaped = Metrics.CreateCounter(
         "feather_containers_reaped_total", "Leftover step containers removed by the reaper.");
 }

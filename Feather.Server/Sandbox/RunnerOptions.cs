@@ -65,6 +65,20 @@ public sealed class RunnerOptions
     /// <summary>A (version image, profile) not used for this long loses its warm containers.</summary>
     public int WarmContainerIdleSeconds { get; set; } = 900;
 
+    /// <summary>
+    /// Memory (MiB, by the profiles' limits) that prepared containers may hold in total: a prepared container
+    /// keeps its model's weights loaded, so the pool creates none beyond this budget.
+    /// </summary>
+    public int PreparedMemoryBudgetMiB { get; set; } = 8192;
+
+    /// <summary>
+    /// Steps of runs use prepared containers (started ahead, model imported and prepared, waiting for one
+    /// request). Off by default until a failed preparation is reported on the version and a new version or the
+    /// retention policy releases its containers at once (docs/deploy.md, "Prepared containers"); the warm pool
+    /// then keeps created, unstarted containers as before.
+    /// </summary>
+    public bool PrepareContainers { get; set; }
+
     /// <summary>stdout beyond this kills the step (outcome Crashed).</summary>
     public int MaxOutputBytes { get; set; } = 16 * 1024 * 1024;
 
@@ -123,6 +137,8 @@ public sealed class RunnerOptionsValidator : IValidateOptions<RunnerOptions>
             errors.Add($"{p}:MaxQueuedSteps must be between 0 (refuse steps when every slot is busy) and 100000 (got {o.MaxQueuedSteps}).");
         if (o.WarmContainers is < 0 or > 64)
             errors.Add($"{p}:WarmContainers must be between 0 (off) and 64 (got {o.WarmContainers}).");
+        if (o.PreparedMemoryBudgetMiB < 0)
+            errors.Add($"{p}:PreparedMemoryBudgetMiB must be 0 (no prepared containers) or more (got {o.PreparedMemoryBudgetMiB}).");
         if (o.WarmContainerIdleSeconds < 1)
             errors.Add($"{p}:WarmContainerIdleSeconds must be at least 1 (got {o.WarmContainerIdleSeconds}).");
         if (o.MaxOutputBytes < 1024)

@@ -9,13 +9,15 @@ namespace Feather.Server.Sandbox;
 /// <param name="Limits">The profile's limits.</param>
 /// <param name="OwnerId">This server's instance id (label org.feather.owner).</param>
 /// <param name="Labels">The request's labels (run, step, model ids).</param>
+/// <param name="Env">Environment variables of the container (a prepared container gets FEATHER_ENTRYPOINT).</param>
 public sealed record SandboxSpec(
     string Name,
     string Image,
     string Profile,
     ProfileLimits Limits,
     string OwnerId,
-    IReadOnlyDictionary<string, string> Labels);
+    IReadOnlyDictionary<string, string> Labels,
+    IReadOnlyDictionary<string, string>? Env = null);
 
 /// <summary>The one place where a step's sandbox spec becomes Docker create parameters. Pure: no Docker calls.</summary>
 public static class SandboxParameters
@@ -85,7 +87,7 @@ public static class SandboxParameters
             OpenStdin = true,
             StdinOnce = true,
             Tty = false,
-            Env = [],
+            Env = spec.Env is null ? [] : spec.Env.Select(e => $"{e.Key}={e.Value}").ToList(),
             Labels = labels,
             HostConfig = host,
         };

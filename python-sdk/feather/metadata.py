@@ -145,6 +145,8 @@ def build_metadata(loaded: Loaded, scan_environment: bool = True) -> dict[str, A
     }
     if model.title is not None:
         metadata["title"] = model.title
+    if model.prepare is not None:
+        metadata["prepare"] = True
     return metadata
 
 

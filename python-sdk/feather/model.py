@@ -124,6 +124,8 @@ class Model:
     line: int = 0
     #: The display name, when it is not the URL name itself ("Palette questions" for palette-questions).
     title: str | None = None
+    #: The model's one-off preparation (load weights, build a pipeline); its return value is `ftr.prepared()`.
+    prepare: Callable[[], Any] | None = None
 
     def analyze(self) -> tuple[list[Slot], list[StepInfo]]:
         """Checks the declaration and returns (init slots, steps). Raises ModelDefinitionError."""
@@ -156,7 +158,8 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
           file_bundle: Bundle | None = None, *, tasks: list[str] | None = None,
           datasets: list[str] | None = None, profile: str = "low",
           python_packages: list[str] | None = None, system_packages: list[str] | None = None,
-          slug: str | None = None, title: str | None = None) -> Model:
+          slug: str | None = None, title: str | None = None,
+          prepare: Callable[[], Any] | None = None) -> Model:
     """Declares a model. Runs nothing: `python3 -m feather inspect` reads the declaration.
 
     `name` is the URL name (hello-world) or a display name ("Palette questions"): a display name becomes the
@@ -190,6 +193,8 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
         raise fail("init must be a function returning the components shown first")
     if not isinstance(steps, (list, tuple)) or not steps or not all(callable(s) for s in steps):
         raise fail("steps must be a non-empty list of functions")
+    if prepare is not None and not callable(prepare):
+        raise fail("prepare must be a function taking no arguments (it loads what every step needs)")
     if profile not in PROFILES:
         raise fail(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     if file_bundle is not None and not isinstance(file_bundle, Bundle):
@@ -205,9 +210,26 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
         if not re.match(r"^[a-z0-9][a-z0-9+.-]+$", pkg):
             raise fail(f"system package {pkg!r} is not a Debian package name")
     model = Model(name=url_name, title=display, init=init, steps=list(steps), description=description or "",
-                  file_bundle=file_bundle, profile=profile, file=file, line=line, **lists)
+                  file_bundle=file_bundle, profile=profile, file=file, line=line, prepare=prepare, **lists)
     _BUILT.append(model)
     return model
+
+
+_PREPARED: dict[int, Any] = {}
+
+
+def run_prepare(model: Model) -> Any:
+    """Runs the model's preparation once per process and keeps its value (None without one)."""
+    if id(model) not in _PREPARED:
+        _PREPARED[id(model)] = model.prepare() if model.prepare is not None else None
+    return _PREPARED[id(model)]
+
+
+def prepared() -> Any:
+    """The value returned by the model's `prepare` function (run once, before any step sees input)."""
+    if not _BUILT:
+        raise ModelDefinitionError("ftr.prepared() needs a model declared with ftr.build(..., prepare=...)")
+    return run_prepare(_BUILT[-1])
 
 
 # ---- introspection ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from .component import Component
 from .errors import ModelDefinitionError, PayloadError
 from .loader import load
 from .metadata import check_static_props
-from .model import Slot, StepInfo, conforms, type_name
+from .model import Slot, StepInfo, conforms, run_prepare, type_name
 
 PROTOCOL = 1
 
@@ -135,20 +135,51 @@ def _outputs(info: StepInfo, returned: Any) -> list[dict[str, Any]]:
     return outputs
 
 
-def run_step(request: Any, directory: str) -> dict[str, Any]:
-    """Runs one step and returns the result line (a dict). Never raises for the model's faults."""
-    try:
-        entrypoint, step, responses, previous = _check_request(request)
-    except ValueError as exc:
-        return _failed("RequestError", str(exc))
+class Prepared:
+    """A model imported and prepared before any request: the analysed model, or the result line of its failure."""
+
+    def __init__(self, entrypoint: str, model: Any = None, init_slots: list[Slot] | None = None,
+                 steps: list[StepInfo] | None = None, failure: dict[str, Any] | None = None) -> None:
+        self.entrypoint = entrypoint
+        self.model = model
+        self.init_slots = init_slots or []
+        self.steps = steps or []
+        self.failure = failure
+
+
+def prepare(directory: str, entrypoint: str) -> Prepared:
+    """Imports the model and runs its `prepare` function once. Never raises for the model's faults."""
     try:
         loaded = load(directory, entrypoint)
         check_static_props(loaded.file)
         init_slots, steps = loaded.model.analyze()
     except ModelDefinitionError as exc:
         file = os.path.relpath(exc.file, directory) if exc.file else entrypoint
-        return _failed("ModelDefinitionError", exc.message,
-                       [{"file": file, "line": exc.line, "function": "<module>", "code": ""}])
+        return Prepared(entrypoint, failure=_failed("ModelDefinitionError", exc.message,
+                                                    [{"file": file, "line": exc.line, "function": "<module>", "code": ""}]))
+    try:
+        run_prepare(loaded.model)
+    except BaseException as exc:  # the model's fault, including SystemExit
+        return Prepared(entrypoint, failure=_failed(
+            "PreparationError", f"the model's preparation failed: {type(exc).__name__}: {exc}",
+            _frames(exc.__traceback__, directory)))
+    return Prepared(entrypoint, loaded.model, init_slots, steps)
+
+
+def run_step(request: Any, directory: str, ready: Prepared | None = None) -> dict[str, Any]:
+    """Runs one step and returns the result line (a dict). Never raises for the model's faults.
+
+    `ready` is the model prepared before the request arrived (a prepared container); without it, or when the
+    request names another entrypoint, the model is imported and prepared now."""
+    try:
+        entrypoint, step, responses, previous = _check_request(request)
+    except ValueError as exc:
+        return _failed("RequestError", str(exc))
+    if ready is None or ready.entrypoint != entrypoint:
+        ready = prepare(directory, entrypoint)
+    if ready.failure is not None:
+        return ready.failure
+    init_slots, steps = ready.init_slots, ready.steps
     if step >= len(steps):
         return _failed("RequestError", f"step {step} does not exist; the model has {len(steps)} step(s)")
     info = steps[step]
@@ -194,6 +225,11 @@ def stdout_to_stderr() -> Iterator[Callable[[dict[str, Any]], None]]:
 def main() -> int:
     directory = os.environ.get("FEATHER_MODEL_DIR") or os.getcwd()
     with stdout_to_stderr() as emit:
+        # A prepared container knows its model's entrypoint up front: import and prepare before any input.
+        entrypoint = os.environ.get("FEATHER_ENTRYPOINT")
+        ready = prepare(directory, entrypoint) if entrypoint else None
+        if ready is not None:
+            emit({"type": "status", "status": "prepared", "ok": ready.failure is None})
         raw = sys.stdin.read()
         try:
             request = json.loads(raw)
@@ -201,7 +237,7 @@ def main() -> int:
             emit(_failed("RequestError", f"the request on stdin is not JSON: {exc}"))
             return 0
         emit({"type": "status", "status": "running", "step": request.get("step") if isinstance(request, dict) else None})
-        result = run_step(request, directory)
+        result = run_step(request, directory, ready)
         emit(result)
     return 0
 

@@ -74,6 +74,7 @@ public class RunnerOptionsTests
         var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["Runner:WarmContainers"] = "65",
+            ["Runner:PreparedMemoryBudgetMiB"] = "-1",
             ["Runner:ImageRetention:IntervalMinutes"] = "0",
             ["Docker:ApiVersion"] = "latest",
         }).Build();
@@ -81,6 +82,7 @@ public class RunnerOptionsTests
         var e = await Assert.ThrowsAsync<AggregateException>(() => host.StartAsync());
         var failures = e.InnerExceptions.Cast<OptionsValidationException>().SelectMany(x => x.Failures).ToArray();
         Assert.Contains("Runner:WarmContainers must be between 0 (off) and 64 (got 65).", failures);
+        Assert.Contains("Runner:PreparedMemoryBudgetMiB must be 0 (no prepared containers) or more (got -1).", failures);
         Assert.Contains("Runner:ImageRetention:IntervalMinutes must be at least 1 (got 0).", failures);
         Assert.Contains("Docker:ApiVersion must look like 1.41 (got 'latest').", failures);
     }
