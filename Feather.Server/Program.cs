@@ -3,6 +3,10 @@ using Feather.Server.Blobs;
 using Feather.Server.Common;
 using Feather.Server.Configuration;
 using Feather.Server.Datasets;
+using Feather.Server.Feedback;
+using Feather.Server.Monitoring;
+using Feather.Server.Retention;
+using Feather.Server.Usage;
 using Feather.Server.Health;
 using Feather.Server.Models;
 using Feather.Server.Portal;
@@ -59,6 +63,10 @@ public partial class Program
         builder.AddModels();
         builder.AddDatasets();
         builder.AddRuns();
+        builder.AddFeedback();
+        builder.AddUsage();
+        builder.AddRetention();
+        builder.AddMonitoring();
         builder.Services.AddRunner(builder.Configuration);
         configureServices?.Invoke(builder.Services);
 
@@ -74,6 +82,10 @@ public partial class Program
         app.MapModels();
         app.MapDatasets();
         app.MapRuns();
+        app.MapFeedback();
+        app.MapUsage();
+        app.MapRetention();
+        app.MapMonitoring();
         app.MapFeatherOpenApi();
         app.MapMetrics();
         app.MapPortal();

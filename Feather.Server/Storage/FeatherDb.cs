@@ -47,6 +47,9 @@ public sealed class FeatherDb : IDisposable
     public ILiteCollection<DatasetRecord> Datasets => _db.GetCollection<DatasetRecord>("datasets");
     public ILiteCollection<DatasetVersionRecord> DatasetVersions => _db.GetCollection<DatasetVersionRecord>("dataset_versions");
 
+    /// <summary>A collection of a feature that keeps its own (feedback, usage, monitoring); the feature ensures its indexes.</summary>
+    public ILiteCollection<T> Collection<T>(string name) => _db.GetCollection<T>(name);
+
     /// <summary>Runs <paramref name="work"/> in one LiteDB transaction (all or nothing).</summary>
     public T InTransaction<T>(Func<T> work)
     {
