@@ -5,6 +5,7 @@ import { call, get, ApiError } from './api.js';
 import { ACTIVE, path } from './contract.js';
 import { h, clear, errorBox, formatDate } from './dom.js';
 import { renderComponent } from './components.js';
+import { feedbackFor } from './feedback.js';
 
 const STATUS_TEXT = {
   pending: 'Not run yet',
@@ -153,6 +154,10 @@ export async function mountRun(root, options) {
     renderStepper();
     const specs = specsFor(k);
     fields = specs.map((spec, i) => renderComponent(spec, { previous: k < N ? snapshots[k]?.[spec.name] ?? responses[k]?.[spec.name] : undefined }));
+    // feedback next to every output the previous step gave (it shares that step's inputs and outputs with the owner)
+    if (k > 0 && run?.steps?.[k - 1]?.status === 'succeeded') {
+      specs.forEach((spec, i) => { if (spec.component && spec.component !== 'Json') fields[i].el.append(feedbackFor(spec, { runId: run.id, step: k - 1 })); });
+    }
     const step = k < N ? run?.steps?.[k] : null;
     const heading = k < N ? `Step ${k + 1} of ${N}: ${steps[k].title || steps[k].name}` : 'Result';
     statusEl = h('div.step-status', { role: 'status', 'aria-live': 'polite' });
