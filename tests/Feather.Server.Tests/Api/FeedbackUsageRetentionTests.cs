@@ -326,4 +326,38 @@ public class FeedbackUsageRetentionTests
         await (await lab.Other.GetAsync("/api/models/olga/hello/monitoring")).Json(HttpStatusCode.NotFound);
         await (await lab.Owner.GetAsync("/api/models/olga/hello/monitoring?version=7")).Json(HttpStatusCode.NotFound);
     }
+
+    private static JsonObject Picture(SkiaSharp.SKColor color, int width)
+    {
+        using var bitmap = new SkiaSharp.SKBitmap(width, 40);
+        bitmap.Erase(color);
+        using var image = SkiaSharp.SKImage.FromBitmap(bitmap);
+        var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100).ToArray();
+        return new JsonObject
+        {
+            ["name"] = new JsonObject
+            {
+                ["files"] = new JsonArray(new JsonObject { ["name"] = "p.png", ["media_type"] = "image/png", ["data"] = Convert.ToBase64String(png) }),
+            },
+        };
+    }
+
+    [Fact]
+    public async Task Two_batches_of_different_images_drift_in_brightness_and_width()
+    {
+        await using var lab = await Lab.StartAsync(new() { ["Monitoring:ReferenceRuns"] = "4", ["Monitoring:MinCount"] = "3" }, UploadModel());
+        for (var i = 0; i < 4; i++) await lab.RunStep0Async(lab.Consumer, Picture(new SkiaSharp.SKColor(20, 20, 30), 60 + i));   // dark, narrow
+        for (var i = 0; i < 5; i++) await lab.RunStep0Async(lab.Consumer, Picture(new SkiaSharp.SKColor(240, 235, 220), 600 + i)); // bright, wide
+        var view = await (await lab.Owner.GetAsync("/api/models/olga/hello/monitoring")).Json(HttpStatusCode.OK);
+        JsonNode Feature(string key) => view["features"]!.AsArray().Single(f => f!["feature"]!.GetValue<string>() == key)!;
+        var brightness = Feature("0/input/name/brightness");
+        Assert.InRange(brightness["referenceMean"]!.GetValue<double>(), 15, 30);
+        Assert.InRange(brightness["days"]![0]!["mean"]!.GetValue<double>(), 225, 245);
+        Assert.True(brightness["drifted"]!.GetValue<bool>(), brightness.ToJsonString());
+        Assert.True(Feature("0/input/name/width")["drifted"]!.GetValue<bool>());
+        Assert.False(Feature("0/input/name/height")["drifted"]!.GetValue<bool>()); // every picture is 40 high
+        // aggregates only: no single image's values, only binned proportions of at least MinCount observations
+        Assert.DoesNotContain("\"data\"", view.ToJsonString()); // no image travels in the view
+        Assert.All(brightness["reference"]!.AsArray(), p => Assert.True(p!.GetValue<double>() is 0 or >= 0.75));
+    }
 }
