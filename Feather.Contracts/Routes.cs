@@ -52,6 +52,10 @@ public static partial class Routes
     /// <summary>One file of a dataset version, by its path in the dataset directory (<c>?path=images/0001.png</c>).</summary>
     public const string DatasetFile = "/api/datasets/{owner}/{dataset}/versions/{number:int}/file";
 
+    public const string Leaderboards = "/api/leaderboards";
+    public const string Leaderboard = "/api/leaderboards/{task}";
+    public const string ModelScores = "/api/models/{owner}/{model}/scores";
+
     public const string StartRun = "/api/models/{owner}/{model}/runs";
     public const string Execute = "/api/models/{owner}/{model}/execute";
     public const string Runs = "/api/runs";
@@ -112,6 +116,9 @@ public static partial class Routes
         new("listDatasetVersions", "GET", DatasetVersions),
         new("getDatasetVersion", "GET", DatasetVersion),
         new("getDatasetFile", "GET", DatasetFile),
+        new("listLeaderboards", "GET", Leaderboards),
+        new("getLeaderboard", "GET", Leaderboard),
+        new("getModelScores", "GET", ModelScores),
         new("startRun", "POST", StartRun),
         new("execute", "POST", Execute),
         new("listRuns", "GET", Runs),
