@@ -4,6 +4,7 @@ using Feather.Server.Common;
 using Feather.Server.Configuration;
 using Feather.Server.Datasets;
 using Feather.Server.Health;
+using Feather.Server.Leaderboards;
 using Feather.Server.Models;
 using Feather.Server.Portal;
 using Feather.Server.Publishing;
@@ -58,6 +59,7 @@ public partial class Program
         builder.AddPublishing();
         builder.AddModels();
         builder.AddDatasets();
+        builder.AddLeaderboards();
         builder.AddRuns();
         builder.Services.AddRunner(builder.Configuration);
         configureServices?.Invoke(builder.Services);
@@ -73,6 +75,7 @@ public partial class Program
         app.MapPublishing();
         app.MapModels();
         app.MapDatasets();
+        app.MapLeaderboards();
         app.MapRuns();
         app.MapFeatherOpenApi();
         app.MapMetrics();
