@@ -7,7 +7,7 @@ import { tagList } from './catalogue.js';
 import { mountRun } from './run.js';
 import { buildSnippets, iframeSnippet } from './snippets.js';
 
-const TABS = [['run', 'Run'], ['api', 'Use via API'], ['versions', 'Versions'], ['environment', 'Environment'], ['embed', 'Embed']];
+const TABS = [['run', 'Run'], ['api', 'Use via API'], ['versions', 'Versions'], ['scores', 'Scores'], ['environment', 'Environment'], ['embed', 'Embed']];
 
 export async function runPage(root, [runId], ctx) {
   const run = await get(path('getRun', { runId }), ctx);
@@ -58,6 +58,7 @@ export async function modelPage(root, [owner, name], ctx) {
     }
     if (focus) tabs[id].focus();
     if (id === 'api') renderApi();
+    if (id === 'scores') renderScores();
     if (!runId || id !== 'run') {
       const url = new URL(location.href);
       if (id === 'run') url.searchParams.delete('tab'); else url.searchParams.set('tab', id);
@@ -126,6 +127,16 @@ export async function modelPage(root, [owner, name], ctx) {
         h('td', {}, v.imageStatus || ''),
         h('td', {}, (v.tags || []).join(', ')))))) : h('p', {}, 'No versions.'),
     session.get() ? h('p', {}, h('a', { href: `/me/models/${enc(owner)}/${enc(name)}` }, 'Manage versions')) : null);
+
+  // Scores (leaderboards.js), loaded when the tab is first opened
+  let scoresShown = false;
+  function renderScores() {
+    if (scoresShown) return;
+    scoresShown = true;
+    clear(panels.scores, h('h2', {}, 'Scores'), h('p.loading', {}, 'Loading…'));
+    import('./leaderboards.js').then((m) => m.scoresPanel(panels.scores, owner, name, signal))
+      .catch((e) => { if (e.name !== 'AbortError') clear(panels.scores, h('h2', {}, 'Scores'), errorBox(e)); });
+  }
 
   // Environment
   const env = metadata?.environment || {};
