@@ -3,6 +3,7 @@ using Feather.Server.Blobs;
 using Feather.Server.Common;
 using Feather.Server.Configuration;
 using Feather.Server.Datasets;
+using Feather.Server.Evaluations;
 using Feather.Server.Health;
 using Feather.Server.Models;
 using Feather.Server.Portal;
@@ -58,6 +59,7 @@ public partial class Program
         builder.AddPublishing();
         builder.AddModels();
         builder.AddDatasets();
+        builder.AddEvaluations();
         builder.AddRuns();
         builder.Services.AddRunner(builder.Configuration);
         configureServices?.Invoke(builder.Services);
@@ -73,6 +75,7 @@ public partial class Program
         app.MapPublishing();
         app.MapModels();
         app.MapDatasets();
+        app.MapEvaluations();
         app.MapRuns();
         app.MapFeatherOpenApi();
         app.MapMetrics();
