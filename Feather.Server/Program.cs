@@ -3,6 +3,7 @@ using Feather.Server.Blobs;
 using Feather.Server.Common;
 using Feather.Server.Configuration;
 using Feather.Server.Datasets;
+using Feather.Server.Evaluations;
 using Feather.Server.Health;
 using Feather.Server.Leaderboards;
 using Feather.Server.Models;
@@ -59,6 +60,7 @@ public partial class Program
         builder.AddPublishing();
         builder.AddModels();
         builder.AddDatasets();
+        builder.AddEvaluations();
         builder.AddLeaderboards();
         builder.AddRuns();
         builder.Services.AddRunner(builder.Configuration);
@@ -75,6 +77,7 @@ public partial class Program
         app.MapPublishing();
         app.MapModels();
         app.MapDatasets();
+        app.MapEvaluations();
         app.MapLeaderboards();
         app.MapRuns();
         app.MapFeatherOpenApi();

@@ -19,10 +19,11 @@ from .file import File
 from .image import Image
 from .list import List
 from .model import Model, build, bundle, prepared, step
+from .predict import RecordFile, predict
 from .text import Text
 
 __version__ = "0.2.0"
 
-__all__ = ["Blob", "Document", "File", "Image", "List", "Text", "Model", "build", "bundle", "prepared", "step",
+__all__ = ["Blob", "Document", "File", "Image", "List", "Text", "Model", "build", "bundle", "prepared", "step", "predict", "RecordFile",
            "FeatherError", "ModelDefinitionError", "PayloadError", "PropsError", "__version__",
            "Client", "Run", "StepHandle", "ApiError", "InvalidInput", "ServerUnreachable", "StepFailed"]

@@ -1,4 +1,5 @@
-"""`python3 -m feather inspect PATH` and `python3 -m feather run MODEL --inputs FILE [--json]`."""
+"""`python3 -m feather inspect PATH`, `python3 -m feather run MODEL --inputs FILE [--json]` and
+`python3 -m feather evaluate MODEL --dataset DIR [--json]`."""
 from __future__ import annotations
 
 import argparse
@@ -127,7 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("model", help="model file, or a directory holding model.py")
     p_run.add_argument("--inputs", required=True, help='JSON file: {"steps": [{input: response}, ...]}')
     p_run.add_argument("--json", action="store_true", help="print the step results as JSON")
+    p_eval = sub.add_parser("evaluate", help="score the model's predict function on a dataset directory, locally")
+    p_eval.add_argument("model", help="model file, or a directory holding model.py")
+    p_eval.add_argument("--dataset", required=True, help="dataset directory (dataset.json + records)")
+    p_eval.add_argument("--json", action="store_true", help="print metrics and per-record predictions as JSON")
     args = parser.parse_args(argv)
+    if args.command == "evaluate":
+        from .evaluate import main as evaluate_main
+        return evaluate_main(args.model, args.dataset, args.json)
     return _inspect(args) if args.command == "inspect" else _run(args)
 
 

@@ -147,6 +147,10 @@ def build_metadata(loaded: Loaded, scan_environment: bool = True) -> dict[str, A
         metadata["title"] = model.title
     if model.prepare is not None:
         metadata["prepare"] = True
+    if model.predictor is not None:
+        metadata["predict"] = model.predictor.describe()
+        if model.predictor.task not in metadata["tags"]["task"]:
+            metadata["tags"]["task"] = sorted(set(metadata["tags"]["task"]) | {model.predictor.task})
     return metadata
 
 

@@ -126,6 +126,8 @@ class Model:
     title: str | None = None
     #: The model's one-off preparation (load weights, build a pipeline); its return value is `ftr.prepared()`.
     prepare: Callable[[], Any] | None = None
+    #: How the model answers dataset records (@ftr.predict), for evaluations; None when it declares none.
+    predictor: Any = None
 
     def analyze(self) -> tuple[list[Slot], list[StepInfo]]:
         """Checks the declaration and returns (init slots, steps). Raises ModelDefinitionError."""
@@ -159,7 +161,8 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
           datasets: list[str] | None = None, profile: str = "low",
           python_packages: list[str] | None = None, system_packages: list[str] | None = None,
           slug: str | None = None, title: str | None = None,
-          prepare: Callable[[], Any] | None = None) -> Model:
+          prepare: Callable[[], Any] | None = None,
+          predict: Callable[[list[dict[str, Any]]], list[Any]] | None = None) -> Model:
     """Declares a model. Runs nothing: `python3 -m feather inspect` reads the declaration.
 
     `name` is the URL name (hello-world) or a display name ("Palette questions"): a display name becomes the
@@ -195,6 +198,10 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
         raise fail("steps must be a non-empty list of functions")
     if prepare is not None and not callable(prepare):
         raise fail("prepare must be a function taking no arguments (it loads what every step needs)")
+    predictor = None
+    if predict is not None:
+        from .predict import predictor_of
+        predictor = predictor_of(predict, file, line)
     if profile not in PROFILES:
         raise fail(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     if file_bundle is not None and not isinstance(file_bundle, Bundle):
@@ -210,7 +217,7 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
         if not re.match(r"^[a-z0-9][a-z0-9+.-]+$", pkg):
             raise fail(f"system package {pkg!r} is not a Debian package name")
     model = Model(name=url_name, title=display, init=init, steps=list(steps), description=description or "",
-                  file_bundle=file_bundle, profile=profile, file=file, line=line, prepare=prepare, **lists)
+                  file_bundle=file_bundle, profile=profile, file=file, line=line, prepare=prepare, predictor=predictor, **lists)
     _BUILT.append(model)
     return model
 

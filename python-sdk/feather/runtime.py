@@ -201,6 +201,67 @@ def run_step(request: Any, directory: str, ready: Prepared | None = None) -> dic
     return {"type": "result", "status": "succeeded", "outputs": outputs}
 
 
+def _record_inputs(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of an evaluate request as the predict function gets them (files as RecordFile)."""
+    from ._binary import decode
+    from .predict import RecordFile
+    fields = request.get("fields")
+    records = request.get("records")
+    if not isinstance(fields, list) or not all(isinstance(f, dict) and isinstance(f.get("name"), str) for f in fields):
+        raise ValueError("'fields' must be the list of input fields ({name, type})")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError("'records' must be a list of objects keyed by input field")
+    files = {f["name"] for f in fields if f.get("type") in ("file", "image")}
+    out = []
+    for i, record in enumerate(records):
+        values: dict[str, Any] = {}
+        for key, value in record.items():
+            if key in files and value is not None:
+                try:
+                    blob = decode(value, f"record {i}, field {key!r}")
+                except Exception as exc:
+                    raise ValueError(str(exc)) from None
+                values[key] = RecordFile(blob.name, blob.data, media_type=blob.media_type)
+            else:
+                values[key] = value
+        out.append(values)
+    return out
+
+
+def run_evaluate(request: Any, directory: str, ready: Prepared | None = None) -> dict[str, Any]:
+    """Answers an evaluate request (docs/contracts.md section 3b): the predict function over the records, in
+    batches; the result line carries one prediction per record. Never raises for the model's faults."""
+    from .predict import run_batches
+    if not isinstance(request, dict) or request.get("protocol") != PROTOCOL:
+        return _failed("RequestError", f"unsupported request; this runtime speaks protocol {PROTOCOL}")
+    entrypoint = request.get("entrypoint")
+    if not isinstance(entrypoint, str) or not entrypoint:
+        return _failed("RequestError", "'entrypoint' must be the model file's path")
+    try:
+        records = _record_inputs(request)
+    except ValueError as exc:
+        return _failed("RequestError", str(exc))
+    if ready is None or ready.entrypoint != entrypoint:
+        ready = prepare(directory, entrypoint)
+    if ready.failure is not None:
+        return ready.failure
+    predictor = ready.model.predictor
+    if predictor is None:
+        return _failed("RequestError", "the model declares no predict function (ftr.build(..., predict=fn))")
+    try:
+        predictions = run_batches(predictor, records)
+    except PayloadError as exc:
+        return _failed("PredictionError", str(exc), [{"file": os.path.relpath(predictor.file, directory),
+                                                      "line": predictor.line, "function": predictor.name, "code": ""}])
+    except BaseException as exc:  # the model's fault, including SystemExit
+        return _failed(type(exc).__name__, str(exc), _frames(exc.__traceback__, directory))
+    try:
+        json.dumps(predictions, allow_nan=False)
+    except (ValueError, TypeError) as exc:
+        return _failed("PredictionError", f"the predictions are not JSON: {exc}")
+    return {"type": "result", "status": "succeeded", "predictions": predictions}
+
+
 @contextlib.contextmanager
 def stdout_to_stderr() -> Iterator[Callable[[dict[str, Any]], None]]:
     """Points fd 1 (and sys.stdout) at stderr for the duration; yields a writer of JSON lines
@@ -236,8 +297,10 @@ def main() -> int:
         except ValueError as exc:
             emit(_failed("RequestError", f"the request on stdin is not JSON: {exc}"))
             return 0
-        emit({"type": "status", "status": "running", "step": request.get("step") if isinstance(request, dict) else None})
-        result = run_step(request, directory, ready)
+        evaluate = isinstance(request, dict) and request.get("mode") == "evaluate"
+        emit({"type": "status", "status": "running",
+              "step": request.get("step") if isinstance(request, dict) and not evaluate else None})
+        result = run_evaluate(request, directory, ready) if evaluate else run_step(request, directory, ready)
         emit(result)
     return 0
 
