@@ -1,7 +1,7 @@
 namespace Feather.Contracts;
 
-/// <summary>A metric of a task as a leaderboard shows it: its name, whether a higher value is better, and whether models are ranked by it.</summary>
-public sealed record LeaderboardMetric(string Name, bool HigherIsBetter, bool Primary);
+/// <summary>A metric of a task as a leaderboard shows it: its key in the entries' metrics, its display name, whether a higher value is better, and whether models are ranked by it.</summary>
+public sealed record LeaderboardMetric(string Name, string Title, bool HigherIsBetter, bool Primary);
 
 /// <summary>A dataset version that has a board for a task, as the list of boards and the board's switcher name it.</summary>
 /// <param name="Models">How many models (live versions) are ranked on it for the caller.</param>

@@ -81,7 +81,7 @@ public sealed class LeaderboardService(IScoreSource source, ModelStore models, D
         }
         var onBoard = scores.Where(s => s.Dataset.Owner == pick.DatasetOwner && s.Dataset.Name == pick.Dataset && s.Score.DatasetVersion == pick.DatasetVersion);
         var entries = Ranking.Rank(onBoard.Select(s => s.Score), ranking, allVersions).Select(r => Entry(r, ranking)).ToArray();
-        var metrics = ranking.Metrics.Select((m, i) => new LeaderboardMetric(m.Name, m.HigherIsBetter, i == 0)).ToArray();
+        var metrics = ranking.Metrics.Select((m, i) => new LeaderboardMetric(m.Name, m.Title ?? m.Name, m.HigherIsBetter, i == 0)).ToArray();
         return new(BoardStatus.Found, new Leaderboard(ranking.Task, pick.DatasetOwner, pick.Dataset, pick.DatasetVersion, pick.DatasetTitle,
             allVersions ? AllVersions : LiveVersions, metrics, entries, boards.OrderBy(b => b.DatasetOwner, StringComparer.Ordinal)
                 .ThenBy(b => b.Dataset, StringComparer.Ordinal).ThenByDescending(b => b.DatasetVersion).ToArray()));

@@ -13,6 +13,7 @@ public static class LeaderboardsApi
 {
     public static WebApplicationBuilder AddLeaderboards(this WebApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<IScoreSource, EvaluationScores>();
         builder.Services.AddSingleton<LeaderboardService>();
         return builder;
     }

@@ -1,7 +1,7 @@
 namespace Feather.Server.Leaderboards;
 
-/// <summary>A metric as a task defines it: its name and which way is better.</summary>
-public sealed record MetricRule(string Name, bool HigherIsBetter);
+/// <summary>A metric as a task defines it: its name, which way is better, and its display name.</summary>
+public sealed record MetricRule(string Name, bool HigherIsBetter, string? Title = null);
 
 /// <summary>How a task ranks: its primary metric first, then the other scalar metrics the board shows.</summary>
 public sealed record TaskRanking(string Task, IReadOnlyList<MetricRule> Metrics)

@@ -15,7 +15,7 @@ public class LeaderboardOutputTests
     public void The_board_prints_ranks_models_every_metric_and_the_other_boards()
     {
         var board = new Leaderboard("image-classification", "admin", "digits-heldout", 1, "Digits, held-out split", "live",
-            [new LeaderboardMetric("accuracy", true, true), new LeaderboardMetric("macro_f1", true, false)],
+            [new LeaderboardMetric("accuracy", "Accuracy", true, true), new LeaderboardMetric("macro_f1", "Macro-F1", true, false)],
             [Entry(1, "image-classifier", 1, true, 0.9689, 0.96884), Entry(2, "digits-centroid", 2, true, 0.9067, 0.9051)],
             [new LeaderboardSummary("image-classification", "admin", "digits-heldout", 1, null, "accuracy", true, 2, null, When),
              new LeaderboardSummary("image-classification", "lab", "mnist-small", 3, null, "accuracy", true, 5, null, When)]);
@@ -37,7 +37,7 @@ public class LeaderboardOutputTests
     public void An_empty_live_board_suggests_all_versions()
     {
         var board = new Leaderboard("regression", "lab", "houses", 2, null, "live",
-            [new LeaderboardMetric("mae", false, true)], [], []);
+            [new LeaderboardMetric("mae", "MAE", false, true)], [], []);
         var o = new StringWriter();
         LeaderboardCommand.Write(o, board);
         Assert.Contains("ranked by mae (lower is better)", o.ToString());

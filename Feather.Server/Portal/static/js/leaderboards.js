@@ -77,7 +77,7 @@ export async function leaderboardPage(root, [task], { signal, query }) {
     h('thead', {}, h('tr', {},
       h('th', { scope: 'col' }, 'Rank'), h('th', { scope: 'col' }, 'Model'), h('th', { scope: 'col' }, 'Version'),
       board.metrics.map((m) => h('th', { scope: 'col', class: m.primary ? 'primary-metric' : null },
-        metricName(m.name), h('span.hint', {}, m.higherIsBetter ? ' ↑' : ' ↓'))),
+        m.title || metricName(m.name), h('span.hint', {}, m.higherIsBetter ? ' ↑' : ' ↓'))),
       h('th', { scope: 'col' }, 'Evaluated'))),
     h('tbody', {}, board.entries.map((e) => h('tr', { 'data-model': `${e.owner}/${e.model}` },
       h('td.rank', {}, String(e.rank)),
