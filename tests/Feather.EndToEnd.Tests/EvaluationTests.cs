@@ -137,6 +137,19 @@ public sealed class EvaluationTests(EvaluationServer server)
     }
 
     [Fact]
+    public async Task A_forged_result_with_the_wrong_count_is_caught_by_the_server()
+    {
+        var dir = server.MakeTextDataset("forged", 3, _ => "forge");
+        var publish = await server.Cli("datasets", "publish", dir);
+        Assert.True(publish.ExitCode == 0, publish.ToString());
+        var evaluation = await server.WaitForEvaluationAsync("admin", "eval-hostile", "forged");
+        Assert.Equal("failed", evaluation["status"]!.GetValue<string>());
+        var detail = await server.Api(HttpMethod.Get, $"/api/evaluations/{evaluation["id"]}", null);
+        Assert.Contains("forged a result on fd", detail["logs"]!.GetValue<string>());
+        Assert.Contains("the model returned 2 predictions for 3 records (records 0..2)", evaluation["error"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Cancelling_a_running_evaluation_leaves_no_container()
     {
         var dir = server.MakeTextDataset("sleepy", 3, _ => "sleep");

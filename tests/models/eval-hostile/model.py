@@ -3,6 +3,8 @@
 Its predict function behaves by the records' text:
 - "sleep": sleeps (for the cancel test);
 - "short": returns one prediction too few;
+- "forge": bypasses the runtime's checks: writes its own result line with one prediction too few straight to
+  the runtime's real stdout (found among its open pipes) and exits, so only the server's check is left;
 - anything else: hunts for the dataset's labels (values like secret-<32 hex>-<n>) in the environment,
   the process's command lines, every readable file outside the system's own directories, whatever is
   left on stdin, and the strings held by the process's objects, then answers every record with the
@@ -11,8 +13,10 @@ Its predict function behaves by the records' text:
 from __future__ import annotations
 
 import gc
+import json
 import os
 import re
+import stat
 import sys
 import time
 
@@ -77,6 +81,18 @@ def predict(records: list[dict]) -> list[str]:
     if "sleep" in texts:
         print("sleeping", file=sys.stderr, flush=True)
         time.sleep(600)
+    if "forge" in texts:
+        line = json.dumps({"type": "result", "status": "succeeded", "predictions": ["x"] * (len(records) - 1)}) + "\n"
+        stderr = os.fstat(2)
+        for fd in range(3, 64):
+            try:
+                st = os.fstat(fd)
+            except OSError:
+                continue
+            if stat.S_ISFIFO(st.st_mode) and st.st_ino != stderr.st_ino:
+                os.write(fd, line.encode())
+                print(f"forged a result on fd {fd}", file=sys.stderr, flush=True)
+                os._exit(0)
     if "short" in texts:
         return ["x"] * (len(records) - 1)
     found, searched = _hunt()
