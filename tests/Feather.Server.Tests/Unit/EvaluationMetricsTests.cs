@@ -136,3 +136,17 @@ public sealed class EvaluationMetricsTests
         Assert.Equal(Feather.Datasets.DatasetTasks.All.Order(), EvaluationTasks.All.Select(t => t.Name).Order());
     }
 }
+
+/// <summary>The Evaluations settings name the wrong key.</summary>
+public sealed class EvaluationOptionsTests
+{
+    [Fact]
+    public void Defaults_are_valid_and_bad_values_name_their_key()
+    {
+        Assert.Empty(new EvaluationOptions().Validate());
+        var errors = new EvaluationOptions { MaxConcurrent = 0, ChunkRecords = 0, ChunkBytes = 10 }.Validate().ToList();
+        Assert.Contains(errors, e => e.StartsWith("Evaluations:MaxConcurrent must be at least 1", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Evaluations:ChunkRecords must be at least 1", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Evaluations:ChunkBytes must be at least 65536", StringComparison.Ordinal));
+    }
+}
