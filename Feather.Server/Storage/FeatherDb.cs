@@ -88,6 +88,7 @@ public static class StorageExtensions
     public static WebApplicationBuilder AddStorage(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<FeatherDb>();
+        builder.Services.AddSingleton<Common.FeatherEvents>();
         return builder;
     }
 }
