@@ -60,10 +60,20 @@ def classify(images: ftr.File.Upload) -> tuple[ftr.Image.View, ftr.Text.View]:
             ftr.Text.View(lines, title="Three closest mean images"))
 
 
+@ftr.predict(task="image-classification", batch_size=256)
+def predict(records: list[dict]) -> list[str]:
+    """Evaluation: the digit of the closest mean image for each record's image (a dataset's input field "image")."""
+    centroids, classes = load_centroids()
+    features = np.stack([to_digit_features(r["image"].pil()) for r in records])
+    distances = ((features[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
+    return [str(classes[k]) for k in distances.argmin(axis=1)]
+
+
 ftr.build(
     name="digits-centroid",
     init=init,
     steps=[classify],
+    predict=predict,
     description="Handwritten digit classifier (nearest centroid on scikit-learn's digits data), a simple baseline.",
     file_bundle=ftr.bundle(code_files=["model.py"], model_files=["centroids.npz"]),
     tasks=["image-classification"],

@@ -128,6 +128,19 @@ def test_centroid_classifier_is_weaker_than_the_logistic_regression_on_held_out_
     assert 0.85 < centroid < logistic, (centroid, logistic)
 
 
+def test_centroid_classifier_evaluates_below_the_logistic_regression_on_digits_heldout():
+    scores = {}
+    for sample in ("digits-centroid", "image-classifier"):
+        proc = feather("evaluate", str(SAMPLES / sample), "--dataset", str(SAMPLES / "datasets" / "digits-heldout"), "--json")
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["records"] == 450 and result["primary_metric"] == "accuracy"
+        scores[sample] = result["metrics"]
+    assert round(scores["digits-centroid"]["accuracy"], 4) == 0.9067   # 408 of 450, as train.py prints
+    assert scores["digits-centroid"]["accuracy"] < scores["image-classifier"]["accuracy"]
+    assert scores["digits-centroid"]["macro_f1"] < scores["image-classifier"]["macro_f1"]
+
+
 # ---- text-tools ------------------------------------------------------------------------------
 
 def _file(output: dict) -> tuple[str, str, str]:
