@@ -29,7 +29,7 @@ export async function leaderboardList(root, params, { signal }) {
         h('td', {}, String(b.models)),
         h('td', {}, b.leader ? [h('a', { href: modelHref(b.leader) }, `${b.leader.owner}/${b.leader.model}`),
           ` · ${metricName(b.primaryMetric)} ${fmt(b.leader.score)}`] : '–'),
-        h('td', {}, formatDate(b.updatedAt)))))))
+        h('td', {}, formatDate(b.updatedAt))))))
       : h('p.empty', {}, 'No model has been evaluated on a dataset you can see yet. Publish a dataset with “feather datasets publish DIR” and a model that declares how it predicts.'));
 }
 
