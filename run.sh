@@ -83,6 +83,7 @@ cat <<MSG
   Try it:        bin/feather models list
                  bin/feather run admin/hello --inputs samples/hello/example-inputs.json
                  bin/feather datasets show admin/digits-heldout
+                 bin/feather leaderboard image-classification   (once the evaluations ran: $url/leaderboards)
   Ctrl-C stops the server.
 
 MSG
