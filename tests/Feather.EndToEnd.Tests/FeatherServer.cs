@@ -98,8 +98,9 @@ public sealed class FeatherServer : IAsyncLifetime
 
     /// <summary>
     /// The containers of a server (by its instance id) that are not warm ones (created ahead of
-    /// demand, never started). A finished step's container is removed just after its result is
-    /// stored, so this waits up to 5 s for them to go.
+    /// demand, never started) nor prepared ones waiting in the pool (started ahead, still running: a step's
+    /// prepared container has exited by the time its result is stored). A finished step's container is
+    /// removed just after its result is stored, so this waits up to 5 s for them to go.
     /// </summary>
     public static async Task<string[]> StepContainersAsync(string instanceId)
     {
@@ -109,7 +110,9 @@ public sealed class FeatherServer : IAsyncLifetime
             var listed = await Docker("ps", "-a", "--format", "{{.Names}} {{.State}} {{.Label \"org.feather.warm\"}}",
                 "--filter", "label=org.feather.managed=true", "--filter", $"label=org.feather.owner={instanceId}");
             steps = listed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Where(line => !line.EndsWith(" created true", StringComparison.Ordinal)).ToArray();
+                .Where(line => !line.EndsWith(" created true", StringComparison.Ordinal)
+                    && !line.EndsWith(" running prepared", StringComparison.Ordinal) && !line.EndsWith(" created prepared", StringComparison.Ordinal))
+                .ToArray();
             if (steps.Length == 0) break;
             await Task.Delay(100);
         }
