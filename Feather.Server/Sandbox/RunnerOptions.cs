@@ -73,11 +73,10 @@ public sealed class RunnerOptions
 
     /// <summary>
     /// Steps of runs use prepared containers (started ahead, model imported and prepared, waiting for one
-    /// request). Off by default until a failed preparation is reported on the version and a new version or the
-    /// retention policy releases its containers at once (docs/deploy.md, "Prepared containers"); the warm pool
-    /// then keeps created, unstarted containers as before.
+    /// request; docs/deploy.md, "Prepared containers"). False: the warm pool keeps created, unstarted containers
+    /// and each step imports and prepares its model inside its own timeout.
     /// </summary>
-    public bool PrepareContainers { get; set; }
+    public bool PrepareContainers { get; set; } = true;
 
     /// <summary>
     /// How long a model's preparation (import and <c>prepare</c>) may take in a prepared container before it counts as
