@@ -32,6 +32,17 @@ public sealed class FeatherServer : IAsyncLifetime
     /// <summary>The runner instance id the server labels its containers with (kept in the data directory).</summary>
     public string InstanceId => File.ReadAllText(Path.Combine(DataDir, "instance-id")).Trim();
     public string ServerLog { get { lock (serverLog) return serverLog.ToString(); } }
+
+    /// <summary>The server's log events (one compact JSON object a line: "@m" the rendered message, the properties by name).</summary>
+    public IReadOnlyList<JsonElement> LogEvents() =>
+        ServerLog.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => l.StartsWith('{'))
+            .Select(l => { try { return JsonDocument.Parse(l).RootElement.Clone(); } catch (JsonException) { return (JsonElement?)null; } })
+            .OfType<JsonElement>().ToList();
+
+    /// <summary>The log events whose rendered message starts with <paramref name="start"/>.</summary>
+    public IReadOnlyList<JsonElement> LogEvents(string start) =>
+        LogEvents().Where(e => e.TryGetProperty("@m", out var m) && m.GetString()?.StartsWith(start, StringComparison.Ordinal) == true).ToList();
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(5) };
     /// <summary>The server process's id (its /proc/&lt;pid&gt;/status tells its peak resident memory).</summary>
     public int ProcessId => server?.Id ?? throw new InvalidOperationException("the server has not started");

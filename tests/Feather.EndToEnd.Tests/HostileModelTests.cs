@@ -277,7 +277,8 @@ public class HostileServer : IAsyncLifetime
 
     /// <summary>Steps the server started in a prepared container taken from its pool (its log line "Step container feather-warm-...").</summary>
     public int PreparedStarts() =>
-        ServerLog.Split('\n').Count(l => l.Contains("Step container feather-warm-", StringComparison.Ordinal) && l.Contains("warm True", StringComparison.Ordinal));
+        Server.LogEvents("Step container").Count(e => e.GetProperty("Warm").GetBoolean()
+            && e.GetProperty("Name").GetString()!.StartsWith("feather-warm-", StringComparison.Ordinal) && e.GetProperty("Image").GetString() == HostileImage);
 
     /// <summary>
     /// Waits until the pool holds a prepared container for the hostile model and none is still preparing (so the next
@@ -337,6 +338,18 @@ public class HostileServer : IAsyncLifetime
         OtherToken = JsonNode.Parse(await bob.Content.ReadAsStringAsync())!["token"]!.GetValue<string>();
         var version = await Api(HttpMethod.Get, "/api/models/admin/hostile/versions/1", null, token: admin);
         HostileImage = version["image"]!["versionImage"]!.GetValue<string>();
+        if (Prepare)
+        {
+            // A first step makes the hostile model recently used: the pool prepares containers for it from then on.
+            var run = await Api(HttpMethod.Post, "/api/models/admin/hostile/runs", new JsonObject(), HttpStatusCode.Created);
+            var responses = new JsonObject
+            {
+                ["attack"] = new JsonObject { ["selected"] = 9 },
+                ["targets"] = new JsonObject { ["texts"] = new JsonArray("warm-up") },
+            };
+            var step = await Api(HttpMethod.Post, $"/api/runs/{run["id"]}/steps/0", new JsonObject { ["responses"] = responses }, wait: 120);
+            if (step["status"]!.GetValue<string>() != "succeeded") throw new InvalidOperationException($"the warm-up step failed: {step}");
+        }
     }
 
     /// <summary>One API call with the token; asserts the status when given. <paramref name="wait"/> adds Prefer: wait=N.</summary>

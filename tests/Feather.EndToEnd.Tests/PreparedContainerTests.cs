@@ -106,7 +106,7 @@ public sealed class PreparedContainerTests
             // Reported once (the server logs each change), and nothing prepared ahead for it any more.
             var image = await ImageAsync(server, token, "prepare-fails", 1);
             await WaitForAsync(async () => await PreparedAsync(server, image) == 0, "the failed prepared containers to go");
-            Assert.Single(server.ServerLog.Split('\n'), l => l.Contains("no container is prepared ahead for it", StringComparison.Ordinal));
+            Assert.Single(server.LogEvents("The preparation of"), e => e.GetProperty("Image").GetString() == image);
         }
         finally
         {
@@ -140,7 +140,7 @@ public sealed class PreparedContainerTests
             var promote = await server.Cli("versions", "promote", "admin/hello", "2");
             Assert.True(promote.ExitCode == 0, promote.ToString());
             await WaitForAsync(async () => await PreparedAsync(server, v1) == 0, "version 1's prepared container to be released");
-            Assert.Contains("Released 1 prepared container(s) of " + v1, server.ServerLog);
+            Assert.Contains(server.LogEvents("Released"), e => e.GetProperty("Image").GetString() == v1 && e.GetProperty("Count").GetInt32() == 1);
 
             Assert.Equal("succeeded", (await StepAsync(server, token, "hello", "name", "Bob"))["status"]!.GetValue<string>());
             var v2 = await ImageAsync(server, token, "hello", 2);
