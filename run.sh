@@ -10,6 +10,8 @@ export FEATHER_PORT="${FEATHER_PORT:-8080}"
 export FEATHER_DATA="${FEATHER_DATA:-$FEATHER_ROOT/data}"
 # the interpreter that set-up installed the samples' libraries for (Debian's), for `feather publish`
 export FEATHER_PYTHON="${FEATHER_PYTHON:-/usr/bin/python3}"
+# steps take containers prepared ahead (model imported, its prepare run); false: cold containers (docs/deploy.md)
+export Runner__PrepareContainers="${Runner__PrepareContainers:-true}"
 url="http://127.0.0.1:$FEATHER_PORT"
 
 ensure_apt curl ca-certificates

@@ -290,7 +290,10 @@ def main() -> int:
         entrypoint = os.environ.get("FEATHER_ENTRYPOINT")
         ready = prepare(directory, entrypoint) if entrypoint else None
         if ready is not None:
-            emit({"type": "status", "status": "prepared", "ok": ready.failure is None})
+            status = {"type": "status", "status": "prepared", "ok": ready.failure is None}
+            if ready.failure is not None:
+                status["error"] = ready.failure["error"]  # the runner reports it on the version (docs/contracts.md)
+            emit(status)
         raw = sys.stdin.read()
         try:
             request = json.loads(raw)

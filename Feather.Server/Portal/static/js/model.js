@@ -124,7 +124,8 @@ export async function modelPage(root, [owner, name], ctx) {
         h('td', {}, `${v.number}`, v.live || v.number === model.liveVersion ? h('span.badge.status-succeeded', {}, 'live') : null),
         h('td', {}, formatDate(v.createdAt), v.publisher ? ` by ${v.publisher}` : ''),
         h('td', {}, v.notes || ''),
-        h('td', {}, v.imageStatus || ''),
+        h('td', {}, v.imageStatus || '', v.preparation === 'failed'
+          ? h('p.preparation-failed', {}, h('span.badge.status-failed', {}, 'preparation failed'), ' ', v.preparationMessage || '') : null),
         h('td', {}, (v.tags || []).join(', ')))))) : h('p', {}, 'No versions.'),
     session.get() ? h('p', {}, h('a', { href: `/me/models/${enc(owner)}/${enc(name)}` }, 'Manage versions')) : null);
 
