@@ -287,6 +287,26 @@ public class GraphRunsTests
     }
 
     [Fact]
+    public async Task The_models_OpenAPI_document_has_one_step_operation_naming_the_step_and_the_graph()
+    {
+        await using var p = await Published.StartAsync();
+        var doc = await (await p.Client.GetAsync("/api/models/admin/graph/openapi.json")).Json(HttpStatusCode.OK);
+        Assert.Equal("ask", doc["x-feather-graph"]!["start"]!.GetValue<string>());
+        var paths = doc["paths"]!.AsObject();
+        Assert.False(paths.ContainsKey("/api/runs/{runId}/steps/0"));
+        var submit = paths["/api/runs/{runId}/steps/{index}"]!["post"]!;
+        Assert.Contains("- ask → pick when it returns branch 'long'", submit["description"]!.GetValue<string>());
+        Assert.Contains("- pick may run again at most 2 times in a row", submit["description"]!.GetValue<string>());
+        var alternatives = submit["requestBody"]!["content"]!["application/json"]!["schema"]!["oneOf"]!.AsArray();
+        Assert.Equal(3, alternatives.Count);
+        var schemas = doc["components"]!["schemas"]!;
+        var pick = schemas[alternatives[1]!["$ref"]!.GetValue<string>().Split('/')[^1]]!;
+        Assert.Equal(["step", "responses"], pick["required"]!.AsArray().Select(r => r!.GetValue<string>()));
+        Assert.Equal("pick", pick["properties"]!["step"]!["enum"]![0]!.GetValue<string>());
+        Assert.Equal("ask", submit["requestBody"]!["content"]!["application/json"]!["example"]!["step"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task A_linear_model_records_its_path_as_before()
     {
         var executor = new TestDoubleStepExecutor();
