@@ -22,6 +22,8 @@ public sealed class GraphFixture : IAsyncLifetime
     public IBrowser Browser { get; private set; } = null!;
     public string RunnerImage { get; private set; } = "";
     public string Token { get; private set; } = "";
+    /// <summary>Script errors of the pages (a test that fails says them; none may happen).</summary>
+    public System.Collections.Concurrent.ConcurrentBag<string> PageErrors { get; } = [];
 
     public async Task InitializeAsync()
     {
@@ -58,7 +60,10 @@ public sealed class GraphFixture : IAsyncLifetime
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = Server.Url, ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
         context.SetDefaultTimeout(30_000);
-        return await context.NewPageAsync();
+        var page = await context.NewPageAsync();
+        page.PageError += (_, error) => PageErrors.Add(error);
+        page.Console += (_, message) => { if (message.Type == "error") PageErrors.Add(message.Text); };
+        return page;
     }
 
     public async Task DisposeAsync()
@@ -189,7 +194,22 @@ public sealed class GraphTests(GraphFixture fx)
     }
 
     [Fact]
-    public async Task In_the_browser_back_and_re_run_across_the_branch_leaves_the_old_branch_stale()
+    public Task In_the_browser_back_and_re_run_across_the_branch_leaves_the_old_branch_stale() => WithPageErrors(BranchInTheBrowser);
+
+    /// <summary>Runs a browser test; when it fails, its message carries the pages' script errors.</summary>
+    private async Task WithPageErrors(Func<Task> test)
+    {
+        try
+        {
+            await test();
+        }
+        catch (Exception e) when (!fx.PageErrors.IsEmpty)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.Message}\npage errors:\n{string.Join("\n", fx.PageErrors)}");
+        }
+    }
+
+    private async Task BranchInTheBrowser()
     {
         var page = await fx.NewPage();
         await page.GotoAsync("/models/admin/digit-check");
@@ -235,7 +255,9 @@ public sealed class GraphTests(GraphFixture fx)
     }
 
     [Fact]
-    public async Task In_the_browser_a_loop_shows_its_iterations_and_offers_to_run_again_or_move_on()
+    public Task In_the_browser_a_loop_shows_its_iterations_and_offers_to_run_again_or_move_on() => WithPageErrors(LoopInTheBrowser);
+
+    private async Task LoopInTheBrowser()
     {
         var page = await fx.NewPage();
         await page.GotoAsync("/models/admin/blur-refine");
