@@ -220,7 +220,7 @@ public sealed class GraphTests(GraphFixture fx)
         await Expect(graph).ToContainTextAsync("unsure: Choose");
 
         var upload = page.GetByRole(AriaRole.Group, new() { Name = "Upload a digit" });
-        await upload.GetByLabel("Choose files or drop them here").SetInputFilesAsync([Path.Combine(Server.RepoRoot, "samples/digit-check/images/digit-7.png")]);
+        await upload.GetByLabel("Choose a file or drop it here").SetInputFilesAsync([Path.Combine(Server.RepoRoot, "samples/digit-check/images/digit-7.png")]);
         await page.GetByRole(AriaRole.Button, new() { Name = "Run “Classify”" }).ClickAsync();
         // unsure: the run goes on to Choose
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step 2: Choose" })).ToBeVisibleAsync(StepTimeout);
@@ -237,7 +237,7 @@ public sealed class GraphTests(GraphFixture fx)
         upload = page.GetByRole(AriaRole.Group, new() { Name = "Upload a digit" });
         var remove = upload.GetByRole(AriaRole.Button, new() { NameRegex = new Regex("^Remove ") });
         if (await remove.CountAsync() > 0) await remove.First.ClickAsync();
-        await upload.GetByLabel("Choose files or drop them here").SetInputFilesAsync([Path.Combine(Server.RepoRoot, "samples/digit-check/images/digit-0.png")]);
+        await upload.GetByLabel("Choose a file or drop it here").SetInputFilesAsync([Path.Combine(Server.RepoRoot, "samples/digit-check/images/digit-0.png")]);
         await page.GetByRole(AriaRole.Button, new() { Name = "Re-run “Classify”" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Result" })).ToBeVisibleAsync(StepTimeout);
         await Expect(page.GetByText("0 (97% sure)")).ToBeVisibleAsync();
@@ -261,7 +261,7 @@ public sealed class GraphTests(GraphFixture fx)
     {
         var page = await fx.NewPage();
         await page.GotoAsync("/models/admin/blur-refine");
-        await page.GetByRole(AriaRole.Group, new() { Name = "Upload an image" }).GetByLabel("Choose files or drop them here")
+        await page.GetByRole(AriaRole.Group, new() { Name = "Upload an image" }).GetByLabel("Choose a file or drop it here")
             .SetInputFilesAsync([Path.Combine(Server.RepoRoot, "samples/blur-refine/images/cameraman.jpg")]);
         await page.GetByRole(AriaRole.Button, new() { Name = "Run “Start”" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step 2: Refine" })).ToBeVisibleAsync(StepTimeout);
