@@ -178,6 +178,53 @@ public sealed class GraphTests(GraphFixture fx)
         Assert.Equal("blur-1.png", saved.GetProperty("name").GetString());
     }
 
+    /// <summary>The SDK's client (python-sdk, this checkout) against the real server: it follows the path the server offers.</summary>
+    [Fact]
+    public async Task Ftr_client_advances_along_branches_and_loop_iterations()
+    {
+        const string script = """
+            import json, sys
+            import feather as ftr
+            url, token = sys.argv[1], sys.argv[2]
+            client = ftr.Client(url, token=token, poll_interval=0.2)
+            image = {"files": [ftr.Client.file("samples/blur-refine/images/cameraman.jpg")]}
+            run = client.run("admin/blur-refine")
+            run.advance({"upload": image}, timeout=180)
+            first = run.offered()
+            run.advance({"current": {"selected": [3]}}, timeout=180)          # refine, strength 4
+            second = run.offered()
+            run.advance({"current": {"selected": [0]}}, step="refine", timeout=180)
+            outputs = run.advance({"current": {"selected": [5]}}, step="save", timeout=180)
+            try:
+                run.advance({})
+                refused = None
+            except ftr.ApiError as e:
+                refused = e.status
+            digit = client.run("admin/digit-check")
+            answer = digit.advance({"image": {"files": [ftr.Client.file("samples/digit-check/images/digit-0.png")]}}, timeout=180)
+            handle = client.execute("admin/digit-check", {"image": {"files": [ftr.Client.file("samples/digit-check/images/digit-7.png")]}}, wait=60)
+            executed = handle.result(timeout=180)
+            print(json.dumps({"first": first, "second": second, "path": run.path, "complete": run.complete,
+                              "saved": outputs[1]["value"]["files"][0]["name"], "refused": refused,
+                              "digit": [digit.path, digit.complete, answer[0]["value"]["texts"]],
+                              "executed": [handle.state["branch"], handle.state["next"], executed[0]["value"]["texts"]]}))
+            """;
+        var path = Path.Combine(Server.ConfigHome, "client_path.py");
+        await File.WriteAllTextAsync(path, script);
+        var result = await CommandResult.RunAsync("/usr/bin/python3", [path, Server.Url, fx.Token], Server.RepoRoot, null,
+            new Dictionary<string, string> { ["PYTHONPATH"] = Path.Combine(Server.RepoRoot, "python-sdk") });
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var doc = JsonDocument.Parse(result.Stdout).RootElement;
+        Assert.Equal("[1,[\"refine\"],false]", doc.GetProperty("first").GetRawText().Replace(" ", ""));
+        Assert.Equal("[2,[\"refine\",\"save\"],false]", doc.GetProperty("second").GetRawText().Replace(" ", ""));
+        Assert.Equal(["start", "refine", "refine", "save"], doc.GetProperty("path").EnumerateArray().Select(p => p.GetString()!).ToArray());
+        Assert.True(doc.GetProperty("complete").GetBoolean());
+        Assert.Equal("blur-0.png", doc.GetProperty("saved").GetString());
+        Assert.Equal(409, doc.GetProperty("refused").GetInt32());
+        Assert.Equal("[[\"classify\"],true,[\"0(97%sure)\"]]", doc.GetProperty("digit").GetRawText().Replace(" ", ""));
+        Assert.Equal("[\"unsure\",[\"choose\"],[\"notsure:7(82%),9(15%),8(1%)\"]]", doc.GetProperty("executed").GetRawText().Replace(" ", ""));
+    }
+
     [Fact]
     public async Task Feather_run_interactive_asks_which_step_comes_next_after_a_loop_iteration()
     {
