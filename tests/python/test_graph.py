@@ -208,3 +208,38 @@ def test_the_samples_run_locally_through_both_branches_and_a_loop(tmp_path):
     report = json.loads(confident.stdout)
     assert report["steps"][0]["branch"] == "confident"
     assert report["steps"][0]["outputs"][0]["value"]["texts"] == ["0 (97% sure)"]
+
+
+def _doc_examples() -> list[str]:
+    text = (REPO / "docs" / "sdk.md").read_text()
+    section = text[text.index("## Branches and loops"):text.index("## The step runtime")]
+    return [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+
+
+def test_the_examples_in_docs_sdk_md_inspect_and_run(write_model, tmp_path):
+    branch, loop = _doc_examples()
+    directory = write_model(branch)
+    assert inspect_path(str(directory), scan_environment=False)["graph"]["edges"][1] == \
+        {"from": "classify", "to": "choose", "when": "unsure"}
+    unsure = feather("run", str(directory), "--json", "--inputs", str(write_inputs(tmp_path, {"path": [
+        {"step": "classify", "responses": {"sentence": texts("good and bad")}},
+        {"step": "choose", "responses": {"labels": {"selected": 2}}}]})))
+    assert unsure.returncode == 0, unsure.stderr
+    assert json.loads(unsure.stdout)["steps"][-1]["outputs"][0]["value"]["texts"] == ["You say it is neutral."]
+    sure = feather("run", str(directory), "--json", "--inputs", str(write_inputs(tmp_path, {"path": [
+        {"step": "classify", "responses": {"sentence": texts("a great day")}}]})))
+    assert json.loads(sure.stdout)["steps"][0]["branch"] == "confident"
+
+    loop_dir = tmp_path / "loop"
+    loop_dir.mkdir()
+    (loop_dir / "model.py").write_text(loop)
+    image = __import__("base64").b64encode((REPO / "samples/blur-refine/images/cameraman.jpg").read_bytes()).decode()
+    run = feather("run", str(loop_dir), "--json", "--inputs", str(write_inputs(tmp_path, {"path": [
+        {"step": "start", "responses": {"upload": {"files": [{"name": "c.jpg", "media_type": "image/jpeg", "data": image}]}}},
+        {"step": "refine", "responses": {"current": {"selected": [1]}}},
+        {"step": "refine", "responses": {"current": {"selected": [5]}}},
+        {"step": "save", "responses": {"current": {"selected": [5]}}}]})))
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["path"] == ["start", "refine", "refine", "save"]
+    assert report["steps"][2]["branch"] == "done"
