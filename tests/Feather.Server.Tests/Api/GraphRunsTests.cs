@@ -205,6 +205,35 @@ public class GraphRunsTests
     }
 
     [Fact]
+    public async Task Server_sent_events_and_execute_carry_the_branch_and_the_steps_offered_next()
+    {
+        await using var p = await Published.StartAsync();
+        var id = await p.StartRunAsync();
+        await (await p.SubmitAsync(id, 0, Name("Grace Hopper"))).Json(HttpStatusCode.OK);
+        var events = await p.Client.GetStringAsync($"/api/runs/{id}/steps/0/events");
+        var result = events.Split("\n").SkipWhile(l => l != "event: result").Skip(1).First();
+        var step = JsonNode.Parse(result["data:".Length..])!;
+        Assert.Equal("long", step["branch"]!.GetValue<string>());
+        Assert.Equal(["pick"], Next(step));
+        // the next position's stream follows the step the server put there
+        await using (var stream = await p.Client.GetStreamAsync($"/api/runs/{id}/steps/1/events")) // open while it waits for input
+        {
+            using var reader = new StreamReader(stream);
+            string? line;
+            while ((line = await reader.ReadLineAsync()) is not null && !line.StartsWith("data:")) { }
+            Assert.Contains("\"name\":\"pick\"", line);
+            Assert.Contains("\"status\":\"awaiting_input\"", line);
+        }
+
+        var request = new HttpRequestMessage(HttpMethod.Post, "/api/models/admin/graph/execute") { Content = JsonContent.Create(new JsonObject { ["responses"] = Name("Ada") }) };
+        request.Headers.Add("Prefer", "wait=30");
+        var executed = await (await p.Client.SendAsync(request)).Json(HttpStatusCode.OK);
+        Assert.Equal("short", executed["step"]!["branch"]!.GetValue<string>());
+        Assert.True(executed["step"]!["ends"]!.GetValue<bool>());
+        Assert.True((await p.RunAsync(executed["runId"]!.GetValue<string>()))["complete"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task The_user_may_leave_a_loop_early_and_the_model_may_end_it()
     {
         await using var p = await Published.StartAsync();
