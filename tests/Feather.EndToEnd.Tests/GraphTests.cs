@@ -319,6 +319,11 @@ public sealed class GraphTests(GraphFixture fx)
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Run “Save”" })).ToBeVisibleAsync();
         var progress = page.GetByRole(AriaRole.Navigation, new() { Name = "Run progress" });
         await Expect(progress).ToContainTextAsync("Refine (2)");
+        // resume: a reload shows the run where it was, on the path the server kept
+        await page.ReloadAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step 3: Refine (iteration 2)" })).ToBeVisibleAsync();
+        progress = page.GetByRole(AriaRole.Navigation, new() { Name = "Run progress" });
+        await Expect(progress).ToContainTextAsync("or instead: Save");
         await page.GetByRole(AriaRole.Radio, new() { Name = "1", Exact = true }).CheckAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Run “Refine” again" }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Step 4: Refine (iteration 3)" })).ToBeVisibleAsync(StepTimeout);

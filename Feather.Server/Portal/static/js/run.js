@@ -153,8 +153,14 @@ export async function mountRun(root, options) {
       return h('li', { class: status ? `status-${status}` : '' }, button);
     });
     const last = path.length;
-    const later = run?.steps?.[last - 1]?.status === 'succeeded' ? offeredAt(last) : [];
-    if (later.length) items.push(h('li.next', {}, h('span.hint', {}, `next: ${later.map(titleOf).join(' or ')}`)));
+    const lastEntry = run?.steps?.[last - 1];
+    if (lastEntry?.status === 'succeeded' && offeredAt(last).length) {
+      items.push(h('li.next', {}, h('span.hint', {}, `next: ${offeredAt(last).map(titleOf).join(' or ')}`)));
+    } else if (last > 1 && ['awaiting_input', 'pending'].includes(lastEntry?.status)) {
+      // the step waiting at the end of the path is the model's choice; the others offered there
+      const instead = offeredAt(last - 1).filter((n) => n !== lastEntry.name);
+      if (instead.length) items.push(h('li.next', {}, h('span.hint', {}, `or instead: ${instead.map(titleOf).join(' or ')}`)));
+    }
     if (run?.complete) {
       const at = resultPosition();
       items.push(h('li', { class: 'status-succeeded' }, h('button.step-link', {
