@@ -68,7 +68,7 @@ def _check_request(request: Any) -> tuple[str, int, dict[str, Any], list[Any] | 
 def _inputs(step: int, info: StepInfo, init_slots: list[Slot], responses: dict[str, Any],
             previous: list[Any] | None) -> list[Any]:
     args: list[Any] = []
-    if step == 0:
+    if step == 0 and previous is None:  # a loop on the first step runs again on its own outputs
         components: list[Any] = [slot.instance for slot in init_slots]
     else:
         if previous is None:
@@ -193,12 +193,42 @@ def run_step(request: Any, directory: str, ready: Prepared | None = None) -> dic
     except BaseException as exc:  # the model's fault, including SystemExit and KeyboardInterrupt
         return _failed(type(exc).__name__, str(exc), _frames(exc.__traceback__, directory))
     try:
+        taken, returned = _branch(info, ready.model.graph if ready.model is not None else None, returned)
         outputs = _outputs(info, returned)
         json.dumps(outputs, allow_nan=False)
     except (PayloadError, ValueError, TypeError) as exc:
         return _failed("OutputMismatch", str(exc), [{"file": os.path.relpath(info.file, directory), "line": info.line,
                                                      "function": info.name, "code": ""}])
-    return {"type": "result", "status": "succeeded", "outputs": outputs}
+    result = {"type": "result", "status": "succeeded", "outputs": outputs}
+    if taken is not None:
+        result["branch"] = taken
+    return result
+
+
+def _branch(info: StepInfo, graph: Any, returned: Any) -> tuple[str | None, Any]:
+    """The branch a step's return value takes (None for a step without branches or loop) and its outputs.
+    A branching step must return ftr.branch(name, ...) with a declared name; a loop step returns its outputs
+    (run again) or ftr.done(...) (move on)."""
+    from .graph import LOOP_AGAIN, LOOP_DONE
+    from .model import Branch
+    if graph is None or (info.name not in graph.branching and info.name not in graph.loops):
+        if isinstance(returned, Branch):
+            raise PayloadError(f"step {info.name!r} returned ftr.branch({returned.name!r}, ...) but declares no branches")
+        return None, returned
+    if info.name in graph.loops:
+        if isinstance(returned, Branch):
+            if returned.name != LOOP_DONE:
+                raise PayloadError(f"loop step {info.name!r} returned ftr.branch({returned.name!r}, ...); "
+                                   "a loop step returns its outputs, or ftr.done(...) to end the loop")
+            return LOOP_DONE, returned.value
+        return LOOP_AGAIN, returned
+    names = [e.when for e in graph.out(info.name)]
+    if not isinstance(returned, Branch):
+        raise PayloadError(f"step {info.name!r} declares branches ({', '.join(names)}); "
+                           f"return ftr.branch(name, outputs...) with one of them")
+    if returned.name not in names:
+        raise PayloadError(f"step {info.name!r} returned branch {returned.name!r}; it declares {', '.join(names)}")
+    return returned.name, returned.value
 
 
 def _record_inputs(request: dict[str, Any]) -> list[dict[str, Any]]:

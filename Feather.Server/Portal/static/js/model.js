@@ -5,6 +5,7 @@ import { h, clear, errorBox, copyButton, formatDate } from './dom.js';
 import { setTitle } from './app.js';
 import { tagList } from './catalogue.js';
 import { mountRun } from './run.js';
+import { stepGraph, stepsSummary } from './graph-view.js';
 import { buildSnippets, iframeSnippet } from './snippets.js';
 
 const TABS = [['run', 'Run'], ['api', 'Use via API'], ['versions', 'Versions'], ['scores', 'Scores'], ['environment', 'Environment'], ['embed', 'Embed']];
@@ -42,7 +43,8 @@ export async function modelPage(root, [owner, name], ctx) {
       h('dt', {}, 'Live version'), h('dd', {}, model.liveVersion ?? 'none'),
       h('dt', {}, 'Visibility'), h('dd', {}, model.visibility || 'public'),
       h('dt', {}, 'Profile'), h('dd', {}, metadata?.profile || '–'),
-      h('dt', {}, 'Steps'), h('dd', {}, metadata ? metadata.steps.map((s) => s.title || s.name).join(' → ') : '–')),
+      h('dt', {}, 'Steps'), h('dd', {}, stepsSummary(metadata))),
+    stepGraph(metadata),
     tagList(model.tags || metadata?.tags));
 
   const tabList = h('div.tabs', { role: 'tablist', 'aria-label': 'Model sections' });
