@@ -19,6 +19,8 @@ public static class FeatherApp
 ModelsCommand.Create(env),
 VersionsCommand.Create(env),
             DatasetsCommand.Create(env),
+            LeaderboardCommand.Create(env),
+            EvaluateCommand.Create(env),
             RunCommand.Create(env),
 RunsCommand.Create(env),
 TokensCommand.Create(env),

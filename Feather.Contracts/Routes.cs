@@ -52,6 +52,16 @@ public static partial class Routes
     /// <summary>One file of a dataset version, by its path in the dataset directory (<c>?path=images/0001.png</c>).</summary>
     public const string DatasetFile = "/api/datasets/{owner}/{dataset}/versions/{number:int}/file";
 
+    public const string Leaderboards = "/api/leaderboards";
+    public const string Leaderboard = "/api/leaderboards/{task}";
+    public const string ModelScores = "/api/models/{owner}/{model}/scores";
+    public const string Evaluations = "/api/evaluations";
+    public const string Evaluation = "/api/evaluations/{id}";
+    /// <summary>The scored records of an evaluation (<c>?wrong=true</c>: only those the model got wrong), for whoever can change the model.</summary>
+    public const string EvaluationRecords = "/api/evaluations/{id}/records";
+    public const string ModelEvaluations = "/api/models/{owner}/{model}/evaluations";
+    public const string EvaluationTasks = "/api/evaluation-tasks";
+
     public const string StartRun = "/api/models/{owner}/{model}/runs";
     public const string Execute = "/api/models/{owner}/{model}/execute";
     public const string Runs = "/api/runs";
@@ -125,6 +135,15 @@ public static partial class Routes
         new("listDatasetVersions", "GET", DatasetVersions),
         new("getDatasetVersion", "GET", DatasetVersion),
         new("getDatasetFile", "GET", DatasetFile),
+        new("listLeaderboards", "GET", Leaderboards),
+        new("getLeaderboard", "GET", Leaderboard),
+        new("getModelScores", "GET", ModelScores),
+        new("startEvaluation", "POST", Evaluations),
+        new("getEvaluation", "GET", Evaluation),
+        new("cancelEvaluation", "DELETE", Evaluation),
+        new("getEvaluationRecords", "GET", EvaluationRecords),
+        new("listModelEvaluations", "GET", ModelEvaluations),
+        new("listEvaluationTasks", "GET", EvaluationTasks),
         new("startRun", "POST", StartRun),
         new("execute", "POST", Execute),
         new("listRuns", "GET", Runs),

@@ -7,7 +7,9 @@ using Feather.Server.Feedback;
 using Feather.Server.Monitoring;
 using Feather.Server.Retention;
 using Feather.Server.Usage;
+using Feather.Server.Evaluations;
 using Feather.Server.Health;
+using Feather.Server.Leaderboards;
 using Feather.Server.Models;
 using Feather.Server.Portal;
 using Feather.Server.Publishing;
@@ -62,6 +64,8 @@ public partial class Program
         builder.AddPublishing();
         builder.AddModels();
         builder.AddDatasets();
+        builder.AddEvaluations();
+        builder.AddLeaderboards();
         builder.AddRuns();
         builder.AddFeedback();
         builder.AddUsage();
@@ -81,6 +85,8 @@ public partial class Program
         app.MapPublishing();
         app.MapModels();
         app.MapDatasets();
+        app.MapEvaluations();
+        app.MapLeaderboards();
         app.MapRuns();
         app.MapFeedback();
         app.MapUsage();

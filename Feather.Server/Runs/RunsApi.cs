@@ -134,7 +134,7 @@ public static class RunsApi
     {
         var run = Visible(runId, http, runs, store);
         if (run is null) return NotFound(runId);
-        var submitted = await runs.SubmitAsync(runId, index, request.Responses, ct);
+        var submitted = await runs.SubmitAsync(runId, index, request.Responses, ct, request.Step);
         if (submitted is not SubmitResult.Queued(var queued, var done)) return Problem(submitted, http);
 
         var wait = Math.Min(PreferredWait(http.Request.Headers["Prefer"]), options.MaxWaitSeconds);

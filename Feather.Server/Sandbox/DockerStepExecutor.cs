@@ -89,13 +89,15 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
     }
 
     /// <summary>A container for the step: a warm one from the pool when one is ready, else a new one.</summary>
-    private async Task<(string Id, string Name, bool Warm, IContainerStream? Prepared)> ObtainAsync(StepExecutionRequest request,
-        ProfileLimits limits, bool allowWarm, CancellationToken ct)
+    private async Task<(string Id, string Name, bool Warm, IContainerStream? Prepared, PreparedPrelude? Prelude)> ObtainAsync(
+        StepExecutionRequest request, ProfileLimits limits, bool allowWarm, CancellationToken ct)
     {
         if (allowWarm && _pool.Take(request.Image, request.Profile, limits, request.Entrypoint) is { } warm)
-            return (warm.Id, warm.Name, true, warm.Stream);
+            return (warm.Id, warm.Name, true, warm.Stream, warm.Prelude);
         var name = "feather-step-" + Guid.NewGuid().ToString("n");
-        var spec = new SandboxSpec(name, request.Image, request.Profile, limits, _options.InstanceId, request.Labels);
+        // With an entrypoint the step's own container prepares too (FEATHER_ENTRYPOINT) before its request is sent.
+        var spec = new SandboxSpec(name, request.Image, request.Profile, limits, _options.InstanceId, request.Labels,
+            request.Entrypoint is { } entrypoint ? new Dictionary<string, string> { ["FEATHER_ENTRYPOINT"] = entrypoint } : null);
         _tracker.Add(name);
         try
         {
@@ -103,7 +105,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             // is needed to remove it. The caller's cancellation is honoured right after.
             using var limit = new CancellationTokenSource(CleanupTimeout);
             var id = await _engine.CreateContainerAsync(spec, limit.Token);
-            return (id, name, false, null);
+            return (id, name, false, null, null);
         }
         catch
         {
@@ -119,13 +121,15 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         var lines = request.Log is null ? null : new LineSplitter(request.Log, _options.MaxLogBytes);
         var clock = Stopwatch.StartNew();
         string? id = null, name = null;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(limits.TimeoutSeconds));
+        var preparedHere = false; // this step's own container prepared the model (no ready one was taken)
+        PreparedPrelude? prelude = null;
+        using var timeout = new CancellationTokenSource(); // armed when the request is sent (after any preparation)
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
         try
         {
             IContainerStream? stream;
             bool warm;
-            (id, name, warm, stream) = await ObtainAsync(request, limits, allowWarm: true, ct);
+            (id, name, warm, stream, prelude) = await ObtainAsync(request, limits, allowWarm: true, ct);
             if (stream is not null && ct.IsCancellationRequested) stream.Dispose();
             ct.ThrowIfCancellationRequested();
             if (stream is null)
@@ -138,11 +142,39 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
                 {
                     // The warm container went away (removed by hand or by the engine): create a fresh one.
                     _tracker.Remove(name);
-                    (id, name, warm, _) = await ObtainAsync(request, limits, allowWarm: false, ct);
+                    (id, name, warm, _, _) = await ObtainAsync(request, limits, allowWarm: false, ct);
                     ct.ThrowIfCancellationRequested();
                     stream = await _engine.AttachAsync(id, ct);
                 }
                 await _engine.StartContainerAsync(id, ct);
+                if (request.Entrypoint is not null)
+                {
+                    // The model prepares before its request, as in a prepared container: its memory limit applies, the
+                    // step's timeout does not (Runner:PreparationTimeoutSeconds bounds it).
+                    preparedHere = true;
+                    if (request.Started is not null) await request.Started();
+                    PreparationFailure? failure;
+                    (prelude, failure) = await WarmContainerPool.AwaitPreparedAsync(_engine, id, stream, limits, _options, ct);
+                    ct.ThrowIfCancellationRequested();
+                    if (prelude is null || prelude.Status is null)
+                    {
+                        // It died, stalled or wrote no status before its request: the step ends with the preparation's failure.
+                        stream.Dispose();
+                        await KillAsync(id);
+                        _pool.ReportPreparation(request.Image, request.Profile, request.Entrypoint, failure);
+                        var outcome = failure!.Message.Contains("out of memory", StringComparison.Ordinal) ? StepOutcome.OutOfMemory
+                            : prelude is null ? StepOutcome.TimedOut : StepOutcome.Crashed;
+                        return new StepExecutionResult(outcome, null, failure.Log, failure.Message, clock.Elapsed, name);
+                    }
+                    if (failure is not null) _pool.ReportPreparation(request.Image, request.Profile, request.Entrypoint, failure);
+                }
+            }
+            if (prelude is not null)
+            {
+                // What the model wrote while it prepared starts the step's log.
+                stderr.Append(prelude.Stderr);
+                lines?.Append(prelude.Stderr);
+                stdout.Append(prelude.Stdout);
             }
             // A prepared container is already running (its model imported and prepared, blocked on stdin): the
             // step's time starts when its request is sent; the preparation counted against its memory only.
@@ -150,7 +182,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             clock.Restart();
             timeout.CancelAfter(TimeSpan.FromSeconds(limits.TimeoutSeconds));
             LogStarted(name, request.Image, request.Profile, warm);
-            if (request.Started is not null) await request.Started();
+            if (request.Started is not null && !preparedHere) await request.Started();
 
             var outputCapHit = false;
             try
@@ -185,7 +217,10 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             var elapsed = clock.Elapsed;
             // The exit code alone tells a clean exit; only a failed one needs the state (out of memory?).
             var oomKilled = exitCode != 0 && await _engine.WasOomKilledAsync(id, CancellationToken.None);
-            return Interpret(exitCode, oomKilled, limits, stdout, stderr.ToText(), elapsed) with { Container = name };
+            var result = Interpret(exitCode, oomKilled, limits, stdout, stderr.ToText(), elapsed) with { Container = name };
+            if (preparedHere && prelude is { Ok: true } && result.Outcome is StepOutcome.Succeeded or StepOutcome.Failed or StepOutcome.InvalidInput)
+                _pool.ReportPreparation(request.Image, request.Profile, request.Entrypoint!, null); // it prepared: the pool may again
+            return result;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -7,6 +7,11 @@
     outputs = run.step(0, {"images": {"files": [ftr.Client.file("digit.png")]}})
     print(outputs[0]["value"]["texts"])                       # ["7 (81.6%)"]
 
+    # a model with branches and loops: the server says what comes next
+    outputs = run.advance(responses)                         # the next step on the path (the model's choice)
+    outputs = run.advance(responses, step="save")            # or one the previous step offers (run.offered())
+    print(run.path, run.complete)                            # ["start", "refine", "save"], True
+
     handle = run.submit(0, responses)                        # returns at once
     for event in handle.events():                            # status changes and new log text
         print(event)
@@ -328,7 +333,43 @@ class Run:
             self.model: str | None = body.get("model")
             self.version: Any = body.get("version")
             self.steps: list[dict[str, Any]] = list(body.get("steps") or [])
+            self.complete: bool = bool(body.get("complete"))
             self.body = body
+
+    @property
+    def path(self) -> list[str]:
+        """The names of the steps on the run's path so far, in order (as last seen)."""
+        with self._lock:
+            return [str(s.get("name")) for s in self.steps]
+
+    def offered(self) -> tuple[int, list[str], bool]:
+        """Where the run goes on (as last seen): (the path position to submit next, the steps that may run there,
+        the model's choice first, and whether the run may end instead). A run whose step has not succeeded yet
+        offers that step again at its own position."""
+        with self._lock:
+            steps = list(self.steps)
+        for k, s in enumerate(steps):
+            if s.get("status") != "succeeded":
+                if k == 0:
+                    return 0, [str(s.get("name"))], False
+                before = steps[k - 1]
+                return k, list(before.get("next") or [s.get("name")]), bool(before.get("ends"))
+        if not steps:
+            return 0, [], False
+        last = steps[-1]
+        return len(steps), list(last.get("next") or []), bool(last.get("ends"))
+
+    def advance(self, responses: dict[str, Any] | None = None, step: str | None = None,
+                timeout: float | None = None) -> list[dict[str, Any]]:
+        """Runs the next step on the path and waits for it: `step` names one of those the previous step offers
+        (default: the model's choice). Raises ApiError 409 when the run offers nothing more."""
+        self.refresh()
+        index, names, ends = self.offered()
+        if not names:
+            raise ApiError(409, "nothing comes next", f"run {self.id} has ended" if ends else f"run {self.id} offers no step")
+        outputs = self.submit(index, responses, step=step).result(timeout)
+        self.refresh()
+        return outputs
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, {self.owner}/{self.model}@{self.version})"
@@ -346,22 +387,27 @@ class Run:
                     return step
         raise ApiError(0, f"the run {self.id} has no step {index}", f"it has {len(self.steps)} step(s)")
 
-    def submit(self, index: int, responses: dict[str, Any] | None = None, *, wait: float = 0) -> StepHandle:
-        """Submits the responses of step `index` and returns at once (or after at most `wait`
-        seconds, sent as `Prefer: wait=N`, when the server finishes the step sooner)."""
+    def submit(self, index: int, responses: dict[str, Any] | None = None, *, wait: float = 0,
+               step: str | None = None) -> StepHandle:
+        """Submits the responses of the step at position `index` of the path and returns at once (or after at most
+        `wait` seconds, sent as `Prefer: wait=N`, when the server finishes the step sooner). `step` names which of
+        the steps the previous one offers runs there (a model with branches or loops; default: the one there)."""
         if not isinstance(responses, (dict, type(None))):
             raise TypeError("responses must be a dict keyed by input name, e.g. {'name': {'texts': ['Ada']}}")
-        _, step = self.client.call("submitStep", {"runId": self.id, "index": int(index)},
-                                   {"responses": responses or {}}, _prefer(wait))
-        return StepHandle(self, int(index), step)
+        body: dict[str, Any] = {"responses": responses or {}}
+        if step is not None:
+            body["step"] = step
+        _, state = self.client.call("submitStep", {"runId": self.id, "index": int(index)}, body, _prefer(wait))
+        return StepHandle(self, int(index), state)
 
     def responses(self, index: int) -> dict[str, Any]:
         """`GET /api/runs/{id}/steps/{index}/responses`: the responses last submitted for step `index`."""
         return self.client.call("getStepResponses", {"runId": self.id, "index": int(index)})[1]
 
-    def step(self, index: int, responses: dict[str, Any] | None = None, timeout: float | None = None) -> list[dict[str, Any]]:
-        """Runs step `index` and waits for it: `submit(index, responses).result(timeout)`."""
-        return self.submit(index, responses).result(timeout)
+    def step(self, index: int, responses: dict[str, Any] | None = None, timeout: float | None = None,
+             step: str | None = None) -> list[dict[str, Any]]:
+        """Runs step `index` and waits for it: `submit(index, responses, step=step).result(timeout)`."""
+        return self.submit(index, responses, step=step).result(timeout)
 
     def feedback(self, index: int, output: str, **kwargs: Any) -> dict[str, Any]:
         """Feedback on output `output` of step `index` of this run: `Client.feedback` (item, correct,

@@ -33,6 +33,7 @@ function renderNav() {
   clear(nav, h('ul', {},
     h('li', {}, h('a', { href: '/' }, 'Models')),
     h('li', {}, h('a', { href: '/datasets' }, 'Datasets')),
+    h('li', {}, h('a', { href: '/leaderboards' }, 'Leaderboards')),
     s ? [
       h('li', {}, h('a', { href: '/me/models' }, 'My models')),
       h('li', {}, h('a', { href: '/me/tokens' }, 'API tokens')),
@@ -55,6 +56,8 @@ const routes = [
   [/^\/models\/([^/]+)\/([^/]+)$/, () => import('./model.js').then((m) => m.modelPage)],
   [/^\/datasets$/, () => import('./datasets.js').then((m) => m.datasetList)],
   [/^\/datasets\/([^/]+)\/([^/]+)$/, () => import('./datasets.js').then((m) => m.datasetPage)],
+  [/^\/leaderboards$/, () => import('./leaderboards.js').then((m) => m.leaderboardList)],
+  [/^\/leaderboards\/([^/]+)$/, () => import('./leaderboards.js').then((m) => m.leaderboardPage)],
   [/^\/runs\/([^/]+)$/, () => import('./model.js').then((m) => m.runPage)],
   [/^\/embed\/([^/]+)\/([^/]+)$/, () => import('./model.js').then((m) => m.embedPage)],
   [/^\/login$/, () => Promise.resolve(loginPage)],
