@@ -6,8 +6,18 @@ namespace Feather.Contracts;
 /// runs of the version) and a drift score (population stability index) against it. A day with fewer than
 /// <paramref name="MinCount"/> observations of a feature is not shown, nor are bins below it.
 /// </summary>
+/// <param name="ReferenceSize">The runs of the reference window, or the records read of the reference dataset.</param>
+/// <param name="Reference"><c>runs</c> (the first runs of the version) or <c>dataset</c> (a dataset of the model's task).</param>
+/// <param name="ReferenceDataset">The reference dataset as <c>owner/name@version</c>, when <paramref name="Reference"/> is <c>dataset</c>.</param>
 public sealed record MonitoringView(string Owner, string Model, int Version, int[] Versions, string Method, double Threshold, int MinCount,
-    int ReferenceSize, HealthDay[] Health, FeatureDrift[] Features);
+    int ReferenceSize, HealthDay[] Health, FeatureDrift[] Features, string Reference = MonitoringReference.Runs, string? ReferenceDataset = null);
+
+/// <summary>What a drift score is measured against.</summary>
+public static class MonitoringReference
+{
+    public const string Runs = "runs";
+    public const string Dataset = "dataset";
+}
 
 /// <summary>Steps of one version on one day (UTC).</summary>
 public sealed record HealthDay(string Day, int Version, int Steps, int Failed, double? MeanSeconds);

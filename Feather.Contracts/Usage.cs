@@ -32,4 +32,7 @@ public sealed record QuotaView(string Kind, string Name, int? StepsPerDay, doubl
     long? StorageBytes);
 
 /// <summary>What a retention sweep removed.</summary>
-public sealed record RetentionSweepView(int RunsRemoved, int RunsKeptActive, long BytesRemoved, DateTime At);
+/// <param name="BlobsRemoved">Files of the blob store that no model version, dataset version or open publish refers to any more.</param>
+/// <param name="BlobBytesRemoved">Their bytes.</param>
+public sealed record RetentionSweepView(int RunsRemoved, int RunsKeptActive, long BytesRemoved, DateTime At, int BlobsRemoved = 0,
+    long BlobBytesRemoved = 0);

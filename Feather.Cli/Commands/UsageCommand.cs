@@ -6,11 +6,12 @@ using Feather.Contracts;
 
 namespace Feather.Cli.Commands;
 
-/// <summary><c>feather usage [--user U | --team T] [--from] [--to] [--json]</c></summary>
+/// <summary><c>feather usage [--user U | --team T | --anonymous] [--from] [--to] [--json]</c></summary>
 public static class UsageCommand
 {
     public static readonly Option<string?> User = new("--user") { Description = "Another user's usage (admins)" };
     public static readonly Option<string?> Team = new("--team") { Description = "A team's usage (its members and admins)" };
+    public static readonly Option<bool> Anonymous = new("--anonymous") { Description = "The usage of all anonymous visitors together (admins)" };
     public static readonly Option<DateTime?> From = new("--from") { Description = "From (UTC; default 30 days ago)" };
     public static readonly Option<DateTime?> To = new("--to") { Description = "To (UTC; default now)" };
 
@@ -18,13 +19,14 @@ public static class UsageCommand
     {
         var command = new Command("usage", "Show steps, seconds, GPU seconds and cost per day, profile and model, with your quotas")
         {
-            User, Team, From, To,
+            User, Team, Anonymous, From, To,
         };
         CommandContext.Bind(command, env, async (context, parse, ct) =>
         {
-            if (parse.GetValue(User) is not null && parse.GetValue(Team) is not null)
-                throw new CliException(ExitCodes.Usage, "--user and --team exclude each other");
+            if ((parse.GetValue(User) is not null ? 1 : 0) + (parse.GetValue(Team) is not null ? 1 : 0) + (parse.GetValue(Anonymous) ? 1 : 0) > 1)
+                throw new CliException(ExitCodes.Usage, "--user, --team and --anonymous exclude each other");
             var path = Routes.WithQuery(Routes.Usage, ("user", parse.GetValue(User)), ("team", parse.GetValue(Team)),
+                ("anonymous", parse.GetValue(Anonymous) ? "true" : null),
                 ("from", parse.GetValue(From)?.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)),
                 ("to", parse.GetValue(To)?.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)));
             var answer = await context.Api.SendAsync<UsageView>(HttpMethod.Get, path, null, ct);
@@ -56,11 +58,12 @@ public static class UsageCommand
     private static string N(double value) => value.ToString(value == Math.Floor(value) ? "0" : "0.###", CultureInfo.InvariantCulture);
 }
 
-/// <summary><c>feather quotas list | set (--user U | --team T) [limits] | remove (--user U | --team T)</c> (admins)</summary>
+/// <summary><c>feather quotas list | set (--user U | --team T | --anonymous) [limits] | remove (--user U | --team T | --anonymous)</c> (admins)</summary>
 public static class QuotasCommand
 {
     public static readonly Option<string?> User = new("--user") { Description = "The user" };
     public static readonly Option<string?> Team = new("--team") { Description = "The team" };
+    public static readonly Option<bool> Anonymous = new("--anonymous") { Description = "All anonymous visitors together" };
     public static readonly Option<int?> StepsPerDay = new("--steps-per-day") { Description = "Steps per UTC day" };
     public static readonly Option<double?> CpuSeconds = new("--cpu-seconds-per-month") { Description = "Seconds of steps per calendar month" };
     public static readonly Option<double?> GpuSeconds = new("--gpu-seconds-per-month") { Description = "Seconds of GPU steps per calendar month" };
@@ -78,7 +81,7 @@ public static class QuotasCommand
                     q.GpuSecondsPerMonth?.ToString(CultureInfo.InvariantCulture) ?? "—", q.StorageBytes is { } b ? Format.Bytes(b) : "—"]));
             return ExitCodes.Ok;
         });
-        var set = new Command("set", "Set a user's or team's quotas (a limit left out has none)") { User, Team, StepsPerDay, CpuSeconds, GpuSeconds, StorageBytes };
+        var set = new Command("set", "Set a user's, a team's or anonymous visitors' quotas (a limit left out has none)") { User, Team, Anonymous, StepsPerDay, CpuSeconds, GpuSeconds, StorageBytes };
         CommandContext.Bind(set, env, async (context, parse, ct) =>
         {
             var (kind, name) = Subject(parse);
@@ -88,7 +91,7 @@ public static class QuotasCommand
             else context.Out.WriteLine($"quotas of {kind} {name} set");
             return ExitCodes.Ok;
         });
-        var remove = new Command("remove", "Remove a user's or team's quotas") { User, Team };
+        var remove = new Command("remove", "Remove a user's, a team's or anonymous visitors' quotas") { User, Team, Anonymous };
         CommandContext.Bind(remove, env, async (context, parse, ct) =>
         {
             var (kind, name) = Subject(parse);
@@ -100,10 +103,11 @@ public static class QuotasCommand
         return new Command("quotas", "Set users' and teams' quotas (admins)") { list, set, remove };
     }
 
-    private static (string Kind, string Name) Subject(ParseResult parse) => (parse.GetValue(User), parse.GetValue(Team)) switch
+    private static (string Kind, string Name) Subject(ParseResult parse) => (parse.GetValue(User), parse.GetValue(Team), parse.GetValue(Anonymous)) switch
     {
-        ({ } user, null) => ("user", user),
-        (null, { } team) => ("team", team),
-        _ => throw new CliException(ExitCodes.Usage, "name one --user or one --team"),
+        ({ } user, null, false) => ("user", user),
+        (null, { } team, false) => ("team", team),
+        (null, null, true) => ("anonymous", "all"),
+        _ => throw new CliException(ExitCodes.Usage, "name one --user, one --team or --anonymous"),
     };
 }

@@ -129,6 +129,28 @@ public sealed class FileSystemBlobStore(FeatherOptions options, ILogger<FileSyst
     public IEnumerable<string> StagingIds() =>
         Directory.EnumerateDirectories(_staging).Select(Path.GetFileName).OfType<string>();
 
+    /// <summary>Every stored blob with its size: a snapshot of the store's folders (staging not included).</summary>
+    public List<(string Sha256, long Size)> List()
+    {
+        var found = new List<(string, long)>();
+        foreach (var folder in Directory.EnumerateDirectories(_blobs))
+            foreach (var file in Directory.EnumerateFiles(folder))
+            {
+                var sha = Path.GetFileName(folder) + Path.GetFileName(file);
+                if (SafePath.IsSha256(sha)) found.Add((sha, new System.IO.FileInfo(file).Length));
+            }
+        return found;
+    }
+
+    /// <summary>Removes a stored blob; false when it was not there.</summary>
+    public bool Delete(string sha256)
+    {
+        var path = BlobPath(sha256);
+        if (!File.Exists(path)) return false;
+        File.Delete(path);
+        return true;
+    }
+
     public string BlobPath(string sha256)
     {
         if (!SafePath.IsSha256(sha256))

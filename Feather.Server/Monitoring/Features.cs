@@ -103,12 +103,7 @@ public static class Features
             foreach (var text in all.Where(t => t.ValueKind == JsonValueKind.String).Take(MaxTexts))
             {
                 var s = text.GetString()!;
-                Number("length", s.Length);
-                if (s.Length > 0)
-                {
-                    Number("letters", s.Count(char.IsLetter) / (double)s.Length);
-                    Number("digits", s.Count(char.IsDigit) / (double)s.Length);
-                }
+                Text(s, Number);
                 if (categoriesOfTexts && s.Length is > 0 and <= CategoryLength) Category("labels", s.Trim().ToLowerInvariant());
             }
         }
@@ -142,6 +137,15 @@ public static class Features
             return;
         }
         Image(bytes, number);
+    }
+
+    /// <summary>A text's length and its shares of letters and digits.</summary>
+    public static void Text(string s, Action<string, double> number)
+    {
+        number("length", s.Length);
+        if (s.Length == 0) return;
+        number("letters", s.Count(char.IsLetter) / (double)s.Length);
+        number("digits", s.Count(char.IsDigit) / (double)s.Length);
     }
 
     /// <summary>Width and height from the header; brightness and channel means from a decode at most 256 pixels wide.</summary>

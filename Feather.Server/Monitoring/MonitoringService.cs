@@ -16,6 +16,8 @@ public sealed class MonitoringOptions
     public double Threshold { get; set; } = 0.2;
     /// <summary>Distinct categories a feature keeps (the rest count as "other").</summary>
     public int MaxCategories { get; set; } = 20;
+    /// <summary>The most records of a dataset read as a reference window (a dataset is read once per version, then kept).</summary>
+    public int MaxReferenceRecords { get; set; } = 5000;
 }
 
 public sealed class Counts
@@ -66,6 +68,8 @@ public sealed class MonitorFeatureRecord
     public string Kind { get; set; } = "numeric";
     public List<string> Categories { get; set; } = [];
     public Counts Reference { get; set; } = new();
+    /// <summary>The reference window's observations by day too, so that against a dataset reference every run counts.</summary>
+    public Dictionary<string, Counts> ReferenceDays { get; set; } = [];
     public Dictionary<string, Counts> Days { get; set; } = [];
 }
 
@@ -101,7 +105,8 @@ public sealed class MonitoringService : IStepObserver
         var (run, step) = (finished.Run, finished.Step);
         List<Observation> observations = [];
         if (step.Status == StepStatus.Succeeded)
-            try { observations = Features.Extract(step.Index, step.ResponsesJson, step.OutputsJson); }
+            // keyed by the declared step, so a loop's iterations and a branch's steps each add to their own step's features
+            try { observations = Features.Extract(finished.Definition, step.ResponsesJson, step.OutputsJson); }
             catch (Exception error) { _logger.LogWarning(error, "Could not read the statistics of step {Step} of run {Run}", step.Index, run.Id); }
         var day = (step.EndedAt ?? DateTime.UtcNow).ToString("yyyy-MM-dd");
         var seconds = finished.Duration.TotalSeconds > 0 ? finished.Duration.TotalSeconds
@@ -132,9 +137,14 @@ public sealed class MonitoringService : IStepObserver
                     Name = first.Name, Component = first.Component, Statistic = first.Statistic,
                     Kind = first.Value is null ? "categorical" : "numeric",
                 };
-                var counts = reference ? feature.Reference : feature.Days.TryGetValue(day, out var c) ? c : feature.Days[day] = new Counts();
+                var byDay = reference ? feature.ReferenceDays : feature.Days;
+                var counts = byDay.TryGetValue(day, out var c) ? c : byDay[day] = new Counts();
                 foreach (var o in group)
-                    counts.Add(o.Value is { } v ? Bins.Of(o.Statistic, v) : CategoryBin(feature, o.Category!), o.Value);
+                {
+                    var bin = o.Value is { } v ? Bins.Of(o.Statistic, v) : CategoryBin(feature, o.Category!);
+                    counts.Add(bin, o.Value);
+                    if (reference) feature.Reference.Add(bin, o.Value);
+                }
                 FeatureRecords.Upsert(feature);
             }
         }
@@ -153,8 +163,13 @@ public sealed class MonitoringService : IStepObserver
         return _options.MaxCategories;
     }
 
-    /// <summary>The monitoring view of one version of a model (aggregates at or above the minimum count only).</summary>
-    public MonitoringView View(string owner, string model, string modelId, int version)
+    /// <summary>
+    /// The monitoring view of one version of a model (aggregates at or above the minimum count only). The reference is the
+    /// version's first runs, or <paramref name="dataset"/> (named <paramref name="datasetName"/>): then each day holds every
+    /// run of it, and a feature the dataset has no field for has no reference and no score.
+    /// </summary>
+    public MonitoringView View(string owner, string model, string modelId, int version, DatasetReferenceRecord? dataset = null,
+        string? datasetName = null)
     {
         var versions = VersionRecords.Find(v => v.ModelId == modelId).Select(v => v.Version).OrderBy(v => v).ToArray();
         var health = VersionRecords.Find(v => v.ModelId == modelId)
@@ -166,18 +181,40 @@ public sealed class MonitoringService : IStepObserver
             .ThenBy(f => f.Direction == "input" ? 0 : 1).ThenBy(f => f.Key, StringComparer.Ordinal).Select(f =>
             {
                 var bins = f.Kind == "numeric" ? Bins.Labels(f.Statistic) : f.Categories.ToArray();
-                var refShown = f.Reference.Count >= k;
-                var days = f.Days.Where(d => d.Value.Count >= k).OrderBy(d => d.Key, StringComparer.Ordinal).Select(d =>
+                var reference = dataset is null ? f.Reference : DatasetReferences.For(dataset, f.Direction, f.Name, f.Statistic)?.Counts ?? new Counts();
+                var byDay = dataset is null ? f.Days : Merge(f.Days, f.ReferenceDays);
+                var refShown = reference.Count >= k;
+                var days = byDay.Where(d => d.Value.Count >= k).OrderBy(d => d.Key, StringComparer.Ordinal).Select(d =>
                         new DriftPoint(d.Key, (int)d.Value.Count, f.Kind == "numeric" ? Math.Round(d.Value.Sum / d.Value.Count, 3) : null,
-                            Shown(d.Value, bins.Length, k), refShown ? Math.Round(Psi(f.Reference, d.Value, bins.Length), 4) : null))
+                            Shown(d.Value, bins.Length, k), refShown ? Math.Round(Psi(reference, d.Value, bins.Length), 4) : null))
                     .ToArray();
                 var score = days.LastOrDefault()?.Score;
-                return new FeatureDrift(f.Key, f.Step, f.Direction, f.Name, f.Component, f.Statistic, f.Kind, bins, (int)f.Reference.Count,
-                    refShown ? Shown(f.Reference, bins.Length, k) : [],
-                    refShown && f.Kind == "numeric" ? Math.Round(f.Reference.Sum / f.Reference.Count, 3) : null,
+                return new FeatureDrift(f.Key, f.Step, f.Direction, f.Name, f.Component, f.Statistic, f.Kind, bins, (int)reference.Count,
+                    refShown ? Shown(reference, bins.Length, k) : [],
+                    refShown && f.Kind == "numeric" ? Math.Round(reference.Sum / reference.Count, 3) : null,
                     days, score, score > _options.Threshold);
             }).ToArray();
-        return new MonitoringView(owner, model, version, versions, Method, _options.Threshold, k, _options.ReferenceRuns, health, features);
+        return dataset is null
+            ? new MonitoringView(owner, model, version, versions, Method, _options.Threshold, k, _options.ReferenceRuns, health, features)
+            : new MonitoringView(owner, model, version, versions, Method, _options.Threshold, k, (int)dataset.Records, health, features,
+                MonitoringReference.Dataset, datasetName);
+    }
+
+    private static Dictionary<string, Counts> Merge(Dictionary<string, Counts> a, Dictionary<string, Counts> b)
+    {
+        var merged = new Dictionary<string, Counts>();
+        foreach (var (day, counts) in a.Concat(b))
+        {
+            var m = merged.TryGetValue(day, out var c) ? c : merged[day] = new Counts();
+            m.Count += counts.Count;
+            m.Sum += counts.Sum;
+            for (var i = 0; i < counts.Hist.Count; i++)
+            {
+                while (m.Hist.Count <= i) m.Hist.Add(0);
+                m.Hist[i] += counts.Hist[i];
+            }
+        }
+        return merged;
     }
 
     /// <summary>Proportions per bin; a bin with fewer than <paramref name="k"/> observations shows 0.</summary>

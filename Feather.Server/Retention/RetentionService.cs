@@ -25,7 +25,7 @@ public sealed class RetentionOptions
 /// own copy of the step it is about (Feedback/FeedbackStore), so what was shared as feedback stays.
 /// </summary>
 public sealed class RetentionService(FeatherDb db, RunService runs, UsageService usage, FeatherOptions featherOptions,
-    IOptions<RetentionOptions> options, TimeProvider time, ILogger<RetentionService> logger)
+    IOptions<RetentionOptions> options, TimeProvider time, ILogger<RetentionService> logger, Blobs.FileSystemBlobStore? blobs = null)
 {
     private readonly SemaphoreSlim _sweeping = new(1, 1);
 
@@ -68,13 +68,45 @@ public sealed class RetentionService(FeatherDb db, RunService runs, UsageService
             }
             var o = options.Value;
             if (o.UsageDays > 0) usage.DeleteBefore(at - TimeSpan.FromDays(o.UsageDays));
-            if (removed > 0) logger.LogInformation("Retention removed {Runs} expired run(s), {Bytes} bytes", removed, bytes);
-            return new RetentionSweepView(removed, active, bytes, at);
+            var (blobsRemoved, blobBytes) = DropUnreferencedBlobs();
+            if (removed > 0 || blobsRemoved > 0)
+                logger.LogInformation("Retention removed {Runs} expired run(s), {Bytes} bytes, and {Blobs} unreferenced blob(s), {BlobBytes} bytes",
+                    removed, bytes, blobsRemoved, blobBytes);
+            return new RetentionSweepView(removed, active, bytes, at, blobsRemoved, blobBytes);
         }
         finally
         {
             _sweeping.Release();
         }
+    }
+
+    /// <summary>
+    /// Drops the files of the blob store that nothing refers to: no model version, no dataset version and no open publish
+    /// (a publish that failed after storing its files, an expired one). The store is listed first, then the open publishes,
+    /// then the versions: a publish completing meanwhile records its version and closes itself in one transaction, so each
+    /// of its files is seen either in the publish or in the version.
+    /// </summary>
+    public (int Removed, long Bytes) DropUnreferencedBlobs()
+    {
+        if (blobs is null) return (0, 0);
+        var stored = blobs.List();
+        var referenced = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var publish in db.Publishes.FindAll()) referenced.UnionWith(publish.Files.Select(f => f.Sha256.ToLowerInvariant()));
+        foreach (var version in db.Versions.FindAll()) referenced.UnionWith(version.Files.Select(f => f.Sha256.ToLowerInvariant()));
+        foreach (var version in db.DatasetVersions.FindAll()) referenced.UnionWith(version.Files.Select(f => f.Sha256.ToLowerInvariant()));
+        int removed = 0;
+        long bytes = 0;
+        foreach (var (sha, size) in stored.Where(b => !referenced.Contains(b.Sha256)))
+        {
+            try
+            {
+                if (!blobs.Delete(sha)) continue;
+                removed++;
+                bytes += size;
+            }
+            catch (IOException e) { logger.LogWarning(e, "Could not remove the unreferenced blob {Sha256}", sha); }
+        }
+        return (removed, bytes);
     }
 
     /// <summary>Deletes the run's file folder (when there is one); returns the bytes it held.</summary>

@@ -359,7 +359,12 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
         if (Find(runId) is { } stored)
             foreach (var observer in observers ?? [])
             {
-                try { observer.Finished(new StepFinished(stored, stored.Steps[index], request.Profile, result.Duration)); }
+                try
+                {
+                    var step = stored.Steps[index];
+                    observer.Finished(new StepFinished(stored, step, request.Profile, result.Duration,
+                        graph.StepIndex.TryGetValue(step.Name, out var definition) ? definition : index));
+                }
                 catch (Exception e) { logger.LogError(e, "A step observer failed"); }
             }
         return finished;

@@ -21,4 +21,6 @@ public interface IStepObserver
 
 /// <param name="Run">The run as stored once the step finished.</param>
 /// <param name="Duration">How long the step's container ran (zero when it never started).</param>
-public sealed record StepFinished(RunRecord Run, RunStepRecord Step, string Profile, TimeSpan Duration);
+/// <param name="Definition">The step's index among the steps the model declares (its metadata), which a graph run's path
+/// position is not: a loop runs one step at several positions, branches put different steps at one position.</param>
+public sealed record StepFinished(RunRecord Run, RunStepRecord Step, string Profile, TimeSpan Duration, int Definition);

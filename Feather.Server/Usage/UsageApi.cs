@@ -31,18 +31,24 @@ public static class UsageApi
 
     /// <summary>
     /// Steps, seconds, GPU seconds and cost by day, profile and model, with the quotas and what is used of them: the
-    /// caller's own, another user's (<c>user=</c>, admins), or a team's (<c>team=</c>, its members and admins).
+    /// caller's own, another user's (<c>user=</c>, admins), a team's (<c>team=</c>, its members and admins), or that of all
+    /// anonymous visitors together (<c>anonymous=true</c>, admins).
     /// <c>from</c> / <c>to</c> (ISO 8601, UTC) default to the last 30 days.
     /// </summary>
     [EndpointName("getUsage"), EndpointSummary("Get usage and quotas")]
-    private static Results<Ok<UsageView>, ProblemHttpResult> Get(string? user, string? team, DateTime? from, DateTime? to,
+    private static Results<Ok<UsageView>, ProblemHttpResult> Get(string? user, string? team, bool? anonymous, DateTime? from, DateTime? to,
         HttpContext http, UsageService usage, Accounts accounts, TimeProvider time)
     {
         var caller = Caller.From(http.User);
-        if (user is not null && team is not null) return Problems.BadRequest("ask for a user or a team, not both");
+        if ((user is not null ? 1 : 0) + (team is not null ? 1 : 0) + (anonymous == true ? 1 : 0) > 1)
+            return Problems.BadRequest("ask for a user, a team or anonymous visitors, not several");
         var end = Utc(to) ?? time.GetUtcNow().UtcDateTime.AddSeconds(1);
         var start = Utc(from) ?? end.AddDays(-30);
         if (start >= end) return Problems.BadRequest("'from' must be before 'to'");
+        if (anonymous == true)
+            return caller.IsAdmin
+                ? TypedResults.Ok(usage.Report(QuotaKinds.Anonymous, QuotaKinds.AllAnonymous, start, end))
+                : Problems.Forbidden("only admins see the usage of anonymous visitors");
         if (team is not null)
         {
             if (accounts.FindTeam(team) is null || (!caller.IsAdmin && !accounts.IsMember(team, caller.Username!)))
@@ -58,7 +64,10 @@ public static class UsageApi
     [EndpointName("listQuotas"), EndpointSummary("List the quotas (admin)")]
     private static Ok<QuotaView[]> List(UsageService usage) => TypedResults.Ok(usage.AllQuotas().Select(q => q.ToView()).ToArray());
 
-    /// <summary>Sets the quotas of a user or team (<c>kind</c> user or team), replacing its earlier ones; a field left out has no limit.</summary>
+    /// <summary>
+    /// Sets the quotas of a user or team (<c>kind</c> user or team), or of all anonymous visitors together (<c>anonymous/all</c>),
+    /// replacing its earlier ones; a field left out has no limit.
+    /// </summary>
     [EndpointName("setQuota"), EndpointSummary("Set a user's or team's quotas (admin)")]
     private static Results<Ok<QuotaView>, ProblemHttpResult> Set(string kind, string name, QuotaRequest request, UsageService usage, Accounts accounts)
     {
@@ -83,8 +92,9 @@ public static class UsageApi
     {
         "user" when accounts.FindUser(name) is null => Problems.NotFound($"no user '{name}'"),
         "team" when accounts.FindTeam(name) is null => Problems.NotFound($"no team '{name}'"),
-        "user" or "team" => null,
-        _ => Problems.BadRequest($"kind '{kind}': use user or team"),
+        "anonymous" when name != QuotaKinds.AllAnonymous => Problems.NotFound($"anonymous visitors have one quota together: anonymous/{QuotaKinds.AllAnonymous}, not anonymous/{name}"),
+        "user" or "team" or "anonymous" => null,
+        _ => Problems.BadRequest($"kind '{kind}': use user, team or anonymous"),
     };
 
     private static DateTime? Utc(DateTime? t) => t is { } v ? (v.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(v, DateTimeKind.Utc) : v.ToUniversalTime()) : null;

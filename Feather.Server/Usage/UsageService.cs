@@ -57,7 +57,9 @@ public sealed class UsageService : IStepAdmission, IStepObserver
         lock (_gate)
         {
             var now = _time.GetUtcNow().UtcDateTime;
-            foreach (var (kind, name) in new[] { ("user", run.CreatedBy), ("team", team) })
+            // a signed-in user's step counts against their quota; an anonymous one against the quota of all anonymous visitors
+            var who = run.CreatedBy is null ? (QuotaKinds.Anonymous, QuotaKinds.AllAnonymous) : (QuotaKinds.User, run.CreatedBy);
+            foreach (var (kind, name) in new[] { who, (QuotaKinds.Team, team) })
             {
                 if (name is null || Quotas.FindById($"{kind}:{name}") is not { } quota) continue;
                 if (Check(quota, profile, now) is { } refusal)
@@ -82,7 +84,7 @@ public sealed class UsageService : IStepAdmission, IStepObserver
         {
             if (status.Quota == QuotaNames.GpuSecondsPerMonth && profile != "high") continue;
             if (status.Used < status.Limit) continue;
-            var subject = quota.Kind == "team" ? $"team {quota.Name}" : $"user {quota.Name}";
+            var subject = quota.Kind switch { QuotaKinds.Team => $"team {quota.Name}", QuotaKinds.Anonymous => "anonymous visitors", _ => $"user {quota.Name}" };
             var reset = status.ResetsAt is { } at ? $"; it resets at {at:yyyy-MM-dd HH:mm} UTC" : "; delete runs to free storage";
             return new StepRefusal(
                 $"the {status.Quota} quota of {subject} is used up: {Format(status.Used)} of {Format(status.Limit)}{reset}",
@@ -104,9 +106,7 @@ public sealed class UsageService : IStepAdmission, IStepObserver
         var day = now.Date;
         var month = new DateTime(now.Year, now.Month, 1, 0, 0, 0, DateTimeKind.Utc);
         var subject = quota.Id;
-        IEnumerable<UsageRecord> Since(DateTime from) => quota.Kind == "team"
-            ? Records.Find(u => u.Team == quota.Name && u.At >= from)
-            : Records.Find(u => u.User == quota.Name && u.At >= from);
+        IEnumerable<UsageRecord> Since(DateTime from) => Of(quota.Kind, quota.Name, from, DateTime.MaxValue);
         if (quota.StepsPerDay is { } steps)
             yield return new QuotaStatus(QuotaNames.StepsPerDay, subject, steps, Since(day).Count(), day.AddDays(1));
         if (quota.CpuSecondsPerMonth is { } cpu)
@@ -117,10 +117,23 @@ public sealed class UsageService : IStepAdmission, IStepObserver
             yield return new QuotaStatus(QuotaNames.StorageBytes, subject, bytes, StorageOf(quota.Kind, quota.Name), null);
     }
 
-    /// <summary>The bytes the runs of a user (or of a team's models) hold: their steps' inputs and outputs.</summary>
+    /// <summary>The usage records of a user, a team (its models' steps) or of all anonymous visitors, from one instant to another.</summary>
+    private IEnumerable<UsageRecord> Of(string kind, string name, DateTime from, DateTime to) => kind switch
+    {
+        QuotaKinds.Team => Records.Find(u => u.Team == name && u.At >= from && u.At < to),
+        QuotaKinds.Anonymous => Records.Find(u => u.User == null && u.At >= from && u.At < to),
+        _ => Records.Find(u => u.User == name && u.At >= from && u.At < to),
+    };
+
+    /// <summary>The bytes the runs of a user (or of a team's models, or of anonymous visitors) hold: their steps' inputs and outputs.</summary>
     public long StorageOf(string kind, string name)
     {
-        var runs = kind == "team" ? _db.Runs.Find(r => r.Owner == name) : _db.Runs.Find(r => r.CreatedBy == name);
+        var runs = kind switch
+        {
+            QuotaKinds.Team => _db.Runs.Find(r => r.Owner == name),
+            QuotaKinds.Anonymous => _db.Runs.Find(r => r.CreatedBy == null),
+            _ => _db.Runs.Find(r => r.CreatedBy == name),
+        };
         return runs.Sum(r => r.Steps.Sum(s => (long)(s.ResponsesJson?.Length ?? 0) + (s.OutputsJson?.Length ?? 0)));
     }
 
@@ -156,12 +169,10 @@ public sealed class UsageService : IStepAdmission, IStepObserver
         return owner;
     }
 
-    /// <summary>Usage of a user (<paramref name="kind"/> user) or team between two instants, by day, profile and model.</summary>
+    /// <summary>Usage of a user (<paramref name="kind"/> user), a team or all anonymous visitors between two instants, by day, profile and model.</summary>
     public UsageView Report(string kind, string name, DateTime from, DateTime to)
     {
-        var records = (kind == "team"
-            ? Records.Find(u => u.Team == name && u.At >= from && u.At < to)
-            : Records.Find(u => u.User == name && u.At >= from && u.At < to)).ToList();
+        var records = Of(kind, name, from, to).ToList();
         var quota = Quotas.FindById($"{kind}:{name}");
         var now = _time.GetUtcNow().UtcDateTime;
         return new UsageView($"{kind}:{name}", from, to, Row("total", records),
@@ -195,4 +206,13 @@ public sealed class UsageService : IStepAdmission, IStepObserver
 
     /// <summary>Removes usage records older than <paramref name="before"/> (retention of accounting data).</summary>
     public int DeleteBefore(DateTime before) => Records.DeleteMany(u => u.At < before);
+}
+
+/// <summary>Whose quota: a user's, a team's (its models' steps), or that of all anonymous visitors together (name <c>all</c>).</summary>
+public static class QuotaKinds
+{
+    public const string User = "user";
+    public const string Team = "team";
+    public const string Anonymous = "anonymous";
+    public const string AllAnonymous = "all";
 }

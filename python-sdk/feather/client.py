@@ -277,17 +277,24 @@ class Client:
         """`DELETE /api/runs/{id}`: the run with its inputs and outputs (feedback given on it stays)."""
         self.call("deleteRun", {"runId": run_id})
 
-    def usage(self, *, user: str | None = None, team: str | None = None, from_: str | None = None,
+    def usage(self, *, user: str | None = None, team: str | None = None, anonymous: bool = False, from_: str | None = None,
               to: str | None = None) -> dict[str, Any]:
-        """`GET /api/usage`: steps, seconds, GPU seconds and cost by day, profile and model, with the quotas."""
-        method, path = route("getUsage", {})
-        return self.request(method, path + _query(user=user, team=team, **{"from": from_}, to=to))[1]
+        """`GET /api/usage`: steps, seconds, GPU seconds and cost by day, profile and model, with the quotas.
 
-    def monitoring(self, owner_model: str, version: int | None = None) -> dict[str, Any]:
-        """`GET /api/models/{owner}/{model}/monitoring` (owner and team): drift statistics of a version."""
+        Your own by default; `user=` (admins), `team=` (its members, admins) or `anonymous=True` (all anonymous visitors
+        together, admins)."""
+        method, path = route("getUsage", {})
+        return self.request(method, path + _query(user=user, team=team, anonymous="true" if anonymous else None,
+                                                  **{"from": from_}, to=to))[1]
+
+    def monitoring(self, owner_model: str, version: int | None = None, reference: str | None = None) -> dict[str, Any]:
+        """`GET /api/models/{owner}/{model}/monitoring` (owner and team): drift statistics of a version.
+
+        `reference`: what the drift score compares with: the version's first runs (default, `"runs"`) or a dataset of
+        the model's task, `"OWNER/NAME"` or `"OWNER/NAME@VERSION"`."""
         owner, name, _ = _split(owner_model)
         method, path = route("getMonitoring", {"owner": owner, "model": name})
-        return self.request(method, path + _query(version=version))[1]
+        return self.request(method, path + _query(version=version, reference=reference))[1]
 
     # ---- binary payloads ----------------------------------------------------------------------
 

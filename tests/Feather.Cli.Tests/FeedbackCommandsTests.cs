@@ -82,5 +82,16 @@ public class FeedbackCommandsTests(RealServer server)
         Assert.Equal((int)ExitCodes.NotFound, (await cli.RunAsync("quotas", "set", "--user", "nobody-here", "--steps-per-day", "1")).ExitCode);
         var removed = await cli.RunAsync("quotas", "remove", "--user", "admin");
         Assert.True(removed.ExitCode == 0, removed.Err);
+
+        // one quota for every anonymous visitor together (a high one: other tests run anonymously on this server); admins read their usage
+        var anonymous = await cli.RunAsync("quotas", "set", "--anonymous", "--steps-per-day", "100000");
+        Assert.True(anonymous.ExitCode == 0, anonymous.Err);
+        Assert.Matches(@"anonymous\s+all\s+100000", (await cli.RunAsync("quotas", "list")).Out);
+        var anonymousUsage = await cli.RunAsync("usage", "--anonymous", "--json");
+        Assert.True(anonymousUsage.ExitCode == 0, anonymousUsage.Err);
+        Assert.Equal("anonymous:all", JsonNode.Parse(anonymousUsage.Out)!["subject"]!.GetValue<string>());
+        Assert.Equal((int)ExitCodes.Forbidden, (await server.Cli().RunAsync("usage", "--anonymous")).ExitCode);
+        var lifted = await cli.RunAsync("quotas", "remove", "--anonymous");
+        Assert.True(lifted.ExitCode == 0, lifted.Err);
     }
 }

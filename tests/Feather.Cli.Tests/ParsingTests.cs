@@ -66,8 +66,10 @@ public class ParsingTests
         foreach (var (args, message) in new (string[], string)[]
                  {
                      (["feedback"], "name the run"),
-                     (["usage", "--user", "a", "--team", "b"], "--user and --team exclude each other"),
-                     (["quotas", "set", "--steps-per-day", "3"], "name one --user or one --team"),
+                     (["usage", "--user", "a", "--team", "b"], "--user, --team and --anonymous exclude each other"),
+                     (["usage", "--anonymous", "--user", "a"], "--user, --team and --anonymous exclude each other"),
+                     (["quotas", "set", "--steps-per-day", "3"], "name one --user, one --team or --anonymous"),
+                     (["quotas", "set", "--anonymous", "--team", "t", "--steps-per-day", "3"], "name one --user, one --team or --anonymous"),
                  })
         {
             var result = await InProcess.RunAsync(args, NoServer);

@@ -10,7 +10,11 @@ namespace Feather.EndToEnd.Tests.Portal;
 /// </summary>
 public sealed class PortalFixture : IAsyncLifetime
 {
-    public FeatherServer Server { get; } = new();
+    /// <summary>A small drift reference window (4 runs) and minimum count (3), so the monitoring test needs only a few runs.</summary>
+    public FeatherServer Server { get; } = new(new Dictionary<string, string>
+    {
+        ["Monitoring__ReferenceRuns"] = "4", ["Monitoring__MinCount"] = "3",
+    });
     public IPlaywright Playwright { get; private set; } = null!;
     public IBrowser Browser { get; private set; } = null!;
     public System.Collections.Concurrent.ConcurrentBag<string> ThirdPartyRequests { get; } = [];

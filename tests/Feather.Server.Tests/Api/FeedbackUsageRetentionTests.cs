@@ -221,9 +221,57 @@ public class FeedbackUsageRetentionTests
         Assert.Contains("feather_usage_steps_total{profile=\"low\",owner=\"olga\",outcome=\"succeeded\"}", metrics);
     }
 
-    /// <summary>TestModel with step 0 taking uploaded files (as File.Upload's response).</summary>
-    private static TestModel UploadModel() => new()
+    [Fact]
+    public async Task Anonymous_steps_are_usage_with_one_quota_for_all_visitors_and_metrics_name_a_bounded_set_of_owners()
     {
+        await using var lab = await Lab.StartAsync(new() { ["Usage:MaxOwnerLabels"] = "1", ["FEATHER_ANON_RUNS_PER_MINUTE"] = "1000" });
+        using var anonymous = lab.Server.Client();
+        await (await lab.Admin.PutAsJsonAsync("/api/quotas/anonymous/someone", new { stepsPerDay = 2 })).Json(HttpStatusCode.NotFound);
+        await (await lab.Admin.PutAsJsonAsync("/api/quotas/visitors/all", new { stepsPerDay = 2 })).Json(HttpStatusCode.BadRequest);
+        await (await lab.Admin.PutAsJsonAsync("/api/quotas/anonymous/all", new { stepsPerDay = 2 })).Json(HttpStatusCode.OK);
+
+        await lab.RunStep0Async(anonymous, Name("a0"));
+        await lab.RunStep0Async(anonymous, Name("a1"));
+        var run = await (await anonymous.PostAsJsonAsync("/api/models/olga/hello/runs", new { })).Json(HttpStatusCode.Created);
+        var refused = await anonymous.PostAsJsonAsync($"/api/runs/{run["id"]}/steps/0", new { responses = Name("a2") });
+        var problem = await refused.Json(HttpStatusCode.TooManyRequests);
+        Assert.Equal("anonymous:all", problem["subject"]!.GetValue<string>());
+        Assert.Contains("anonymous visitors", problem["detail"]!.GetValue<string>());
+        Assert.NotNull(refused.Headers.RetryAfter);
+        // a signed-in user is not held by the anonymous quota
+        await lab.RunStep0Async(lab.Consumer, Name("carol"));
+
+        // admins see the anonymous visitors' usage; nobody else does; their own usage has none of it
+        var usage = await (await lab.Admin.GetAsync("/api/usage?anonymous=true")).Json(HttpStatusCode.OK);
+        Assert.Equal("anonymous:all", usage["subject"]!.GetValue<string>());
+        Assert.Equal(2, usage["totals"]!["steps"]!.GetValue<int>());
+        Assert.Equal(2, usage["quotas"]![0]!["used"]!.GetValue<double>());
+        await (await lab.Consumer.GetAsync("/api/usage?anonymous=true")).Json(HttpStatusCode.Forbidden);
+        await (await lab.Admin.GetAsync("/api/usage?anonymous=true&user=carol")).Json(HttpStatusCode.BadRequest);
+        Assert.Equal(1, (await (await lab.Consumer.GetAsync("/api/usage")).Json(HttpStatusCode.OK))["totals"]!["steps"]!.GetValue<int>());
+
+        // Prometheus: by profile and owner, at most Usage:MaxOwnerLabels owners named, the rest 'other', never a user
+        var owner2 = $"zoe{Guid.NewGuid():N}"[..12];
+        using var zoe = lab.Server.Client(await lab.Server.UserTokenAsync(owner2));
+        await new TestModel().PublishAsync(zoe, visibility: "public");
+        for (var i = 0; i < 100 && (await (await zoe.GetAsync($"/api/models/{owner2}/hello/versions/1")).Json(HttpStatusCode.OK))["image"]!["status"]!.GetValue<string>() != "ready"; i++)
+            await Task.Delay(100);
+        var zrun = await (await zoe.PostAsJsonAsync($"/api/models/{owner2}/hello/runs", new { })).Json(HttpStatusCode.Created);
+        var step = new HttpRequestMessage(HttpMethod.Post, $"/api/runs/{zrun["id"]}/steps/0") { Content = JsonContent.Create(new JsonObject { ["responses"] = Name("z") }) };
+        step.Headers.Add("Prefer", "wait=30");
+        Assert.Equal("succeeded", (await (await zoe.SendAsync(step)).Json(HttpStatusCode.OK))["status"]!.GetValue<string>());
+        var metrics = await (await lab.Server.Client().GetAsync("/metrics")).Content.ReadAsStringAsync();
+        Assert.Contains("feather_usage_steps_total{profile=\"low\",owner=\"olga\",outcome=\"succeeded\"}", metrics);
+        Assert.Contains("feather_usage_steps_total{profile=\"low\",owner=\"other\",outcome=\"succeeded\"}", metrics);
+        Assert.DoesNotContain(owner2, metrics);
+        Assert.DoesNotContain("carol", metrics);
+        Assert.Contains("feather_usage_quota_refusals_total{quota=\"stepsPerDay\"}", metrics);
+    }
+
+    /// <summary>TestModel with step 0 taking uploaded files (as File.Upload's response).</summary>
+    private static TestModel UploadModel(string task = "text-generation") => new()
+    {
+        Task = task,
         Customize = m =>
         {
             var schema = JsonNode.Parse("""{"type": "object", "required": ["files"], "additionalProperties": false, "properties": {"files": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "object", "required": ["name", "data"], "properties": {"name": {"type": "string"}, "media_type": {"type": "string"}, "data": {"type": "string", "contentEncoding": "base64"}}}}}}""");
@@ -293,6 +341,22 @@ public class FeedbackUsageRetentionTests
         // the admin's sweep endpoint
         Assert.Equal(0, (await (await lab.Admin.PostAsync("/api/admin/retention/sweep", null)).Json(HttpStatusCode.OK))["runsRemoved"]!.GetValue<int>());
         await (await lab.Consumer.PostAsync("/api/admin/retention/sweep", null)).Json(HttpStatusCode.Forbidden);
+
+        // the blob store drops a file nothing refers to (left by a publish that failed after storing it) and keeps the model's
+        var blobs = lab.Server.Services.GetRequiredService<Feather.Server.Blobs.FileSystemBlobStore>();
+        var modelFiles = (await (await lab.Owner.GetAsync("/api/models/olga/hello/versions/1")).Json(HttpStatusCode.OK))["files"]!.AsArray()
+            .Select(f => f!["sha256"]!.GetValue<string>()).ToList();
+        Assert.NotEmpty(modelFiles);
+        var orphanBytes = Encoding.UTF8.GetBytes("left behind by a failed publish " + Guid.NewGuid());
+        var orphan = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(orphanBytes));
+        Directory.CreateDirectory(Path.GetDirectoryName(blobs.BlobPath(orphan))!);
+        await File.WriteAllBytesAsync(blobs.BlobPath(orphan), orphanBytes);
+        var dropped = await (await lab.Admin.PostAsync("/api/admin/retention/sweep", null)).Json(HttpStatusCode.OK);
+        Assert.Equal(1, dropped["blobsRemoved"]!.GetValue<int>());
+        Assert.Equal(orphanBytes.Length, dropped["blobBytesRemoved"]!.GetValue<long>());
+        Assert.False(File.Exists(blobs.BlobPath(orphan)));
+        foreach (var sha in modelFiles) Assert.True(File.Exists(blobs.BlobPath(sha)), sha);
+        Assert.Equal(modelFiles.Distinct().Count(), blobs.List().Count);
     }
 
     [Fact]
@@ -327,12 +391,17 @@ public class FeedbackUsageRetentionTests
         await (await lab.Owner.GetAsync("/api/models/olga/hello/monitoring?version=7")).Json(HttpStatusCode.NotFound);
     }
 
-    private static JsonObject Picture(SkiaSharp.SKColor color, int width)
+    private static byte[] Png(SkiaSharp.SKColor color, int width)
     {
         using var bitmap = new SkiaSharp.SKBitmap(width, 40);
         bitmap.Erase(color);
         using var image = SkiaSharp.SKImage.FromBitmap(bitmap);
-        var png = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100).ToArray();
+        return image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100).ToArray();
+    }
+
+    private static JsonObject Picture(SkiaSharp.SKColor color, int width)
+    {
+        var png = Png(color, width);
         return new JsonObject
         {
             ["name"] = new JsonObject
@@ -359,5 +428,66 @@ public class FeedbackUsageRetentionTests
         // aggregates only: no single image's values, only binned proportions of at least MinCount observations
         Assert.DoesNotContain("\"data\"", view.ToJsonString()); // no image travels in the view
         Assert.All(brightness["reference"]!.AsArray(), p => Assert.True(p!.GetValue<double>() is 0 or >= 0.75));
+    }
+
+    /// <summary>Six bright, wide PNG images of one class: a real image dataset for the reference window.</summary>
+    private static TestDataset BrightImages(string name, string task = "image-classification") => new()
+    {
+        Name = name, Task = task,
+        Files = new Dictionary<string, byte[]>
+        {
+            ["records.csv"] = Encoding.UTF8.GetBytes("image,label\n" + string.Concat(Enumerable.Range(0, 6).Select(i => $"images/{i}.png,{i % 2}\n"))),
+        }.Concat(Enumerable.Range(0, 6).Select(i => KeyValuePair.Create($"images/{i}.png", Png(new SkiaSharp.SKColor(240, 235, 220), 600 + i))))
+            .ToDictionary(),
+    };
+
+    [Fact]
+    public async Task A_dataset_of_the_models_task_is_a_reference_window_and_other_datasets_are_refused()
+    {
+        await using var lab = await Lab.StartAsync(new() { ["Monitoring:ReferenceRuns"] = "4", ["Monitoring:MinCount"] = "3" },
+            UploadModel("image-classification"));
+        await BrightImages("bright").PublishAsync(lab.Owner);
+        for (var i = 0; i < 5; i++) await lab.RunStep0Async(lab.Consumer, Picture(new SkiaSharp.SKColor(20, 20, 30), 60 + i)); // dark, narrow
+
+        // against its first runs, the version has not drifted (and no later day holds enough runs yet)
+        var runs = await (await lab.Owner.GetAsync("/api/models/olga/hello/monitoring")).Json(HttpStatusCode.OK);
+        Assert.Equal("runs", runs["reference"]!.GetValue<string>());
+        Assert.Null(runs["referenceDataset"]);
+        Assert.DoesNotContain(runs["features"]!.AsArray(), f => f!["drifted"]!.GetValue<bool>());
+
+        // against the dataset of bright, wide images, every run counts and brightness and width drifted; height did not
+        var view = await (await lab.Owner.GetAsync("/api/models/olga/hello/monitoring?reference=olga/bright")).Json(HttpStatusCode.OK);
+        Assert.Equal("dataset", view["reference"]!.GetValue<string>());
+        Assert.Equal("olga/bright@1", view["referenceDataset"]!.GetValue<string>());
+        Assert.Equal(6, view["referenceSize"]!.GetValue<int>());
+        JsonNode Feature(string key) => view["features"]!.AsArray().Single(f => f!["feature"]!.GetValue<string>() == key)!;
+        var brightness = Feature("0/input/name/brightness");
+        Assert.Equal(6, brightness["referenceCount"]!.GetValue<int>());
+        Assert.InRange(brightness["referenceMean"]!.GetValue<double>(), 225, 245);
+        var day = Assert.Single(brightness["days"]!.AsArray())!;
+        Assert.Equal(5, day["count"]!.GetValue<int>());
+        Assert.InRange(day["mean"]!.GetValue<double>(), 15, 30);
+        Assert.True(brightness["drifted"]!.GetValue<bool>(), brightness.ToJsonString());
+        Assert.True(Feature("0/input/name/width")["drifted"]!.GetValue<bool>());
+        Assert.False(Feature("0/input/name/height")["drifted"]!.GetValue<bool>());
+        // a statistic the dataset has no field for (the number of files uploaded) has no reference and no score
+        var count = Feature("0/input/name/count");
+        Assert.Equal(0, count["referenceCount"]!.GetValue<int>());
+        Assert.Null(count["score"]);
+        Assert.DoesNotContain("\"data\"", view.ToJsonString());
+        // read once, then kept: the same answer again
+        var again = await (await lab.Owner.GetAsync("/api/models/olga/hello/monitoring?reference=olga/bright@1")).Json(HttpStatusCode.OK);
+        Assert.Equal(brightness.ToJsonString(), again["features"]!.AsArray().Single(f => f!["feature"]!.GetValue<string>() == "0/input/name/brightness")!.ToJsonString());
+
+        // a dataset of another task, another user's private dataset, a missing version, a malformed reference
+        await BrightImages("texts", "text-classification").PublishAsync(lab.Owner);
+        var wrongTask = await (await lab.Owner.GetAsync("/api/models/olga/hello/monitoring?reference=olga/texts")).Json(HttpStatusCode.BadRequest);
+        Assert.Contains("image-classification", wrongTask["detail"]!.GetValue<string>());
+        await BrightImages("dave-private").PublishAsync(lab.Other, visibility: "private");
+        await (await lab.Owner.GetAsync("/api/models/olga/hello/monitoring?reference=dave/dave-private")).Json(HttpStatusCode.NotFound);
+        await (await lab.Owner.GetAsync("/api/models/olga/hello/monitoring?reference=olga/bright@9")).Json(HttpStatusCode.NotFound);
+        await (await lab.Owner.GetAsync("/api/models/olga/hello/monitoring?reference=bright")).Json(HttpStatusCode.BadRequest);
+        // the consumer still sees nothing
+        await (await lab.Consumer.GetAsync("/api/models/olga/hello/monitoring?reference=olga/bright")).Json(HttpStatusCode.NotFound);
     }
 }

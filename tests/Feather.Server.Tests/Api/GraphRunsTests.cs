@@ -202,6 +202,13 @@ public class GraphRunsTests
         var requests = p.Executor.Requests.ToArray();
         Assert.Equal([0, 1, 1, 2], requests.Select(r => r["step"]!.GetValue<int>()));
         Assert.Equal(second["outputs"]!.ToJsonString(), requests[3]["previous"]!.ToJsonString());
+
+        // Drift statistics are kept per declared step, not per path position: both iterations of pick (positions 1
+        // and 2) count as step 1, finish (position 3) as step 2.
+        var monitoring = await (await p.Client.GetAsync("/api/models/admin/graph/monitoring")).Json(HttpStatusCode.OK);
+        Assert.Equal([0, 1, 2], monitoring["features"]!.AsArray().Select(f => f!["step"]!.GetValue<int>()).Distinct().Order());
+        var choices = monitoring["features"]!.AsArray().Where(f => f!["step"]!.GetValue<int>() == 1 && f["direction"]!.GetValue<string>() == "input").ToList();
+        Assert.NotEmpty(choices);
     }
 
     [Fact]

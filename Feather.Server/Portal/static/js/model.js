@@ -74,7 +74,7 @@ export async function modelPage(root, [owner, name], ctx) {
     }
     if (id === 'monitoring' && !panels.monitoring.dataset.loaded) {
       panels.monitoring.dataset.loaded = '1';
-      renderMonitoringTab(panels.monitoring, { owner, name, signal });
+      renderMonitoringTab(panels.monitoring, { owner, name, tasks: model.tags?.task || [], signal });
     }
     if (id === 'scores') renderScores();
     if (!runId || id !== 'run') {

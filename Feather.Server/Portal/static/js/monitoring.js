@@ -1,5 +1,6 @@
 // The Monitoring tab of a model page (its owner and team): steps, failures and latency per day, and drift
-// statistics per feature with a drift score (PSI) against the version's reference window.
+// statistics per feature with a drift score (PSI) against the version's reference window: its first runs, or a dataset
+// of the model's task.
 import { get } from './api.js';
 import { path } from './contract.js';
 import { h, clear, errorBox } from './dom.js';
@@ -7,26 +8,46 @@ import { chart } from './charts.js';
 
 const fixed = (x, digits = 2) => (x === null || x === undefined ? '–' : Number(x).toFixed(digits));
 
-export async function renderMonitoringTab(panel, { owner, name, version: wanted, signal }) {
+export async function renderMonitoringTab(panel, { owner, name, tasks = [], version: wanted, reference = '', signal }) {
   let view;
+  let datasets = [];
   try {
-    const q = wanted ? `?version=${encodeURIComponent(wanted)}` : '';
-    view = await get(path('getMonitoring', { owner, model: name }) + q, { signal });
+    const q = new URLSearchParams();
+    if (wanted) q.set('version', wanted);
+    if (reference) q.set('reference', reference);
+    const query = q.toString() ? `?${q}` : '';
+    [view, datasets] = await Promise.all([
+      get(path('getMonitoring', { owner, model: name }) + query, { signal }),
+      // the datasets of the model's tasks, each a possible reference window
+      Promise.all(tasks.map((task) => get(`${path('listDatasets')}?task=${encodeURIComponent(task)}`, { signal }).catch(() => [])))
+        .then((lists) => lists.flat()),
+    ]);
   } catch (e) {
     clear(panel, h('h2', {}, 'Monitoring'), errorBox(e));
     return;
   }
+  const again = (change) => renderMonitoringTab(panel, { owner, name, tasks, version: wanted, reference, signal, ...change });
   const versionSelect = h('select', { id: 'mon-version' }, (view.versions.length ? view.versions : [view.version]).map((v) =>
     h('option', { value: String(v), selected: v === view.version || undefined }, `Version ${v}`)));
-  versionSelect.addEventListener('change', () => renderMonitoringTab(panel, { owner, name, version: versionSelect.value, signal }));
+  versionSelect.addEventListener('change', () => again({ version: versionSelect.value }));
+  const current = view.reference === 'dataset' ? view.referenceDataset.replace(/@\d+$/, '') : '';
+  const referenceSelect = h('select', { id: 'mon-reference' },
+    h('option', { value: '', selected: !current || undefined }, 'The first runs of the version'),
+    datasets.map((d) => h('option', { value: `${d.owner}/${d.name}`, selected: `${d.owner}/${d.name}` === current || undefined },
+      `Dataset ${d.owner}/${d.name} (${d.task})`)));
+  referenceSelect.addEventListener('change', () => again({ reference: referenceSelect.value }));
+  const windowText = view.reference === 'dataset'
+    ? `The reference window is the dataset ${view.referenceDataset} (${view.referenceSize} records; its image and text input fields); each day counts every run of the version; `
+    : `The reference window is the first ${view.referenceSize} runs of the version; `;
   const drifted = view.features.filter((f) => f.drifted);
   const health = h('div.charts');
   const features = h('div.features');
   clear(panel, h('h2', {}, 'Monitoring'),
     h('p', {}, `Statistics kept as runs arrive, aggregates only: a day, a reference or a bin with fewer than ${view.minCount} observations is not shown. `,
-      `The reference window is the first ${view.referenceSize} runs of the version; the drift score is the population stability index (PSI) of each day against it; `,
+      windowText, 'the drift score is the population stability index (PSI) of each day against it; ',
       `above ${view.threshold} a feature counts as drifted.`),
-    h('p', {}, h('label', { for: 'mon-version' }, 'Version '), versionSelect),
+    h('p', {}, h('label', { for: 'mon-version' }, 'Version '), versionSelect, ' ',
+      h('label', { for: 'mon-reference' }, 'Reference '), referenceSelect),
     h('p', { class: drifted.length ? 'alert drift-alert' : 'hint', role: drifted.length ? 'alert' : undefined },
       drifted.length ? `${drifted.length} feature(s) drifted past ${view.threshold}: ${drifted.map((f) => f.feature).join(', ')}` : 'No feature drifted past the threshold.'),
     h('h3', {}, 'Steps per day'), health,
