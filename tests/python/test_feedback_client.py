@@ -50,6 +50,16 @@ def test_usage_monitoring_and_deleting_a_run(client):
     monitoring = client.monitoring(MODEL)
     assert monitoring["version"] == 1 and monitoring["method"] == "psi"
     assert sum(day["steps"] for day in monitoring["health"]) >= 1
+    assert monitoring["reference"] == "runs" and monitoring["referenceDataset"] is None
+    # the reference may be a dataset of the model's task: a malformed one is 400, one that is not there 404
+    for reference, status in (("nonsense", 400), ("admin/no-such-dataset", 404)):
+        with pytest.raises(ftr.ApiError) as refused:
+            client.monitoring(MODEL, reference=reference)
+        assert refused.value.status == status
+    # the usage of anonymous visitors is for a token with the admin scope only (this one has read, run, publish)
+    with pytest.raises(ftr.ApiError) as forbidden:
+        client.usage(anonymous=True)
+    assert forbidden.value.status == 403
     client.delete_run(run.id)
     with pytest.raises(ftr.ApiError) as gone:
         client.get_run(run.id)
