@@ -141,6 +141,8 @@ public sealed class FeedbackPortalTests(PortalFixture fx)
         // Chart.js drew into the canvas: some pixel is not blank
         Assert.True(await chart.Locator("canvas").EvaluateAsync<bool>(
             "c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) return true; return false; }"));
+        // over time: the drift score per day of the features that moved most
+        await Expect(page.Locator("canvas[aria-label^='Drift score (PSI) per day']")).ToBeVisibleAsync();
         await fx.Screenshot(page, "monitoring-drift.png");
         Assert.Empty(fx.ThirdPartyRequests);
     }

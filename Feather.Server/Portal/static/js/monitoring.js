@@ -41,6 +41,7 @@ export async function renderMonitoringTab(panel, { owner, name, tasks = [], vers
     : `The reference window is the first ${view.referenceSize} runs of the version; `;
   const drifted = view.features.filter((f) => f.drifted);
   const health = h('div.charts');
+  const drift = h('div.charts');
   const features = h('div.features');
   clear(panel, h('h2', {}, 'Monitoring'),
     h('p', {}, `Statistics kept as runs arrive, aggregates only: a day, a reference or a bin with fewer than ${view.minCount} observations is not shown. `,
@@ -51,6 +52,7 @@ export async function renderMonitoringTab(panel, { owner, name, tasks = [], vers
     h('p', { class: drifted.length ? 'alert drift-alert' : 'hint', role: drifted.length ? 'alert' : undefined },
       drifted.length ? `${drifted.length} feature(s) drifted past ${view.threshold}: ${drifted.map((f) => f.feature).join(', ')}` : 'No feature drifted past the threshold.'),
     h('h3', {}, 'Steps per day'), health,
+    h('h3', {}, 'Drift over time'), drift,
     h('h3', {}, 'Features'),
     view.features.length ? h('table.monitoring-table', {},
       h('caption.offscreen', {}, 'Drift per feature'),
@@ -84,6 +86,25 @@ export async function renderMonitoringTab(panel, { owner, name, tasks = [], vers
       },
       options: { scales: { seconds: { position: 'right', beginAtZero: true }, y: { beginAtZero: true } } },
     });
+  }
+  // the drift score of each day, for the features that moved most, against the threshold
+  const scored = view.features.filter((f) => f.days.some((d) => d.score !== null && d.score !== undefined));
+  if (scored.length) {
+    const allDays = [...new Set(scored.flatMap((f) => f.days.map((d) => d.day)))].sort();
+    const top = [...scored].sort((a, b) => (b.score ?? 0) - (a.score ?? 0)).slice(0, 8);
+    await chart(drift, 'Drift score (PSI) per day of the features that moved most', {
+      type: 'line',
+      data: {
+        labels: allDays,
+        datasets: [
+          ...top.map((f) => ({ label: f.feature, data: allDays.map((d) => f.days.find((x) => x.day === d)?.score ?? null), spanGaps: true })),
+          { label: `threshold ${view.threshold}`, data: allDays.map(() => view.threshold), borderDash: [6, 4], pointRadius: 0 },
+        ],
+      },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'PSI' } } } },
+    });
+  } else {
+    drift.append(h('p.hint', {}, 'No drift score yet: a day needs enough observations beside the reference window.'));
   }
   // one chart per feature (drifted ones first): the reference distribution against the latest day's
   const shown = [...view.features].sort((a, b) => Number(b.drifted) - Number(a.drifted)).filter((f) => f.reference.length || f.days.length).slice(0, 12);
