@@ -144,6 +144,16 @@ public sealed class FeedbackPortalTests(PortalFixture fx)
         // over time: the drift score per day of the features that moved most
         await Expect(page.Locator("canvas[aria-label^='Drift score (PSI) per day']")).ToBeVisibleAsync();
         await fx.Screenshot(page, "monitoring-drift.png");
+
+        // the usage page: an admin chooses the anonymous visitors, whose ten steps of admin/vqg show per day and per profile
+        await page.GotoAsync("/me/usage");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Usage", Exact = true })).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        await page.GetByLabel("Whose usage").SelectOptionAsync(new SelectOptionValue { Label = "Anonymous visitors (all together)" });
+        var perModel = page.Locator("table").Filter(new() { HasText = "admin/vqg" }).Last;
+        await Expect(perModel).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        await Expect(page.Locator("canvas[aria-label='Steps and seconds per day']")).ToBeVisibleAsync();
+        await Expect(page.Locator("canvas[aria-label='Seconds and cost per profile']")).ToBeVisibleAsync();
+        await fx.Screenshot(page, "usage-anonymous.png");
         Assert.Empty(fx.ThirdPartyRequests);
     }
 }

@@ -1,4 +1,5 @@
-// /me/usage: the signed-in user's usage (or a team's) per day and per profile, with their quotas.
+// /me/usage: the signed-in user's usage (or a team's, or for admins all anonymous visitors') per day and per profile,
+// with the quotas.
 import { get, session } from './api.js';
 import { path } from './contract.js';
 import { h, clear, errorBox, formatDate } from './dom.js';
@@ -12,18 +13,21 @@ export async function usagePage(root, params, { signal, query }) {
   const me = session.get();
   if (!me) { clear(root, h('h1', {}, 'Usage'), h('p', {}, h('a', { href: '/login?next=/me/usage' }, 'Sign in'), ' to see your usage.')); return; }
   const team = query.get('team');
+  const anonymous = !!me.isAdmin && query.get('anonymous') === 'true';
   let teams = [];
   try { teams = (await get(path('me'), { signal })).teams || []; } catch { /* only the user's own usage then */ }
   const subject = h('select', { id: 'usage-subject' }, h('option', { value: '' }, `You (${me.username})`),
-    teams.map((t) => h('option', { value: t, selected: t === team || undefined }, `Team ${t}`)));
+    teams.map((t) => h('option', { value: t, selected: t === team || undefined }, `Team ${t}`)),
+    me.isAdmin ? h('option', { value: '@anonymous', selected: anonymous || undefined }, 'Anonymous visitors (all together)') : null);
   subject.addEventListener('change', () => {
-    const url = subject.value ? `/me/usage?team=${encodeURIComponent(subject.value)}` : '/me/usage';
+    const url = subject.value === '@anonymous' ? '/me/usage?anonymous=true'
+      : subject.value ? `/me/usage?team=${encodeURIComponent(subject.value)}` : '/me/usage';
     history.replaceState(null, '', url);
     usagePage(root, params, { signal, query: new URL(url, location.href).searchParams });
   });
   let usage;
   try {
-    usage = await get(path('getUsage') + (team ? `?team=${encodeURIComponent(team)}` : ''), { signal });
+    usage = await get(path('getUsage') + (anonymous ? '?anonymous=true' : team ? `?team=${encodeURIComponent(team)}` : ''), { signal });
   } catch (e) {
     clear(root, h('h1', {}, 'Usage'), errorBox(e));
     return;
