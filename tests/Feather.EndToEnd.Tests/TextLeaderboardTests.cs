@@ -66,6 +66,55 @@ public sealed class TextLeaderboardTests(EvaluationServer server)
         }
     }
 
+    /// <summary>
+    /// A dataset with two label fields is scored on the first one in manifest order (docs/datasets.md); the evaluation says
+    /// which, and neither label is among the inputs the per-record view (or the model) gets.
+    /// </summary>
+    [Fact]
+    public async Task A_dataset_with_two_label_fields_is_scored_on_the_first_and_says_so()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var work = Directory.CreateTempSubdirectory("feather-e2e-two-labels-").FullName;
+        try
+        {
+            var dataset = $"topics-two-{suffix}";
+            var dir = LeaderboardTests.Copy(server, "samples/datasets/topics-heldout", Path.Combine(work, dataset), "dataset.json",
+                "\"name\": \"topics-heldout\"", $"\"name\": \"{dataset}\"");
+            // a second label field after "topic": whether the sentence is long
+            var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "dataset.json")))!;
+            manifest["fields"]!.AsArray().Add(new JsonObject { ["name"] = "length", ["type"] = "label", ["role"] = "label", ["classes"] = new JsonArray("short", "long") });
+            File.WriteAllText(Path.Combine(dir, "dataset.json"), manifest.ToJsonString());
+            var lines = File.ReadAllLines(Path.Combine(dir, "records.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+            foreach (var r in lines) r["length"] = r["text"]!.GetValue<string>().Length > 70 ? "long" : "short";
+            File.WriteAllLines(Path.Combine(dir, "records.jsonl"), lines.Select(r => r.ToJsonString()));
+            var published = await server.Cli("datasets", "publish", dir, "--visibility", "public");
+            Assert.True(published.ExitCode == 0, published.ToString());
+            var model = $"topics-two-nb-{suffix}";
+            var modelDir = LeaderboardTests.Copy(server, "samples/text-topics", Path.Combine(work, model), "model.py", "name=\"text-topics\"", $"name=\"{model}\"");
+            var publish = await server.Cli("publish", modelDir, "--wait");
+            Assert.True(publish.ExitCode == 0, publish.ToString());
+            var evaluation = await server.WaitForEvaluationAsync("admin", model, dataset);
+            Assert.True(evaluation["status"]!.GetValue<string>() == "succeeded", evaluation.ToJsonString());
+
+            var expected = await SklearnAsync(Path.Combine(modelDir, "train.jsonl"), Path.Combine(dir, "records.jsonl"));
+            Assert.Equal(expected.GetProperty("accuracy").GetDouble(), evaluation["metrics"]!["accuracy"]!.GetValue<double>(), 12);
+            var detail = await server.Api(HttpMethod.Get, $"/api/evaluations/{evaluation["id"]}", null);
+            Assert.Equal("topic", detail["labelField"]!.GetValue<string>());
+            Assert.Equal(["food", "sport", "technology", "weather"], detail["classes"]!.AsArray().Select(c => c!.GetValue<string>()));
+            var page = await server.Api(HttpMethod.Get, $"/api/evaluations/{evaluation["id"]}/records?limit=5", null);
+            Assert.Equal("topic", page["labelField"]!.GetValue<string>());
+            Assert.Equal(["text"], page["inputFields"]!.AsArray().Select(f => f!["name"]!.GetValue<string>()));
+            Assert.All(page["records"]!.AsArray(), r => Assert.Equal(["text"], r!["inputs"]!.AsObject().Select(p => p.Key)));
+            Assert.Equal(lines[0]["topic"]!.GetValue<string>(), page["records"]![0]!["label"]!.GetValue<string>());
+            var shown = await server.Cli("evaluations", "show", evaluation["id"]!.GetValue<string>());
+            Assert.Contains("scored on the label field 'topic'", shown.Stdout);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
     private static async Task<JsonElement> SklearnAsync(string train, string heldout)
     {
         const string script = """
