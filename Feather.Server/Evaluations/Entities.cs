@@ -72,7 +72,7 @@ public static class EvaluationMapping
         new(e.ToView(), e.Classes?.ToArray(), e.PerClassRecall is null ? null : new Dictionary<string, double?>(e.PerClassRecall),
             e.ConfusionMatrix?.ToArray(), e.OtherPredictions, e.Logs, e.LabelField, canChange);
 
-    public static EvaluationRecordView ToView(this ScoredRecord r, System.Text.Json.Nodes.JsonObject? inputs) =>
+    public static EvaluationRecordView ToView(this ScoredRecord r, System.Text.Json.Nodes.JsonObject? inputs = null) =>
         new(r.Index, Parse(r.Label), Parse(r.Prediction), r.Correct, r.Score,
             inputs is null ? null : System.Text.Json.JsonSerializer.SerializeToElement(inputs));
 
