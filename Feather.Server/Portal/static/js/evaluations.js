@@ -72,9 +72,16 @@ export async function evaluationPage(root, [id], { signal }) {
     records);
 
   let shownRecords = false;
+  let shownState = '';
   const render = (d) => {
     const v = d.evaluation;
     const active = !TERMINAL.has(v.status);
+    const logText = d.logs || (active ? '(no output yet)' : '(no output)');
+    if (log.textContent !== logText) log.textContent = logText;
+    // the status region is live (read out by screen readers): only redrawn when something in it changed
+    const state = JSON.stringify([v.status, v.recordsDone, v.recordCount, v.error, v.seconds, d.canChange, d.labelField]);
+    if (state === shownState) return active;
+    shownState = state;
     const cancel = d.canChange && active ? h('button.secondary', {
       type: 'button', id: 'evaluation-cancel',
       onclick: async (ev) => {
@@ -93,7 +100,6 @@ export async function evaluationPage(root, [id], { signal }) {
       v.error ? h('div.alert', { role: 'alert' }, v.error) : null,
       d.labelField ? h('p.hint', {}, 'Scored on the label field ', h('code', {}, d.labelField),
         ' (a dataset with several label fields is scored on its first one).') : null);
-    log.textContent = d.logs || (active ? '(no output yet)' : '(no output)');
     if (v.status === 'succeeded') clear(metrics, metricsTable(v), recallTable(d));
     if (v.status === 'succeeded' && !shownRecords) {
       shownRecords = true;
