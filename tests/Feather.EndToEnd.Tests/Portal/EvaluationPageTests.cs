@@ -10,7 +10,7 @@ namespace Feather.EndToEnd.Tests.Portal;
 /// An evaluation's page in Debian's Chromium, on the evaluation tests' server: the owner opens it from the model page's
 /// Scores tab and sees the per-record view (image inputs as thumbnails from the dataset file route, label, prediction,
 /// "wrong only"), which another user never sees; a running evaluation shows its progress and live log, and its owner
-/// cancels it from the page.
+/// cancels it from the page. With FEATHER_SCREENSHOTS=1 the per-record view is saved as docs/images/evaluation.png.
 /// </summary>
 [Collection("evaluation")]
 public sealed class EvaluationPageTests(EvaluationServer server)
@@ -97,6 +97,10 @@ public sealed class EvaluationPageTests(EvaluationServer server)
             var thumb = row.GetByRole(AriaRole.Img, new() { Name = $"image: {image}" });
             await Expect(thumb).ToHaveAttributeAsync("src", $"/api/datasets/admin/{dataset}/versions/1/file?path={Uri.EscapeDataString(image)}");
             await page.WaitForFunctionAsync("img => img.complete && img.naturalWidth > 0", await thumb.ElementHandleAsync());
+            var shots = Environment.GetEnvironmentVariable("FEATHER_SCREENSHOTS") == "1"
+                ? Path.Combine(server.Server.RepoRoot, "docs", "images") : Path.Combine(Path.GetTempPath(), "feather-screenshots");
+            Directory.CreateDirectory(shots);
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, "evaluation.png"), FullPage = true });
             Assert.Empty(errors);
 
             // another user sees the evaluation of the public model, but not its records (403 from the API), nor a cancel button
