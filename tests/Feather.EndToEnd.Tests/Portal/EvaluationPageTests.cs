@@ -100,7 +100,7 @@ public sealed class EvaluationPageTests(EvaluationServer server)
             var shots = Environment.GetEnvironmentVariable("FEATHER_SCREENSHOTS") == "1"
                 ? Path.Combine(server.Server.RepoRoot, "docs", "images") : Path.Combine(Path.GetTempPath(), "feather-screenshots");
             Directory.CreateDirectory(shots);
-            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, "evaluation.png"), FullPage = true });
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(shots, "evaluation.png") });
             Assert.Empty(errors);
 
             // another user sees the evaluation of the public model, but not its records (403 from the API), nor a cancel button

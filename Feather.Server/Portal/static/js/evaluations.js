@@ -162,7 +162,7 @@ async function recordsView(section, v, signal) {
     fields = page.inputFields || fields;
     if (reset) {
       clear(head, h('tr', {}, h('th', { scope: 'col' }, '#'), fields.map((f) => h('th', { scope: 'col' }, f.name)),
-        h('th', { scope: 'col' }, `Label${page.labelField ? ` (${page.labelField})` : ''}`), h('th', { scope: 'col' }, 'Prediction'),
+        h('th', { scope: 'col' }, page.labelField && page.labelField !== 'label' ? `Label (${page.labelField})` : 'Label'), h('th', { scope: 'col' }, 'Prediction'),
         h('th', { scope: 'col' }, 'Result')));
     }
     for (const r of page.records) {
@@ -187,7 +187,7 @@ function inputCell(field, value, fileUrl) {
   if (value === undefined || value === null) return '–';
   if (field.type === 'image' && typeof value === 'string') {
     return h('a', { href: fileUrl(value), target: '_blank', rel: 'noopener' },
-      h('img.thumb', { src: fileUrl(value), alt: `${field.name}: ${value}`, loading: 'lazy', width: 64, height: 64 }));
+      h('img.thumb', { src: fileUrl(value), alt: `${field.name}: ${value}`, width: 64, height: 64 }));
   }
   if (field.type === 'file' && typeof value === 'string') return h('a', { href: fileUrl(value), download: '' }, value);
   return show(value);
