@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 
 namespace Feather.Cli.Tests;
@@ -93,6 +94,24 @@ public sealed class EvaluationsCommandTests(RealServer server) : IDisposable
         Assert.All(records, r => Assert.False(r!["correct"]!.GetValue<bool>()));
         Assert.Equal(expected.Select(r => r!["index"]!.GetValue<long>()), records.Select(r => r!["index"]!.GetValue<long>()));
 
+        // another user: the private model's evaluation does not exist for them (5); once model and dataset are public
+        // they see the evaluation but not its records (403: exit 10)
+        var viewerToken = await ViewerTokenAsync($"viewer{suffix}");
+        using (var viewer = server.Cli(viewerToken))
+        {
+            Assert.Equal(5, (await viewer.RunAsync("evaluations", "show", id, "--wrong")).ExitCode);
+            Assert.Equal(5, (await viewer.RunAsync("evaluations", "list", $"admin/{model}")).ExitCode);
+            await server.SendAsync(HttpMethod.Patch, $"/api/models/admin/{model}", new { visibility = "public" });
+            await server.SendAsync(HttpMethod.Patch, $"/api/datasets/admin/{dataset}", new { visibility = "public" });
+            var seen = await viewer.RunAsync("evaluations", "show", id);
+            Assert.True(seen.ExitCode == 0, seen.Err);
+            Assert.Contains(accuracyText, seen.Out);
+            var refused = await viewer.RunAsync("evaluations", "show", id, "--wrong");
+            Assert.Equal(10, refused.ExitCode);
+            Assert.Contains("per-record view is for whoever can change the model", refused.Err);
+            Assert.DoesNotContain("RECORD", refused.Out);
+        }
+
         // what is not there, and what is malformed
         var missing = await cli.RunAsync("evaluations", "show", "ev-nosuchone");
         Assert.Equal(5, missing.ExitCode);
@@ -101,6 +120,25 @@ public sealed class EvaluationsCommandTests(RealServer server) : IDisposable
         Assert.Equal(2, (await cli.RunAsync("evaluations", "show", "../x")).ExitCode);
         Assert.Equal(2, (await cli.RunAsync("evaluations", "list", "no-owner")).ExitCode);
         Assert.Equal(2, (await cli.RunAsync("evaluations", "list", $"admin/{model}@stable")).ExitCode);
+    }
+
+    /// <summary>A new user's token (the user is made with an admin-scoped token of the admin).</summary>
+    private async Task<string> ViewerTokenAsync(string user)
+    {
+        var password = Guid.NewGuid().ToString("N");
+        using var http = new HttpClient(); // no bearer: the password grant
+        using var admin = await http.PostAsJsonAsync($"{server.Url}/api/auth/tokens",
+            new { username = "admin", password = server.AdminPassword, name = "users", scopes = new[] { "read", "admin" } });
+        admin.EnsureSuccessStatusCode();
+        var adminToken = (await admin.Content.ReadFromJsonAsync<JsonObject>())!["token"]!.GetValue<string>();
+        using var create = new HttpRequestMessage(HttpMethod.Post, $"{server.Url}/api/users") { Content = JsonContent.Create(new { username = user, password }) };
+        create.Headers.Authorization = new("Bearer", adminToken);
+        using var created = await http.SendAsync(create);
+        Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        using var token = await http.PostAsJsonAsync($"{server.Url}/api/auth/tokens",
+            new { username = user, password, name = "viewer", scopes = new[] { "read", "run" } });
+        token.EnsureSuccessStatusCode();
+        return (await token.Content.ReadFromJsonAsync<JsonObject>())!["token"]!.GetValue<string>();
     }
 
     private string Copy(string from, string name, string file, string find, string replace)
