@@ -53,6 +53,9 @@ public sealed class FeatherDb : IDisposable
     public ILiteCollection<EvaluationRecord> Evaluations => _db.GetCollection<EvaluationRecord>("evaluations");
     public ILiteCollection<EvaluationPredictionsRecord> EvaluationPredictions => _db.GetCollection<EvaluationPredictionsRecord>("evaluation_predictions");
 
+    /// <summary>A collection of a feature that keeps its own (feedback, usage, monitoring); the feature ensures its indexes.</summary>
+    public ILiteCollection<T> Collection<T>(string name) => _db.GetCollection<T>(name);
+
     /// <summary>Runs <paramref name="work"/> in one LiteDB transaction (all or nothing).</summary>
     public T InTransaction<T>(Func<T> work)
     {

@@ -7,8 +7,10 @@ import { tagList } from './catalogue.js';
 import { mountRun } from './run.js';
 import { stepGraph, stepsSummary } from './graph-view.js';
 import { buildSnippets, iframeSnippet } from './snippets.js';
+import { renderFeedbackTab } from './feedback.js';
+import { renderMonitoringTab } from './monitoring.js';
 
-const TABS = [['run', 'Run'], ['api', 'Use via API'], ['versions', 'Versions'], ['scores', 'Scores'], ['environment', 'Environment'], ['embed', 'Embed']];
+const BASE_TABS = [['run', 'Run'], ['api', 'Use via API'], ['versions', 'Versions'], ['scores', 'Scores'], ['environment', 'Environment'], ['embed', 'Embed']];
 
 export async function runPage(root, [runId], ctx) {
   const run = await get(path('getRun', { runId }), ctx);
@@ -32,6 +34,12 @@ export async function modelPage(root, [owner, name], ctx) {
   setTitle(`${owner}/${name}`);
   const metadata = model.metadata;
   const used = [];
+  // The owner's tabs (Feedback, Monitoring): shown to those the server lets read the model's feedback.
+  let owns = false;
+  if (session.get()) {
+    try { await get(path('listModelFeedback', { owner, model: name }) + '?limit=1', { signal }); owns = true; } catch { owns = false; }
+  }
+  const TABS = owns ? [...BASE_TABS, ['feedback', 'Feedback'], ['monitoring', 'Monitoring']] : BASE_TABS;
 
   const header = h('header.model-header', {},
     h('p.crumbs', {}, h('a', { href: '/' }, 'Models'), ' / ', h('a', { href: `/owners/${enc(owner)}` }, owner)),
@@ -60,6 +68,14 @@ export async function modelPage(root, [owner, name], ctx) {
     }
     if (focus) tabs[id].focus();
     if (id === 'api') renderApi();
+    if (id === 'feedback' && !panels.feedback.dataset.loaded) {
+      panels.feedback.dataset.loaded = '1';
+      renderFeedbackTab(panels.feedback, { owner, name, versions: model.versions, signal });
+    }
+    if (id === 'monitoring' && !panels.monitoring.dataset.loaded) {
+      panels.monitoring.dataset.loaded = '1';
+      renderMonitoringTab(panels.monitoring, { owner, name, signal });
+    }
     if (id === 'scores') renderScores();
     if (!runId || id !== 'run') {
       const url = new URL(location.href);
