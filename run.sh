@@ -86,6 +86,7 @@ cat <<MSG
                  bin/feather run admin/hello --inputs samples/hello/example-inputs.json
                  bin/feather datasets show admin/digits-heldout
                  bin/feather leaderboard image-classification   (once the evaluations ran: $url/leaderboards)
+                 bin/feather leaderboard text-classification
   Ctrl-C stops the server.
 
 MSG

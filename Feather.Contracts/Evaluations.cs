@@ -49,19 +49,28 @@ public sealed record EvaluationView(
     double? Score, long RecordCount, long RecordsDone, DateTime CreatedAt, DateTime? StartedAt, DateTime? FinishedAt,
     double? Seconds, string? Error);
 
-/// <summary>An evaluation with its per-class results (classification tasks) and its log.</summary>
+/// <summary>An evaluation with its per-class results (classification tasks), its log, and what the caller may do with it.</summary>
+/// <param name="Logs">The containers' stderr so far (it grows while the evaluation runs, one section per chunk).</param>
+/// <param name="LabelField">The label field it is scored on: a dataset's first label field in manifest order (null until it started).</param>
+/// <param name="CanChange">True when the caller can change the model: open the per-record view and cancel the evaluation.</param>
 /// <param name="Classes">The class labels, in the order of <paramref name="ConfusionMatrix"/>'s rows (true) and columns (predicted).</param>
 /// <param name="PerClassRecall">Class → recall (null for a class with no record).</param>
 /// <param name="ConfusionMatrix">[true class][predicted class] → count; predictions outside the classes are counted in an extra last column "(other)" when any.</param>
 public sealed record EvaluationDetail(
     EvaluationView Evaluation, string[]? Classes, Dictionary<string, double?>? PerClassRecall, long[][]? ConfusionMatrix,
-    bool OtherPredictions, string Logs);
+    bool OtherPredictions, string Logs, string? LabelField = null, bool CanChange = false);
 
 /// <summary>One scored record: its label, the model's prediction, and whether it was right (classification, exact match) or how far off (regression: absolute error; QA: token F1).</summary>
-public sealed record EvaluationRecordView(long Index, JsonElement Label, JsonElement Prediction, bool Correct, double? Score);
+/// <param name="Index">The record's position in the dataset version's records file (0 is the first record).</param>
+/// <param name="Inputs">The record's input fields as the dataset holds them (a file or image field: its path in the dataset version,
+/// readable with <c>getDatasetFile</c>); a text longer than 2,000 characters is cut and ends with "…". Null when the dataset version is gone.</param>
+public sealed record EvaluationRecordView(long Index, JsonElement Label, JsonElement Prediction, bool Correct, double? Score, JsonElement? Inputs = null);
 
-/// <param name="Total">Scored records stored (at most the server's per-evaluation bound); <paramref name="Truncated"/> when the dataset had more.</param>
-public sealed record EvaluationRecordsPage(string EvaluationId, long Total, bool Truncated, int Offset, EvaluationRecordView[] Records);
+/// <param name="Total">Scored records stored (at most the server's per-evaluation bound) that match the filter; <paramref name="Truncated"/> when the dataset had more.</param>
+/// <param name="InputFields">The dataset version's input fields, in manifest order (their types say which inputs are images).</param>
+/// <param name="LabelField">The label field the evaluation is scored on.</param>
+public sealed record EvaluationRecordsPage(string EvaluationId, long Total, bool Truncated, int Offset, EvaluationRecordView[] Records,
+    DatasetFieldInfo[]? InputFields = null, string? LabelField = null);
 
 /// <param name="Model">OWNER/MODEL.</param>
 /// <param name="Version">A version number or tag (default: the live version).</param>

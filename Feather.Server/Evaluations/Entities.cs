@@ -34,6 +34,8 @@ public sealed class EvaluationRecord
     public double? Seconds { get; set; }
     public string? Error { get; set; }
     public string Logs { get; set; } = "";
+    /// <summary>The label field scored: the dataset version's first label field (set when it starts).</summary>
+    public string? LabelField { get; set; }
 }
 
 /// <summary>The scored records of an evaluation (at most <see cref="EvaluationStore.MaxStoredRecords"/>), keyed by the evaluation's id.</summary>
@@ -66,12 +68,13 @@ public static class EvaluationMapping
             e.RecordsDone, e.CreatedAt, e.StartedAt, e.FinishedAt, e.Seconds, e.Error);
     }
 
-    public static EvaluationDetail ToDetail(this EvaluationRecord e) =>
+    public static EvaluationDetail ToDetail(this EvaluationRecord e, bool canChange) =>
         new(e.ToView(), e.Classes?.ToArray(), e.PerClassRecall is null ? null : new Dictionary<string, double?>(e.PerClassRecall),
-            e.ConfusionMatrix?.ToArray(), e.OtherPredictions, e.Logs);
+            e.ConfusionMatrix?.ToArray(), e.OtherPredictions, e.Logs, e.LabelField, canChange);
 
-    public static EvaluationRecordView ToView(this ScoredRecord r) =>
-        new(r.Index, Parse(r.Label), Parse(r.Prediction), r.Correct, r.Score);
+    public static EvaluationRecordView ToView(this ScoredRecord r, System.Text.Json.Nodes.JsonObject? inputs = null) =>
+        new(r.Index, Parse(r.Label), Parse(r.Prediction), r.Correct, r.Score,
+            inputs is null ? null : System.Text.Json.JsonSerializer.SerializeToElement(inputs));
 
     private static System.Text.Json.JsonElement Parse(string json)
     {

@@ -266,7 +266,7 @@ public sealed partial class EvaluationService
         }
         evaluation.FinishedAt = DateTime.UtcNow;
         evaluation.Seconds = clock.Elapsed.TotalSeconds;
-        evaluation.Logs = Cap(log.ToString());
+        lock (log) evaluation.Logs = Cap(log.ToString());
         _store.Save(evaluation);
         LogFinished(id, evaluation.Status, evaluation.Seconds ?? 0, evaluation.Error ?? "");
     }
@@ -290,8 +290,11 @@ public sealed partial class EvaluationService
         using var manifestDoc = JsonDocument.Parse(dv.ManifestJson);
         var manifest = DatasetManifest.Parse(manifestDoc.RootElement, _ => null).Manifest
                        ?? throw new InvalidOperationException("the stored manifest does not parse");
+        // a dataset with several label fields is scored on the first one (docs/datasets.md); the others stay here too
         var labelField = manifest.Fields.First(f => f.IsLabel);
         var inputFields = manifest.Fields.Where(f => !f.IsLabel).ToArray();
+        evaluation.LabelField = labelField.Name;
+        _store.Save(evaluation);
         var files = dv.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
         var fieldsJson = new JsonArray([.. inputFields.Select(f => (JsonNode)new JsonObject { ["name"] = f.Name, ["type"] = f.Type })]);
 
@@ -313,16 +316,40 @@ public sealed partial class EvaluationService
             chunk = [];
             chunkBytes = 0;
             chunkIndex++;
-            log.Append($"--- chunk {chunkIndex}: records {start}..{start + count - 1} ---\n");
+            string logText;
+            lock (log)
+            {
+                log.Append($"--- chunk {chunkIndex}: records {start}..{start + count - 1} ---\n");
+                logText = log.ToString();
+            }
+            var liveFrom = logText.Length;
+            var live = new LiveLog(log, text =>
+            {
+                evaluation.Logs = Cap(text); // lines as the container writes them, for whoever watches it run
+                _store.Save(evaluation);
+            });
             var execution = new StepExecutionRequest(version.Version!.VersionImage!, version.Version.Environment.Profile, request.ToJsonString(),
                 new Dictionary<string, string>
                 {
                     ["org.feather.evaluation"] = evaluation.Id, ["org.feather.model"] = evaluation.ModelId,
                     ["org.feather.version"] = evaluation.ModelVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 },
-                User: $"evaluation:{evaluation.ModelOwner}");
-            var result = await _executor.ExecuteAsync(execution, ct);
-            log.Append(result.Logs);
+                User: $"evaluation:{evaluation.ModelOwner}", Log: live);
+            StepExecutionResult result;
+            try
+            {
+                result = await _executor.ExecuteAsync(execution, ct);
+            }
+            finally
+            {
+                live.Stop();
+            }
+            lock (log)
+            {
+                // the chunk's whole stderr replaces the lines seen live
+                log.Length = liveFrom;
+                log.Append(result.Logs);
+            }
             if (result.Outcome == StepOutcome.Cancelled) throw new OperationCanceledException(ct);
             if (result.Outcome != StepOutcome.Succeeded)
                 return $"records {start}..{start + count - 1}: {result.Message}";
@@ -339,6 +366,7 @@ public sealed partial class EvaluationService
                 k++;
             }
             evaluation.RecordsDone = predictions.Count;
+            lock (log) evaluation.Logs = Cap(log.ToString()); // the log so far, readable while it runs
             _store.Save(evaluation);
             return null;
         }
@@ -392,6 +420,46 @@ public sealed partial class EvaluationService
         return null;
     }
 
+    /// <summary>Longest text of an input field the per-record view shows; longer ones are cut and end with "…".</summary>
+    public const int MaxInputChars = 2000;
+
+    /// <summary>
+    /// The input fields of the records at <paramref name="indices"/> of the evaluation's dataset version (for the per-record view):
+    /// the records file is streamed from the blob store up to the last index asked for. Labels are not in them.
+    /// Null when the dataset version is gone.
+    /// </summary>
+    public async Task<(Dictionary<long, JsonObject> Inputs, DatasetField[] Fields)?> InputsAsync(EvaluationRecord evaluation, IReadOnlyCollection<long> indices,
+        CancellationToken ct)
+    {
+        var dv = _datasets.FindVersion(evaluation.DatasetId, evaluation.DatasetVersion);
+        if (dv is null) return null;
+        using var manifestDoc = JsonDocument.Parse(dv.ManifestJson);
+        var manifest = DatasetManifest.Parse(manifestDoc.RootElement, _ => null).Manifest
+                       ?? throw new InvalidOperationException("the stored manifest does not parse");
+        var fields = manifest.Fields.Where(f => !f.IsLabel).ToArray();
+        var found = new Dictionary<long, JsonObject>();
+        if (indices.Count == 0) return (found, fields);
+        var wanted = indices.ToHashSet();
+        var last = wanted.Max();
+        var files = dv.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+        if (!files.TryGetValue(dv.Records, out var recordsFile)) return null;
+        await using var stream = await _blobs.OpenReadAsync(recordsFile.Sha256, ct);
+        long index = 0;
+        await foreach (var record in DatasetRecords.ReadAsync(stream, manifest, _ => null, ct))
+        {
+            if (wanted.Contains(index))
+            {
+                var inputs = record.Inputs(manifest);
+                foreach (var (name, value) in inputs.ToList())
+                    if (value is JsonValue v && v.TryGetValue<string>(out var text) && text.Length > MaxInputChars)
+                        inputs[name] = text[..MaxInputChars] + "…";
+                found[index] = inputs;
+            }
+            if (++index > last) break;
+        }
+        return (found, fields);
+    }
+
     /// <summary>The version with a ready image: a removed image is rebuilt, a pending or building one waited for.</summary>
     private async Task<(VersionRecord? Version, string? Error)> ReadyVersionAsync(EvaluationRecord evaluation, CancellationToken ct)
     {
@@ -436,6 +504,35 @@ public sealed partial class EvaluationService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Evaluation {Id} {Status} in {Seconds:F1} s {Error}")]
     private partial void LogFinished(string id, string status, double seconds, string error);
+}
+
+/// <summary>
+/// A chunk's stderr lines as the executor reports them, appended to the evaluation's log and saved at most once a second
+/// (the first line at once), so the log can be read while the evaluation runs. Nothing is saved after <see cref="Stop"/>.
+/// </summary>
+internal sealed class LiveLog(StringBuilder log, Action<string> save) : IProgress<string>
+{
+    private static readonly TimeSpan Every = TimeSpan.FromSeconds(1);
+    private DateTime _saved = DateTime.MinValue;
+    private bool _stopped;
+
+    public void Report(string line)
+    {
+        // saved under the lock, so a save can never land after Stop() and overwrite the chunk's final log
+        lock (log)
+        {
+            if (_stopped) return;
+            log.Append(line).Append('\n');
+            if (DateTime.UtcNow - _saved < Every) return;
+            _saved = DateTime.UtcNow;
+            save(log.ToString());
+        }
+    }
+
+    public void Stop()
+    {
+        lock (log) _stopped = true;
+    }
 }
 
 /// <summary>Takes queued evaluations, up to <see cref="EvaluationOptions.MaxConcurrent"/> at once.</summary>

@@ -57,7 +57,8 @@ public static class EvaluationsApi
     private static Results<Ok<EvaluationDetail>, ProblemHttpResult> Get(string id, HttpContext http, EvaluationStore store)
     {
         var evaluation = store.Find(id);
-        return evaluation is null || !store.CanSee(evaluation, Caller.From(http.User)) ? NotFound(id) : TypedResults.Ok(evaluation.ToDetail());
+        var caller = Caller.From(http.User);
+        return evaluation is null || !store.CanSee(evaluation, caller) ? NotFound(id) : TypedResults.Ok(evaluation.ToDetail(store.CanSeeRecords(evaluation, caller)));
     }
 
     [EndpointName("cancelEvaluation"), EndpointSummary("Cancel a queued or running evaluation")]
@@ -70,10 +71,13 @@ public static class EvaluationsApi
             _ => NotFound(id),
         };
 
-    /// <summary>Labels and predictions of each record; only for whoever can change the model (its owner, team, admins).</summary>
-    [EndpointName("getEvaluationRecords"), EndpointSummary("Get an evaluation's scored records (which ones the model got wrong)")]
-    private static Results<Ok<EvaluationRecordsPage>, ProblemHttpResult> Records(
-        string id, bool? wrong, int? offset, int? limit, HttpContext http, EvaluationStore store)
+    /// <summary>
+    /// Labels, predictions and input fields of each record; only for whoever can change the model (its owner, team, admins).
+    /// The inputs are read from the dataset version's records file for the page asked for.
+    /// </summary>
+    [EndpointName("getEvaluationRecords"), EndpointSummary("Get an evaluation's scored records with their inputs (which ones the model got wrong)")]
+    private static async Task<Results<Ok<EvaluationRecordsPage>, ProblemHttpResult>> Records(
+        string id, bool? wrong, int? offset, int? limit, HttpContext http, EvaluationStore store, EvaluationService service)
     {
         var caller = Caller.From(http.User);
         var evaluation = store.Find(id);
@@ -84,8 +88,11 @@ public static class EvaluationsApi
         var stored = store.Records(id);
         if (stored is null) return TypedResults.Ok(new EvaluationRecordsPage(id, 0, false, 0, []));
         var selected = stored.Records.Where(r => wrong != true || !r.Correct).ToList();
-        var page = selected.Skip(offset ?? 0).Take(limit ?? 1000).Select(r => r.ToView()).ToArray();
-        return TypedResults.Ok(new EvaluationRecordsPage(id, selected.Count, stored.Truncated, offset ?? 0, page));
+        var chosen = selected.Skip(offset ?? 0).Take(limit ?? 1000).ToList();
+        var inputs = await service.InputsAsync(evaluation, chosen.Select(r => r.Index).ToList(), http.RequestAborted);
+        var page = chosen.Select(r => r.ToView(inputs?.Inputs.GetValueOrDefault(r.Index))).ToArray();
+        var fields = inputs?.Fields.Select(f => new DatasetFieldInfo(f.Name, f.Type, f.Role, f.Description, f.Classes)).ToArray();
+        return TypedResults.Ok(new EvaluationRecordsPage(id, selected.Count, stored.Truncated, offset ?? 0, page, fields, evaluation.LabelField));
     }
 
     [EndpointName("listModelEvaluations"), EndpointSummary("List a model's evaluations you can see, newest first")]

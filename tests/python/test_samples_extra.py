@@ -141,6 +141,51 @@ def test_centroid_classifier_evaluates_below_the_logistic_regression_on_digits_h
     assert scores["digits-centroid"]["macro_f1"] < scores["image-classifier"]["macro_f1"]
 
 
+# ---- text-topics (text-classification) --------------------------------------------------------
+
+def test_text_topics_labels_each_line_of_the_example():
+    out, err, rc = run_sample("text-topics")
+    assert rc == 0, err
+    lines = outputs_of(out, 0)["output"]["value"]["texts"]
+    assert [line.split(":")[0] for line in lines] == ["sport", "weather", "food"]
+    assert "labelled 3 line(s)" in err or "labelled 3 line(s)" in json.dumps(out)
+
+
+def test_the_topics_data_is_what_make_dataset_writes_and_the_splits_do_not_overlap():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_topics", SAMPLES / "datasets" / "topics-heldout" / "make_dataset.py")
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    read = lambda p: [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    train, heldout = read(SAMPLES / "text-topics" / "train.jsonl"), read(SAMPLES / "datasets" / "topics-heldout" / "records.jsonl")
+    assert train == make.split(seed=2024, per_topic=180, avoid=set())
+    assert heldout == make.split(seed=7, per_topic=60, avoid={r["text"] for r in train})
+    assert len(train) == 720 and len(heldout) == 240
+    assert not {r["text"] for r in train} & {r["text"] for r in heldout}
+    manifest = json.loads((SAMPLES / "datasets" / "topics-heldout" / "dataset.json").read_text())
+    assert sorted({r["topic"] for r in heldout}) == manifest["fields"][1]["classes"]
+
+
+def test_text_topics_evaluates_on_topics_heldout_as_scikit_learns_naive_bayes():
+    from sklearn import metrics
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.naive_bayes import MultinomialNB
+    proc = feather("evaluate", str(SAMPLES / "text-topics"), "--dataset", str(SAMPLES / "datasets" / "topics-heldout"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["records"] == 240 and result["primary_metric"] == "accuracy"
+    read = lambda p: [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    train, heldout = read(SAMPLES / "text-topics" / "train.jsonl"), read(SAMPLES / "datasets" / "topics-heldout" / "records.jsonl")
+    vec = CountVectorizer(token_pattern=r"[a-z]+")
+    nb = MultinomialNB(alpha=1.0).fit(vec.fit_transform([r["text"] for r in train]), [r["topic"] for r in train])
+    expected = list(nb.predict(vec.transform([r["text"] for r in heldout])))
+    assert [p["prediction"] for p in result["predictions"]] == expected
+    y = [r["topic"] for r in heldout]
+    assert abs(result["metrics"]["accuracy"] - metrics.accuracy_score(y, expected)) < 1e-12
+    assert abs(result["metrics"]["macro_f1"] - metrics.f1_score(y, expected, average="macro")) < 1e-12
+    assert 0.8 < result["metrics"]["accuracy"] < 1.0   # good, not perfect
+
+
 # ---- text-tools ------------------------------------------------------------------------------
 
 def _file(output: dict) -> tuple[str, str, str]:

@@ -58,6 +58,7 @@ const routes = [
   [/^\/datasets\/([^/]+)\/([^/]+)$/, () => import('./datasets.js').then((m) => m.datasetPage)],
   [/^\/leaderboards$/, () => import('./leaderboards.js').then((m) => m.leaderboardList)],
   [/^\/leaderboards\/([^/]+)$/, () => import('./leaderboards.js').then((m) => m.leaderboardPage)],
+  [/^\/evaluations\/([^/]+)$/, () => import('./evaluations.js').then((m) => m.evaluationPage)],
   [/^\/runs\/([^/]+)$/, () => import('./model.js').then((m) => m.runPage)],
   [/^\/embed\/([^/]+)\/([^/]+)$/, () => import('./model.js').then((m) => m.embedPage)],
   [/^\/login$/, () => Promise.resolve(loginPage)],

@@ -142,11 +142,17 @@ function loadChart() {
   return chartLoad;
 }
 
-/** The model page's "Scores" tab: each evaluated version's metrics and rank on each board the visitor can see. */
+/**
+ * The model page's "Scores" tab: each evaluated version's metrics and rank on each board the visitor can see, then
+ * the model's evaluations (evaluations.js), each opening its page (progress, log, cancel, the per-record view).
+ */
 export async function scoresPanel(panel, owner, name, signal) {
-  const scores = await get(path('getModelScores', { owner, model: name }), { signal });
+  const [scores, evaluations] = await Promise.all([
+    get(path('getModelScores', { owner, model: name }), { signal }),
+    import('./evaluations.js').then((m) => m.evaluationsSection(owner, name, signal)),
+  ]);
   if (!scores.length) {
-    clear(panel, h('h2', {}, 'Scores'), h('p.empty', {}, 'This model has no scores on a dataset you can see yet.'));
+    clear(panel, h('h2', {}, 'Scores'), h('p.empty', {}, 'This model has no scores on a dataset you can see yet.'), evaluations);
     return;
   }
   const metricNames = [...new Set(scores.flatMap((s) => Object.keys(s.metrics)))];
@@ -154,11 +160,13 @@ export async function scoresPanel(panel, owner, name, signal) {
     h('p.hint', {}, 'A live version is ranked among the live versions of the board; any other version among every version.'),
     h('div.table-scroll', {}, h('table', { id: 'scores' },
       h('caption.offscreen', {}, 'Scores'),
-      h('thead', {}, h('tr', {}, ['Board', 'Version', 'Rank', ...metricNames.map(metricName), 'Evaluated'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ['Board', 'Version', 'Rank', ...metricNames.map(metricName), 'Evaluated', 'Evaluation'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, scores.map((s) => h('tr', {},
         h('td', {}, h('a', { href: boardHref(s) + (s.live ? '' : '&versions=all') }, `${s.task} on ${s.datasetOwner}/${s.dataset}@${s.datasetVersion}`)),
         h('td', {}, String(s.version), s.live ? h('span.badge.status-succeeded', {}, 'live') : null),
         h('td.rank', {}, `${s.rank} of ${s.of}`),
         metricNames.map((m) => h('td.num', {}, fmt(s.metrics[m]))),
-        h('td', {}, formatDate(s.evaluatedAt))))))));
+        h('td', {}, formatDate(s.evaluatedAt)),
+        h('td', {}, h('a', { href: `/evaluations/${enc(s.evaluationId)}`, 'aria-label': `Open the evaluation of version ${s.version} on ${s.dataset}` }, 'Open'))))))),
+    evaluations);
 }
