@@ -45,6 +45,22 @@ public sealed partial class SwarmClient(DockerEngine docker, IOptions<SwarmOptio
         return (info.Swarm?.LocalNodeState ?? "", info.Swarm?.ControlAvailable ?? false);
     });
 
+    private bool? _jobsWork;
+
+    /// <summary>
+    /// Whether steps run as replicated jobs: per <see cref="SwarmOptions.ServiceMode"/>, and for <c>auto</c> when the manager's
+    /// engine is 23.0 or newer (20.10 does not stop a removed job's running task).
+    /// </summary>
+    public async Task<bool> UseJobsAsync(CancellationToken ct)
+    {
+        var mode = options.Value.ServiceMode;
+        if (mode != "auto") return mode == "replicated-job";
+        if (_jobsWork is { } known) return known;
+        var version = await Call(async () => (await Client.System.GetSystemInfoAsync(ct)).ServerVersion ?? "");
+        var major = int.TryParse(version.Split('.')[0], out var m) ? m : 0;
+        return (_jobsWork = major >= 23).Value;
+    }
+
     /// <summary>Ready, active nodes: their labels and the generic resources they offer.</summary>
     public Task<IReadOnlyList<(string Id, IReadOnlyDictionary<string, string> Labels, IReadOnlyList<string> Resources)>> ReadyNodesAsync(CancellationToken ct) =>
         Call(async () => (IReadOnlyList<(string, IReadOnlyDictionary<string, string>, IReadOnlyList<string>)>)(await Client.Swarm.ListNodesAsync(ct))

@@ -34,6 +34,14 @@ public sealed class SwarmOptions
     /// </summary>
     public string? GpuResource { get; set; }
 
+    /// <summary>
+    /// How a step's service is made: <c>replicated-job</c> (a job of one completion, never restarted), <c>replicated</c>
+    /// (one replica with restart condition none: the same one-off task), or <c>auto</c> (the default): replicated-job when
+    /// the manager's engine is 23.0 or newer, else replicated, because Docker 20.10 (Debian 12's docker.io) leaves a job's
+    /// running task and its container behind when the job is removed, so cancel and timeout would not stop the step.
+    /// </summary>
+    public string ServiceMode { get; set; } = "auto";
+
     /// <summary>How long a step may wait to be placed and started (image pull included) before it fails.</summary>
     public int StartTimeoutSeconds { get; set; } = 300;
 
@@ -67,6 +75,8 @@ public sealed class SwarmOptionsValidator(IOptions<RunnerOptions> runner) : IVal
             errors.Add($"{p}:GpuNodeLabel must be a node label name (letters, digits, '.', '-', '_') (got '{o.GpuNodeLabel}').");
         if (!string.IsNullOrEmpty(o.GpuResource) && !o.GpuResource.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_'))
             errors.Add($"{p}:GpuResource must be a generic resource kind such as NVIDIA-GPU (got '{o.GpuResource}').");
+        if (o.ServiceMode is not ("auto" or "replicated-job" or "replicated"))
+            errors.Add($"{p}:ServiceMode must be auto, replicated-job or replicated (got '{o.ServiceMode}').");
         if (o.StartTimeoutSeconds < 1)
             errors.Add($"{p}:StartTimeoutSeconds must be at least 1 (got {o.StartTimeoutSeconds}).");
         if (o.PollMilliseconds is < 10 or > 10_000)

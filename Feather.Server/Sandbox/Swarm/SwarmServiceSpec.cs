@@ -9,6 +9,7 @@ namespace Feather.Server.Sandbox.Swarm;
 /// <param name="NetworkId">The step's own internal overlay network (no gateway, no other member).</param>
 /// <param name="Secrets">The request's chunks, in order: (secret id, secret name).</param>
 /// <param name="LogBytes">What the node's log driver keeps of the step's output (json-file max-size).</param>
+/// <param name="AsJob">A replicated job of one completion; false: one replica with restart condition none (see <see cref="SwarmOptions.ServiceMode"/>).</param>
 public sealed record SwarmStepSpec(
     string Name,
     string Image,
@@ -20,7 +21,8 @@ public sealed record SwarmStepSpec(
     string NetworkId,
     IReadOnlyList<(string Id, string Name)> Secrets,
     long LogBytes,
-    SwarmOptions Options);
+    SwarmOptions Options,
+    bool AsJob = true);
 
 /// <summary>
 /// The one place where a step becomes a swarm service: a replicated job of one task, never restarted, with the
@@ -107,7 +109,9 @@ public static class SwarmServiceSpec
             {
                 Name = spec.Name,
                 Labels = labels,
-                Mode = new ServiceMode { ReplicatedJob = new ReplicatedJob { MaxConcurrent = 1, TotalCompletions = 1 } },
+                Mode = spec.AsJob
+                    ? new ServiceMode { ReplicatedJob = new ReplicatedJob { MaxConcurrent = 1, TotalCompletions = 1 } }
+                    : new ServiceMode { Replicated = new ReplicatedService { Replicas = 1 } },
                 TaskTemplate = new TaskSpec
                 {
                     ContainerSpec = new ContainerSpec

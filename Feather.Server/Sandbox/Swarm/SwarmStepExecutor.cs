@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Feather.Server.Sandbox.Swarm;
 
 /// <summary>
-/// Runs each step as a one-off Swarm job placed by the swarm's scheduler (Runner:Mode = swarm). Per step: its image
+/// Runs each step as a one-off Swarm job (a replicated job, or one replica that is never restarted: <see cref="SwarmOptions.ServiceMode"/>) placed by the swarm's scheduler (Runner:Mode = swarm). Per step: its image
 /// is pushed to the registry once and named by digest; the request goes in as secrets (the swarm hands them to the
 /// chosen node over its TLS, into a tmpfs) that a wrapper feeds to the runtime's stdin; the job runs in the sandbox of
 /// <see cref="SwarmServiceSpec"/> on its own internal overlay network (no gateway, no other member); stdout and stderr
@@ -135,7 +135,7 @@ public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable
                     secrets.Add((id, secretName));
                 }
                 var spec = new SwarmStepSpec(name, image.Reference, image.Command, request.Profile, limits, _options.InstanceId,
-                    request.Labels, created.NetworkId, secrets, LogBytes, _swarmOptions);
+                    request.Labels, created.NetworkId, secrets, LogBytes, _swarmOptions, await _swarm.UseJobsAsync(limit.Token));
                 created.ServiceId = await _swarm.CreateServiceAsync(SwarmServiceSpec.Create(spec), limit.Token);
             }
             ct.ThrowIfCancellationRequested();
