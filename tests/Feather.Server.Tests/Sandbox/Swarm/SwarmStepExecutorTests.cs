@@ -204,7 +204,7 @@ public sealed class SwarmStepExecutorTests(SwarmRunnerFixture fx) : IAsyncLifeti
         async Task Leftover(string owner, string name)
         {
             var labels = $"org.feather.managed=true";
-            var created = await SwarmLab.Docker("service", "create", "--detach", "--name", name, "--mode", "replicated-job", "--restart-condition", "none",
+            var created = await SwarmLab.Docker("service", "create", "--detach", "--name", name, "--replicas", "1", "--restart-condition", "none",
                 "--label", labels, "--label", $"org.feather.owner={owner}", "--label", $"org.feather.swarm-step={name}",
                 "--container-label", $"org.feather.owner={owner}", "feather-base:bookworm", "sleep", "60");
             Assert.True(created.ExitCode == 0, created.Stderr);
