@@ -141,9 +141,6 @@ public sealed class SwarmLab : IAsyncDisposable
             if (left.Length == 0 || DateTime.UtcNow > deadline) return left;
             await Task.Delay(250);
         }
-        // a container the swarm did not remove with its service (a replicated job on Docker 20.10)
-        foreach (var id in (await Docker("ps", "-aq", "--filter", filter)).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            await Docker("rm", "-f", id.Trim());
     }
 
     /// <summary>Removes what an owner left (after a failed test), so the swarm can be left clean.</summary>
