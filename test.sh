@@ -6,7 +6,7 @@
 source "$(dirname "$0")/scripts/setup.sh"
 cd "$FEATHER_ROOT"
 
-ensure_apt curl ca-certificates python3-pytest python3-jsonschema chromium docker-compose
+ensure_apt curl ca-certificates python3-pytest python3-jsonschema chromium docker-compose docker-registry apache2-utils
 ensure_host_python
 ensure_node_tools
 ensure_docker
