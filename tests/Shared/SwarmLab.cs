@@ -170,10 +170,10 @@ public sealed class SwarmLab : IAsyncDisposable
             if (Registry.Length > 0)
             {
                 // the images the engine pulled from the lab registry (by digest); the builds' own tags are the tests' to remove
-                var pulled = await Docker("images", "--digests", "--format", "{{.Repository}}@{{.Digest}}", "--filter", $"reference={Registry}/*");
+                var pulled = await Docker("images", "--digests", "--format", "{{.Repository}}@{{.Digest}}", "--filter", $"reference={Registry}/*/*");
                 foreach (var reference in pulled.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     if (!reference.EndsWith("@<none>", StringComparison.Ordinal)) await Docker("rmi", reference);
-                var tagged = await Docker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", $"reference={Registry}/*");
+                var tagged = await Docker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", $"reference={Registry}/*/*");
                 foreach (var reference in tagged.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                     if (!reference.EndsWith(":<none>", StringComparison.Ordinal)) await Docker("rmi", reference);
             }

@@ -1,4 +1,4 @@
-#nullable disable
+#nullable disable warnings
 using Feather.Server.Sandbox;
 using Feather.Server.Sandbox.Swarm;
 using Microsoft.Extensions.Options;
