@@ -33,8 +33,8 @@ public sealed class SwarmEndToEndTests(SwarmServer server) : IAsyncLifetime
         Assert.True(run.ExitCode == 0, run + server.Server.ServerLog);
         var greeting = JsonDocument.Parse(run.Stdout).RootElement.GetProperty("steps")[0].GetProperty("outputs")[0];
         Assert.Equal("Hello, Ada!", greeting.GetProperty("value").GetProperty("texts")[0].GetString());
-        // the step ran from the registry, by digest
-        Assert.Contains($"from {server.Lab.Registry}/feather/feather-version@sha256:", server.Server.ServerLog);
+        // the step ran from the registry, by digest (the server's JSON log line of the started step)
+        Assert.Contains($"\"Image\":\"{server.Lab.Registry}/feather/feather-version@sha256:", server.Server.ServerLog);
     }
 
     [Fact]

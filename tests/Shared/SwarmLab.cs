@@ -8,7 +8,9 @@ namespace Feather.Tests.Swarm;
 /// A one-node swarm and a lab registry for the swarm runner's tests, on the machine's shared Docker engine. If the
 /// engine is in no swarm, <c>docker swarm init --advertise-addr 127.0.0.1</c> makes it a one-node swarm and
 /// <see cref="DisposeAsync"/> leaves it again (<c>docker swarm leave --force</c>, and removes docker_gwbridge when the
-/// init made it); an engine already in a swarm (as a manager) is used as it is and left in it. The registry is
+/// init made it; also when the test process is stopped by a signal); an engine already in a swarm (as a manager) is
+/// used as it is and left in it, except a swarm a killed lab made (its node carries <see cref="LabLabel"/>), which is
+/// left as that lab would have. The registry is
 /// Debian's docker-registry run as a child process on a free loopback port with htpasswd credentials and its storage
 /// in a temporary directory; the end stops it, deletes its storage and removes the images the engine pulled from it.
 /// Plain containers of other users of the engine are not touched. One lab at a time on a machine (a file lock).
@@ -24,6 +26,11 @@ public sealed class SwarmLab : IAsyncDisposable
     private Process? _registry;
     private string? _dir;
     private bool _gwbridgeBefore;
+    private EventHandler? _onExit;
+    private int _left;
+
+    /// <summary>On the node of a swarm a lab made: whether docker_gwbridge existed before it (gwbridge, no-gwbridge).</summary>
+    public const string LabLabel = "org.feather.swarm-lab";
 
     public static async Task<SwarmLab> StartAsync()
     {
@@ -56,16 +63,47 @@ public sealed class SwarmLab : IAsyncDisposable
             }
         }
         var state = (await Docker("info", "--format", "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}")).Stdout.Trim();
-        if (state.StartsWith("inactive", StringComparison.Ordinal))
+        if (state == "active true")
+        {
+            // A swarm a lab made and could not leave (its test process was killed): this lab holds the lock, so no
+            // lab is using it; it is taken over, and left at the end, as the engine was before that lab.
+            var mark = (await Docker("node", "inspect", "self", "--format", $"{{{{index .Spec.Labels \"{LabLabel}\"}}}}")).Stdout.Trim();
+            if (mark is "gwbridge" or "no-gwbridge")
+            {
+                JoinedByUs = true;
+                _gwbridgeBefore = mark == "gwbridge";
+            }
+        }
+        else if (state.StartsWith("inactive", StringComparison.Ordinal))
         {
             _gwbridgeBefore = (await Docker("network", "inspect", "docker_gwbridge")).ExitCode == 0;
             var init = await Docker("swarm", "init", "--advertise-addr", "127.0.0.1");
             if (init.ExitCode != 0) throw new InvalidOperationException("docker swarm init failed: " + init);
             JoinedByUs = true;
+            // the swarm is marked as the lab's, so that a later lab leaves it should this process die before it does
+            var node = (await Docker("info", "--format", "{{.Swarm.NodeID}}")).Stdout.Trim();
+            var marked = await Docker("node", "update", "--label-add", $"{LabLabel}={(_gwbridgeBefore ? "gwbridge" : "no-gwbridge")}", node);
+            if (marked.ExitCode != 0) throw new InvalidOperationException("docker node update failed: " + marked);
         }
-        else if (state != "active true")
+        else
         {
             throw new InvalidOperationException($"the engine's swarm state is '{state}': the swarm tests need an engine in no swarm or a manager of one");
+        }
+        if (JoinedByUs)
+        {
+            // a test host stopped by a signal (a run's time limit) still leaves the swarm
+            _onExit = (_, _) =>
+            {
+                try
+                {
+                    if (_registry is { HasExited: false }) _registry.Kill();
+                }
+                catch (InvalidOperationException)
+                {
+                }
+                LeaveSwarm().GetAwaiter().GetResult();
+            };
+            AppDomain.CurrentDomain.ProcessExit += _onExit;
         }
 
         _dir = Directory.CreateTempSubdirectory("feather-swarm-registry-").FullName;
@@ -186,19 +224,29 @@ public sealed class SwarmLab : IAsyncDisposable
             if (_dir is not null) Directory.Delete(_dir, recursive: true);
             if (JoinedByUs)
             {
-                await Docker("swarm", "leave", "--force");
-                if (!_gwbridgeBefore)
-                    for (var i = 0; i < 20 && (await Docker("network", "inspect", "docker_gwbridge")).ExitCode == 0; i++)
-                    {
-                        if ((await Docker("network", "rm", "docker_gwbridge")).ExitCode == 0) break;
-                        await Task.Delay(500);
-                    }
+                await LeaveSwarm();
+                var state = (await Docker("info", "--format", "{{.Swarm.LocalNodeState}}")).Stdout.Trim();
+                if (state != "inactive") throw new InvalidOperationException($"the engine did not leave the swarm the lab made (state '{state}')");
             }
         }
         finally
         {
+            if (_onExit is not null) AppDomain.CurrentDomain.ProcessExit -= _onExit;
             _lock?.Dispose();
         }
+    }
+
+    /// <summary>Leaves the swarm this lab made (once), and removes docker_gwbridge when the swarm made it.</summary>
+    private async Task LeaveSwarm()
+    {
+        if (Interlocked.Exchange(ref _left, 1) == 1) return;
+        await Docker("swarm", "leave", "--force");
+        if (!_gwbridgeBefore)
+            for (var i = 0; i < 20 && (await Docker("network", "inspect", "docker_gwbridge")).ExitCode == 0; i++)
+            {
+                if ((await Docker("network", "rm", "docker_gwbridge")).ExitCode == 0) break;
+                await Task.Delay(500);
+            }
     }
 
     public static Task<(int ExitCode, string Stdout, string Stderr)> Docker(params string[] args) => Run("docker", args);

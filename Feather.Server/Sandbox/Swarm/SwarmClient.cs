@@ -161,9 +161,12 @@ public sealed partial class SwarmClient(DockerEngine docker, IOptions<SwarmOptio
             t.Status?.ContainerStatus?.ContainerID is { Length: > 0 } c ? c : null, t.NodeID,
             t.Status?.ContainerStatus is { } cs && t.Status.State is TaskState.Complete or TaskState.Failed ? cs.ExitCode : null)).ToList());
 
-    /// <summary>The service's stdout and stderr (multiplexed), from the start; with <paramref name="follow"/>, then as they come.</summary>
-    public Task<MultiplexedStream> LogsAsync(string serviceId, bool follow, CancellationToken ct) => Call(() =>
-        Client.Swarm.GetServiceLogsAsync(serviceId, false, new ServiceLogsParameters { ShowStdout = true, ShowStderr = true, Follow = follow }, ct));
+    /// <summary>
+    /// The service's stdout and (with <paramref name="stderr"/>) stderr, multiplexed, from the start; with
+    /// <paramref name="follow"/>, then as they come. The node filters the streams, so a stream not asked for is not shipped.
+    /// </summary>
+    public Task<MultiplexedStream> LogsAsync(string serviceId, bool follow, CancellationToken ct, bool stderr = true) => Call(() =>
+        Client.Swarm.GetServiceLogsAsync(serviceId, false, new ServiceLogsParameters { ShowStdout = true, ShowStderr = stderr, Follow = follow }, ct));
 
     /// <summary>True when the container ran on this engine's node and was killed for its memory; null when this node does not have it.</summary>
     public async Task<bool?> WasOomKilledAsync(string containerId, CancellationToken ct)

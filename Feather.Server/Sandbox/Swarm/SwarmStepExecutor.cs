@@ -170,7 +170,7 @@ public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable
                 await stopFollow.CancelAsync();
                 await Quietly(follow);
                 lines?.Flush();
-                var logs = followStderr.ToText();
+                var logs = followStderr.ToText(atLeast: true);
                 if (capHit.IsCancellationRequested)
                     return new StepExecutionResult(StepOutcome.Crashed, null, logs,
                         $"killed: output exceeded the cap of {DockerStepExecutor.FormatBytes(_options.MaxOutputBytes)}", clock.Elapsed, name);
@@ -180,21 +180,22 @@ public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable
             }
             var elapsed = clock.Elapsed;
 
-            // The whole output as the node kept it (the follow may lag behind the end).
+            // The whole output as the node kept it (the follow may lag behind the end). A log the follow saw go past its
+            // cap is not read again (the follow kept its start; the node's files may have rotated): stdout alone.
+            var logCapped = followStderr.Dropped > 0;
             var stdout = new CappedBuffer(_options.MaxOutputBytes);
             var stderr = new CappedBuffer(_options.MaxLogBytes);
             using (var read = new CancellationTokenSource(CreateTimeout))
             {
-                using var all = await _swarm.LogsAsync(created.ServiceId, follow: false, read.Token);
-                if (await ReadAsync(all, stdout, stderr, null, read.Token))
-                    return new StepExecutionResult(StepOutcome.Crashed, null, stderr.ToText(),
+                using var all = await _swarm.LogsAsync(created.ServiceId, follow: false, read.Token, stderr: !logCapped);
+                if (await ReadAsync(all, stdout, stderr, null, read.Token) == ReadEnd.OutputCapped)
+                    return new StepExecutionResult(StepOutcome.Crashed, null, logCapped ? followStderr.ToText(atLeast: true) : stderr.ToText(),
                         $"killed: output exceeded the cap of {DockerStepExecutor.FormatBytes(_options.MaxOutputBytes)}", elapsed, name);
             }
             await stopFollow.CancelAsync();
             await Quietly(follow);
             lines?.Flush();
-            // a log beyond its cap: the follow saw it from its start, the node's files may have rotated
-            var logText = followStderr.Dropped > 0 ? followStderr.ToText() : stderr.ToText();
+            var logText = logCapped ? followStderr.ToText(atLeast: true) : stderr.ToText();
             if (task!.ExitCode is not { } exitCode)
                 return new StepExecutionResult(StepOutcome.Crashed, null, logText, $"the step ended without an exit code: {Describe(task)}", elapsed, name);
             var oomKilled = false;
@@ -208,7 +209,7 @@ public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            return new StepExecutionResult(StepOutcome.Cancelled, null, followStderr.ToText(), "cancelled", clock.Elapsed, name);
+            return new StepExecutionResult(StepOutcome.Cancelled, null, followStderr.ToText(atLeast: true), "cancelled", clock.Elapsed, name);
         }
         catch (ArgumentException e) when (e.Message.StartsWith("the step's request", StringComparison.Ordinal))
         {
@@ -217,7 +218,7 @@ public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable
         catch (ContainerEngineException e)
         {
             LogSwarmError(e, name);
-            return new StepExecutionResult(StepOutcome.Crashed, null, followStderr.ToText(),
+            return new StepExecutionResult(StepOutcome.Crashed, null, followStderr.ToText(atLeast: true),
                 $"the swarm refused the step: {FirstLine(e.Detail.Length > 0 ? e.Detail : e.Message)}", clock.Elapsed, name);
         }
         finally
@@ -254,15 +255,27 @@ public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable
         }
     }
 
-    /// <summary>Follows the service's output: live stderr lines, and the output cap (cancels <paramref name="capHit"/>). True when the cap was hit.</summary>
+    /// <summary>
+    /// Follows the service's output: live stderr lines, and the output cap (cancels <paramref name="capHit"/>). True when
+    /// the cap was hit. Once stderr is past the log cap the rest of it would only be counted and dropped, yet every byte
+    /// of it would cross the node's engine, the manager and the API: the follow starts again on stdout alone (from its
+    /// start, with a fresh count), which keeps a log flood from slowing the step (and the machine) down.
+    /// </summary>
     private async Task<bool> FollowAsync(string serviceId, CappedBuffer stdout, CappedBuffer stderr, LineSplitter? lines,
         CancellationTokenSource capHit, CancellationToken ct)
     {
         await Task.Yield();
         try
         {
-            using var stream = await _swarm.LogsAsync(serviceId, follow: true, ct);
-            if (await ReadAsync(stream, stdout, stderr, lines, ct))
+            ReadEnd end;
+            using (var stream = await _swarm.LogsAsync(serviceId, follow: true, ct))
+                end = await ReadAsync(stream, stdout, stderr, lines, ct, stopAtLogCap: true);
+            if (end == ReadEnd.LogCapped)
+            {
+                using var stdoutOnly = await _swarm.LogsAsync(serviceId, follow: true, ct, stderr: false);
+                end = await ReadAsync(stdoutOnly, new CappedBuffer(_options.MaxOutputBytes), stderr, null, ct);
+            }
+            if (end == ReadEnd.OutputCapped)
             {
                 await capHit.CancelAsync();
                 return true;
@@ -274,22 +287,28 @@ public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable
         return false;
     }
 
-    /// <summary>Reads a multiplexed log stream to its end. True when stdout went past its cap.</summary>
-    private static async Task<bool> ReadAsync(MultiplexedStream stream, CappedBuffer stdout, CappedBuffer stderr, LineSplitter? lines, CancellationToken ct)
+    private enum ReadEnd { End, OutputCapped, LogCapped }
+
+    /// <summary>
+    /// Reads a multiplexed log stream to its end (<see cref="ReadEnd.End"/>), or until stdout went past its cap
+    /// (<see cref="ReadEnd.OutputCapped"/>), or with <paramref name="stopAtLogCap"/> until stderr did (<see cref="ReadEnd.LogCapped"/>).
+    /// </summary>
+    private static async Task<ReadEnd> ReadAsync(MultiplexedStream stream, CappedBuffer stdout, CappedBuffer stderr, LineSplitter? lines,
+        CancellationToken ct, bool stopAtLogCap = false)
     {
         var buffer = new byte[81920];
         while (true)
         {
             var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, ct);
-            if (read.EOF) return false;
+            if (read.EOF) return ReadEnd.End;
             if (read.Target == MultiplexedStream.TargetStream.StandardOut)
             {
-                if (!stdout.Append(buffer.AsSpan(0, read.Count))) return true;
+                if (!stdout.Append(buffer.AsSpan(0, read.Count))) return ReadEnd.OutputCapped;
             }
             else
             {
-                stderr.Append(buffer.AsSpan(0, read.Count));
                 lines?.Append(buffer.AsSpan(0, read.Count));
+                if (!stderr.Append(buffer.AsSpan(0, read.Count)) && stopAtLogCap) return ReadEnd.LogCapped;
             }
         }
     }

@@ -51,7 +51,7 @@ public sealed class SwarmStepExecutorTests(SwarmRunnerFixture fx) : IAsyncLifeti
         using var anonymous = new HttpClient();
         using var refused = await anonymous.GetAsync($"http://{fx.Lab.Registry}/v2/feather/feather-version/tags/list");
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, refused.StatusCode);
-        var local = await SwarmLab.Docker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", $"reference={fx.Lab.Registry}/*");
+        var local = await SwarmLab.Docker("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", $"reference={fx.Lab.Registry}/*/*");
         Assert.DoesNotContain(":" + fx.VersionImage.Split(':')[1], local.Stdout);
     }
 
@@ -66,6 +66,19 @@ public sealed class SwarmStepExecutorTests(SwarmRunnerFixture fx) : IAsyncLifeti
         Assert.Contains("greeting Ada", r.Logs);
         Assert.Equal(1, started);
         Assert.StartsWith("feather-step-", r.Container);
+    }
+
+    [Fact]
+    public async Task A_log_flood_is_cut_at_the_log_cap_and_the_result_still_comes_back()
+    {
+        // 32 MiB of log against the 64 KiB cap: the follow drops stderr at the cap and goes on with stdout alone
+        var live = new List<string>();
+        var r = await Run("logflood.py", new { mib = 32 }, log: new SyncLog(live));
+        Assert.True(r.Outcome == StepOutcome.Succeeded, r.Message + "\n" + r.Logs[..Math.Min(2000, r.Logs.Length)]);
+        Assert.Equal("logged 32 MiB", r.Result!.Value.GetProperty("outputs")[0].GetProperty("value").GetString());
+        Assert.Contains("[log truncated: at least ", r.Logs);
+        Assert.True(r.Logs.Length < 70 * 1024, $"stored log of {r.Logs.Length} chars");
+        Assert.Equal("[log truncated at the 64 KiB cap]", live[^1]);
     }
 
     [Fact]
