@@ -69,7 +69,9 @@ public sealed class SwarmEndToEndTests(SwarmServer server) : IAsyncLifetime
     public async Task A_hostile_model_is_contained_as_in_local_mode(string attack, string status, string expected)
     {
         var port = new Uri(server.Server.Url).Port;
-        var step = await server.RunStepAsync(attack, $"127.0.0.1:{port} 172.17.0.1:{port} 1.1.1.1:80");
+        // the server on loopback and on the default bridge's and the swarm's docker_gwbridge's gateways, the swarm's
+        // manager port, and a public address: none is reachable from the step's internal overlay
+        var step = await server.RunStepAsync(attack, $"127.0.0.1:{port} 172.17.0.1:{port} 172.18.0.1:{port} 127.0.0.1:2377 1.1.1.1:80");
         var text = step.ToJsonString();
         Assert.True(step["status"]!.GetValue<string>() == status, $"expected {status}: {text[..Math.Min(3000, text.Length)]}");
         Assert.Contains(expected, text);
