@@ -72,9 +72,10 @@ public sealed partial class SwarmImagePublisher(SwarmClient client, IOptions<Swa
 
 /// <summary>
 /// The image builder of swarm mode: builds as in local mode on the manager's engine, then pushes the environment,
-/// weights and version images to the registry (by digest), so a version is ready only once every node can pull it.
+/// weights and version images to the registry (by digest), so a version is ready only once every node can pull it;
+/// then the nodes that can run it pull it in the background (<see cref="SwarmImageWarmer"/>).
 /// </summary>
-public sealed class SwarmImageBuilder(DockerImageBuilder inner, SwarmImagePublisher publisher, SwarmClient client) : IImageBuilder
+public sealed class SwarmImageBuilder(DockerImageBuilder inner, SwarmImagePublisher publisher, SwarmClient client, SwarmImageWarmer warmer) : IImageBuilder
 {
     public async Task<ImageBuildResult> BuildAsync(VersionImageRequest request, IProgress<string>? log, CancellationToken ct)
     {
@@ -93,11 +94,14 @@ public sealed class SwarmImageBuilder(DockerImageBuilder inner, SwarmImagePublis
             if (labels is not null && labels.TryGetValue(DockerImageBuilder.WeightsHashLabel, out var weights) && weights.Length >= 16)
                 images.Add(DockerImageBuilder.WeightsImageTag(weights));
             images.Add(result.VersionImage);
+            PublishedImage? version = null;
             foreach (var image in images)
             {
-                var published = await publisher.PublishAsync(image, ct);
-                Log($"pushed {image} to the registry as {published.Reference}");
+                version = await publisher.PublishAsync(image, ct);
+                Log($"pushed {image} to the registry as {version.Reference}");
             }
+            // the nodes pull the version image (its layers include the environment's and the weights') in the background
+            warmer.Start(version!.Reference, request.Environment.Profile);
             return result with { Log = result.Log + string.Join("", lines.Select(l => l + "\n")) };
         }
         catch (ContainerEngineException e)

@@ -42,6 +42,12 @@ public sealed class SwarmOptions
     /// </summary>
     public string ServiceMode { get; set; } = "auto";
 
+    /// <summary>
+    /// Once a version is built and pushed, make every node that can run it pull its image in the background (a global
+    /// service whose task runs nothing), so its first step on a node does not wait for the pull.
+    /// </summary>
+    public bool PrePull { get; set; } = true;
+
     /// <summary>How long a step may wait to be placed and started (image pull included) before it fails.</summary>
     public int StartTimeoutSeconds { get; set; } = 300;
 

@@ -69,6 +69,60 @@ public static class SwarmServiceSpec
     /// <summary>The placement constraint of a GPU step when GPUs are found by node label.</summary>
     public static string GpuConstraint(SwarmOptions o) => $"node.labels.{o.GpuNodeLabel}==true";
 
+    /// <summary>What a pre-pull task runs: a path no image has, so the container is created (its image pulled) and never starts.</summary>
+    public const string PrePullCommand = "/.feather-pre-pull-runs-nothing";
+
+    /// <summary>
+    /// A global service of one task per eligible node (the GPU nodes for a GPU profile) that makes every node pull
+    /// <paramref name="image"/> ahead of the version's first step there. Its task runs nothing of the image: the
+    /// command is a path that does not exist, so the container fails to start once its image is on the node. Never
+    /// restarted, no reservation, the sandbox's limits and settings all the same.
+    /// </summary>
+    public static ServiceCreateParameters PrePull(string name, string image, string ownerId, string profile, ProfileLimits limits, SwarmOptions o)
+    {
+        var constraints = new List<string> { "node.platform.os==linux" };
+        var reservations = new SwarmResources();
+        if (limits.Gpu)
+        {
+            if (!string.IsNullOrEmpty(o.GpuResource)) // a node offering the resource: held only while the container fails to start
+                reservations.GenericResources = [new GenericResource { DiscreteResourceSpec = new DiscreteGenericResource { Kind = o.GpuResource, Value = 1 } }];
+            else
+                constraints.Add(GpuConstraint(o));
+        }
+        return new ServiceCreateParameters
+        {
+            Service = new ServiceSpec
+            {
+                Name = name,
+                Labels = OwnLabels(name, ownerId, profile),
+                Mode = new ServiceMode { Global = new GlobalService() },
+                TaskTemplate = new TaskSpec
+                {
+                    ContainerSpec = new ContainerSpec
+                    {
+                        Image = image,
+                        Command = [PrePullCommand],
+                        Labels = new Dictionary<string, string> { [SandboxParameters.OwnerLabel] = ownerId, [StepLabel] = name },
+                        User = SandboxParameters.SandboxUser,
+                        ReadOnly = true,
+                        Env = [],
+                        CapabilityDrop = ["ALL"],
+                        Privileges = new Privileges { NoNewPrivileges = true },
+                        StopSignal = "SIGKILL",
+                    },
+                    Resources = new ResourceRequirements
+                    {
+                        Limits = new SwarmLimit { MemoryBytes = 64 * SandboxParameters.MiB, NanoCPUs = 100_000_000, Pids = 16 },
+                        Reservations = reservations,
+                    },
+                    RestartPolicy = new SwarmRestartPolicy { Condition = "none", MaxAttempts = 0 },
+                    Placement = new Placement { Constraints = constraints },
+                    LogDriver = new SwarmDriver { Name = "none" },
+                },
+            },
+        };
+    }
+
     public static ServiceCreateParameters Create(SwarmStepSpec spec)
     {
         var limits = spec.Limits;

@@ -135,6 +135,7 @@ public sealed class SwarmRunnerFixture : IAsyncLifetime
             if (Services is not null)
             {
                 await Services.GetRequiredService<SwarmStepExecutor>().IdleAsync();
+                await Services.GetRequiredService<SwarmImageWarmer>().IdleAsync();
                 await SwarmLab.RemoveOwnedAsync(InstanceId);
                 for (var i = _images.Count - 1; i >= 0; i--)
                 {

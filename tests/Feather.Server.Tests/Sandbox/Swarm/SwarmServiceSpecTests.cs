@@ -80,6 +80,31 @@ public class SwarmServiceSpecTests
     }
 
     [Fact]
+    public void A_pre_pull_is_a_global_service_that_runs_nothing_of_the_image_on_the_nodes_that_can_run_the_version()
+    {
+        var o = new SwarmOptions { Registry = "reg:5000/feather" };
+        var image = "reg:5000/feather/feather-version@sha256:" + new string('b', 64);
+        var service = SwarmServiceSpec.PrePull("feather-pull-1", image, "server-a", "low", new ProfileSet().Find("low"), o).Service;
+        Assert.NotNull(service.Mode.Global);
+        Assert.Equal("none", service.TaskTemplate.RestartPolicy.Condition);
+        var c = service.TaskTemplate.ContainerSpec;
+        Assert.Equal(image, c.Image);
+        Assert.Equal([SwarmServiceSpec.PrePullCommand], c.Command); // replaces the entrypoint: a path no image has
+        Assert.Null(c.Args);
+        Assert.True(c.ReadOnly);
+        Assert.Equal(SandboxParameters.SandboxUser, c.User);
+        Assert.Equal(["ALL"], c.CapabilityDrop);
+        Assert.Null(c.Secrets);
+        Assert.Null(service.TaskTemplate.Networks);
+        Assert.Equal(("true", "server-a", "feather-pull-1"),
+            (service.Labels[SandboxParameters.ManagedLabel], service.Labels[SandboxParameters.OwnerLabel], service.Labels[SwarmServiceSpec.StepLabel]));
+        Assert.DoesNotContain(service.TaskTemplate.Placement.Constraints, k => k.Contains("gpu"));
+        // a GPU version: only the GPU nodes pull it
+        var high = SwarmServiceSpec.PrePull("p", image, "s", "high", new ProfileSet().Find("high"), o).Service.TaskTemplate;
+        Assert.Contains("node.labels.feather.gpu==true", high.Placement.Constraints);
+    }
+
+    [Fact]
     public void Without_jobs_the_step_is_one_replica_that_is_never_restarted()
     {
         var service = SwarmServiceSpec.Create(Spec("low", asJob: false)).Service;

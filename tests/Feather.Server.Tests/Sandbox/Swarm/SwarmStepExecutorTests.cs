@@ -56,6 +56,19 @@ public sealed class SwarmStepExecutorTests(SwarmRunnerFixture fx) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task The_nodes_pull_a_version_ahead_and_the_pre_pull_leaves_nothing()
+    {
+        var warmer = fx.Services.GetRequiredService<SwarmImageWarmer>();
+        await warmer.IdleAsync(); // the fixture's build started one
+        var image = (await fx.Services.GetRequiredService<SwarmImagePublisher>().PublishAsync(fx.VersionImage, default)).Reference;
+        Assert.Equal((1, 0), await warmer.PrePullAsync(image, "low", new ProfileSet().Find("low")!));
+        Assert.Equal(0, (await SwarmLab.Docker("image", "inspect", image)).ExitCode);
+        // an image the registry does not have: the node says it could not pull it
+        var missing = $"{fx.Lab.Registry}/feather/feather-version@sha256:{new string('0', 64)}";
+        Assert.Equal((0, 1), await warmer.PrePullAsync(missing, "low", new ProfileSet().Find("low")!));
+    }
+
+    [Fact]
     public async Task A_step_that_succeeds_returns_its_result_line_and_its_log_live_and_stored()
     {
         var live = new List<string>();
