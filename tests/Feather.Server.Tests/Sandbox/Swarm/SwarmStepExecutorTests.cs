@@ -73,8 +73,18 @@ public sealed class SwarmStepExecutorTests(SwarmRunnerFixture fx) : IAsyncLifeti
     {
         var live = new List<string>();
         var started = 0;
-        var r = await Run("echo.py", new { name = "Ada" }, log: new SyncLog(live), started: () => { started++; return Task.CompletedTask; });
+        var executor = fx.Services.GetRequiredService<SwarmStepExecutor>();
+        var running = 0;
+        var succeeded = RunnerMetrics.Steps.WithLabels(nameof(StepOutcome.Succeeded)).Value;
+        var r = await Run("echo.py", new { name = "Ada" }, log: new SyncLog(live), started: () =>
+        {
+            started++;
+            running = executor.Running; // the step holds a slot of the fair queue while it runs
+            return Task.CompletedTask;
+        });
         Assert.True(r.Outcome == StepOutcome.Succeeded, r.Message + "\n" + r.Logs);
+        Assert.True(running >= 1);
+        Assert.True(RunnerMetrics.Steps.WithLabels(nameof(StepOutcome.Succeeded)).Value >= succeeded + 1);
         Assert.Equal("Hello, Ada", r.Result!.Value.GetProperty("outputs")[0].GetProperty("value").GetString());
         Assert.Contains("greeting Ada", r.Logs);
         Assert.Equal(1, started);
