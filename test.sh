@@ -2,11 +2,13 @@
 # Runs every test suite of Feather on a fresh Debian 12 machine (as root): the same set-up as
 # ./run.sh (Docker engine, runner images, binaries), then the .NET suites (unit, integration,
 # end-to-end with real containers, browser) and the Python SDK suite. Each suite prints its
-# summary; the last line adds them up. Exits non-zero when any test fails.
+# summary; the last line adds them up. Exits non-zero when any test fails. The swarm tests make the
+# engine a one-node swarm (when it is in none) with a registry of their own, and leave it again.
 source "$(dirname "$0")/scripts/setup.sh"
 cd "$FEATHER_ROOT"
 
 ensure_apt curl ca-certificates python3-pytest python3-jsonschema chromium docker-compose
+ensure_swarm_lab_tools
 ensure_host_python
 ensure_node_tools
 ensure_docker

@@ -19,6 +19,18 @@ ensure_apt() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The swarm tests' lab (tests/Shared/SwarmLab.cs, bench/swarmlab.py) runs Debian's docker-registry itself, on a
+# free loopback port with htpasswd credentials from apache2-utils. Installing the package also enables a
+# registry service on port 5000 (where systemd runs): when this installs it, that service is stopped and disabled.
+ensure_swarm_lab_tools() {
+  local fresh=0
+  dpkg-query -W -f='${Status}' docker-registry 2>/dev/null | grep -q 'install ok installed' || fresh=1
+  ensure_apt docker-registry apache2-utils
+  if [ "$fresh" = 1 ] && [ -d /run/systemd/system ]; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  fi
+}
+
 ensure_dotnet() {
   command -v dotnet >/dev/null || die "the .NET SDK 10 is required (https://dot.net); 'dotnet' is not on PATH"
 }

@@ -14,7 +14,12 @@ public sealed class ContainerTracker
 
     public void Remove(string name) => _names.TryRemove(name, out _);
 
-    public bool Contains(string name) => _names.ContainsKey(name);
+    /// <summary>
+    /// True for a tracked name, and for the container of a tracked swarm step on this node (named
+    /// &lt;service&gt;.&lt;slot or node&gt;.&lt;task&gt; by the swarm), so the local reaper leaves a running swarm step alone.
+    /// </summary>
+    public bool Contains(string name) =>
+        _names.ContainsKey(name) || (name.IndexOf('.') is var dot and > 0 && _names.ContainsKey(name[..dot]));
 
     public int Count => _names.Count;
 }

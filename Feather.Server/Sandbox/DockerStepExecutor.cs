@@ -464,10 +464,12 @@ internal sealed class CappedBuffer(int cap)
         return Dropped == 0;
     }
 
-    public string ToText()
+    /// <summary>The kept bytes, and a line saying how many were dropped (<paramref name="atLeast"/>: a lower bound, the rest was not read).</summary>
+    public string ToText(bool atLeast = false)
     {
         var text = Encoding.UTF8.GetString(_bytes.GetBuffer(), 0, (int)_bytes.Length);
-        return Dropped == 0 ? text : text + $"\n[log truncated: {Dropped} bytes beyond the {DockerStepExecutor.FormatBytes(cap)} cap dropped]\n";
+        return Dropped == 0 ? text
+            : text + $"\n[log truncated: {(atLeast ? "at least " : "")}{Dropped} bytes beyond the {DockerStepExecutor.FormatBytes(cap)} cap dropped]\n";
     }
 }
 

@@ -7,7 +7,8 @@ namespace Feather.Server.Sandbox;
 /// Publishing and runs call <see cref="SupportsGpu"/> / <see cref="CheckProfile"/> to refuse the
 /// <c>high</c> profile on an engine without a GPU runtime.
 /// </summary>
-public sealed class RunnerCapabilities(IContainerEngine engine, IOptions<RunnerOptions> options, ILogger<RunnerCapabilities> logger)
+public sealed class RunnerCapabilities(IContainerEngine engine, IOptions<RunnerOptions> options, ILogger<RunnerCapabilities> logger,
+    IGpuProbe? gpuProbe = null)
 {
     private volatile bool _probed;
     private volatile bool _supportsGpu;
@@ -20,6 +21,13 @@ public sealed class RunnerCapabilities(IContainerEngine engine, IOptions<RunnerO
     /// <summary>Asks the engine (docker info) for its runtimes.</summary>
     public async Task RefreshAsync(CancellationToken ct)
     {
+        if (gpuProbe is not null)
+        {
+            _supportsGpu = await gpuProbe.HasGpuAsync(ct);
+            _probed = true;
+            logger.LogInformation("{Runner}: GPU {Gpu}", gpuProbe.Describe, _supportsGpu ? "present" : "absent");
+            return;
+        }
         var info = await engine.GetInfoAsync(ct);
         _supportsGpu = HasGpuRuntime(info.Runtimes);
         _probed = true;
@@ -40,7 +48,24 @@ public sealed class RunnerCapabilities(IContainerEngine engine, IOptions<RunnerO
         if (limits is null)
             return $"unknown profile '{profile}' (allowed: {string.Join(", ", ProfileSet.Names)})";
         if (limits.Gpu && !SupportsGpu)
-            return $"profile '{profile}' needs a GPU, but this server's Docker engine has no GPU runtime (nvidia); use profile low or medium, or run the server on a GPU machine";
+            return gpuProbe?.NoGpuReason(profile)
+                ?? $"profile '{profile}' needs a GPU, but this server's Docker engine has no GPU runtime (nvidia); use profile low or medium, or run the server on a GPU machine";
         return null;
     }
+}
+
+/// <summary>
+/// Where GPUs are for a runner that is not the local engine (the swarm runner asks its nodes). Without one,
+/// <see cref="RunnerCapabilities"/> asks the Docker engine for a GPU runtime.
+/// </summary>
+public interface IGpuProbe
+{
+    /// <summary>True when steps of a GPU profile can be placed now.</summary>
+    Task<bool> HasGpuAsync(CancellationToken ct);
+
+    /// <summary>What was asked (for the log).</summary>
+    string Describe { get; }
+
+    /// <summary>Why <paramref name="profile"/> is refused when there is no GPU.</summary>
+    string NoGpuReason(string profile);
 }

@@ -38,6 +38,14 @@ public sealed class RunnerOptions
 {
     public const string Section = "Runner";
 
+    /// <summary>
+    /// Where steps run: <c>local</c> (containers on the Docker engine of Docker:Endpoint) or <c>swarm</c> (one-off
+    /// Swarm jobs placed by the scheduler of the swarm whose manager is Docker:Endpoint; section Runner:Swarm).
+    /// </summary>
+    public string Mode { get; set; } = "local";
+
+    public bool IsSwarm => string.Equals(Mode, "swarm", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>The runner base image every environment image builds on.</summary>
     public string BaseImage { get; set; } = "feather-runner:latest";
 
@@ -138,6 +146,8 @@ public sealed class RunnerOptionsValidator : IValidateOptions<RunnerOptions>
     {
         var errors = new List<string>();
         const string p = RunnerOptions.Section;
+        if (!string.Equals(o.Mode, "local", StringComparison.OrdinalIgnoreCase) && !o.IsSwarm)
+            errors.Add($"{p}:Mode must be local or swarm (got '{o.Mode}').");
         if (string.IsNullOrWhiteSpace(o.BaseImage))
             errors.Add($"{p}:BaseImage must name the runner base image (e.g. feather-runner:latest).");
         if (string.IsNullOrWhiteSpace(o.InstanceId) || !o.InstanceId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))

@@ -39,6 +39,9 @@ public static class RunnerServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ImageJanitor>());
         services.AddSingleton<ContainerReaper>();
         services.AddHostedService(sp => sp.GetRequiredService<ContainerReaper>());
+        // Runner:Mode = swarm: steps as one-off swarm jobs, images through the lab's registry (Sandbox/Swarm)
+        if (string.Equals(configuration[$"{RunnerOptions.Section}:Mode"], "swarm", StringComparison.OrdinalIgnoreCase))
+            Swarm.SwarmServiceCollectionExtensions.AddSwarmRunner(services, configuration);
         return services;
     }
 }

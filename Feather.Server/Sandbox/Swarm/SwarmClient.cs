@@ -1,0 +1,251 @@
+using System.Text.RegularExpressions;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Microsoft.Extensions.Options;
+
+namespace Feather.Server.Sandbox.Swarm;
+
+/// <summary>A step's task as the swarm reports it.</summary>
+/// <param name="State">new, pending, assigned, ..., running, complete, failed, rejected, shutdown, ...</param>
+/// <param name="Error">The swarm's error for a failed or rejected task (no such image, no suitable node...).</param>
+public sealed record SwarmTask(string Id, string State, string Message, string Error, string? ContainerId, string? NodeId, long? ExitCode)
+{
+    public bool Terminal => State is "complete" or "failed" or "rejected" or "shutdown" or "orphaned" or "remove";
+}
+
+/// <summary>A service, secret or network carrying Feather's labels.</summary>
+public sealed record SwarmObject(string Id, string Name, IReadOnlyDictionary<string, string> Labels);
+
+/// <summary>
+/// The swarm runner's one connection to the manager node's Engine API (the same <see cref="DockerEngine"/> as
+/// the builds): the only swarm code that calls Docker.DotNet. Docker's errors become the runner's
+/// (<see cref="ImageNotFoundException"/>, <see cref="ContainerEngineException"/> with the engine's answer).
+/// </summary>
+public sealed partial class SwarmClient(DockerEngine docker, IOptions<SwarmOptions> options)
+{
+    private DockerClient Client => docker.Client;
+
+    public Uri Endpoint => docker.Endpoint;
+
+    /// <summary>The registry credentials of configuration, or null for an open registry.</summary>
+    public AuthConfig? RegistryAuth()
+    {
+        var o = options.Value;
+        return string.IsNullOrEmpty(o.RegistryUsername) ? null
+            : new AuthConfig { Username = o.RegistryUsername, Password = o.RegistryPassword, ServerAddress = RegistryHost(o.Registry) };
+    }
+
+    /// <summary>host[:port] of host[:port]/path.</summary>
+    public static string RegistryHost(string registry) => registry.Split('/')[0];
+
+    /// <summary>The swarm state of the engine: active (a node of a swarm) or another state; whether it is a manager.</summary>
+    public Task<(string State, bool Manager)> SwarmStateAsync(CancellationToken ct) => Call(async () =>
+    {
+        var info = await Client.System.GetSystemInfoAsync(ct);
+        return (info.Swarm?.LocalNodeState ?? "", info.Swarm?.ControlAvailable ?? false);
+    });
+
+    private bool? _jobsWork;
+
+    /// <summary>
+    /// Whether steps run as replicated jobs: per <see cref="SwarmOptions.ServiceMode"/>, and for <c>auto</c> when the manager's
+    /// engine is 23.0 or newer (20.10 does not stop a removed job's running task).
+    /// </summary>
+    public async Task<bool> UseJobsAsync(CancellationToken ct)
+    {
+        var mode = options.Value.ServiceMode;
+        if (mode != "auto") return mode == "replicated-job";
+        if (_jobsWork is { } known) return known;
+        var version = await Call(async () => (await Client.System.GetSystemInfoAsync(ct)).ServerVersion ?? "");
+        var major = int.TryParse(version.Split('.')[0], out var m) ? m : 0;
+        return (_jobsWork = major >= 23).Value;
+    }
+
+    /// <summary>Ready, active nodes: their labels and the generic resources they offer.</summary>
+    public Task<IReadOnlyList<(string Id, IReadOnlyDictionary<string, string> Labels, IReadOnlyList<string> Resources)>> ReadyNodesAsync(CancellationToken ct) =>
+        Call(async () => (IReadOnlyList<(string, IReadOnlyDictionary<string, string>, IReadOnlyList<string>)>)(await Client.Swarm.ListNodesAsync(ct))
+            .Where(n => n.Status?.State == "ready" && n.Spec?.Availability == "active")
+            .Select(n => (n.ID, (IReadOnlyDictionary<string, string>)new Dictionary<string, string>(n.Spec?.Labels ?? new Dictionary<string, string>()),
+                (IReadOnlyList<string>)(n.Description?.Resources?.GenericResources ?? [])
+                    .Select(r => r.DiscreteResourceSpec?.Kind ?? r.NamedResourceSpec?.Kind ?? "").Where(k => k.Length > 0).ToList()))
+            .ToList());
+
+    /// <summary>The image's id and its entrypoint + command (what the step's wrapper runs), or null when the engine lacks it.</summary>
+    public async Task<(string Id, IReadOnlyList<string> Command)?> InspectImageAsync(string image, CancellationToken ct)
+    {
+        try
+        {
+            var i = await Call(() => Client.Images.InspectImageAsync(image, ct));
+            return (i.ID, [.. i.Config?.Entrypoint ?? [], .. i.Config?.Cmd ?? []]);
+        }
+        catch (ImageNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The image's labels (null when absent).</summary>
+    public async Task<IReadOnlyDictionary<string, string>?> ImageLabelsAsync(string image, CancellationToken ct)
+    {
+        try
+        {
+            var i = await Call(() => Client.Images.InspectImageAsync(image, ct));
+            return new Dictionary<string, string>(i.Config?.Labels ?? new Dictionary<string, string>());
+        }
+        catch (ImageNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Tags <paramref name="image"/> as <paramref name="repository"/>:<paramref name="tag"/>, pushes it with the
+    /// configured credentials, removes that extra tag again, and returns the digest the registry stored it under.
+    /// </summary>
+    public Task<string> PushAsync(string image, string repository, string tag, CancellationToken ct) => Call(async () =>
+    {
+        await Client.Images.TagImageAsync(image, new ImageTagParameters { RepositoryName = repository, Tag = tag }, ct);
+        try
+        {
+            string? digest = null, error = null;
+            var progress = new SyncProgress<JSONMessage>(m =>
+            {
+                if (m.Error is not null) error ??= string.IsNullOrWhiteSpace(m.Error.Message) ? $"push failed (code {m.Error.Code})" : m.Error.Message.Trim();
+                if (m.Status is { } s && Digest().Match(s) is { Success: true } d) digest = d.Groups[1].Value;
+            });
+            await Client.Images.PushImageAsync(repository, new ImagePushParameters { Tag = tag }, RegistryAuth() ?? new AuthConfig(), progress, ct);
+            if (error is not null) throw new ContainerEngineException($"pushing {repository}:{tag} failed", error);
+            return digest ?? throw new ContainerEngineException($"pushing {repository}:{tag} failed", "the registry answered no digest");
+        }
+        finally
+        {
+            // only the extra tag goes; the image keeps its own tag
+            try
+            {
+                await Client.Images.DeleteImageAsync($"{repository}:{tag}", new ImageDeleteParameters { Force = false, NoPrune = true }, CancellationToken.None);
+            }
+            catch (DockerApiException)
+            {
+            }
+        }
+    });
+
+    [GeneratedRegex(@"digest: (sha256:[0-9a-f]{64})")]
+    private static partial Regex Digest();
+
+    public Task<string> CreateNetworkAsync(string name, IDictionary<string, string> labels, CancellationToken ct) => Call(async () =>
+        (await Client.Networks.CreateNetworkAsync(new NetworksCreateParameters
+        {
+            Name = name,
+            Driver = "overlay",
+            Scope = "swarm",
+            Internal = true,   // no gateway: nothing outside the network is routable
+            Attachable = false, // only the step's service joins it
+            Labels = labels,
+        }, ct)).ID);
+
+    public Task<string> CreateSecretAsync(string name, byte[] data, IDictionary<string, string> labels, CancellationToken ct) => Call(async () =>
+        (await Client.Secrets.CreateAsync(new SwarmSecretSpec { Name = name, Data = data, Labels = labels }, ct)).ID);
+
+    public Task<string> CreateServiceAsync(ServiceCreateParameters parameters, CancellationToken ct) => Call(async () =>
+    {
+        parameters.RegistryAuth = RegistryAuth() ?? new AuthConfig();
+        return (await Client.Swarm.CreateServiceAsync(parameters, ct)).ID ?? "";
+    });
+
+    public Task<IReadOnlyList<SwarmTask>> TasksAsync(string serviceId, CancellationToken ct) => Call(async () =>
+        (IReadOnlyList<SwarmTask>)(await Client.Tasks.ListAsync(new TasksListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [serviceId] = true } },
+        }, ct)).Select(t => new SwarmTask(t.ID, t.Status?.State?.ToString().ToLowerInvariant() ?? "", t.Status?.Message ?? "", t.Status?.Err ?? "",
+            t.Status?.ContainerStatus?.ContainerID is { Length: > 0 } c ? c : null, t.NodeID,
+            t.Status?.ContainerStatus is { } cs && t.Status.State is TaskState.Complete or TaskState.Failed ? cs.ExitCode : null)).ToList());
+
+    /// <summary>
+    /// The service's stdout and (with <paramref name="stderr"/>) stderr, multiplexed, from the start; with
+    /// <paramref name="follow"/>, then as they come. The node filters the streams, so a stream not asked for is not shipped.
+    /// </summary>
+    public Task<MultiplexedStream> LogsAsync(string serviceId, bool follow, CancellationToken ct, bool stderr = true) => Call(() =>
+        Client.Swarm.GetServiceLogsAsync(serviceId, false, new ServiceLogsParameters { ShowStdout = true, ShowStderr = stderr, Follow = follow }, ct));
+
+    /// <summary>True when the container ran on this engine's node and was killed for its memory; null when this node does not have it.</summary>
+    public async Task<bool?> WasOomKilledAsync(string containerId, CancellationToken ct)
+    {
+        try
+        {
+            return (await Client.Containers.InspectContainerAsync(containerId, ct)).State?.OOMKilled ?? false;
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public Task<IReadOnlyList<SwarmObject>> ServicesAsync(IDictionary<string, string> labels, CancellationToken ct) => Call(async () =>
+        (IReadOnlyList<SwarmObject>)(await Client.Swarm.ListServicesAsync(new ServiceListParameters { Filters = LabelFilter(labels) }, ct))
+            .Select(s => new SwarmObject(s.ID, s.Spec?.Name ?? "", Labels(s.Spec?.Labels))).ToList());
+
+    public Task<IReadOnlyList<SwarmObject>> SecretsAsync(IDictionary<string, string> labels, CancellationToken ct) => Call(async () =>
+        (IReadOnlyList<SwarmObject>)(await Client.Secrets.ListAsync(ct))
+            .Where(s => labels.All(l => s.Spec?.Labels?.TryGetValue(l.Key, out var v) == true && v == l.Value))
+            .Select(s => new SwarmObject(s.ID, s.Spec?.Name ?? "", Labels(s.Spec?.Labels))).ToList());
+
+    public Task<IReadOnlyList<SwarmObject>> NetworksAsync(IDictionary<string, string> labels, CancellationToken ct) => Call(async () =>
+        (IReadOnlyList<SwarmObject>)(await Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = LabelFilter(labels) }, ct))
+            .Select(n => new SwarmObject(n.ID, n.Name ?? "", Labels(n.Labels))).ToList());
+
+    /// <summary>Removes the service (its tasks' containers go on every node). False when it was already gone.</summary>
+    public Task<bool> RemoveServiceAsync(string id, CancellationToken ct) => Gone(() => Client.Swarm.RemoveServiceAsync(id, ct));
+
+    public Task<bool> RemoveSecretAsync(string id, CancellationToken ct) => Gone(() => Client.Secrets.DeleteAsync(id, ct));
+
+    public Task<bool> RemoveNetworkAsync(string id, CancellationToken ct) => Gone(() => Client.Networks.DeleteNetworkAsync(id, ct));
+
+    private static async Task<bool> Gone(Func<Task> remove)
+    {
+        try
+        {
+            await Call(remove);
+            return true;
+        }
+        catch (ContainerEngineException e) when (e.InnerException is DockerApiException { StatusCode: System.Net.HttpStatusCode.NotFound })
+        {
+            return false;
+        }
+    }
+
+    private static Dictionary<string, IDictionary<string, bool>> LabelFilter(IDictionary<string, string> labels) => new()
+    {
+        ["label"] = labels.ToDictionary(l => $"{l.Key}={l.Value}", _ => true),
+    };
+
+    private static IReadOnlyDictionary<string, string> Labels(IDictionary<string, string>? labels) =>
+        labels is null ? new Dictionary<string, string>() : new Dictionary<string, string>(labels);
+
+    private static async Task Call(Func<Task> call) => await Call(async () =>
+    {
+        await call();
+        return true;
+    });
+
+    private static async Task<T> Call<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (DockerImageNotFoundException e)
+        {
+            throw new ImageNotFoundException(e.Message, e.ResponseBody, e);
+        }
+        catch (DockerApiException e)
+        {
+            throw new ContainerEngineException(e.Message, e.ResponseBody, e);
+        }
+    }
+
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
