@@ -18,7 +18,8 @@ namespace Feather.Server.Runs;
 /// <param name="executor">Null on a host without a runner: steps are then refused (503).</param>
 /// <param name="profiles">What the runner can run (null: every profile).</param>
 public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions options, ImageBuildQueue builds, StepEvents events,
-    IHostApplicationLifetime lifetime, Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runner, ILogger<RunService> logger, IStepExecutor? executor = null, IProfilePolicy? profiles = null)
+    IHostApplicationLifetime lifetime, Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runner, ILogger<RunService> logger,
+    StepFiles files, IStepExecutor? executor = null, IProfilePolicy? profiles = null)
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new();
     private readonly ConcurrentDictionary<(string Run, int Step), (CancellationTokenSource Cancel, Task<RunStepRecord> Done)> _active = new();
@@ -70,7 +71,11 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                 return new SubmitResult.Conflict(index, $"step {busy.Index} ({busy.Name}) is {busy.Status}; wait for it to finish");
             // Every response against the metadata and what step index-1 actually offered (StepInputValidator).
             using var previous = index == 0 || run.Steps[index - 1].OutputsJson is not { } offered ? null : JsonDocument.Parse(offered);
-            if (StepInputValidator.Validate(metadata.RootElement, index, responses, previous?.RootElement, options.MaxFileBytes) is { Count: > 0 } invalid)
+            // Files are checked by reference (StepFiles): the schemas see them as inline data of no bytes.
+            var (checkedResponses, fileErrors) = files.Inspect(runId, responses);
+            if (fileErrors.Count > 0)
+                return new SubmitResult.InvalidInput(index, step.Name, fileErrors);
+            if (StepInputValidator.Validate(metadata.RootElement, index, checkedResponses, previous?.RootElement, options.MaxStepFileBytes) is { Count: > 0 } invalid)
                 return new SubmitResult.InvalidInput(index, step.Name, invalid);
             if (executor is null)
                 return new SubmitResult.Unavailable("this server has no step executor (the Docker runner is not configured)");
@@ -96,8 +101,9 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                     (version.ImageError is null ? "; try again when it is ready" : $": {version.ImageError}"),
                     version.ImageStatus);
 
+            var storedResponses = await files.StoreAsync(runId, responses, ct);
             step.Status = StepStatus.Queued;
-            step.ResponsesJson = responses.GetRawText();
+            step.ResponsesJson = storedResponses.ToJsonString();
             step.OutputsJson = step.ErrorJson = step.Message = null;
             step.Logs = "";
             step.QueuedAt = DateTime.UtcNow;
@@ -107,13 +113,15 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
             db.Runs.Update(run);
             foreach (var changed in run.Steps.Skip(index)) events.Publish(run.Id, changed);
 
+            var inputFiles = new List<StepInputFile>();
             var request = new JsonObject
             {
-                ["protocol"] = 1,
+                ["protocol"] = 2,
                 ["entrypoint"] = metadata.RootElement.GetProperty("entrypoint").GetString(),
                 ["step"] = index,
-                ["responses"] = JsonNode.Parse(responses.GetRawText()),
-                ["previous"] = index == 0 ? null : JsonNode.Parse(run.Steps[index - 1].OutputsJson ?? "null"),
+                ["files"] = SandboxParameters.FilesDirectory,
+                ["responses"] = files.ForRuntime(runId, storedResponses, inputFiles),
+                ["previous"] = index == 0 ? null : files.ForRuntime(runId, JsonNode.Parse(run.Steps[index - 1].OutputsJson ?? "null"), inputFiles),
             };
             var execution = new StepExecutionRequest(version.VersionImage, version.Environment.Profile, request.ToJsonString(),
                 new Dictionary<string, string>
@@ -121,7 +129,8 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                     ["feather.run"] = run.Id, ["feather.step"] = index.ToString(),
                     ["feather.model"] = $"{run.Owner}/{run.Model}", ["feather.version"] = run.Version.ToString(),
                 }, User: run.CreatedBy,
-                Entrypoint: runner.Value.PrepareContainers ? metadata.RootElement.GetProperty("entrypoint").GetString() : null);
+                Entrypoint: runner.Value.PrepareContainers ? metadata.RootElement.GetProperty("entrypoint").GetString() : null,
+                Files: new StepFileTransfer(inputFiles, (line, source, token) => files.CollectOutputsAsync(runId, line, source, token)));
             var cancel = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
             var done = Task.Run(() => ExecuteAsync(executor, run.Id, index, execution, cancel.Token), CancellationToken.None);
             _active[(run.Id, index)] = (cancel, done);

@@ -112,6 +112,14 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
     public Task KillContainerAsync(string id, CancellationToken ct) =>
         Call(async () => await Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, ct));
 
+    public Task PutArchiveAsync(string id, string path, Stream tar, CancellationToken ct) =>
+        Call(async () => await Containers.ExtractArchiveToContainerAsync(id,
+            new CopyToContainerParameters { Path = path, AllowOverwriteDirWithFile = false }, tar, ct));
+
+    public Task<Stream> GetArchiveAsync(string id, string path, CancellationToken ct) =>
+        Call(async () => (await Containers.GetArchiveFromContainerAsync(id, new ContainerPathStatParameters { Path = path }, false, ct)).Stream
+            ?? throw new ContainerEngineException($"the engine gave no archive of {path}", null));
+
     public Task RemoveContainerAsync(string id, CancellationToken ct) =>
         Call(async () => await Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, ct));
 

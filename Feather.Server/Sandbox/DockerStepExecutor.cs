@@ -147,6 +147,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             // A prepared container is already running (its model imported and prepared, blocked on stdin): the
             // step's time starts when its request is sent; the preparation counted against its memory only.
             using var attached = stream;
+            if (request.Files is { } files) await StepFileArea.DeliverAsync(_engine, id, files.Inputs, ct);
             clock.Restart();
             timeout.CancelAfter(TimeSpan.FromSeconds(limits.TimeoutSeconds));
             LogStarted(name, request.Image, request.Profile, warm);
@@ -185,7 +186,10 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             var elapsed = clock.Elapsed;
             // The exit code alone tells a clean exit; only a failed one needs the state (out of memory?).
             var oomKilled = exitCode != 0 && await _engine.WasOomKilledAsync(id, CancellationToken.None);
-            return Interpret(exitCode, oomKilled, limits, stdout, stderr.ToText(), elapsed) with { Container = name };
+            var result = Interpret(exitCode, oomKilled, limits, stdout, stderr.ToText(), elapsed) with { Container = name };
+            if (result is { Outcome: StepOutcome.Succeeded, Result: { } line } && request.Files is { } transfer)
+                result = await StepFileArea.CollectAsync(_engine, id, transfer, result, line, ct);
+            return result;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
