@@ -196,38 +196,157 @@ class Client:
         if version is not None and at is not None and str(version) != at:
             raise ValueError(f"two versions given: {owner_model!r} and version={version!r}")
         pinned = version if version is not None else at
+        files = _local_files(responses)
+        if files:  # no run to stream into yet: inline, within the same limits
+            self.check_files(files)
+            responses = _replace_files(responses, lambda f: f.payload())
         body: dict[str, Any] = {"responses": responses or {}}
         if pinned is not None:
             body["version"] = str(pinned)
         _, answer = self.call("execute", {"owner": owner, "model": name}, body, _prefer(wait))
         return StepHandle(self.get_run(answer["runId"]), 0, answer["step"])
 
-    # ---- binary payloads ----------------------------------------------------------------------
+    # ---- step files ---------------------------------------------------------------------------
+
+    def limits(self) -> dict[str, int]:
+        """`GET /api/limits`: {"maxStepFileBytes", "maxStepBytes"}, the server's limits on step files (asked once)."""
+        if getattr(self, "_limits", None) is None:
+            self._limits = self.call("getLimits")[1]
+        return self._limits  # type: ignore[return-value]
 
     @staticmethod
-    def file(path: str | os.PathLike[str], name: str | None = None, media_type: str | None = None) -> dict[str, str]:
-        """A local file as the binary payload every component takes: {"name", "media_type", "data"}."""
-        with open(path, "rb") as fh:
-            data = fh.read()
+    def file(path: str | os.PathLike[str], name: str | None = None, media_type: str | None = None) -> LocalFile:
+        """A local file for a step's responses. Submitted to a run, it is streamed to the server first
+        (`POST /api/runs/{id}/files`, never read whole) and sent as a reference; in `execute` (no run yet) it
+        travels inline as base64, for small files."""
         name = name or os.path.basename(os.fspath(path))
-        return {"name": name, "media_type": media_type or guess_media_type(name),
-                "data": base64.b64encode(data).decode("ascii")}
+        return LocalFile(os.fspath(path), name, media_type or guess_media_type(name))
 
-    @staticmethod
-    def data(blob: dict[str, Any]) -> bytes:
-        """The bytes of a binary payload found in an output (an image, a document, a file)."""
-        return base64.b64decode(blob["data"], validate=True)
+    def check_files(self, files: list[LocalFile]) -> None:
+        """Refuses (ValueError naming the limit) files past the server's limits before any byte is sent."""
+        limits = self.limits()
+        total = 0
+        for f in files:
+            size = f.size
+            if size > limits["maxStepFileBytes"]:
+                raise ValueError(f"{f.name}: {size} bytes is more than {limits['maxStepFileBytes']} bytes, the most a step "
+                                 "file may have on this server (maxStepFileBytes, FEATHER_MAX_STEP_FILE_BYTES)")
+            total += size
+        if total > limits["maxStepBytes"]:
+            raise ValueError(f"the step's files add up to {total} bytes, more than {limits['maxStepBytes']} bytes, the most one "
+                             "step may take on this server (maxStepBytes, FEATHER_MAX_STEP_BYTES)")
 
-    @staticmethod
-    def save(blob: dict[str, Any], directory: str | os.PathLike[str] = ".") -> str:
+    def upload(self, run_id: str, file: LocalFile) -> dict[str, Any]:
+        """Streams one local file into a run: `POST /api/runs/{id}/files`; returns the reference a response names it by."""
+        method, path = route("uploadRunFile", {"runId": run_id})
+        url = self.url + path + "?" + urllib.parse.urlencode({"name": file.name})
+        with open(file.path, "rb") as body:
+            req = urllib.request.Request(url, data=body, method=method)
+            req.add_header("Content-Type", file.media_type)
+            req.add_header("Content-Length", str(file.size))
+            req.add_header("Accept", "application/json")
+            if self.token:
+                req.add_header("Authorization", f"Bearer {self.token}")
+            try:
+                with urllib.request.urlopen(req, timeout=max(self.timeout, 600)) as resp:
+                    answer = json.loads(resp.read())
+            except urllib.error.HTTPError as exc:
+                raise _api_error(exc, method, url) from None
+            except urllib.error.URLError as exc:
+                raise ServerUnreachable(f"{method} {url}: cannot reach the server: {exc.reason}") from None
+        return {"name": file.name, "media_type": file.media_type, "file": answer["id"]}
+
+    def download(self, blob: dict[str, Any], directory: str | os.PathLike[str] = ".", name: str | None = None) -> str:
+        """Streams a file an output names (`{"file", "url"}`) into `directory` under its own name (no path parts,
+        or `name`); inline `data` is written as it is. Returns the path."""
+        target = os.path.join(os.fspath(directory), _safe_name(name or str(blob["name"])))
+        if "data" in blob:
+            with open(target, "wb") as fh:
+                fh.write(base64.b64decode(blob["data"], validate=True))
+            return target
+        url = blob["url"] if str(blob.get("url", "")).startswith(("http://", "https://")) else self.url + str(blob["url"])
+        req = urllib.request.Request(url, method="GET")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=max(self.timeout, 600)) as resp, open(target + ".part", "wb") as fh:
+                while chunk := resp.read(1 << 20):
+                    fh.write(chunk)
+        except urllib.error.HTTPError as exc:
+            raise _api_error(exc, "GET", url) from None
+        except urllib.error.URLError as exc:
+            raise ServerUnreachable(f"GET {url}: cannot reach the server: {exc.reason}") from None
+        os.replace(target + ".part", target)
+        return target
+
+    def data(self, blob: dict[str, Any]) -> bytes:
+        """The bytes of a binary payload found in an output (an image, a document, a file), in memory: for small
+        files; `download()` streams large ones to disk."""
+        if "data" in blob:
+            return base64.b64decode(blob["data"], validate=True)
+        url = blob["url"] if str(blob.get("url", "")).startswith(("http://", "https://")) else self.url + str(blob["url"])
+        req = urllib.request.Request(url, method="GET")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=max(self.timeout, 600)) as resp:
+                return resp.read()
+        except urllib.error.HTTPError as exc:
+            raise _api_error(exc, "GET", url) from None
+
+    def save(self, blob: dict[str, Any], directory: str | os.PathLike[str] = ".") -> str:
         """Writes a binary payload into `directory` under its own name (no path parts); returns the path."""
-        name = os.path.basename(str(blob["name"]).replace("\\", "/"))
-        if name in ("", ".", ".."):
-            raise ValueError(f"cannot save a file named {blob['name']!r}")
-        path = os.path.join(os.fspath(directory), name)
-        with open(path, "wb") as fh:
-            fh.write(Client.data(blob))
-        return path
+        return self.download(blob, directory)
+
+
+class LocalFile:
+    """A local file named in a step's responses (`Client.file(path)`): streamed to the run before the step is submitted."""
+
+    def __init__(self, path: str, name: str, media_type: str) -> None:
+        self.path, self.name, self.media_type = path, name, media_type
+
+    @property
+    def size(self) -> int:
+        return os.path.getsize(self.path)
+
+    def payload(self) -> dict[str, str]:
+        """The file inline, {"name", "media_type", "data": base64}: read whole, for small files."""
+        with open(self.path, "rb") as fh:
+            data = fh.read()
+        return {"name": self.name, "media_type": self.media_type, "data": base64.b64encode(data).decode("ascii")}
+
+    def __getitem__(self, key: str) -> str:
+        return self.payload()[key] if key == "data" else {"name": self.name, "media_type": self.media_type}[key]
+
+    def __repr__(self) -> str:
+        return f"LocalFile({self.path!r}, name={self.name!r}, media_type={self.media_type!r})"
+
+
+def _local_files(value: Any) -> list[LocalFile]:
+    if isinstance(value, LocalFile):
+        return [value]
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _local_files(v)]
+    if isinstance(value, (list, tuple)):
+        return [f for v in value for f in _local_files(v)]
+    return []
+
+
+def _replace_files(value: Any, replace: Any) -> Any:
+    if isinstance(value, LocalFile):
+        return replace(value)
+    if isinstance(value, dict):
+        return {k: _replace_files(v, replace) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_replace_files(v, replace) for v in value]
+    return value
+
+
+def _safe_name(name: str) -> str:
+    clean = os.path.basename(name.replace("\\", "/"))
+    if clean in ("", ".", ".."):
+        raise ValueError(f"cannot save a file named {name!r}")
+    return clean
 
 
 class Run:
@@ -269,6 +388,11 @@ class Run:
         seconds, sent as `Prefer: wait=N`, when the server finishes the step sooner)."""
         if not isinstance(responses, (dict, type(None))):
             raise TypeError("responses must be a dict keyed by input name, e.g. {'name': {'texts': ['Ada']}}")
+        files = _local_files(responses)
+        if files:  # streamed into the run first, then named by reference
+            self.client.check_files(files)
+            uploaded: dict[int, dict[str, Any]] = {}
+            responses = _replace_files(responses, lambda f: uploaded.setdefault(id(f), self.client.upload(self.id, f)))
         _, step = self.client.call("submitStep", {"runId": self.id, "index": int(index)},
                                    {"responses": responses or {}}, _prefer(wait))
         return StepHandle(self, int(index), step)
