@@ -15,11 +15,13 @@ ROUTES: dict[str, tuple[str, str]] = {
     "createUser": ("POST", "/api/users"),
     "deleteTag": ("DELETE", "/api/models/{owner}/{model}/tags/{tag}"),
     "disableUser": ("POST", "/api/users/{username}/disable"),
+    "downloadRunFile": ("GET", "/api/runs/{runId}/files/{fileId}"),
     "enableUser": ("POST", "/api/users/{username}/enable"),
     "execute": ("POST", "/api/models/{owner}/{model}/execute"),
     "getDataset": ("GET", "/api/datasets/{owner}/{dataset}"),
     "getDatasetFile": ("GET", "/api/datasets/{owner}/{dataset}/versions/{number}/file"),
     "getDatasetVersion": ("GET", "/api/datasets/{owner}/{dataset}/versions/{number}"),
+    "getLimits": ("GET", "/api/limits"),
     "getModel": ("GET", "/api/models/{owner}/{model}"),
     "getModelOpenApi": ("GET", "/api/models/{owner}/{model}/openapi.json"),
     "getRun": ("GET", "/api/runs/{runId}"),
@@ -54,6 +56,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "updateDataset": ("PATCH", "/api/datasets/{owner}/{dataset}"),
     "updateModel": ("PATCH", "/api/models/{owner}/{model}"),
     "uploadFile": ("PUT", "/api/uploads/{publishId}/{sha256}"),
+    "uploadRunFile": ("POST", "/api/runs/{runId}/files"),
 }
 """(method, path template) of each operation, by its OpenAPI operation id."""
 

@@ -14,11 +14,13 @@ export const ROUTES = Object.freeze({
   createUser: Object.freeze({ method: "POST", path: "/api/users" }),
   deleteTag: Object.freeze({ method: "DELETE", path: "/api/models/{owner}/{model}/tags/{tag}" }),
   disableUser: Object.freeze({ method: "POST", path: "/api/users/{username}/disable" }),
+  downloadRunFile: Object.freeze({ method: "GET", path: "/api/runs/{runId}/files/{fileId}" }),
   enableUser: Object.freeze({ method: "POST", path: "/api/users/{username}/enable" }),
   execute: Object.freeze({ method: "POST", path: "/api/models/{owner}/{model}/execute" }),
   getDataset: Object.freeze({ method: "GET", path: "/api/datasets/{owner}/{dataset}" }),
   getDatasetFile: Object.freeze({ method: "GET", path: "/api/datasets/{owner}/{dataset}/versions/{number}/file" }),
   getDatasetVersion: Object.freeze({ method: "GET", path: "/api/datasets/{owner}/{dataset}/versions/{number}" }),
+  getLimits: Object.freeze({ method: "GET", path: "/api/limits" }),
   getModel: Object.freeze({ method: "GET", path: "/api/models/{owner}/{model}" }),
   getModelOpenApi: Object.freeze({ method: "GET", path: "/api/models/{owner}/{model}/openapi.json" }),
   getRun: Object.freeze({ method: "GET", path: "/api/runs/{runId}" }),
@@ -53,6 +55,7 @@ export const ROUTES = Object.freeze({
   updateDataset: Object.freeze({ method: "PATCH", path: "/api/datasets/{owner}/{dataset}" }),
   updateModel: Object.freeze({ method: "PATCH", path: "/api/models/{owner}/{model}" }),
   uploadFile: Object.freeze({ method: "PUT", path: "/api/uploads/{publishId}/{sha256}" }),
+  uploadRunFile: Object.freeze({ method: "POST", path: "/api/runs/{runId}/files" }),
 });
 
 /** Every status of a run's step. */
