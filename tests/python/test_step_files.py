@@ -134,7 +134,11 @@ def test_downloads_are_attachments_that_only_whoever_can_read_the_run_gets(clien
 
     # nobody else: anonymous, another user, another run's id, an unknown file
     assert http("GET", url)[0] == 404
-    files_server._post("/api/users", {"username": "eve", "password": "eve-password-1"})
+    admin = files_server._post("/api/auth/tokens", {"username": "admin", "password": files_server.password,
+                                                    "name": "admin", "scopes": ["admin"]})["token"]
+    code, _, _ = http("POST", files_server.url + "/api/users", admin,
+                      json.dumps({"username": "eve", "password": "eve-password-1"}).encode(), {"Content-Type": "application/json"})
+    assert code == 201
     eve = files_server._post("/api/auth/tokens", {"username": "eve", "password": "eve-password-1", "name": "eve",
                                                   "scopes": ["read", "run"]})["token"]
     assert http("GET", url, eve)[0] == 404
