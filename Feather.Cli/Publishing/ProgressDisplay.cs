@@ -8,7 +8,7 @@ namespace Feather.Cli.Publishing;
 /// Upload progress for one file. On a terminal: a bar redrawn in place with bytes, speed and ETA.
 /// Otherwise (logs, CI): one line when the file starts and one when it ends.
 /// </summary>
-public sealed class FileProgress(TextWriter writer, bool terminal, string path, long size)
+public sealed class FileProgress(TextWriter writer, bool terminal, string path, long size, string doing = "uploading", string done = "uploaded")
 {
     private const int BarWidth = 24;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -24,7 +24,7 @@ public sealed class FileProgress(TextWriter writer, bool terminal, string path, 
         if (!terminal)
             writer.WriteLine(from > 0
                 ? $"resuming {path} at {Format.Bytes(from)} of {Format.Bytes(size)} (the server has those bytes){(attempt > 1 ? $", attempt {attempt}" : "")}"
-                : $"uploading {path} ({Format.Bytes(size)}){(attempt > 1 ? $", attempt {attempt}" : "")}");
+                : $"{doing} {path} ({Format.Bytes(size)}){(attempt > 1 ? $", attempt {attempt}" : "")}");
         else Report(from);
     }
 
@@ -43,7 +43,7 @@ public sealed class FileProgress(TextWriter writer, bool terminal, string path, 
         var elapsed = _clock.Elapsed;
         var speed = Speed(size - _from, elapsed);
         if (terminal) writer.Write("\r" + Line(path, size, size, elapsed, _from) + "\u001b[K\n");
-        else writer.WriteLine($"uploaded {path} ({Format.Bytes(size - _from)} sent{(_from > 0 ? $", {Format.Bytes(_from)} resumed" : "")} in {Format.Duration(elapsed)}, {speed})");
+        else writer.WriteLine($"{done} {path} ({Format.Bytes(size - _from)} {(done == "uploaded" ? "sent" : "received")}{(_from > 0 ? $", {Format.Bytes(_from)} resumed" : "")} in {Format.Duration(elapsed)}, {speed})");
         writer.Flush();
     }
 
