@@ -44,6 +44,31 @@ PENDING = _contract.ACTIVE
 generated from its OpenAPI document)."""
 
 
+class _client_or_class:
+    """A method that also works on the class (`Client.save(blob)`, the SDK's form before step files, when it was a
+    static method): called so, `self` is None and only inline payloads can be read."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        import functools
+        return functools.partial(self.fn, obj)
+
+
+def _file_request(client: Client | None, blob: dict[str, Any]) -> tuple[str, urllib.request.Request]:
+    """The GET of a file an output names by URL, with the client's token."""
+    if client is None:
+        raise ValueError(f"{blob.get('name')!r} is a file on the server ({blob.get('url')}); read it through a client: "
+                         "client.data(blob), client.download(blob, directory)")
+    url = blob["url"] if str(blob.get("url", "")).startswith(("http://", "https://")) else client.url + str(blob["url"])
+    req = urllib.request.Request(url, method="GET")
+    if client.token:
+        req.add_header("Authorization", f"Bearer {client.token}")
+    return url, req
+
+
 class ApiError(FeatherError):
     """The server answered with an HTTP error (RFC 7807 problem details when it sent them)."""
 
@@ -256,20 +281,20 @@ class Client:
                 raise ServerUnreachable(f"{method} {url}: cannot reach the server: {exc.reason}") from None
         return {"name": file.name, "media_type": file.media_type, "file": answer["id"]}
 
-    def download(self, blob: dict[str, Any], directory: str | os.PathLike[str] = ".", name: str | None = None) -> str:
+    @_client_or_class
+    def download(self: Client | None, blob: dict[str, Any], directory: str | os.PathLike[str] = ".",
+                 name: str | None = None) -> str:
         """Streams a file an output names (`{"file", "url"}`) into `directory` under its own name (no path parts,
-        or `name`); inline `data` is written as it is. Returns the path."""
+        or `name`); inline `data` is written as it is. Returns the path. Called on the class
+        (`Client.download(blob)`), it writes inline data only: a file by URL needs a client (its server and token)."""
         target = os.path.join(os.fspath(directory), _safe_name(name or str(blob["name"])))
         if "data" in blob:
             with open(target, "wb") as fh:
                 fh.write(base64.b64decode(blob["data"], validate=True))
             return target
-        url = blob["url"] if str(blob.get("url", "")).startswith(("http://", "https://")) else self.url + str(blob["url"])
-        req = urllib.request.Request(url, method="GET")
-        if self.token:
-            req.add_header("Authorization", f"Bearer {self.token}")
+        url, req = _file_request(self, blob)
         try:
-            with urllib.request.urlopen(req, timeout=max(self.timeout, 600)) as resp, open(target + ".part", "wb") as fh:
+            with urllib.request.urlopen(req, timeout=max(self.timeout, 600)) as resp, open(target + ".part", "wb") as fh:  # type: ignore[union-attr]
                 while chunk := resp.read(1 << 20):
                     fh.write(chunk)
         except urllib.error.HTTPError as exc:
@@ -279,24 +304,27 @@ class Client:
         os.replace(target + ".part", target)
         return target
 
-    def data(self, blob: dict[str, Any]) -> bytes:
+    @_client_or_class
+    def data(self: Client | None, blob: dict[str, Any]) -> bytes:
         """The bytes of a binary payload found in an output (an image, a document, a file), in memory: for small
-        files; `download()` streams large ones to disk."""
+        files; `download()` streams large ones to disk. `Client.data(blob)` (on the class, as before step files)
+        still decodes inline data; a file by URL needs a client: `client.data(blob)`."""
         if "data" in blob:
             return base64.b64decode(blob["data"], validate=True)
-        url = blob["url"] if str(blob.get("url", "")).startswith(("http://", "https://")) else self.url + str(blob["url"])
-        req = urllib.request.Request(url, method="GET")
-        if self.token:
-            req.add_header("Authorization", f"Bearer {self.token}")
+        url, req = _file_request(self, blob)
         try:
-            with urllib.request.urlopen(req, timeout=max(self.timeout, 600)) as resp:
+            with urllib.request.urlopen(req, timeout=max(self.timeout, 600)) as resp:  # type: ignore[union-attr]
                 return resp.read()
         except urllib.error.HTTPError as exc:
             raise _api_error(exc, "GET", url) from None
+        except urllib.error.URLError as exc:
+            raise ServerUnreachable(f"GET {url}: cannot reach the server: {exc.reason}") from None
 
-    def save(self, blob: dict[str, Any], directory: str | os.PathLike[str] = ".") -> str:
-        """Writes a binary payload into `directory` under its own name (no path parts); returns the path."""
-        return self.download(blob, directory)
+    @_client_or_class
+    def save(self: Client | None, blob: dict[str, Any], directory: str | os.PathLike[str] = ".") -> str:
+        """Writes a binary payload into `directory` under its own name (no path parts); returns the path.
+        `client.save(blob)` = `client.download(blob)`; `Client.save(blob)` on the class writes inline data only."""
+        return Client.__dict__["download"].fn(self, blob, directory)
 
 
 class LocalFile:

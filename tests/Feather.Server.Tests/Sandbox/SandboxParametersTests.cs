@@ -41,7 +41,7 @@ public class SandboxParametersTests
         Assert.Equal("10001:10001", p.User);
         Assert.Null(p.HostConfig!.Binds);
         // the one mount: the step's own anonymous file-area volume (no host path)
-        var mount = Assert.Single(p.HostConfig!.Mounts);
+        var mount = Assert.Single(p.HostConfig!.Mounts!);
         Assert.Equal(("volume", SandboxParameters.FilesDirectory, null), (mount.Type, mount.Target, mount.Source));
         Assert.Null(p.HostConfig!.CapAdd);
         Assert.False(p.HostConfig!.Privileged);
