@@ -46,7 +46,7 @@ public sealed class StepFiles(FeatherApi api, TextWriter progress, bool terminal
             var name = node["name"]?.GetValue<string>() ?? Path.GetFileName(path);
             var mediaType = node["media_type"]?.GetValue<string>() ?? MediaType(path);
             var bar = new FileProgress(progress, terminal, name, size);
-            bar.Start(1);
+            await bar.StartAsync(1);
             await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
             await using var body = new ProgressStream(file, bar.Report);
             var answer = await api.SendForStatusAsync(HttpMethod.Post,
@@ -56,7 +56,7 @@ public sealed class StepFiles(FeatherApi api, TextWriter progress, bool terminal
                     request.Content.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
                     request.Content.Headers.ContentLength = size;
                 });
-            bar.Done();
+            await bar.DoneAsync();
             node.Clear();
             node["name"] = name;
             node["media_type"] = mediaType;
@@ -84,7 +84,7 @@ public sealed class StepFiles(FeatherApi api, TextWriter progress, bool terminal
                 target = Path.Combine(directory, $"{Path.GetFileNameWithoutExtension(name)}-{i}{Path.GetExtension(name)}");
             var size = file["size"] is JsonValue s && s.TryGetValue<long>(out var n) ? n : 0;
             var bar = new FileProgress(progress, terminal, name, size, "downloading", "downloaded");
-            bar.Start(1);
+            await bar.StartAsync(1);
             using var request = new HttpRequestMessage(HttpMethod.Get, api.Resolve(Format.Str(file, "url")));
             if (api.Settings.Token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", api.Settings.Token);
             using var response = await api.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
@@ -95,7 +95,7 @@ public sealed class StepFiles(FeatherApi api, TextWriter progress, bool terminal
             await using (var sink = new FileStream(target + ".part", FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
                 await counted.CopyToAsync(sink, 1 << 16, ct);
             File.Move(target + ".part", target, overwrite: true);
-            bar.Done();
+            await bar.DoneAsync();
             written.Add(target);
         }
         return written;

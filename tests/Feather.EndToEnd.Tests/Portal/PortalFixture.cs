@@ -10,7 +10,14 @@ namespace Feather.EndToEnd.Tests.Portal;
 /// </summary>
 public sealed class PortalFixture : IAsyncLifetime
 {
-    public FeatherServer Server { get; } = new();
+    /// <summary>Step-file limits other than the defaults, so the portal's checks show they come from the server (GET /api/limits).</summary>
+    public const long MaxStepFileBytes = 48L << 20, MaxStepBytes = 64L << 20;
+
+    public FeatherServer Server { get; } = new(new Dictionary<string, string>
+    {
+        ["FEATHER_MAX_STEP_FILE_BYTES"] = MaxStepFileBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["FEATHER_MAX_STEP_BYTES"] = MaxStepBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    });
     public IPlaywright Playwright { get; private set; } = null!;
     public IBrowser Browser { get; private set; } = null!;
     public System.Collections.Concurrent.ConcurrentBag<string> ThirdPartyRequests { get; } = [];

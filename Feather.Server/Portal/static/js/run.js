@@ -1,10 +1,10 @@
 // The run interface: one panel per step, generated from the metadata, driven by the runs API.
 // Panel k (k < N) shows step k's inputs (init() for k = 0, else what step k-1 returned) and runs
 // step k; panel N shows the final outputs. Next, back, re-run (later steps become stale), reset.
-import { call, get, ApiError } from './api.js';
+import { call, get, ApiError, uploadFile, stepLimits } from './api.js';
 import { ACTIVE, path } from './contract.js';
 import { h, clear, errorBox, formatDate } from './dom.js';
-import { renderComponent } from './components.js';
+import { renderComponent, setLimits } from './components.js';
 
 const STATUS_TEXT = {
   pending: 'Not run yet',
@@ -70,6 +70,8 @@ export async function mountRun(root, options) {
   }
   const steps = metadata.steps;
   const N = steps.length;
+  // The server's limits on step files, for File.Upload to check before anything is sent.
+  setLimits(await stepLimits());
 
   const reachable = (k) => k === 0 || (run?.steps?.[k - 1]?.status === 'succeeded');
   const firstOpen = () => {
@@ -226,15 +228,17 @@ export async function mountRun(root, options) {
     clear(statusEl, h('p', {}, h('span.badge.status-queued', {}, 'sending'), ' Sending the inputs', h('span.spinner', { 'aria-hidden': 'true' })));
     const body = {};
     snapshots[k] = {};
-    for (const f of fields.filter((x) => x.interactive)) {
-      const r = await f.response();
-      if (r !== undefined) body[f.name] = r;
-      snapshots[k][f.name] = f.snapshot ? f.snapshot() : r;
-    }
-    responses[k] = body;
-    options.onResponses?.(k, body);
     try {
       await ensureRun();
+      // files are streamed into the run first (uploadRunFile) and named by reference in the responses
+      const context = { runId: run.id, upload: (file, opts) => uploadFile(run.id, file, { ...opts, signal }) };
+      for (const f of fields.filter((x) => x.interactive)) {
+        const r = await f.response(context);
+        if (r !== undefined) body[f.name] = r;
+        snapshots[k][f.name] = f.snapshot ? f.snapshot() : r;
+      }
+      responses[k] = body;
+      options.onResponses?.(k, body);
       saveResponses();
       const { data } = await call('submitStep', { runId: run.id, index: k }, { responses: body }, { headers: { Prefer: 'wait=2' }, signal });
       run.steps[k] = data;

@@ -108,7 +108,7 @@ export function buildSnippets({ origin, owner, name, metadata, openapi, used = [
     `echo "run $RUN"`,
   ];
   const perStep = metadata.steps.map((step, k) => {
-    const responses = used[k] && !JSON.stringify(used[k]).includes('"data":') ? used[k] : examples[k];
+    const responses = used[k] && !/"(data|file)":/.test(JSON.stringify(used[k])) ? used[k] : examples[k];
     const { arg, files } = curlBody(responses);
     const lines = [
       comment(`# step ${k}: ${step.title || step.name}${files.length ? ` (needs ${files.join(', ')} in this directory)` : ''}`),
