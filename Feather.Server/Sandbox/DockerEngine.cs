@@ -232,6 +232,12 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
             i.Created.ToUniversalTime())).ToList();
     });
 
+    public Task<IReadOnlyDictionary<string, string>> GetImageLabelsAsync(string image, CancellationToken ct) => Call(async () =>
+    {
+        var labels = (await Images.InspectImageAsync(image, ct)).Config?.Labels;
+        return (IReadOnlyDictionary<string, string>)(labels is null ? new Dictionary<string, string>() : new Dictionary<string, string>(labels));
+    });
+
     public async Task<string?> FindImageAsync(string image, CancellationToken ct)
     {
         try

@@ -11,6 +11,52 @@ namespace Feather.Server.Sandbox;
 /// </summary>
 public static class StepFileArea
 {
+    /// <summary>The runner image's label naming the newest runtime protocol its SDK speaks (absent: 1).</summary>
+    public const string ProtocolLabel = "org.feather.runtime-protocol";
+
+    /// <summary>
+    /// The protocol-2 request as a runtime from before step files reads it (protocol 1): no file area, every
+    /// <c>{"name", "media_type", "path": "in/…"}</c> replaced by the file's bytes inline
+    /// (<c>"data": base64</c>). Such a runtime needs the bytes in its JSON; the server's limits bound them.
+    /// Its outputs come back inline and are stored as files of the run like any other.
+    /// </summary>
+    public static async Task<string> ToProtocol1Async(string requestJson, IReadOnlyList<StepInputFile> inputs, CancellationToken ct)
+    {
+        var request = System.Text.Json.Nodes.JsonNode.Parse(requestJson)!.AsObject();
+        request["protocol"] = 1;
+        request.Remove("files");
+        var pending = new List<(System.Text.Json.Nodes.JsonObject Node, StepInputFile File)>();
+        Find(request["responses"]);
+        Find(request["previous"]);
+        foreach (var (node, file) in pending)
+        {
+            await using var data = file.Open();
+            using var buffer = new MemoryStream();
+            await data.CopyToAsync(buffer, ct);
+            node.Remove("path");
+            node.Remove("size");
+            node["data"] = Convert.ToBase64String(buffer.GetBuffer(), 0, (int)buffer.Length);
+        }
+        return request.ToJsonString();
+
+        void Find(System.Text.Json.Nodes.JsonNode? node)
+        {
+            switch (node)
+            {
+                case System.Text.Json.Nodes.JsonObject o:
+                    if (o["path"] is System.Text.Json.Nodes.JsonValue p && p.TryGetValue<string>(out var path) &&
+                        inputs.FirstOrDefault(i => i.Path == path) is { } file)
+                        pending.Add((o, file));
+                    else
+                        foreach (var (_, child) in o) Find(child);
+                    break;
+                case System.Text.Json.Nodes.JsonArray a:
+                    foreach (var child in a) Find(child);
+                    break;
+            }
+        }
+    }
+
     /// <summary>The sandbox user (uid and gid 10001) owns <c>in/</c>, <c>out/</c> and the input files.</summary>
     private const int SandboxId = 10001;
 

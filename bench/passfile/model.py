@@ -3,7 +3,7 @@ import feather as ftr
 
 
 def init():
-    return ftr.File.Upload(max_files=1, title="File")
+    return ftr.File.Upload(types=["*"], max_files=1, title="File")
 
 
 @ftr.step(title="Pass", outputs=["file"])

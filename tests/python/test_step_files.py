@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import os
+import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -199,3 +200,47 @@ def test_the_limits_are_the_same_at_every_layer(small_limits, tmp_path):
     with pytest.raises(ftr.StepFailed) as failed:
         run.step(0, {"weights": {"files": [ftr.Client.file(grow)]}}, timeout=300)
     assert failed.value.type == "OutputTooLarge" and "FEATHER_MAX_STEP_FILE_BYTES" in str(failed.value)
+
+
+@pytest.fixture(scope="module")
+def legacy_runner():
+    """A server whose runner image says it speaks protocol 1 only (as every runner from before step files):
+    the runner image of this test session with its protocol label set back to 1."""
+    base = os.environ.get("FEATHER_RUNNER_IMAGE", "feather-runner:latest")
+    tag = f"feather-runner:legacy-test-{os.getpid()}"
+    built = subprocess.run(["docker", "build", "-q", "-t", tag, "-"], capture_output=True, text=True,
+                           input=f'FROM {base}\nLABEL org.feather.runtime-protocol="1"\n')
+    assert built.returncode == 0, built.stderr
+    server = RealServer(env={"FEATHER_RUNNER_IMAGE": tag})
+    try:
+        server.start()
+        server.publish(MODEL_DIR, MODEL)
+        yield server
+    finally:
+        server.stop()
+        # the environment image built on this runner alone (labelled with its id), then the runner itself
+        runner_id = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag],
+                                   capture_output=True, text=True).stdout.strip()
+        envs = subprocess.run(["docker", "images", "-q", "--filter", f"label=org.feather.runner-image={runner_id}"],
+                              capture_output=True, text=True).stdout.split() if runner_id else []
+        subprocess.run(["docker", "rmi", *envs, tag], capture_output=True)
+
+
+def test_a_runtime_from_before_step_files_gets_its_files_inline(legacy_runner, tmp_path):
+    """Versions built on an older runner keep working: the server sends them protocol 1 (files as base64)
+    and stores the files they give back inline as files of the run, downloads included."""
+    client = ftr.Client(legacy_runner.url, token=legacy_runner.token, poll_interval=0.2)
+    weights = tmp_path / "old.pt"
+    weights.write_bytes(os.urandom(300_000))
+    run = client.run(MODEL)
+    outputs = run.step(0, {"weights": {"files": [ftr.Client.file(weights)]}}, timeout=300)
+    assert outputs[1]["value"]["texts"] == [f"300000 {sha256(weights)}"]
+    copy = outputs[0]["value"]["files"][0]
+    assert "data" not in copy and copy["size"] == 300_000
+    out = tmp_path / "out"
+    out.mkdir()
+    assert Path(client.download(copy, out)).read_bytes() == weights.read_bytes()
+    # the next step gets step 0's file inline too
+    assert run.step(1, {}, timeout=300)[0]["value"]["texts"] == [f"300000 {sha256(weights)}"]
+    assert any("speaks runtime protocol" in line and '"Protocol":1' in line for line in legacy_runner.log), \
+        "the server did not send protocol 1"
