@@ -12,7 +12,7 @@ namespace Feather.Server.Sandbox;
 public static class StepFileArea
 {
     /// <summary>The runner image's label naming the newest runtime protocol its SDK speaks (absent: 1).</summary>
-    public const string ProtocolLabel = "org.feather.runtime-protocol";
+    public const string ProtocolLabel = "org.feather.runtime.protocol";
 
     /// <summary>
     /// The protocol-2 request as a runtime from before step files reads it (protocol 1): no file area, every

@@ -209,7 +209,7 @@ def legacy_runner():
     base = os.environ.get("FEATHER_RUNNER_IMAGE", "feather-runner:latest")
     tag = f"feather-runner:legacy-test-{os.getpid()}"
     built = subprocess.run(["docker", "build", "-q", "-t", tag, "-"], capture_output=True, text=True,
-                           input=f'FROM {base}\nLABEL org.feather.runtime-protocol="1"\n')
+                           input=f'FROM {base}\nLABEL org.feather.runtime.protocol="1"\n')
     assert built.returncode == 0, built.stderr
     server = RealServer(env={"FEATHER_RUNNER_IMAGE": tag})
     try:
