@@ -78,6 +78,26 @@ public sealed partial class RunFileStore(FeatherOptions options)
         new FileStream(SafePath.Combine(_root, Check(file.RunId), Check(file.Id)), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16,
             FileOptions.Asynchronous | FileOptions.SequentialScan);
 
+    /// <summary>Every file of the run (its sidecars), oldest first.</summary>
+    public IReadOnlyList<RunFile> List(string runId)
+    {
+        if (!IsId(runId)) return [];
+        var dir = Path.Combine(_root, runId);
+        if (!Directory.Exists(dir)) return [];
+        return Directory.EnumerateFiles(dir, "*.json")
+            .Select(meta => Find(runId, Path.GetFileNameWithoutExtension(meta)))
+            .OfType<RunFile>().OrderBy(f => f.CreatedAt).ToList();
+    }
+
+    /// <summary>
+    /// The bytes of the run's files that no step names yet (uploaded, not submitted): bounded by
+    /// FEATHER_MAX_STEP_BYTES, so a client cannot fill the disk with uploads it never uses.
+    /// </summary>
+    public long PendingBytes(RunRecord run) =>
+        List(run.Id).Where(f => !run.Steps.Any(s => Names(s.ResponsesJson, f.Id) || Names(s.OutputsJson, f.Id))).Sum(f => f.Size);
+
+    private static bool Names(string? json, string id) => json is not null && json.Contains($"\"file\":\"{id}\"", StringComparison.Ordinal);
+
     /// <summary>Removes every file of a run.</summary>
     public void DeleteRun(string runId)
     {

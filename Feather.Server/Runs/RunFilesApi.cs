@@ -39,14 +39,18 @@ public static class RunFilesApi
         string runId, string? name, HttpContext http, RunService runs, ModelStore store, RunFileStore files, FeatherOptions options,
         CancellationToken ct)
     {
-        if (RunsApi.Visible(runId, http, runs, store) is null) return Problems.NotFound($"no run '{runId}'");
+        if (RunsApi.Visible(runId, http, runs, store) is not { } run) return Problems.NotFound($"no run '{runId}'");
         if (string.IsNullOrWhiteSpace(name))
             return Problems.BadRequest("give the file's name as ?name= (its media type is the Content-Type header)");
-        var limit = options.MaxStepFileBytes;
+        // uploads no step names yet share one step's budget: what is left of it bounds this file too
+        var left = Math.Max(0, options.MaxStepBytes - files.PendingBytes(run));
+        var limit = Math.Min(options.MaxStepFileBytes, left);
+        if (left < options.MaxStepFileBytes && (http.Request.ContentLength ?? 1) > left)
+            return TooLargeForStep(name, options.MaxStepBytes);
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
             feature.MaxRequestBodySize = limit;
         if (http.Request.ContentLength > limit)
-            return TooLarge(name, limit);
+            return limit < options.MaxStepFileBytes ? TooLargeForStep(name, options.MaxStepBytes) : TooLarge(name, limit);
         try
         {
             var file = await files.SaveAsync(runId, name, http.Request.ContentType, http.Request.Body, limit, "maxStepFileBytes", ct);
@@ -55,13 +59,18 @@ public static class RunFilesApi
         }
         catch (StepFileTooLargeException)
         {
-            return TooLarge(name, limit);
+            return limit < options.MaxStepFileBytes ? TooLargeForStep(name, options.MaxStepBytes) : TooLarge(name, limit);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return TooLarge(name, limit);
+            return limit < options.MaxStepFileBytes ? TooLargeForStep(name, options.MaxStepBytes) : TooLarge(name, limit);
         }
     }
+
+    private static ProblemHttpResult TooLargeForStep(string name, long limit) =>
+        Problems.TooLarge("maxStepBytes",
+            $"with '{RunFileStore.CleanName(name)}' the uploads no step of this run uses yet would pass {RunFileStore.Bytes(limit)}, " +
+            "the most one step may take (FEATHER_MAX_STEP_BYTES); submit a step that uses them first");
 
     private static ProblemHttpResult TooLarge(string name, long limit) =>
         Problems.TooLarge("maxStepFileBytes",

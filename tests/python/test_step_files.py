@@ -189,10 +189,18 @@ def test_the_limits_are_the_same_at_every_layer(small_limits, tmp_path):
         run.submit(0, {"weights": {"files": [{"name": "big.pt", "media_type": "application/octet-stream",
                                               "data": base64.b64encode(b"x" * 2000).decode()}]}})
     assert inline.value.status == 400 and "1000 bytes" in str(inline.value)
-    refs = [client.upload(run.id, ftr.Client.file(h)) for h in halves]
-    with pytest.raises(ftr.ApiError) as total:
-        run.submit(0, {"weights": {"files": refs}})
+    first = client.upload(run.id, ftr.Client.file(halves[0]))
+    with pytest.raises(ftr.ApiError) as total:  # one uploaded, one inline: 1600 bytes
+        run.submit(0, {"weights": {"files": [first, ftr.Client.file(halves[1]).payload()]}})
     assert total.value.status == 400 and "FEATHER_MAX_STEP_BYTES" in str(total.value)
+    # uploads no step uses yet share one step's budget: the second 800 bytes would pass 1500 (413, nothing kept)
+    code, _, body = http("POST", small_limits.url + f"/api/runs/{run.id}/files?name=b.pt", small_limits.token,
+                         halves[1].read_bytes(), {"Content-Type": "application/octet-stream"})
+    problem = json.loads(body)
+    assert code == 413 and problem["limit"] == "maxStepBytes" and "no step of this run uses yet" in problem["detail"]
+    # once a step names the first upload, it no longer counts: the second upload is taken
+    run.step(0, {"weights": {"files": [first]}}, timeout=300)
+    assert client.upload(run.id, ftr.Client.file(halves[1]))["file"]
 
     # the runner: an output file past the limit fails the step, naming it
     grow = tmp_path / "grow.pt"
