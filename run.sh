@@ -10,6 +10,8 @@ export FEATHER_PORT="${FEATHER_PORT:-8080}"
 export FEATHER_DATA="${FEATHER_DATA:-$FEATHER_ROOT/data}"
 # the interpreter that set-up installed the samples' libraries for (Debian's), for `feather publish`
 export FEATHER_PYTHON="${FEATHER_PYTHON:-/usr/bin/python3}"
+# steps take containers prepared ahead (model imported, its prepare run); false: cold containers (docs/deploy.md)
+export Runner__PrepareContainers="${Runner__PrepareContainers:-true}"
 url="http://127.0.0.1:$FEATHER_PORT"
 
 ensure_apt curl ca-certificates
@@ -83,6 +85,7 @@ cat <<MSG
   Try it:        bin/feather models list
                  bin/feather run admin/hello --inputs samples/hello/example-inputs.json
                  bin/feather datasets show admin/digits-heldout
+                 bin/feather leaderboard image-classification   (once the evaluations ran: $url/leaderboards)
   Ctrl-C stops the server.
 
 MSG

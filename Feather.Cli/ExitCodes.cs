@@ -26,6 +26,8 @@ public enum ExitCodes
     Forbidden = 10,
     /// <summary>The server refused because of a conflict (409), e.g. a tag or version state.</summary>
     Conflict = 11,
+    /// <summary>An evaluation failed or was cancelled (<c>evaluate --wait</c>).</summary>
+    EvaluationFailed = 12,
     /// <summary>Interrupted with Ctrl-C.</summary>
     Cancelled = 130,
 }

@@ -19,11 +19,16 @@ public static class FeatherApp
 ModelsCommand.Create(env),
 VersionsCommand.Create(env),
             DatasetsCommand.Create(env),
+            LeaderboardCommand.Create(env),
+            EvaluateCommand.Create(env),
             RunCommand.Create(env),
 RunsCommand.Create(env),
 TokensCommand.Create(env),
             PasswordCommand.Create(env),
             UsersCommand.Create(env),
+            FeedbackCommand.Create(env),
+            UsageCommand.Create(env),
+            QuotasCommand.Create(env),
         };
         return root;
     }

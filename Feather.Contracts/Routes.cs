@@ -52,6 +52,16 @@ public static partial class Routes
     /// <summary>One file of a dataset version, by its path in the dataset directory (<c>?path=images/0001.png</c>).</summary>
     public const string DatasetFile = "/api/datasets/{owner}/{dataset}/versions/{number:int}/file";
 
+    public const string Leaderboards = "/api/leaderboards";
+    public const string Leaderboard = "/api/leaderboards/{task}";
+    public const string ModelScores = "/api/models/{owner}/{model}/scores";
+    public const string Evaluations = "/api/evaluations";
+    public const string Evaluation = "/api/evaluations/{id}";
+    /// <summary>The scored records of an evaluation (<c>?wrong=true</c>: only those the model got wrong), for whoever can change the model.</summary>
+    public const string EvaluationRecords = "/api/evaluations/{id}/records";
+    public const string ModelEvaluations = "/api/models/{owner}/{model}/evaluations";
+    public const string EvaluationTasks = "/api/evaluation-tasks";
+
     public const string StartRun = "/api/models/{owner}/{model}/runs";
     public const string Execute = "/api/models/{owner}/{model}/execute";
     public const string Runs = "/api/runs";
@@ -64,6 +74,19 @@ public static partial class Routes
     public const string RunFile = "/api/runs/{runId}/files/{fileId}";
     /// <summary>The server's limits that clients enforce before they send (step file sizes).</summary>
     public const string Limits = "/api/limits";
+
+    /// <summary>Feedback on a step's outputs (POST: give it; GET: the caller's own on this step).</summary>
+    public const string StepFeedback = "/api/runs/{runId}/steps/{index:int}/feedback";
+    /// <summary>The feedback a model received (its owner and team only).</summary>
+    public const string ModelFeedback = "/api/models/{owner}/{model}/feedback";
+    /// <summary>The model's feedback as a zipped dataset directory that <c>feather datasets publish</c> accepts.</summary>
+    public const string ModelFeedbackExport = "/api/models/{owner}/{model}/feedback/export";
+    public const string Feedback = "/api/feedback/{id}";
+    public const string Usage = "/api/usage";
+    public const string Quotas = "/api/quotas";
+    public const string Quota = "/api/quotas/{kind}/{name}";
+    public const string RetentionSweep = "/api/admin/retention/sweep";
+    public const string Monitoring = "/api/models/{owner}/{model}/monitoring";
 
     /// <summary>An operation of the API: its id in the OpenAPI document, its method and route.</summary>
     public sealed record Operation(string Id, string Method, string Route)
@@ -117,6 +140,15 @@ public static partial class Routes
         new("listDatasetVersions", "GET", DatasetVersions),
         new("getDatasetVersion", "GET", DatasetVersion),
         new("getDatasetFile", "GET", DatasetFile),
+        new("listLeaderboards", "GET", Leaderboards),
+        new("getLeaderboard", "GET", Leaderboard),
+        new("getModelScores", "GET", ModelScores),
+        new("startEvaluation", "POST", Evaluations),
+        new("getEvaluation", "GET", Evaluation),
+        new("cancelEvaluation", "DELETE", Evaluation),
+        new("getEvaluationRecords", "GET", EvaluationRecords),
+        new("listModelEvaluations", "GET", ModelEvaluations),
+        new("listEvaluationTasks", "GET", EvaluationTasks),
         new("startRun", "POST", StartRun),
         new("execute", "POST", Execute),
         new("listRuns", "GET", Runs),
@@ -129,6 +161,18 @@ public static partial class Routes
         new("uploadRunFile", "POST", RunFiles),
         new("downloadRunFile", "GET", RunFile),
         new("getLimits", "GET", Limits),
+        new("deleteRun", "DELETE", Run),
+        new("giveFeedback", "POST", StepFeedback),
+        new("listStepFeedback", "GET", StepFeedback),
+        new("listModelFeedback", "GET", ModelFeedback),
+        new("exportFeedback", "GET", ModelFeedbackExport),
+        new("deleteFeedback", "DELETE", Feedback),
+        new("getUsage", "GET", Usage),
+        new("listQuotas", "GET", Quotas),
+        new("setQuota", "PUT", Quota),
+        new("deleteQuota", "DELETE", Quota),
+        new("sweepRetention", "POST", RetentionSweep),
+        new("getMonitoring", "GET", Monitoring),
     ];
 
     /// <summary>

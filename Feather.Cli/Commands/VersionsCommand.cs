@@ -50,7 +50,7 @@ public static class VersionsListCommand
             Format.Number(v.Number),
             v.Live || v.Number == liveVersion ? "*" : "",
             Format.Time(v.CreatedAt),
-            v.ImageStatus,
+            v.Preparation == "failed" ? $"{v.ImageStatus}, preparation failed: {v.PreparationMessage}" : v.ImageStatus,
             string.Join(", ", v.Tags),
             v.Notes ?? "",
         ]));

@@ -75,6 +75,27 @@ public sealed class InteractivePrompter(TextReader input, TextWriter prompt, Tex
         return responses;
     }
 
+    /// <summary>
+    /// Where a model with branches or loops goes on: one of the <paramref name="offered"/> steps (the model's choice first), or
+    /// null to end the run when <paramref name="ends"/>.
+    /// </summary>
+    public string? ChooseNext(int index, IReadOnlyList<string> offered, bool ends)
+    {
+        var options = offered.ToList();
+        prompt.WriteLine($"step {index}: what comes next?");
+        for (var i = 0; i < options.Count; i++) prompt.WriteLine($"    {i + 1}. {TerminalText.Safe(options[i])}{(i == 0 ? " (the model's choice)" : "")}");
+        if (ends) prompt.WriteLine($"    {options.Count + 1}. end the run here");
+        var count = options.Count + (ends ? 1 : 0);
+        while (true)
+        {
+            var line = Read("next step", $"  choice (1-{count}) [1]: ");
+            if (line.Length == 0) return options.Count > 0 ? options[0] : null;
+            if (int.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= count)
+                return n <= options.Count ? options[n - 1] : null;
+            errors.WriteLine($"  '{line}' is not a number from 1 to {count}; try again");
+        }
+    }
+
     private JsonObject AskTexts(string name, JsonObject props, JsonObject rules)
     {
         // the number of boxes: the schema's count (props only for runs recorded before schemas travelled)

@@ -19,7 +19,7 @@ namespace Feather.Server.Datasets;
 /// </summary>
 public sealed class DatasetPublisher(
     FeatherOptions options, PublishService publishing, DatasetStore datasets, ModelStore models, Accounts accounts,
-    FeatherDb db, FileSystemBlobStore files)
+    FeatherDb db, FileSystemBlobStore files, Common.FeatherEvents events)
 {
     /// <summary>Records kept for the preview of a version.</summary>
     public const int ExampleCount = 8;
@@ -93,7 +93,8 @@ public sealed class DatasetPublisher(
         }
 
         var examples = new JsonArray([.. scan.Examples.Select(Preview)]).ToJsonString();
-        return await publishing.FinishAsync(publish, sha => Holds(sha, caller), () =>
+        string? publishedId = null;
+        var finished = await publishing.FinishAsync(publish, sha => Holds(sha, caller), () =>
         {
             var (dataset, version) = db.InTransaction(() =>
             {
@@ -102,9 +103,13 @@ public sealed class DatasetPublisher(
                 db.Publishes.Delete(publish.Id);
                 return recorded;
             });
+            publishedId = dataset.Id;
             return PublishResult<DatasetPublishCompleted>.Done(new DatasetPublishCompleted(dataset.Owner, dataset.Name, version.Number,
                 version.RecordCount, Routes.Expand(Routes.DatasetVersion, dataset.Owner, dataset.Name, version.Number)));
         }, ct);
+        if (finished.Status == PublishStatus.Done && publishedId is not null)
+            events.RaiseDatasetVersionPublished(publishedId, finished.Value!.Version);
+        return finished;
     }
 
     /// <summary>Reads the records file once, as a stream (staged, or already in the blob store), checking every record.</summary>

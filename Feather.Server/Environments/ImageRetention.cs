@@ -123,13 +123,15 @@ public static class ImageRetention
 /// Runs the removal policy every <see cref="ImageRetentionOptions.IntervalMinutes"/> against the engine: lists
 /// the feather images and the containers, asks <see cref="IImageKeepList"/> what the server still needs, and
 /// removes the rest without force (the engine itself refuses an image that a container or a child image uses).
+/// Containers the <see cref="WarmContainerPool"/> holds ready do not keep an image: the pool releases them first.
 /// </summary>
 public sealed partial class ImageJanitor(
     IContainerEngine engine,
     IImageKeepList keepList,
     IOptions<RunnerOptions> runner,
     IOptions<ImageRetentionOptions> options,
-    ILogger<ImageJanitor> logger) : BackgroundService
+    ILogger<ImageJanitor> logger,
+    WarmContainerPool? pool = null) : BackgroundService
 {
     /// <summary>Applies the policy once as of <paramref name="now"/>; returns what it removed.</summary>
     public async Task<IReadOnlyList<ImageRemoval>> RunOnceAsync(DateTime now, CancellationToken ct)
@@ -145,7 +147,8 @@ public sealed partial class ImageJanitor(
                 Label(i.Labels, DockerImageBuilder.WeightsHashLabel)))
             .ToList();
         var containers = await engine.ListContainersAsync(null, ct);
-        var used = containers.Select(c => c.ImageId).ToHashSet();
+        // A container kept ready ahead of demand serves no step yet: it is released with its image, not a reason to keep it.
+        var used = containers.Where(c => pool?.Holds(c.Name) != true).Select(c => c.ImageId).ToHashSet();
         var keep = keepList.VersionImagesToKeep(now - TimeSpan.FromDays(o.KeepDays));
         var plan = ImageRetention.Plan(images, runner.Value.InstanceId, keep, used, now, TimeSpan.FromMinutes(o.MinAgeMinutes));
 
@@ -154,6 +157,9 @@ public sealed partial class ImageJanitor(
         {
             try
             {
+                if (pool is not null && removal.Image.Kind == "version")
+                    foreach (var tag in removal.Tags)
+                        await pool.ReleaseImageAsync(tag);
                 // Untag each tag, then the engine deletes the image when no tag, container or child holds it.
                 foreach (var tag in removal.Tags.DefaultIfEmpty(removal.Image.Id))
                     await engine.RemoveImageAsync(tag, ct);

@@ -85,4 +85,21 @@ public sealed class VersionRecord
     public string? VersionImage { get; set; }
     public DateTime? ImageStartedAt { get; set; }
     public DateTime? ImageEndedAt { get; set; }
+
+    /// <summary>How the model's preparation went in prepared containers (<see cref="PreparationStatus"/>); null: not prepared yet.</summary>
+    public string? PreparationStatus { get; set; }
+    /// <summary>The failed preparation's one-line message ("PreparationError: ..."), null unless failed.</summary>
+    public string? PreparationMessage { get; set; }
+    /// <summary>The runtime's error object (type, message, frames of the model's code), JSON; null when the process died.</summary>
+    public string? PreparationErrorJson { get; set; }
+    /// <summary>The model's stderr while it prepared (capped), kept for a failure.</summary>
+    public string? PreparationLog { get; set; }
+    public DateTime? PreparationAt { get; set; }
+}
+
+/// <summary>A version's preparation state as the runner reported it.</summary>
+public static class PreparationStatus
+{
+    public const string Ready = "ready";
+    public const string Failed = "failed";
 }

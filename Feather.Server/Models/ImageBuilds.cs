@@ -21,7 +21,7 @@ public sealed class ImageBuildQueue
 /// </summary>
 internal sealed class ImageBuildWorker(
     ImageBuildQueue queue, ModelStore store, IImageBuilder builder, Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runnerOptions,
-    ILogger<ImageBuildWorker> logger) : BackgroundService
+    Common.FeatherEvents events, ILogger<ImageBuildWorker> logger) : BackgroundService
 {
     /// <summary>Versions being built now: a version queued twice is built once.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _building = new(StringComparer.Ordinal);
@@ -107,6 +107,7 @@ internal sealed class ImageBuildWorker(
         store.SaveVersion(version);
         logger.LogInformation("Image of {Model} version {Version}: {Status} in {Seconds:F1} s", model.Key, version.Number,
             version.ImageStatus, result.Duration.TotalSeconds);
+        if (version.ImageStatus == ImageStatus.Ready) events.RaiseVersionImageReady(version.Id);
     }
 
     /// <summary>Collects build log lines (bounded, <see cref="BuildLog"/>) and saves them on the version at most every two seconds.</summary>

@@ -53,8 +53,13 @@ public static class ModelOpenApi
                         {
                             ["index"] = new JsonObject { ["type"] = "integer" }, ["name"] = Str(),
                             ["status"] = Ref("StepStatus"),
+                            ["iteration"] = new JsonObject { ["type"] = "integer" },
+                            ["branch"] = new JsonObject { ["type"] = "string", ["nullable"] = true },
+                            ["next"] = new JsonObject { ["type"] = "array", ["nullable"] = true, ["items"] = Str() },
+                            ["ends"] = new JsonObject { ["type"] = "boolean" },
                         },
                     } },
+                    ["complete"] = new JsonObject { ["type"] = "boolean", ["description"] = "the path has succeeded up to a step after which the run may end" },
                 },
             },
         };
@@ -100,6 +105,8 @@ public static class ModelOpenApi
             },
         };
 
+        var graph = metadata.TryGetProperty("graph", out var g) && g.ValueKind == JsonValueKind.Object ? g : (JsonElement?)null;
+        var graphSteps = new List<(string Name, string Title, string Prefix, JsonObject Example)>();
         var index = 0;
         foreach (var step in metadata.GetProperty("steps").EnumerateArray())
         {
@@ -145,8 +152,13 @@ public static class ModelOpenApi
                 ["type"] = "object",
                 ["properties"] = new JsonObject
                 {
-                    ["index"] = new JsonObject { ["type"] = "integer", ["enum"] = new JsonArray(index) },
-                    ["name"] = Str(), ["status"] = Ref("StepStatus"),
+                    ["index"] = graph is null ? new JsonObject { ["type"] = "integer", ["enum"] = new JsonArray(index) } : new JsonObject { ["type"] = "integer" },
+                    ["name"] = graph is null ? Str() : new JsonObject { ["type"] = "string", ["enum"] = new JsonArray(name) },
+                    ["status"] = Ref("StepStatus"),
+                    ["iteration"] = new JsonObject { ["type"] = "integer", ["description"] = "how many times in a row this step has run here (a loop's iteration)" },
+                    ["branch"] = new JsonObject { ["type"] = "string", ["nullable"] = true, ["description"] = "the branch the step's result took" },
+                    ["next"] = new JsonObject { ["type"] = "array", ["nullable"] = true, ["items"] = Str(), ["description"] = "once succeeded: the steps that may come next, the model's choice first" },
+                    ["ends"] = new JsonObject { ["type"] = "boolean", ["description"] = "once succeeded: the run may end here" },
                     ["outputs"] = new JsonObject
                     {
                         ["type"] = "array", ["nullable"] = true,
@@ -161,6 +173,15 @@ public static class ModelOpenApi
             };
             var title = step.TryGetProperty("title", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : name;
             var description = step.TryGetProperty("description", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString()! : "";
+            if (graph is not null)
+            {
+                // a graph's positions are not its steps: one operation takes any step, named in the request
+                ((JsonObject)schemas[$"{prefix}Request"]!)["required"] = new JsonArray("step", "responses");
+                ((JsonObject)schemas[$"{prefix}Request"]!["properties"]!)["step"] = new JsonObject { ["type"] = "string", ["enum"] = new JsonArray(name) };
+                graphSteps.Add((name, title, prefix, example));
+                index++;
+                continue;
+            }
             paths[$"/api/runs/{{runId}}/steps/{index}"] = new JsonObject
             {
                 ["post"] = new JsonObject
@@ -198,7 +219,9 @@ public static class ModelOpenApi
             index++;
         }
 
-        return new JsonObject
+        if (graph is { } declared) AddGraphStep(paths, schemas, declared, graphSteps);
+
+        var document = new JsonObject
         {
             ["openapi"] = "3.0.3",
             ["info"] = new JsonObject
@@ -222,6 +245,68 @@ public static class ModelOpenApi
                         ["type"] = "http", ["scheme"] = "bearer",
                         ["description"] = "An API token (ftr_...) from POST /api/auth/tokens, with the run scope",
                     },
+                },
+            },
+        };
+        if (graph is { } flow) document["x-feather-graph"] = JsonNode.Parse(flow.GetRawText());
+        return document;
+    }
+
+    /// <summary>
+    /// The one step operation of a model with a graph of steps (metadata <c>graph</c>): the position on the run's path in the
+    /// URL, the step by name in the request (one of those the previous step offered), each step's request and result as one
+    /// alternative; the description spells out the graph (also in <c>x-feather-graph</c>).
+    /// </summary>
+    private static void AddGraphStep(JsonObject paths, JsonObject schemas, JsonElement graph,
+        List<(string Name, string Title, string Prefix, JsonObject Example)> steps)
+    {
+        var lines = graph.GetProperty("edges").EnumerateArray().Select(e =>
+        {
+            var to = e.GetProperty("to").ValueKind == JsonValueKind.String ? e.GetProperty("to").GetString() : "the end of the run";
+            var when = e.GetProperty("when").ValueKind == JsonValueKind.String ? $" when it returns branch '{e.GetProperty("when").GetString()}'" : "";
+            return $"- {e.GetProperty("from").GetString()} → {to}{when}";
+        });
+        var loops = graph.TryGetProperty("loops", out var l) ? l.EnumerateArray().Select(x =>
+            $"- {x.GetProperty("step").GetString()} may run again at most {x.GetProperty("max").GetInt32()} times in a row") : [];
+        var first = steps[0];
+        paths["/api/runs/{runId}/steps/{index}"] = new JsonObject
+        {
+            ["post"] = new JsonObject
+            {
+                ["operationId"] = "submitStep",
+                ["summary"] = "Run the step at a position of the run's path",
+                ["description"] = $"The run starts with '{graph.GetProperty("start").GetString()}'. After a step succeeded, its `next` lists the steps " +
+                    "that may run at the next position (the server decides them from the graph and what the step returned); name one in `step`. " +
+                    "Another step is refused with 409. A re-run that takes another branch discards the old branch's steps (stale).\n\n" +
+                    string.Join("\n", lines.Concat(loops)),
+                ["parameters"] = new JsonArray(RunIdParameter(), new JsonObject
+                {
+                    ["name"] = "index", ["in"] = "path", ["required"] = true, ["description"] = "the position on the run's path (0: the first step)",
+                    ["schema"] = new JsonObject { ["type"] = "integer", ["minimum"] = 0 },
+                }, new JsonObject
+                {
+                    ["name"] = "Prefer", ["in"] = "header", ["required"] = false,
+                    ["description"] = "wait=N: answer when the step is done, waiting at most N seconds",
+                    ["schema"] = new JsonObject { ["type"] = "string", ["example"] = "wait=60" },
+                }),
+                ["requestBody"] = new JsonObject
+                {
+                    ["required"] = true,
+                    ["content"] = new JsonObject
+                    {
+                        ["application/json"] = new JsonObject
+                        {
+                            ["schema"] = new JsonObject { ["oneOf"] = new JsonArray(steps.Select(s => (JsonNode)Ref($"{s.Prefix}Request")).ToArray()) },
+                            ["example"] = new JsonObject { ["step"] = first.Name, ["responses"] = first.Example.DeepClone() },
+                        },
+                    },
+                },
+                ["responses"] = new JsonObject
+                {
+                    ["200"] = Answer("The step finished within the wait", new JsonObject { ["oneOf"] = new JsonArray(steps.Select(s => (JsonNode)Ref($"{s.Prefix}Result")).ToArray()) }),
+                    ["202"] = Answer("The step is queued or running; poll GET /api/runs/{runId}", new JsonObject { ["oneOf"] = new JsonArray(steps.Select(s => (JsonNode)Ref($"{s.Prefix}Result")).ToArray()) }),
+                    ["400"] = Answer("The responses do not fit the step's inputs", Ref("Problem")),
+                    ["409"] = Answer("The step is not next on the path, the step before has not succeeded, or this one is running", Ref("Problem")),
                 },
             },
         };

@@ -110,6 +110,39 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
     public void SaveVersion(VersionRecord version) => db.Versions.Update(version);
 
     /// <summary>Marks the versions built into <paramref name="versionImage"/> as removed; a run rebuilds them.</summary>
+    /// <summary>
+    /// Records how the model's preparation went on every version built into <paramref name="versionImage"/> with that
+    /// entrypoint (null failure: it succeeded). Saved only when it changes.
+    /// </summary>
+    public void RecordPreparation(string versionImage, string entrypoint, Sandbox.PreparationFailure? failure)
+    {
+        foreach (var version in db.Versions.Find(v => v.VersionImage == versionImage).ToList())
+        {
+            using (var metadata = System.Text.Json.JsonDocument.Parse(version.MetadataJson))
+                if (Publishing.MetadataValidator.Str(metadata.RootElement, "entrypoint") != entrypoint) continue;
+            var status = failure is null ? PreparationStatus.Ready : PreparationStatus.Failed;
+            if (version.PreparationStatus == status && version.PreparationMessage == failure?.Message) continue;
+            version.PreparationStatus = status;
+            version.PreparationMessage = failure?.Message;
+            version.PreparationErrorJson = failure?.ErrorJson;
+            version.PreparationLog = failure?.Log;
+            version.PreparationAt = failure?.At ?? DateTime.UtcNow;
+            db.Versions.Update(version);
+        }
+    }
+
+    /// <summary>
+    /// Raised after a model's live version changed (made live at publish, promoted, rolled back): the version that
+    /// was live and the one that is now. The runner releases the old version's prepared containers.
+    /// </summary>
+    public event Action<VersionRecord, VersionRecord>? LiveChanged;
+
+    private void RaiseLiveChanged(ModelRecord model, int? previous, VersionRecord? current)
+    {
+        if (previous is not { } was || current is null || was == current.Number || LiveChanged is null) return;
+        if (FindVersion(model.Id, was) is { } old) LiveChanged(old, current);
+    }
+
     public void MarkImageRemoved(string versionImage, string reason)
     {
         foreach (var version in db.Versions.Find(v => v.VersionImage == versionImage).ToList())
@@ -152,7 +185,9 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
         Change(owner, name, caller, model =>
         {
             if (model.LiveHistory.Count == 0) return ModelChangeStatus.NoEarlierLiveVersion;
+            var was = model.LiveVersion;
             model.LiveVersion = model.LiveHistory[^1];
+            RaiseLiveChanged(model, was, FindVersion(model.Id, model.LiveVersion.Value));
             model.LiveHistory.RemoveAt(model.LiveHistory.Count - 1);
             // the returned-to version's description and tags; the visibility stays as it is now
             if (FindVersion(model.Id, model.LiveVersion.Value) is { } live) ShowVersion(model, live);
@@ -201,8 +236,10 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
     {
         if (model.LiveVersion != version.Number)
         {
+            var was = model.LiveVersion;
             if (model.LiveVersion is { } previous) model.LiveHistory.Add(previous);
             model.LiveVersion = version.Number;
+            RaiseLiveChanged(model, was, version);
         }
         ShowVersion(model, version);
         if (withVisibility && version.RequestedVisibility is { } visibility) model.Visibility = visibility;

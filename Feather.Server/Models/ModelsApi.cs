@@ -17,6 +17,9 @@ public static class ModelsApi
         // Until the runner registers its own: without one, versions stay pending and no image is removed.
         builder.Services.TryAddSingleton<IImageBuilder, NoImageBuilder>();
         builder.Services.AddSingleton<IImageKeepList, VersionImageKeepList>();
+        builder.Services.AddSingleton<Sandbox.IPreparationReports, VersionPreparationReports>();
+        builder.Services.AddSingleton<LiveVersionReleaser>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveVersionReleaser>());
         builder.Services.AddHostedService<ImageBuildWorker>();
         return builder;
     }
@@ -150,7 +153,7 @@ public static class ModelsApi
 
     private static VersionSummary ToSummary(ModelRecord m, VersionRecord v) =>
         new(v.Number, v.CreatedAt, v.Publisher, v.Notes, v.ImageStatus, m.LiveVersion == v.Number,
-            m.Tags.Where(t => t.Value == v.Number).Select(t => t.Key).Order().ToArray());
+            m.Tags.Where(t => t.Value == v.Number).Select(t => t.Key).Order().ToArray(), v.PreparationStatus, v.PreparationMessage);
 
     private static ModelDetail ToDetail(ModelRecord m, ModelStore store)
     {
@@ -168,7 +171,9 @@ public static class ModelsApi
             new EnvironmentInfo(v.Environment.RunnerImage, v.Environment.Profile, v.Environment.Python,
                 [.. v.Environment.SystemPackages], [.. v.Environment.PythonPackages], v.Environment.RunnerImageId),
             new ImageInfo(v.ImageStatus, withLog ? v.ImageLog : "", v.ImageError, v.ImageSeconds, v.EnvironmentImage, v.VersionImage,
-                v.ImageStartedAt, v.ImageEndedAt));
+                v.ImageStartedAt, v.ImageEndedAt),
+            v.PreparationStatus is null ? null : new PreparationInfo(v.PreparationStatus, v.PreparationMessage,
+                v.PreparationErrorJson is null ? null : Parse(v.PreparationErrorJson), withLog ? v.PreparationLog ?? "" : "", v.PreparationAt));
 
     internal static JsonElement Parse(string json)
     {

@@ -17,7 +17,7 @@ public static class PortalApi
     private const string Prefix = "portal/";
 
     /// <summary>The first path segments the single-page app routes itself.</summary>
-    private static readonly string[] AppRoutes = ["models", "runs", "embed", "login", "me", "owners", "datasets"];
+    private static readonly string[] AppRoutes = ["models", "runs", "embed", "login", "me", "owners", "datasets", "leaderboards"];
 
     private static readonly string[] GetOrHead = [HttpMethods.Get, HttpMethods.Head];
 

@@ -64,8 +64,10 @@ public sealed class MetadataValidator
                         Add("metadata" + detail.InstanceLocation, message);
         }
 
-        if (!metadata.TryGetProperty("schema_version", out var sv) || sv.ValueKind != JsonValueKind.Number || sv.GetInt32() != 1)
-            Add("metadata/schema_version", "must be 1");
+        if (!metadata.TryGetProperty("schema_version", out var sv) || sv.ValueKind != JsonValueKind.Number || sv.GetInt32() is not (1 or 2))
+            Add("metadata/schema_version", "must be 1 (a linear model) or 2 (a model with a graph of steps)");
+        else
+            ValidateGraph(metadata, sv.GetInt32(), Add);
         var name = Str(metadata, "name");
         if (!Names.IsValid(name)) Add("metadata/name", $"must be {Names.Rule}");
         if (Str(metadata, "description") is null) Add("metadata/description", "must be a string");
@@ -129,6 +131,57 @@ public sealed class MetadataValidator
                 Add("metadata/num_steps", $"must equal the number of steps ({steps.GetArrayLength()})");
         }
         return Finish(errors);
+    }
+
+    /// <summary>
+    /// Schema version 2's <c>graph</c> (docs/contracts.md section 1): it starts at the first step, every edge joins steps of the
+    /// model (to null: the run ends), every loop is a step's bounded self-edge. Version 1 has no graph (a linear model).
+    /// </summary>
+    private static void ValidateGraph(JsonElement metadata, int schemaVersion, Action<string, string> add)
+    {
+        var hasGraph = metadata.TryGetProperty("graph", out var graph);
+        if (schemaVersion == 1)
+        {
+            if (hasGraph) add("metadata/graph", "needs schema_version 2");
+            return;
+        }
+        if (!hasGraph || graph.ValueKind != JsonValueKind.Object)
+        {
+            add("metadata/graph", "schema_version 2 needs the graph of steps (start, edges, loops)");
+            return;
+        }
+        if (!metadata.TryGetProperty("steps", out var steps) || steps.ValueKind != JsonValueKind.Array) return;
+        var names = steps.EnumerateArray().Select(s => Str(s, "name")).Where(n => n is not null).ToList();
+        if (Str(graph, "start") is not { } start || names.Count == 0 || start != names[0])
+            add("metadata/graph/start", $"must be the first step's name ({(names.Count > 0 ? names[0] : "?")})");
+        if (!graph.TryGetProperty("edges", out var edges) || edges.ValueKind != JsonValueKind.Array || edges.GetArrayLength() == 0)
+        {
+            add("metadata/graph/edges", "must be a non-empty array of {from, to, when}");
+            return;
+        }
+        var i = 0;
+        foreach (var edge in edges.EnumerateArray())
+        {
+            var at = $"metadata/graph/edges/{i++}";
+            if (edge.ValueKind != JsonValueKind.Object) { add(at, "must be an object"); continue; }
+            if (Str(edge, "from") is not { } from || !names.Contains(from)) add($"{at}/from", "must name a step of the model");
+            if (edge.TryGetProperty("to", out var to) && to.ValueKind != JsonValueKind.Null &&
+                (to.ValueKind != JsonValueKind.String || !names.Contains(to.GetString())))
+                add($"{at}/to", "must name a step of the model, or be null (the run ends)");
+        }
+        if (!graph.TryGetProperty("loops", out var loops) || loops.ValueKind != JsonValueKind.Array) return;
+        i = 0;
+        foreach (var loop in loops.EnumerateArray())
+        {
+            var at = $"metadata/graph/loops/{i++}";
+            if (loop.ValueKind != JsonValueKind.Object || Str(loop, "step") is not { } step || !names.Contains(step))
+                add($"{at}/step", "must name a step of the model");
+            else if (!edges.EnumerateArray().Any(e => e.ValueKind == JsonValueKind.Object && Str(e, "from") == step && Str(e, "to") == step && Str(e, "when") == Feather.Server.Runs.RunGraph.LoopAgain))
+                add($"{at}/step", $"a loop needs the step's edge to itself with when '{Feather.Server.Runs.RunGraph.LoopAgain}'");
+            if (loop.ValueKind != JsonValueKind.Object || !loop.TryGetProperty("max", out var max) || max.ValueKind != JsonValueKind.Number ||
+                !max.TryGetInt32(out var bound) || bound < 1)
+                add($"{at}/max", "a loop needs a bound: an integer >= 1");
+        }
     }
 
     private static Dictionary<string, string[]> Finish(Dictionary<string, List<string>> errors) =>

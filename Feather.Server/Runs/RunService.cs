@@ -19,7 +19,8 @@ namespace Feather.Server.Runs;
 /// <param name="profiles">What the runner can run (null: every profile).</param>
 public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions options, ImageBuildQueue builds, StepEvents events,
     IHostApplicationLifetime lifetime, Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runner, ILogger<RunService> logger,
-    StepFiles files, IStepExecutor? executor = null, IProfilePolicy? profiles = null)
+    StepFiles files, IStepExecutor? executor = null, IProfilePolicy? profiles = null,
+    IEnumerable<IStepAdmission>? admissions = null, IEnumerable<IStepObserver>? observers = null)
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new();
     private readonly ConcurrentDictionary<(string Run, int Step), (CancellationTokenSource Cancel, Task<RunStepRecord> Done)> _active = new();
@@ -32,12 +33,16 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
     public RunRecord Create(ModelRecord model, VersionRecord version, string? createdBy)
     {
         using var metadata = JsonDocument.Parse(version.MetadataJson);
-        var steps = metadata.RootElement.GetProperty("steps").EnumerateArray()
-            .Select((s, i) => new RunStepRecord
-            {
-                Index = i, Name = s.GetProperty("name").GetString()!,
-                Status = i == 0 ? StepStatus.AwaitingInput : StepStatus.Pending,
-            }).ToList();
+        var graph = RunGraph.From(metadata.RootElement);
+        // A linear run lists every step up front; a graph's path holds its first step, and grows as steps succeed.
+        var steps = graph.Linear
+            ? metadata.RootElement.GetProperty("steps").EnumerateArray()
+                .Select((s, i) => new RunStepRecord
+                {
+                    Index = i, Name = s.GetProperty("name").GetString()!,
+                    Status = i == 0 ? StepStatus.AwaitingInput : StepStatus.Pending,
+                }).ToList()
+            : [new RunStepRecord { Index = 0, Name = graph.Start, Status = StepStatus.AwaitingInput }];
         var run = new RunRecord
         {
             Id = Ids.New(), ModelId = model.Id, Owner = model.Owner, Model = model.Name, Version = version.Number,
@@ -47,36 +52,45 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
         return run;
     }
 
-    /// <summary>Queues step <paramref name="index"/>, or says why it cannot run now.</summary>
-    public async Task<SubmitResult> SubmitAsync(string runId, int index, JsonElement responses, CancellationToken ct)
+    /// <summary>
+    /// Queues the step at position <paramref name="index"/> of the run's path, or says why it cannot run now.
+    /// <paramref name="stepName"/> chooses among the steps the previous one offers (default: the one already there).
+    /// </summary>
+    public async Task<SubmitResult> SubmitAsync(string runId, int index, JsonElement responses, CancellationToken ct, string? stepName = null)
     {
         var gate = _locks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
         try
         {
             var run = Find(runId)!;
-            if (index < 0 || index >= run.Steps.Count)
-                return new SubmitResult.NotFound($"run {runId} has steps 0 to {run.Steps.Count - 1}, not {index}");
-            var step = run.Steps[index];
-
-            if (responses.ValueKind != JsonValueKind.Object)
-                return new SubmitResult.BadRequest(index, $"step {index} ({step.Name}): 'responses' must be an object keyed by input name");
             var version = store.FindVersion(run.ModelId, run.Version)!;
             using var metadata = JsonDocument.Parse(version.MetadataJson);
+            var graph = RunGraph.From(metadata.RootElement);
+            if (index < 0 || index > run.Steps.Count || (index == run.Steps.Count && (graph.Linear || index == 0)))
+                return new SubmitResult.NotFound($"run {runId} has steps 0 to {run.Steps.Count - 1}, not {index}");
+            var name = stepName ?? (index < run.Steps.Count ? run.Steps[index].Name : null);
+            var shown = name ?? "?";
+
+            if (responses.ValueKind != JsonValueKind.Object)
+                return new SubmitResult.BadRequest(index, $"step {index} ({shown}): 'responses' must be an object keyed by input name");
 
             if (index > 0 && run.Steps[index - 1].Status != StepStatus.Succeeded)
                 return new SubmitResult.Conflict(index,
                     $"step {index - 1} ({run.Steps[index - 1].Name}) is {run.Steps[index - 1].Status}; it must succeed before step {index}");
             if (run.Steps.Skip(index).FirstOrDefault(s => StepStatus.IsActive(s.Status)) is { } busy)
                 return new SubmitResult.Conflict(index, $"step {busy.Index} ({busy.Name}) is {busy.Status}; wait for it to finish");
-            // Every response against the metadata and what step index-1 actually offered (StepInputValidator).
+            if (NotOnPath(graph, run, index, name) is { } offPath)
+                return new SubmitResult.Conflict(index, offPath);
+            var stepIndex = graph.StepIndex[name!];
+            // Every response against the metadata and what the step before on the path actually offered (StepInputValidator).
             using var previous = index == 0 || run.Steps[index - 1].OutputsJson is not { } offered ? null : JsonDocument.Parse(offered);
             // Files are checked by reference (StepFiles): the schemas see them as inline data of no bytes.
             var (checkedResponses, fileErrors) = files.Inspect(runId, responses);
             if (fileErrors.Count > 0)
-                return new SubmitResult.InvalidInput(index, step.Name, fileErrors);
-            if (StepInputValidator.Validate(metadata.RootElement, index, checkedResponses, previous?.RootElement, options.MaxStepFileBytes) is { Count: > 0 } invalid)
-                return new SubmitResult.InvalidInput(index, step.Name, invalid);
+                return new SubmitResult.InvalidInput(index, name!, fileErrors);
+            if (StepInputValidator.Validate(metadata.RootElement, stepIndex, checkedResponses, previous?.RootElement, options.MaxStepFileBytes,
+                    fromInit: index == 0) is { Count: > 0 } invalid)
+                return new SubmitResult.InvalidInput(index, name!, invalid);
             if (executor is null)
                 return new SubmitResult.Unavailable("this server has no step executor (the Docker runner is not configured)");
             if (executor.Refusal is { } full)
@@ -101,7 +115,12 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                     (version.ImageError is null ? "; try again when it is ready" : $": {version.ImageError}"),
                     version.ImageStatus);
 
+            foreach (var admission in admissions ?? [])
+                if (admission.Admit(run, index, version.Environment.Profile) is { } over)
+                    return new SubmitResult.QuotaExceeded(index, over);
+
             var storedResponses = await files.StoreAsync(runId, responses, ct);
+            var step = PlaceOnPath(run, index, name!);
             step.Status = StepStatus.Queued;
             step.ResponsesJson = storedResponses.ToJsonString();
             step.OutputsJson = step.ErrorJson = step.Message = null;
@@ -118,7 +137,7 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
             {
                 ["protocol"] = 2,
                 ["entrypoint"] = metadata.RootElement.GetProperty("entrypoint").GetString(),
-                ["step"] = index,
+                ["step"] = stepIndex,
                 ["files"] = SandboxParameters.FilesDirectory,
                 ["responses"] = files.ForRuntime(runId, storedResponses, inputFiles),
                 ["previous"] = index == 0 ? null : files.ForRuntime(runId, JsonNode.Parse(run.Steps[index - 1].OutputsJson ?? "null"), inputFiles),
@@ -132,7 +151,7 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                 Entrypoint: runner.Value.PrepareContainers ? metadata.RootElement.GetProperty("entrypoint").GetString() : null,
                 Files: new StepFileTransfer(inputFiles, (line, source, token) => files.CollectOutputsAsync(runId, line, source, token)));
             var cancel = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
-            var done = Task.Run(() => ExecuteAsync(executor, run.Id, index, execution, cancel.Token), CancellationToken.None);
+            var done = Task.Run(() => ExecuteAsync(executor, run.Id, index, execution, graph, cancel.Token), CancellationToken.None);
             _active[(run.Id, index)] = (cancel, done);
             _ = done.ContinueWith(_ =>
             {
@@ -145,6 +164,102 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
         {
             gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Says why step <paramref name="name"/> may not run at position <paramref name="index"/> of the run's path (null when it
+    /// may): the first position takes the graph's start; any other one of the steps the step before it offered when it
+    /// succeeded (recorded from what it returned, never from a client).
+    /// </summary>
+    private static string? NotOnPath(RunGraph graph, RunRecord run, int index, string? name)
+    {
+        if (name is null || !graph.StepIndex.ContainsKey(name))
+            return $"the model has no step '{name}'; name one of {string.Join(", ", graph.StepIndex.Keys)}";
+        if (index == 0)
+            return name == graph.Start ? null : $"step '{name}' is not next on the path: the run starts with '{graph.Start}'";
+        var before = run.Steps[index - 1];
+        var offered = before.Next ?? graph.Next(before.Name, before.Branch, before.Iteration).Offered;
+        if (offered.Contains(name)) return null;
+        var after = $"after '{before.Name}'" + (before.Branch is null ? "" : $" (branch '{before.Branch}')");
+        return $"step '{name}' is not next on the path: {after} the model offers " +
+               (offered.Count == 0 ? "nothing (the run ends there)" : string.Join(" or ", offered.Select(o => $"'{o}'")));
+    }
+
+    /// <summary>
+    /// The run's entry for step <paramref name="name"/> at position <paramref name="index"/>: the one there, or a new one when
+    /// the path takes another step there (the steps from there on, of the branch left, are discarded as stale).
+    /// </summary>
+    private static RunStepRecord PlaceOnPath(RunRecord run, int index, string name)
+    {
+        if (index < run.Steps.Count && run.Steps[index].Name == name) return run.Steps[index];
+        Discard(run, index);
+        var before = index > 0 ? run.Steps[index - 1] : null;
+        var entry = new RunStepRecord
+        {
+            Index = index, Name = name, Status = StepStatus.AwaitingInput,
+            Iteration = before?.Name == name ? before.Iteration + 1 : 1,
+        };
+        run.Steps.Add(entry);
+        return entry;
+    }
+
+    /// <summary>Moves the path's steps from <paramref name="index"/> on to the run's discarded steps, stale.</summary>
+    private static void Discard(RunRecord run, int index)
+    {
+        if (index >= run.Steps.Count) return;
+        foreach (var old in run.Steps.Skip(index))
+        {
+            if (old.Status is StepStatus.Pending or StepStatus.AwaitingInput) continue; // never run: nothing to keep
+            old.Status = StepStatus.Stale;
+            run.Discarded.Add(old);
+        }
+        run.Steps.RemoveRange(index, run.Steps.Count - index);
+        if (run.Discarded.Count > MaxDiscarded) run.Discarded.RemoveRange(0, run.Discarded.Count - MaxDiscarded);
+    }
+
+    /// <summary>The most discarded steps a run keeps (the oldest go first).</summary>
+    public const int MaxDiscarded = 100;
+
+    /// <summary>
+    /// After the step at <paramref name="index"/> succeeded: records its branch and what the graph offers next, and makes
+    /// the path fit: the next position keeps its step when that step is still offered (waiting for input, or stale after a
+    /// re-run), else the branch left is discarded and the model's choice waits for input there. Returns the entries changed.
+    /// A branch the graph does not know fails the step instead.
+    /// </summary>
+    private static List<RunStepRecord> AdvancePath(RunGraph graph, RunRecord run, int index, string? branch)
+    {
+        var step = run.Steps[index];
+        if (graph.BranchProblem(step.Name, branch) is { } problem)
+        {
+            step.Status = StepStatus.Failed;
+            step.OutputsJson = null;
+            step.ErrorJson = Error("protocol_error", problem);
+            return [];
+        }
+        step.Branch = branch;
+        var (offered, ends) = graph.Next(step.Name, branch, step.Iteration);
+        step.Next = offered;
+        step.Ends = ends;
+        var changed = new List<RunStepRecord>();
+        if (index + 1 < run.Steps.Count && offered.Contains(run.Steps[index + 1].Name))
+        {
+            var next = run.Steps[index + 1];
+            if (next.Status == StepStatus.Pending) next.Status = StepStatus.AwaitingInput;
+            changed.Add(next);
+            return changed;
+        }
+        Discard(run, index + 1);
+        if (offered.Count > 0)
+        {
+            var next = new RunStepRecord
+            {
+                Index = index + 1, Name = offered[0], Status = StepStatus.AwaitingInput,
+                Iteration = offered[0] == step.Name ? step.Iteration + 1 : 1,
+            };
+            run.Steps.Add(next);
+            changed.Add(next);
+        }
+        return changed;
     }
 
     /// <summary>
@@ -174,7 +289,7 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
     }
 
     private async Task<RunStepRecord> ExecuteAsync(IStepExecutor executor, string runId, int index, StepExecutionRequest request,
-        CancellationToken ct)
+        RunGraph graph, CancellationToken ct)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object>
         {
@@ -212,7 +327,11 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
         }
         logger.LogInformation("Step finished: {Outcome} ({Message}) in {Seconds:F2} s", result.Outcome, result.Message, result.Duration.TotalSeconds);
 
-        return await Update(runId, index, s =>
+        string? branch = null;
+        if (result.Outcome == StepOutcome.Succeeded && result.Result is { } reported &&
+            reported.TryGetProperty("branch", out var b) && b.ValueKind == JsonValueKind.String)
+            branch = b.GetString();
+        var finished = await Update(runId, index, s =>
         {
             s.EndedAt = DateTime.UtcNow;
             s.Logs = result.Logs;
@@ -245,13 +364,42 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                     s.ErrorJson = Error(JsonNamingPolicy.SnakeCaseLower.ConvertName(result.Outcome.ToString()), result.Message);
                     break;
             }
-        }, next => next.Status == StepStatus.Pending ? StepStatus.AwaitingInput : next.Status);
+        }, (run, i) => AdvancePath(graph, run, i, branch));
+        if (Find(runId) is { } stored)
+            foreach (var observer in observers ?? [])
+            {
+                try { observer.Finished(new StepFinished(stored, stored.Steps[index], request.Profile, result.Duration)); }
+                catch (Exception e) { logger.LogError(e, "A step observer failed"); }
+            }
+        return finished;
+    }
+
+    /// <summary>
+    /// Deletes a run under its lock when <paramref name="may"/> agrees with the run as stored then (no step of it may be
+    /// queued or running: those are refused). Returns the deleted run, or null.
+    /// </summary>
+    public async Task<RunRecord?> DeleteAsync(string runId, Func<RunRecord, bool> may, CancellationToken ct)
+    {
+        var gate = _locks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        try
+        {
+            var run = Find(runId);
+            if (run is null || run.Steps.Any(s => StepStatus.IsActive(s.Status)) || !may(run)) return null;
+            return db.Runs.Delete(runId) ? run : null;
+        }
+        finally
+        {
+            gate.Release();
+            _locks.TryRemove(runId, out _);
+        }
     }
 
     private static string Error(string type, string message) =>
         new JsonObject { ["type"] = type, ["message"] = message }.ToJsonString();
 
-    private async Task<RunStepRecord> Update(string runId, int index, Action<RunStepRecord> change, Func<RunStepRecord, string>? nextOnSuccess = null)
+    private async Task<RunStepRecord> Update(string runId, int index, Action<RunStepRecord> change,
+        Func<RunRecord, int, List<RunStepRecord>>? onSuccess = null)
     {
         var gate = _locks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync();
@@ -260,11 +408,10 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
             var run = Find(runId)!;
             var step = run.Steps[index];
             change(step);
-            var next = nextOnSuccess is not null && step.Status == StepStatus.Succeeded && index + 1 < run.Steps.Count ? run.Steps[index + 1] : null;
-            if (next is not null) next.Status = nextOnSuccess!(next);
+            var changed = onSuccess is not null && step.Status == StepStatus.Succeeded ? onSuccess(run, index) : [];
             db.Runs.Update(run);
             events.Publish(runId, step);
-            if (next is not null) events.Publish(runId, next);
+            foreach (var next in changed) events.Publish(runId, next);
             return step;
         }
         finally

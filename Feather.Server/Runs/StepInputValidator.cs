@@ -27,8 +27,9 @@ public static class StepInputValidator
     /// <param name="responses">The client's responses (an object keyed by input name).</param>
     /// <param name="previousOutputs">Step k-1's stored outputs array (null for step 0).</param>
     /// <param name="maxFileBytes">The most bytes a base64 string in a response may decode to (null: no limit).</param>
+    /// <param name="fromInit">The step's inputs are init()'s (the first position of the path); default: step 0.</param>
     public static IReadOnlyList<StepInputError> Validate(JsonElement metadata, int step, JsonElement responses,
-        JsonElement? previousOutputs, long? maxFileBytes = null)
+        JsonElement? previousOutputs, long? maxFileBytes = null, bool? fromInit = null)
     {
         var errors = new List<StepInputError>();
         var stepMeta = metadata.GetProperty("steps")[step];
@@ -38,7 +39,7 @@ public static class StepInputValidator
 
         // The inputs that take a response, each with the schema of what it offered: init()'s for step 0, step k-1's outputs after.
         var takes = new List<(string Name, string Component, JsonElement? Schema)>();
-        if (step == 0)
+        if (fromInit ?? step == 0)
         {
             if (metadata.TryGetProperty("init", out var init) && init.ValueKind == JsonValueKind.Array)
                 foreach (var c in init.EnumerateArray().Where(Interactive))
@@ -56,9 +57,9 @@ public static class StepInputValidator
                 var name = Str(input, "name");
                 var declared = Str(input, "component");
                 if (!byName.TryGetValue(name, out var output))
-                    errors.Add(new(name, $"step {step - 1} offered no output named '{name}' ({declared}); run step {step - 1} again"));
+                    errors.Add(new(name, $"the step before offered no output named '{name}' ({declared}); run it again"));
                 else if (Str(output, "component") != declared)
-                    errors.Add(new(name, $"step {step - 1} offered a {Str(output, "component")} as '{name}', the model declares {declared}"));
+                    errors.Add(new(name, $"the step before offered a {Str(output, "component")} as '{name}', the model declares {declared}"));
                 else
                 {
                     takes.Add((name, declared, ResponseSchema(output)));

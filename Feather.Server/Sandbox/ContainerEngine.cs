@@ -55,8 +55,8 @@ public interface IContainerEngine
     /// <summary>The id of <paramref name="image"/> (a tag or id), or null when the engine does not have it.</summary>
     Task<string?> FindImageAsync(string image, CancellationToken ct);
 
-    /// <summary>The labels of <paramref name="image"/> (its own and those it inherits); <see cref="ImageNotFoundException"/> when missing.</summary>
-    Task<IReadOnlyDictionary<string, string>> GetImageLabelsAsync(string image, CancellationToken ct);
+    /// <summary>The labels of <paramref name="image"/> (a tag or id), or null when the engine does not have it.</summary>
+    Task<IReadOnlyDictionary<string, string>?> ImageLabelsAsync(string image, CancellationToken ct);
 
     /// <summary>Untags <paramref name="tagOrId"/> without force; the engine deletes the image with its last tag and refuses one in use.</summary>
     Task RemoveImageAsync(string tagOrId, CancellationToken ct);

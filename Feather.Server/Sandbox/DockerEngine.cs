@@ -232,17 +232,25 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
             i.Created.ToUniversalTime())).ToList();
     });
 
-    public Task<IReadOnlyDictionary<string, string>> GetImageLabelsAsync(string image, CancellationToken ct) => Call(async () =>
-    {
-        var labels = (await Images.InspectImageAsync(image, ct)).Config?.Labels;
-        return (IReadOnlyDictionary<string, string>)(labels is null ? new Dictionary<string, string>() : new Dictionary<string, string>(labels));
-    });
-
     public async Task<string?> FindImageAsync(string image, CancellationToken ct)
     {
         try
         {
             return await Call(async () => (await Images.InspectImageAsync(image, ct)).ID);
+        }
+        catch (ImageNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<IReadOnlyDictionary<string, string>?> ImageLabelsAsync(string image, CancellationToken ct)
+    {
+        try
+        {
+            return await Call(async () =>
+                (IReadOnlyDictionary<string, string>)new Dictionary<string, string>(
+                    (await Images.InspectImageAsync(image, ct)).Config?.Labels ?? new Dictionary<string, string>()));
         }
         catch (ImageNotFoundException)
         {

@@ -16,7 +16,7 @@ namespace Feather.Server.Sandbox;
 public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
 {
     private readonly IContainerEngine _engine;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _protocols = new();
+    private readonly ConcurrentDictionary<string, int> _protocols = new(StringComparer.Ordinal);
     private readonly RunnerOptions _options;
     private readonly RunnerCapabilities _capabilities;
     private readonly ContainerTracker _tracker;
@@ -60,6 +60,9 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
                 return new StepExecutionResult(StepOutcome.Crashed, null, "", refusal, TimeSpan.Zero);
         }
 
+        if (request.Entrypoint is not null && !await CanPrepareAsync(request.Image, ct))
+            request = request with { Entrypoint = null };
+
         IDisposable slot;
         try
         {
@@ -82,6 +85,37 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         }
     }
 
+    /// <summary>The label a runner image carries when its runtime prepares before its request (FEATHER_ENTRYPOINT).</summary>
+    public const string PrepareLabel = "org.feather.runtime.prepare";
+
+    private readonly ConcurrentDictionary<string, bool> _canPrepare = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Whether the image's runtime can prepare ahead of its request. A version image built on an older runner
+    /// image lacks <see cref="PrepareLabel"/>: its runtime reads the request at once and would never say it is
+    /// prepared, so its steps run the way they always did (import, prepare and answer inside the step).
+    /// </summary>
+    private async Task<bool> CanPrepareAsync(string image, CancellationToken ct)
+    {
+        if (_canPrepare.TryGetValue(image, out var known)) return known;
+        IReadOnlyDictionary<string, string>? labels;
+        try
+        {
+            labels = await _engine.ImageLabelsAsync(image, ct);
+        }
+        catch (ContainerEngineException e)
+        {
+            _logger.LogWarning("Could not read the labels of {Image}: {Error}", image, e.Message);
+            return false;
+        }
+        if (labels is null) return false; // no such image: the create below reports it
+        var can = labels.TryGetValue(PrepareLabel, out var value) && value == "1";
+        if (_canPrepare.Count > 10_000) _canPrepare.Clear();
+        _canPrepare[image] = can;
+        if (!can) _logger.LogInformation("{Image} was built on a runner image without prepared containers; its steps prepare in their own container", image);
+        return can;
+    }
+
     private static StepExecutionResult Finish(StepExecutionResult result)
     {
         RunnerMetrics.Steps.WithLabels(result.Outcome.ToString()).Inc();
@@ -90,13 +124,15 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
     }
 
     /// <summary>A container for the step: a warm one from the pool when one is ready, else a new one.</summary>
-    private async Task<(string Id, string Name, bool Warm, IContainerStream? Prepared)> ObtainAsync(StepExecutionRequest request,
-        ProfileLimits limits, bool allowWarm, CancellationToken ct)
+    private async Task<(string Id, string Name, bool Warm, IContainerStream? Prepared, PreparedPrelude? Prelude)> ObtainAsync(
+        StepExecutionRequest request, ProfileLimits limits, bool allowWarm, CancellationToken ct)
     {
         if (allowWarm && _pool.Take(request.Image, request.Profile, limits, request.Entrypoint) is { } warm)
-            return (warm.Id, warm.Name, true, warm.Stream);
+            return (warm.Id, warm.Name, true, warm.Stream, warm.Prelude);
         var name = "feather-step-" + Guid.NewGuid().ToString("n");
-        var spec = new SandboxSpec(name, request.Image, request.Profile, limits, _options.InstanceId, request.Labels);
+        // With an entrypoint the step's own container prepares too (FEATHER_ENTRYPOINT) before its request is sent.
+        var spec = new SandboxSpec(name, request.Image, request.Profile, limits, _options.InstanceId, request.Labels,
+            request.Entrypoint is { } entrypoint ? new Dictionary<string, string> { ["FEATHER_ENTRYPOINT"] = entrypoint } : null);
         _tracker.Add(name);
         try
         {
@@ -104,7 +140,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             // is needed to remove it. The caller's cancellation is honoured right after.
             using var limit = new CancellationTokenSource(CleanupTimeout);
             var id = await _engine.CreateContainerAsync(spec, limit.Token);
-            return (id, name, false, null);
+            return (id, name, false, null, null);
         }
         catch
         {
@@ -120,13 +156,15 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         var lines = request.Log is null ? null : new LineSplitter(request.Log, _options.MaxLogBytes);
         var clock = Stopwatch.StartNew();
         string? id = null, name = null;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(limits.TimeoutSeconds));
+        var preparedHere = false; // this step's own container prepared the model (no ready one was taken)
+        PreparedPrelude? prelude = null;
+        using var timeout = new CancellationTokenSource(); // armed when the request is sent (after any preparation)
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
         try
         {
             IContainerStream? stream;
             bool warm;
-            (id, name, warm, stream) = await ObtainAsync(request, limits, allowWarm: true, ct);
+            (id, name, warm, stream, prelude) = await ObtainAsync(request, limits, allowWarm: true, ct);
             if (stream is not null && ct.IsCancellationRequested) stream.Dispose();
             ct.ThrowIfCancellationRequested();
             if (stream is null)
@@ -139,11 +177,39 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
                 {
                     // The warm container went away (removed by hand or by the engine): create a fresh one.
                     _tracker.Remove(name);
-                    (id, name, warm, _) = await ObtainAsync(request, limits, allowWarm: false, ct);
+                    (id, name, warm, _, _) = await ObtainAsync(request, limits, allowWarm: false, ct);
                     ct.ThrowIfCancellationRequested();
                     stream = await _engine.AttachAsync(id, ct);
                 }
                 await _engine.StartContainerAsync(id, ct);
+                if (request.Entrypoint is not null)
+                {
+                    // The model prepares before its request, as in a prepared container: its memory limit applies, the
+                    // step's timeout does not (Runner:PreparationTimeoutSeconds bounds it).
+                    preparedHere = true;
+                    if (request.Started is not null) await request.Started();
+                    PreparationFailure? failure;
+                    (prelude, failure) = await WarmContainerPool.AwaitPreparedAsync(_engine, id, stream, limits, _options, ct);
+                    ct.ThrowIfCancellationRequested();
+                    if (prelude is null || prelude.Status is null)
+                    {
+                        // It died, stalled or wrote no status before its request: the step ends with the preparation's failure.
+                        stream.Dispose();
+                        await KillAsync(id);
+                        _pool.ReportPreparation(request.Image, request.Profile, request.Entrypoint, failure);
+                        var outcome = failure!.Message.Contains("out of memory", StringComparison.Ordinal) ? StepOutcome.OutOfMemory
+                            : prelude is null ? StepOutcome.TimedOut : StepOutcome.Crashed;
+                        return new StepExecutionResult(outcome, null, failure.Log, failure.Message, clock.Elapsed, name);
+                    }
+                    if (failure is not null) _pool.ReportPreparation(request.Image, request.Profile, request.Entrypoint, failure);
+                }
+            }
+            if (prelude is not null)
+            {
+                // What the model wrote while it prepared starts the step's log.
+                stderr.Append(prelude.Stderr);
+                lines?.Append(prelude.Stderr);
+                stdout.Append(prelude.Stdout);
             }
             // A prepared container is already running (its model imported and prepared, blocked on stdin): the
             // step's time starts when its request is sent; the preparation counted against its memory only.
@@ -157,7 +223,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             clock.Restart();
             timeout.CancelAfter(TimeSpan.FromSeconds(limits.TimeoutSeconds));
             LogStarted(name, request.Image, request.Profile, warm);
-            if (request.Started is not null) await request.Started();
+            if (request.Started is not null && !preparedHere) await request.Started();
 
             var outputCapHit = false;
             try
@@ -193,6 +259,8 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             // The exit code alone tells a clean exit; only a failed one needs the state (out of memory?).
             var oomKilled = exitCode != 0 && await _engine.WasOomKilledAsync(id, CancellationToken.None);
             var result = Interpret(exitCode, oomKilled, limits, stdout, stderr.ToText(), elapsed) with { Container = name };
+            if (preparedHere && prelude is { Ok: true } && result.Outcome is StepOutcome.Succeeded or StepOutcome.Failed or StepOutcome.InvalidInput)
+                _pool.ReportPreparation(request.Image, request.Profile, request.Entrypoint!, null); // it prepared: the pool may again
             if (result is { Outcome: StepOutcome.Succeeded, Result: { } line } && request.Files is { } transfer)
                 result = await StepFileArea.CollectAsync(_engine, id, transfer, result, line, ct);
             return result;
@@ -383,9 +451,20 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
     private async Task<int> RuntimeProtocolAsync(string image, CancellationToken ct)
     {
         if (_protocols.TryGetValue(image, out var known)) return known;
-        var labels = await _engine.GetImageLabelsAsync(image, ct);
-        var protocol = labels.TryGetValue(StepFileArea.ProtocolLabel, out var value) && int.TryParse(value, out var n) ? n : 1;
+        IReadOnlyDictionary<string, string>? labels;
+        try
+        {
+            labels = await _engine.ImageLabelsAsync(image, ct);
+        }
+        catch (ContainerEngineException e)
+        {
+            // every runtime answers protocol 1: the safe choice when the image cannot be asked (not remembered)
+            _logger.LogWarning("Could not read the labels of {Image}: {Error}", image, e.Message);
+            return 1;
+        }
+        var protocol = labels is not null && labels.TryGetValue(StepFileArea.ProtocolLabel, out var value) && int.TryParse(value, out var n) ? n : 1;
         if (protocol < 2) LogOldRuntime(image, protocol);
+        if (_protocols.Count > 10_000) _protocols.Clear();
         return _protocols[image] = protocol;
     }
 

@@ -73,11 +73,22 @@ public sealed class RunnerOptions
 
     /// <summary>
     /// Steps of runs use prepared containers (started ahead, model imported and prepared, waiting for one
-    /// request). Off by default until a failed preparation is reported on the version and a new version or the
-    /// retention policy releases its containers at once (docs/deploy.md, "Prepared containers"); the warm pool
-    /// then keeps created, unstarted containers as before.
+    /// request; docs/deploy.md, "Prepared containers"). False: the warm pool keeps created, unstarted containers
+    /// and each step imports and prepares its model inside its own timeout.
     /// </summary>
-    public bool PrepareContainers { get; set; }
+    public bool PrepareContainers { get; set; } = true;
+
+    /// <summary>
+    /// How long a model's preparation (import and <c>prepare</c>) may take in a prepared container before it counts as
+    /// failed. The preparation runs before the step's request and never counts against the step's timeout.
+    /// </summary>
+    public int PreparationTimeoutSeconds { get; set; } = 600;
+
+    /// <summary>
+    /// After a preparation fails, how long the pool prepares no container ahead for that version, profile and
+    /// entrypoint (steps meanwhile prepare in their own container); a step that succeeds ends the pause at once.
+    /// </summary>
+    public int PreparationRetrySeconds { get; set; } = 300;
 
     /// <summary>stdout beyond this kills the step (outcome Crashed).</summary>
     public int MaxOutputBytes { get; set; } = 16 * 1024 * 1024;
@@ -139,6 +150,10 @@ public sealed class RunnerOptionsValidator : IValidateOptions<RunnerOptions>
             errors.Add($"{p}:WarmContainers must be between 0 (off) and 64 (got {o.WarmContainers}).");
         if (o.PreparedMemoryBudgetMiB < 0)
             errors.Add($"{p}:PreparedMemoryBudgetMiB must be 0 (no prepared containers) or more (got {o.PreparedMemoryBudgetMiB}).");
+        if (o.PreparationTimeoutSeconds < 1)
+            errors.Add($"{p}:PreparationTimeoutSeconds must be at least 1 (got {o.PreparationTimeoutSeconds}).");
+        if (o.PreparationRetrySeconds < 1)
+            errors.Add($"{p}:PreparationRetrySeconds must be at least 1 (got {o.PreparationRetrySeconds}).");
         if (o.WarmContainerIdleSeconds < 1)
             errors.Add($"{p}:WarmContainerIdleSeconds must be at least 1 (got {o.WarmContainerIdleSeconds}).");
         if (o.MaxOutputBytes < 1024)

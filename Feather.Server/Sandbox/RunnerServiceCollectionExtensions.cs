@@ -25,6 +25,7 @@ public static class RunnerServiceCollectionExtensions
         services.AddSingleton<ContainerTracker>();
         services.AddSingleton<RunnerCapabilities>();
         services.AddSingleton<Publishing.IProfilePolicy, RunnerProfilePolicy>();
+        services.TryAddSingleton<IPreparationReports, NoPreparationReports>();
         services.AddSingleton<WarmContainerPool>();
         services.AddHostedService(sp => sp.GetRequiredService<WarmContainerPool>());
         services.AddSingleton<DockerStepExecutor>();

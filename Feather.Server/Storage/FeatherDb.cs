@@ -1,6 +1,7 @@
 using Feather.Server.Auth;
 using Feather.Server.Configuration;
 using Feather.Server.Datasets;
+using Feather.Server.Evaluations;
 using Feather.Server.Models;
 using Feather.Server.Publishing;
 using Feather.Server.Runs;
@@ -35,6 +36,9 @@ public sealed class FeatherDb : IDisposable
         Runs.EnsureIndex(r => r.ModelId);
         Datasets.EnsureIndex(d => d.Key, unique: true);
         DatasetVersions.EnsureIndex(v => v.DatasetId);
+        Evaluations.EnsureIndex(e => e.ModelId);
+        Evaluations.EnsureIndex(e => e.DatasetId);
+        Evaluations.EnsureIndex(e => e.Status);
     }
 
     public ILiteCollection<UserRecord> Users => _db.GetCollection<UserRecord>("users");
@@ -46,6 +50,11 @@ public sealed class FeatherDb : IDisposable
     public ILiteCollection<RunRecord> Runs => _db.GetCollection<RunRecord>("runs");
     public ILiteCollection<DatasetRecord> Datasets => _db.GetCollection<DatasetRecord>("datasets");
     public ILiteCollection<DatasetVersionRecord> DatasetVersions => _db.GetCollection<DatasetVersionRecord>("dataset_versions");
+    public ILiteCollection<EvaluationRecord> Evaluations => _db.GetCollection<EvaluationRecord>("evaluations");
+    public ILiteCollection<EvaluationPredictionsRecord> EvaluationPredictions => _db.GetCollection<EvaluationPredictionsRecord>("evaluation_predictions");
+
+    /// <summary>A collection of a feature that keeps its own (feedback, usage, monitoring); the feature ensures its indexes.</summary>
+    public ILiteCollection<T> Collection<T>(string name) => _db.GetCollection<T>(name);
 
     /// <summary>Runs <paramref name="work"/> in one LiteDB transaction (all or nothing).</summary>
     public T InTransaction<T>(Func<T> work)
@@ -82,6 +91,7 @@ public static class StorageExtensions
     public static WebApplicationBuilder AddStorage(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<FeatherDb>();
+        builder.Services.AddSingleton<Common.FeatherEvents>();
         return builder;
     }
 }

@@ -18,11 +18,13 @@ from .errors import FeatherError, ModelDefinitionError, PayloadError, PropsError
 from .file import File
 from .image import Image
 from .list import List
-from .model import Model, build, bundle, prepared, step
+from .model import END, Branch, Model, branch, build, bundle, done, prepared, step
+from .predict import RecordFile, predict
 from .text import Text
 
 __version__ = "0.2.0"
 
-__all__ = ["Blob", "Document", "File", "Image", "List", "Text", "Model", "build", "bundle", "prepared", "step",
+__all__ = ["Blob", "Document", "File", "Image", "List", "Text", "Model", "build", "bundle", "prepared", "step", "predict", "RecordFile",
+           "END", "Branch", "branch", "done",
            "FeatherError", "ModelDefinitionError", "PayloadError", "PropsError", "__version__",
            "Client", "Run", "StepHandle", "ApiError", "InvalidInput", "ServerUnreachable", "StepFailed"]

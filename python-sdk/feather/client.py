@@ -7,6 +7,11 @@
     outputs = run.step(0, {"images": {"files": [ftr.Client.file("digit.png")]}})
     print(outputs[0]["value"]["texts"])                       # ["7 (81.6%)"]
 
+    # a model with branches and loops: the server says what comes next
+    outputs = run.advance(responses)                         # the next step on the path (the model's choice)
+    outputs = run.advance(responses, step="save")            # or one the previous step offers (run.offered())
+    print(run.path, run.complete)                            # ["start", "refine", "save"], True
+
     handle = run.submit(0, responses)                        # returns at once
     for event in handle.events():                            # status changes and new log text
         print(event)
@@ -26,6 +31,7 @@ or `InvalidInput` (naming the input); an HTTP error answered with problem detail
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import threading
@@ -33,6 +39,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from typing import Any, Iterator
 
 from . import _contract
@@ -239,6 +246,88 @@ class Client:
             self._limits = self.call("getLimits")[1]
         return self._limits  # type: ignore[return-value]
 
+    # ---- feedback, usage, monitoring ----------------------------------------------------------
+
+    def feedback(self, run_id: str, step: int, output: str, *, item: int | None = None,
+                 correct: bool | None = None, label: str | None = None, label_item: int | None = None,
+                 comment: str | None = None) -> dict[str, Any]:
+        """`POST /api/runs/{id}/steps/{step}/feedback`: feedback on output `output` of a step (or on its
+        item `item`): `correct=True/False`, the right answer (`label` typed, or `label_item` chosen from
+        the items the output offered) and a comment. Giving feedback shares that step's inputs and
+        outputs with the model's owner."""
+        body: dict[str, Any] = {"output": output}
+        if item is not None:
+            body["item"] = int(item)
+        if correct is not None:
+            body["rating"] = "correct" if correct else "incorrect"
+        if label is not None:
+            body["label"] = label
+        if label_item is not None:
+            body["labelItem"] = int(label_item)
+        if comment is not None:
+            body["comment"] = comment
+        return self.call("giveFeedback", {"runId": run_id, "index": int(step)}, body)[1]
+
+    def model_feedback(self, owner_model: str, *, version: int | None = None, rating: str | None = None,
+                       from_: str | None = None, to: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """`GET /api/models/{owner}/{model}/feedback` (the model's owner and team): the feedback with the
+        inputs and outputs it is about, newest first; `rating` is correct, incorrect or none."""
+        owner, name, _ = _split(owner_model)
+        method, path = route("listModelFeedback", {"owner": owner, "model": name})
+        query = _query(version=version, rating=rating, **{"from": from_}, to=to, limit=limit)
+        return self.request(method, path + query)[1]
+
+    def export_feedback(self, owner_model: str, directory: str | os.PathLike[str], *, version: int | None = None,
+                        rating: str | None = None, from_: str | None = None, to: str | None = None) -> str:
+        """Writes the model's feedback as a dataset directory (`feather datasets publish` accepts it)
+        into `directory` (new or empty); returns its path."""
+        owner, name, _ = _split(owner_model)
+        method, path = route("exportFeedback", {"owner": owner, "model": name})
+        url = self.url + path + _query(version=version, rating=rating, **{"from": from_}, to=to)
+        target = os.path.abspath(os.fspath(directory))
+        if os.path.isdir(target) and os.listdir(target):
+            raise ValueError(f"{target} is not empty")
+        req = urllib.request.Request(url, method=method)
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                archive = io.BytesIO(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise _api_error(exc, method, url) from None
+        except urllib.error.URLError as exc:
+            raise ServerUnreachable(f"{method} {url}: cannot reach the server: {exc.reason}") from None
+        os.makedirs(target, exist_ok=True)
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.namelist():
+                dest = os.path.abspath(os.path.join(target, member))
+                if os.path.commonpath([dest, target]) != target:
+                    raise ValueError(f"the export holds a path outside the directory: {member!r}")
+            zf.extractall(target)
+        return target
+
+    def delete_feedback(self, feedback_id: str) -> None:
+        """`DELETE /api/feedback/{id}`: yours, or feedback on your model."""
+        self.call("deleteFeedback", {"id": feedback_id})
+
+    def delete_run(self, run_id: str) -> None:
+        """`DELETE /api/runs/{id}`: the run with its inputs and outputs (feedback given on it stays)."""
+        self.call("deleteRun", {"runId": run_id})
+
+    def usage(self, *, user: str | None = None, team: str | None = None, from_: str | None = None,
+              to: str | None = None) -> dict[str, Any]:
+        """`GET /api/usage`: steps, seconds, GPU seconds and cost by day, profile and model, with the quotas."""
+        method, path = route("getUsage", {})
+        return self.request(method, path + _query(user=user, team=team, **{"from": from_}, to=to))[1]
+
+    def monitoring(self, owner_model: str, version: int | None = None) -> dict[str, Any]:
+        """`GET /api/models/{owner}/{model}/monitoring` (owner and team): drift statistics of a version."""
+        owner, name, _ = _split(owner_model)
+        method, path = route("getMonitoring", {"owner": owner, "model": name})
+        return self.request(method, path + _query(version=version))[1]
+
+    # ---- binary payloads ----------------------------------------------------------------------
+
     @staticmethod
     def file(path: str | os.PathLike[str], name: str | None = None, media_type: str | None = None) -> LocalFile:
         """A local file for a step's responses. Submitted to a run, it is streamed to the server first
@@ -393,7 +482,43 @@ class Run:
             self.model: str | None = body.get("model")
             self.version: Any = body.get("version")
             self.steps: list[dict[str, Any]] = list(body.get("steps") or [])
+            self.complete: bool = bool(body.get("complete"))
             self.body = body
+
+    @property
+    def path(self) -> list[str]:
+        """The names of the steps on the run's path so far, in order (as last seen)."""
+        with self._lock:
+            return [str(s.get("name")) for s in self.steps]
+
+    def offered(self) -> tuple[int, list[str], bool]:
+        """Where the run goes on (as last seen): (the path position to submit next, the steps that may run there,
+        the model's choice first, and whether the run may end instead). A run whose step has not succeeded yet
+        offers that step again at its own position."""
+        with self._lock:
+            steps = list(self.steps)
+        for k, s in enumerate(steps):
+            if s.get("status") != "succeeded":
+                if k == 0:
+                    return 0, [str(s.get("name"))], False
+                before = steps[k - 1]
+                return k, list(before.get("next") or [s.get("name")]), bool(before.get("ends"))
+        if not steps:
+            return 0, [], False
+        last = steps[-1]
+        return len(steps), list(last.get("next") or []), bool(last.get("ends"))
+
+    def advance(self, responses: dict[str, Any] | None = None, step: str | None = None,
+                timeout: float | None = None) -> list[dict[str, Any]]:
+        """Runs the next step on the path and waits for it: `step` names one of those the previous step offers
+        (default: the model's choice). Raises ApiError 409 when the run offers nothing more."""
+        self.refresh()
+        index, names, ends = self.offered()
+        if not names:
+            raise ApiError(409, "nothing comes next", f"run {self.id} has ended" if ends else f"run {self.id} offers no step")
+        outputs = self.submit(index, responses, step=step).result(timeout)
+        self.refresh()
+        return outputs
 
     def __repr__(self) -> str:
         return f"Run({self.id!r}, {self.owner}/{self.model}@{self.version})"
@@ -411,9 +536,11 @@ class Run:
                     return step
         raise ApiError(0, f"the run {self.id} has no step {index}", f"it has {len(self.steps)} step(s)")
 
-    def submit(self, index: int, responses: dict[str, Any] | None = None, *, wait: float = 0) -> StepHandle:
-        """Submits the responses of step `index` and returns at once (or after at most `wait`
-        seconds, sent as `Prefer: wait=N`, when the server finishes the step sooner)."""
+    def submit(self, index: int, responses: dict[str, Any] | None = None, *, wait: float = 0,
+               step: str | None = None) -> StepHandle:
+        """Submits the responses of the step at position `index` of the path and returns at once (or after at most
+        `wait` seconds, sent as `Prefer: wait=N`, when the server finishes the step sooner). `step` names which of
+        the steps the previous one offers runs there (a model with branches or loops; default: the one there)."""
         if not isinstance(responses, (dict, type(None))):
             raise TypeError("responses must be a dict keyed by input name, e.g. {'name': {'texts': ['Ada']}}")
         files = _local_files(responses)
@@ -421,17 +548,25 @@ class Run:
             self.client.check_files(files)
             uploaded: dict[int, dict[str, Any]] = {}
             responses = _replace_files(responses, lambda f: uploaded.setdefault(id(f), self.client.upload(self.id, f)))
-        _, step = self.client.call("submitStep", {"runId": self.id, "index": int(index)},
-                                   {"responses": responses or {}}, _prefer(wait))
-        return StepHandle(self, int(index), step)
+        body: dict[str, Any] = {"responses": responses or {}}
+        if step is not None:
+            body["step"] = step
+        _, state = self.client.call("submitStep", {"runId": self.id, "index": int(index)}, body, _prefer(wait))
+        return StepHandle(self, int(index), state)
 
     def responses(self, index: int) -> dict[str, Any]:
         """`GET /api/runs/{id}/steps/{index}/responses`: the responses last submitted for step `index`."""
         return self.client.call("getStepResponses", {"runId": self.id, "index": int(index)})[1]
 
-    def step(self, index: int, responses: dict[str, Any] | None = None, timeout: float | None = None) -> list[dict[str, Any]]:
-        """Runs step `index` and waits for it: `submit(index, responses).result(timeout)`."""
-        return self.submit(index, responses).result(timeout)
+    def step(self, index: int, responses: dict[str, Any] | None = None, timeout: float | None = None,
+             step: str | None = None) -> list[dict[str, Any]]:
+        """Runs step `index` and waits for it: `submit(index, responses, step=step).result(timeout)`."""
+        return self.submit(index, responses, step=step).result(timeout)
+
+    def feedback(self, index: int, output: str, **kwargs: Any) -> dict[str, Any]:
+        """Feedback on output `output` of step `index` of this run: `Client.feedback` (item, correct,
+        label, label_item, comment). Shares that step's inputs and outputs with the model's owner."""
+        return self.client.feedback(self.id, index, output, **kwargs)
 
     def cancel(self, index: int | None = None) -> dict[str, Any]:
         """`DELETE /api/runs/{id}/steps/{index}`: the queued or running step (step `index`, or the
@@ -627,6 +762,12 @@ def _split(owner_model: str) -> tuple[str, str, str | None]:
     if not owner or not name or "/" in name or (has_at and not at):
         raise ValueError(f"expected OWNER/MODEL or OWNER/MODEL@VERSION, got {owner_model!r}")
     return owner, name, at or None
+
+
+def _query(**params: Any) -> str:
+    """A query string of the parameters that are not None ("" when none are)."""
+    kept = {k: str(v) for k, v in params.items() if v is not None}
+    return "?" + urllib.parse.urlencode(kept) if kept else ""
 
 
 def _q(segment: str) -> str:

@@ -15,6 +15,8 @@ from .loader import Loaded, load
 from .model import Bundle
 
 SCHEMA_VERSION = 1
+#: The schema version of a model with a graph of steps (branches, loops); linear models keep version 1.
+GRAPH_SCHEMA_VERSION = 2
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schema", "metadata.schema.json")
 
 
@@ -147,6 +149,13 @@ def build_metadata(loaded: Loaded, scan_environment: bool = True) -> dict[str, A
         metadata["title"] = model.title
     if model.prepare is not None:
         metadata["prepare"] = True
+    if model.predictor is not None:
+        metadata["predict"] = model.predictor.describe()
+        if model.predictor.task not in metadata["tags"]["task"]:
+            metadata["tags"]["task"] = sorted(set(metadata["tags"]["task"]) | {model.predictor.task})
+    if model.graph is not None:
+        metadata["schema_version"] = GRAPH_SCHEMA_VERSION
+        metadata["graph"] = model.graph.describe()
     return metadata
 
 

@@ -28,6 +28,40 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:63].rstrip("-")
 PROFILES = ("low", "medium", "high")
 
+
+class _End:
+    """`ftr.END`: where a branch or a step's `then` ends the run."""
+
+    def __repr__(self) -> str:
+        return "ftr.END"
+
+
+END: Any = _End()
+_UNSET: Any = object()
+BRANCH_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: A loop step's two edges: run again (on its own outputs), or move on to its `then`.
+LOOP_AGAIN, LOOP_DONE = "again", "done"
+
+
+@dataclass(frozen=True)
+class Branch:
+    """What a branching step returns: the branch taken and the step's outputs (`ftr.branch`, `ftr.done`)."""
+
+    name: str
+    value: Any
+
+
+def branch(name: str, *outputs: Any) -> Branch:
+    """Returns a branching step's outputs and the branch they take: `return ftr.branch("unsure", text, guesses)`."""
+    if not isinstance(name, str):
+        raise TypeError("ftr.branch: the first argument is the branch's name")
+    return Branch(name, outputs[0] if len(outputs) == 1 else tuple(outputs))
+
+
+def done(*outputs: Any) -> Branch:
+    """Returns a loop step's outputs and ends its loop: the step's `then` comes next."""
+    return Branch(LOOP_DONE, outputs[0] if len(outputs) == 1 else tuple(outputs))
+
 #: Models declared by `build` (the loader takes the ones built while importing a model file).
 _BUILT: list["Model"] = []
 
@@ -50,10 +84,18 @@ def bundle(code_files: list[str], model_files: list[str] | None = None) -> Bundl
 
 
 def step(title: str | None = None, description: str | None = None,
-         outputs: list[str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+         outputs: list[str] | None = None, *, branches: dict[str, Any] | None = None,
+         loop: Any = None, then: Any = _UNSET) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Labels a step for people: `@ftr.step("Detect objects", "Runs a face detector")`.
     `outputs` names what the last step returns (other steps' outputs are named by the next
-    step's parameters)."""
+    step's parameters).
+
+    The graph of steps (docs/sdk.md, "Branches and loops"); a model using none of these is linear:
+    - `branches={"confident": ftr.END, "unsure": "choose"}`: the step returns `ftr.branch(name, ...)`
+      and the step named by that branch comes next (`ftr.END`: the run ends).
+    - `loop=8`: the step may run again (at most 8 times in a row) on its own outputs, with the
+      user's new responses, until it returns `ftr.done(...)` or the user moves on to `then`.
+    - `then="save"` (or `ftr.END`): the step that follows (default: the next one in `steps`)."""
     if callable(title):  # used bare: @ftr.step
         fn = title
         fn.__feather_step__ = {"title": None, "description": None, "outputs": None}  # type: ignore[attr-defined]
@@ -62,6 +104,11 @@ def step(title: str | None = None, description: str | None = None,
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn.__feather_step__ = {"title": title, "description": description,  # type: ignore[attr-defined]
                                "outputs": list(outputs) if outputs is not None else None}
+        flow = {k: v for k, v in (("branches", branches), ("loop", loop)) if v is not None}
+        if then is not _UNSET:
+            flow["then"] = then
+        if flow:
+            fn.__feather_flow__ = flow  # type: ignore[attr-defined]
         return fn
     return mark
 
@@ -126,6 +173,10 @@ class Model:
     title: str | None = None
     #: The model's one-off preparation (load weights, build a pipeline); its return value is `ftr.prepared()`.
     prepare: Callable[[], Any] | None = None
+    #: How the model answers dataset records (@ftr.predict), for evaluations; None when it declares none.
+    predictor: Any = None
+    #: The graph of steps (feather.graph.Graph) found by `analyze`; None for a linear model.
+    graph: Any = None
 
     def analyze(self) -> tuple[list[Slot], list[StepInfo]]:
         """Checks the declaration and returns (init slots, steps). Raises ModelDefinitionError."""
@@ -137,6 +188,11 @@ class Model:
                                            info.file, info.line)
             seen[info.name] = info
         init_slots = _init_slots(self, infos[0])
+        if any(getattr(info.fn, "__feather_flow__", None) for info in infos):
+            from .graph import analyze_graph
+            self.graph = analyze_graph(init_slots, infos)
+            return init_slots, infos
+        self.graph = None
         previous = init_slots
         for k, info in enumerate(infos):
             _match_params(info, previous, "init()" if k == 0 else f"step {infos[k - 1].name!r}")
@@ -159,7 +215,8 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
           datasets: list[str] | None = None, profile: str = "low",
           python_packages: list[str] | None = None, system_packages: list[str] | None = None,
           slug: str | None = None, title: str | None = None,
-          prepare: Callable[[], Any] | None = None) -> Model:
+          prepare: Callable[[], Any] | None = None,
+          predict: Callable[[list[dict[str, Any]]], list[Any]] | None = None) -> Model:
     """Declares a model. Runs nothing: `python3 -m feather inspect` reads the declaration.
 
     `name` is the URL name (hello-world) or a display name ("Palette questions"): a display name becomes the
@@ -195,6 +252,10 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
         raise fail("steps must be a non-empty list of functions")
     if prepare is not None and not callable(prepare):
         raise fail("prepare must be a function taking no arguments (it loads what every step needs)")
+    predictor = None
+    if predict is not None:
+        from .predict import predictor_of
+        predictor = predictor_of(predict, file, line)
     if profile not in PROFILES:
         raise fail(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     if file_bundle is not None and not isinstance(file_bundle, Bundle):
@@ -210,7 +271,7 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
         if not re.match(r"^[a-z0-9][a-z0-9+.-]+$", pkg):
             raise fail(f"system package {pkg!r} is not a Debian package name")
     model = Model(name=url_name, title=display, init=init, steps=list(steps), description=description or "",
-                  file_bundle=file_bundle, profile=profile, file=file, line=line, prepare=prepare, **lists)
+                  file_bundle=file_bundle, profile=profile, file=file, line=line, prepare=prepare, predictor=predictor, **lists)
     _BUILT.append(model)
     return model
 

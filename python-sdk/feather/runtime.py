@@ -77,7 +77,7 @@ def _check_request(request: Any) -> tuple[str, int, dict[str, Any], list[Any] | 
 def _inputs(step: int, info: StepInfo, init_slots: list[Slot], responses: dict[str, Any],
             previous: list[Any] | None) -> list[Any]:
     args: list[Any] = []
-    if step == 0:
+    if step == 0 and previous is None:  # a loop on the first step runs again on its own outputs
         components: list[Any] = [slot.instance for slot in init_slots]
     else:
         if previous is None:
@@ -211,12 +211,103 @@ def _run_step(entrypoint: str, step: int, responses: dict[str, Any], previous: l
     except BaseException as exc:  # the model's fault, including SystemExit and KeyboardInterrupt
         return _failed(type(exc).__name__, str(exc), _frames(exc.__traceback__, directory))
     try:
+        taken, returned = _branch(info, ready.model.graph if ready.model is not None else None, returned)
         outputs = _outputs(info, returned)
         json.dumps(outputs, allow_nan=False)
     except (PayloadError, ValueError, TypeError) as exc:
         return _failed("OutputMismatch", str(exc), [{"file": os.path.relpath(info.file, directory), "line": info.line,
                                                      "function": info.name, "code": ""}])
-    return {"type": "result", "status": "succeeded", "outputs": outputs}
+    result = {"type": "result", "status": "succeeded", "outputs": outputs}
+    if taken is not None:
+        result["branch"] = taken
+    return result
+
+
+def _branch(info: StepInfo, graph: Any, returned: Any) -> tuple[str | None, Any]:
+    """The branch a step's return value takes (None for a step without branches or loop) and its outputs.
+    A branching step must return ftr.branch(name, ...) with a declared name; a loop step returns its outputs
+    (run again) or ftr.done(...) (move on)."""
+    from .graph import LOOP_AGAIN, LOOP_DONE
+    from .model import Branch
+    if graph is None or (info.name not in graph.branching and info.name not in graph.loops):
+        if isinstance(returned, Branch):
+            raise PayloadError(f"step {info.name!r} returned ftr.branch({returned.name!r}, ...) but declares no branches")
+        return None, returned
+    if info.name in graph.loops:
+        if isinstance(returned, Branch):
+            if returned.name != LOOP_DONE:
+                raise PayloadError(f"loop step {info.name!r} returned ftr.branch({returned.name!r}, ...); "
+                                   "a loop step returns its outputs, or ftr.done(...) to end the loop")
+            return LOOP_DONE, returned.value
+        return LOOP_AGAIN, returned
+    names = [e.when for e in graph.out(info.name)]
+    if not isinstance(returned, Branch):
+        raise PayloadError(f"step {info.name!r} declares branches ({', '.join(names)}); "
+                           f"return ftr.branch(name, outputs...) with one of them")
+    if returned.name not in names:
+        raise PayloadError(f"step {info.name!r} returned branch {returned.name!r}; it declares {', '.join(names)}")
+    return returned.name, returned.value
+
+
+def _record_inputs(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of an evaluate request as the predict function gets them (files as RecordFile)."""
+    from ._binary import decode
+    from .predict import RecordFile
+    fields = request.get("fields")
+    records = request.get("records")
+    if not isinstance(fields, list) or not all(isinstance(f, dict) and isinstance(f.get("name"), str) for f in fields):
+        raise ValueError("'fields' must be the list of input fields ({name, type})")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError("'records' must be a list of objects keyed by input field")
+    files = {f["name"] for f in fields if f.get("type") in ("file", "image")}
+    out = []
+    for i, record in enumerate(records):
+        values: dict[str, Any] = {}
+        for key, value in record.items():
+            if key in files and value is not None:
+                try:
+                    blob = decode(value, f"record {i}, field {key!r}")
+                except Exception as exc:
+                    raise ValueError(str(exc)) from None
+                values[key] = RecordFile(blob.name, blob.data, media_type=blob.media_type)
+            else:
+                values[key] = value
+        out.append(values)
+    return out
+
+
+def run_evaluate(request: Any, directory: str, ready: Prepared | None = None) -> dict[str, Any]:
+    """Answers an evaluate request (docs/contracts.md section 3b): the predict function over the records, in
+    batches; the result line carries one prediction per record. Never raises for the model's faults."""
+    from .predict import run_batches
+    if not isinstance(request, dict) or request.get("protocol") != PROTOCOL:
+        return _failed("RequestError", f"unsupported request; this runtime speaks protocol {PROTOCOL}")
+    entrypoint = request.get("entrypoint")
+    if not isinstance(entrypoint, str) or not entrypoint:
+        return _failed("RequestError", "'entrypoint' must be the model file's path")
+    try:
+        records = _record_inputs(request)
+    except ValueError as exc:
+        return _failed("RequestError", str(exc))
+    if ready is None or ready.entrypoint != entrypoint:
+        ready = prepare(directory, entrypoint)
+    if ready.failure is not None:
+        return ready.failure
+    predictor = ready.model.predictor
+    if predictor is None:
+        return _failed("RequestError", "the model declares no predict function (ftr.build(..., predict=fn))")
+    try:
+        predictions = run_batches(predictor, records)
+    except PayloadError as exc:
+        return _failed("PredictionError", str(exc), [{"file": os.path.relpath(predictor.file, directory),
+                                                      "line": predictor.line, "function": predictor.name, "code": ""}])
+    except BaseException as exc:  # the model's fault, including SystemExit
+        return _failed(type(exc).__name__, str(exc), _frames(exc.__traceback__, directory))
+    try:
+        json.dumps(predictions, allow_nan=False)
+    except (ValueError, TypeError) as exc:
+        return _failed("PredictionError", f"the predictions are not JSON: {exc}")
+    return {"type": "result", "status": "succeeded", "predictions": predictions}
 
 
 @contextlib.contextmanager
@@ -247,15 +338,20 @@ def main() -> int:
         entrypoint = os.environ.get("FEATHER_ENTRYPOINT")
         ready = prepare(directory, entrypoint) if entrypoint else None
         if ready is not None:
-            emit({"type": "status", "status": "prepared", "ok": ready.failure is None})
+            status = {"type": "status", "status": "prepared", "ok": ready.failure is None}
+            if ready.failure is not None:
+                status["error"] = ready.failure["error"]  # the runner reports it on the version (docs/contracts.md)
+            emit(status)
         raw = sys.stdin.read()
         try:
             request = json.loads(raw)
         except ValueError as exc:
             emit(_failed("RequestError", f"the request on stdin is not JSON: {exc}"))
             return 0
-        emit({"type": "status", "status": "running", "step": request.get("step") if isinstance(request, dict) else None})
-        result = run_step(request, directory, ready)
+        evaluate = isinstance(request, dict) and request.get("mode") == "evaluate"
+        emit({"type": "status", "status": "running",
+              "step": request.get("step") if isinstance(request, dict) and not evaluate else None})
+        result = run_evaluate(request, directory, ready) if evaluate else run_step(request, directory, ready)
         emit(result)
     return 0
 

@@ -104,7 +104,8 @@ public sealed class EndToEndTests(FeatherServer server)
             var run = await server.Cli("run", "admin/hello", "--inputs", "samples/hello/example-inputs.json");
             Assert.True(run.ExitCode == 0, run.ToString());
         }
-        // Only the warm pool's containers may remain: created ahead of the next step, never started,
+        // Only the pool's containers may remain: prepared ahead of the next step (started, the model imported and
+        // prepared, waiting for a request; or created, never started, with Runner:PrepareContainers=false),
         // one per recently used version image (Runner:WarmContainers = 1); the server removes them when it stops.
         // A finished step's container is removed just after its result is answered: allow that a moment.
         string[] lines = [];
@@ -113,12 +114,15 @@ public sealed class EndToEndTests(FeatherServer server)
             var left = await FeatherServer.Docker("ps", "-a", "--format", "{{.State}} {{.Label \"org.feather.warm\"}} {{.Image}}",
                 "--filter", "label=org.feather.managed=true", "--filter", $"label=org.feather.owner={server.InstanceId}");
             lines = left.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            if (lines.All(l => l.StartsWith("created true ", StringComparison.Ordinal))) break;
+            if (lines.All(Pooled)) break;
             await Task.Delay(100);
         }
-        Assert.All(lines, l => Assert.StartsWith("created true ", l));
+        Assert.All(lines, l => Assert.True(Pooled(l), l));
         Assert.Equal(lines.Length, lines.Distinct().Count());
     }
+
+    private static bool Pooled(string line) =>
+        line.StartsWith("created true ", StringComparison.Ordinal) || line.StartsWith("running prepared ", StringComparison.Ordinal);
 
     private static string[] FinalTexts(JsonElement steps)
     {

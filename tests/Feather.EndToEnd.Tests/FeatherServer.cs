@@ -32,6 +32,17 @@ public sealed class FeatherServer : IAsyncLifetime
     /// <summary>The runner instance id the server labels its containers with (kept in the data directory).</summary>
     public string InstanceId => File.ReadAllText(Path.Combine(DataDir, "instance-id")).Trim();
     public string ServerLog { get { lock (serverLog) return serverLog.ToString(); } }
+
+    /// <summary>The server's log events (one compact JSON object a line: "@m" the rendered message, the properties by name).</summary>
+    public IReadOnlyList<JsonElement> LogEvents() =>
+        ServerLog.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => l.StartsWith('{'))
+            .Select(l => { try { return JsonDocument.Parse(l).RootElement.Clone(); } catch (JsonException) { return (JsonElement?)null; } })
+            .OfType<JsonElement>().ToList();
+
+    /// <summary>The log events whose rendered message starts with <paramref name="start"/>.</summary>
+    public IReadOnlyList<JsonElement> LogEvents(string start) =>
+        LogEvents().Where(e => e.TryGetProperty("@m", out var m) && m.GetString()?.StartsWith(start, StringComparison.Ordinal) == true).ToList();
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromMinutes(5) };
     /// <summary>The server process's id (its /proc/&lt;pid&gt;/status tells its peak resident memory).</summary>
     public int ProcessId => server?.Id ?? throw new InvalidOperationException("the server has not started");
@@ -98,8 +109,9 @@ public sealed class FeatherServer : IAsyncLifetime
 
     /// <summary>
     /// The containers of a server (by its instance id) that are not warm ones (created ahead of
-    /// demand, never started). A finished step's container is removed just after its result is
-    /// stored, so this waits up to 5 s for them to go.
+    /// demand, never started) nor prepared ones waiting in the pool (started ahead, still running: a step's
+    /// prepared container has exited by the time its result is stored). A finished step's container is
+    /// removed just after its result is stored, so this waits up to 5 s for them to go.
     /// </summary>
     public static async Task<string[]> StepContainersAsync(string instanceId)
     {
@@ -109,7 +121,9 @@ public sealed class FeatherServer : IAsyncLifetime
             var listed = await Docker("ps", "-a", "--format", "{{.Names}} {{.State}} {{.Label \"org.feather.warm\"}}",
                 "--filter", "label=org.feather.managed=true", "--filter", $"label=org.feather.owner={instanceId}");
             steps = listed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Where(line => !line.EndsWith(" created true", StringComparison.Ordinal)).ToArray();
+                .Where(line => !line.EndsWith(" created true", StringComparison.Ordinal)
+                    && !line.EndsWith(" running prepared", StringComparison.Ordinal) && !line.EndsWith(" created prepared", StringComparison.Ordinal))
+                .ToArray();
             if (steps.Length == 0) break;
             await Task.Delay(100);
         }

@@ -9,27 +9,42 @@ namespace Feather.EndToEnd.Tests;
 [CollectionDefinition("hostile")]
 public sealed class HostileCollection : ICollectionFixture<HostileServer>;
 
+[CollectionDefinition("hostile-prepared")]
+public sealed class PreparedHostileCollection : ICollectionFixture<PreparedHostileServer>;
+
+/// <summary>The attacks on a server that starts a fresh container for each step (Runner:PrepareContainers=false).</summary>
+[Collection("hostile")]
+public sealed class HostileModelTests(HostileServer server) : HostileModelTestsBase(server);
+
+/// <summary>
+/// The same attacks on a server with prepared containers (Runner:PrepareContainers=true): each attack runs in a
+/// container started and prepared ahead of its request (checked in the server's log), with the same sandbox.
+/// </summary>
+[Collection("hostile-prepared")]
+public sealed class PreparedHostileModelTests(PreparedHostileServer server) : HostileModelTestsBase(server);
+
 /// <summary>
 /// tests/models/hostile attacks its sandbox through the full HTTP path (bin/feather-server, the
 /// real Docker engine), one attack per test. Each attack ends with a clear status and message,
 /// the server stays healthy and serves a hello run meanwhile, and no container is left behind.
 /// </summary>
-[Collection("hostile")]
-public sealed class HostileModelTests(HostileServer server)
+public abstract class HostileModelTestsBase(HostileServer server)
 {
-    private static readonly string[] Attacks = ["tcp", "fork", "memory", "loop", "print", "stdout", "write", "fill-tmp", "environ"];
+    private static readonly string[] Attacks = ["tcp", "fork", "memory", "loop", "print", "stdout", "write", "fill-tmp", "environ", "remember"];
 
     /// <summary>Starts the attack, runs hello meanwhile, and returns the attack's finished step.</summary>
-    private async Task<JsonNode> AttackAsync(string attack, string targets = "")
+    private async Task<JsonNode> AttackAsync(string attack, string targets = "", string? token = null)
     {
-        var run = await server.Api(HttpMethod.Post, "/api/models/admin/hostile/runs", new JsonObject(), HttpStatusCode.Created);
+        // With prepared containers: wait until one is ready for the hostile model, so the attack runs in it.
+        var preparedBefore = server.Prepare ? await server.WaitForPreparedAsync() : 0;
+        var run = await server.Api(HttpMethod.Post, "/api/models/admin/hostile/runs", new JsonObject(), HttpStatusCode.Created, token: token);
         var id = run["id"]!.GetValue<string>();
         var responses = new JsonObject
         {
             ["attack"] = new JsonObject { ["selected"] = Array.IndexOf(Attacks, attack) },
             ["targets"] = new JsonObject { ["texts"] = new JsonArray(targets) },
         };
-        var submitted = await server.Api(HttpMethod.Post, $"/api/runs/{id}/steps/0", new JsonObject { ["responses"] = responses });
+        var submitted = await server.Api(HttpMethod.Post, $"/api/runs/{id}/steps/0", new JsonObject { ["responses"] = responses }, token: token);
         Assert.Contains(submitted["status"]!.GetValue<string>(), new[] { "queued", "running" });
 
         // Meanwhile the server is healthy and runs other models.
@@ -46,7 +61,7 @@ public sealed class HostileModelTests(HostileServer server)
         JsonNode step;
         while (true)
         {
-            step = await server.Api(HttpMethod.Get, $"/api/runs/{id}/steps/0", null, HttpStatusCode.OK);
+            step = await server.Api(HttpMethod.Get, $"/api/runs/{id}/steps/0", null, HttpStatusCode.OK, token: token);
             if (step["status"]!.GetValue<string>() is "succeeded" or "failed" or "timed_out" or "cancelled" or "invalid_input") break;
             Assert.True(DateTime.UtcNow < deadline, $"the {attack} step did not finish: {step.ToJsonString()[..Math.Min(2000, step.ToJsonString().Length)]}");
             await Task.Delay(250);
@@ -55,6 +70,8 @@ public sealed class HostileModelTests(HostileServer server)
         using (var health = await server.Http.GetAsync($"{server.Url}/healthz"))
             Assert.Equal(HttpStatusCode.OK, health.StatusCode);
         Assert.Empty(await FeatherServer.StepContainersAsync(server.InstanceId));
+        if (server.Prepare) // the attack took a prepared container (the server logs each start from the pool)
+            Assert.True(server.PreparedStarts() > preparedBefore, $"the {attack} step did not run in a prepared container:\n{server.ServerLog[^Math.Min(4000, server.ServerLog.Length)..]}");
         return step;
     }
 
@@ -84,7 +101,7 @@ public sealed class HostileModelTests(HostileServer server)
             HttpStatusCode.BadRequest, wait: 30);
         Assert.Equal(0, problem["step"]!.GetValue<int>());
         Assert.Equal("attack", problem["input"]!.GetValue<string>());
-        Assert.Equal("selected: 99 should be at most 8", problem["errors"]!["steps/0/attack"]![0]!.GetValue<string>());
+        Assert.Equal("selected: 99 should be at most 9", problem["errors"]!["steps/0/attack"]![0]!.GetValue<string>());
         Assert.Equal("texts[0]: Value should be at most 1000 characters", problem["errors"]!["steps/0/targets"]![0]!.GetValue<string>());
         var state = await server.Api(HttpMethod.Get, $"/api/runs/{id}", null, HttpStatusCode.OK);
         Assert.Equal("awaiting_input", state["steps"]![0]!["status"]!.GetValue<string>());
@@ -212,6 +229,18 @@ public sealed class HostileModelTests(HostileServer server)
         Assert.DoesNotContain(server.Token, report);
         Assert.DoesNotContain("found ", report);
     }
+
+    [Fact]
+    public async Task A_step_never_sees_what_an_earlier_step_of_another_user_left_in_its_process_prepared_state_or_tmp()
+    {
+        var first = await AttackAsync("remember", "admins-secret-" + Guid.NewGuid().ToString("N")[..8]);
+        Expect(first, "succeeded");
+        var second = await AttackAsync("remember", "bobs-secret", token: server.OtherToken);
+        Expect(second, "succeeded");
+        Assert.StartsWith("remembered nothing before bobs-secret", Report(second));
+        Assert.DoesNotContain("admins-secret", second.ToJsonString());
+        Assert.DoesNotContain("BREACH", Report(first));
+    }
 }
 
 /// <summary>
@@ -219,15 +248,64 @@ public sealed class HostileModelTests(HostileServer server)
 /// every container of the server is a step's), with tests/models/hostile and samples/hello
 /// published, and an API token.
 /// </summary>
-public sealed class HostileServer : IAsyncLifetime
+public class HostileServer : IAsyncLifetime
 {
     public const int TimeoutSeconds = 15;
 
-    public FeatherServer Server { get; } = new(new Dictionary<string, string>
+    public HostileServer() : this(prepare: false) { }
+
+    protected HostileServer(bool prepare)
     {
-        ["Runner__Profiles__Low__TimeoutSeconds"] = TimeoutSeconds.ToString(),
-        ["Runner__WarmContainers"] = "0",
-    });
+        Prepare = prepare;
+        Server = new(new Dictionary<string, string>
+        {
+            ["Runner__Profiles__Low__TimeoutSeconds"] = TimeoutSeconds.ToString(),
+            ["Runner__PrepareContainers"] = prepare ? "true" : "false",
+            ["Runner__WarmContainers"] = prepare ? "1" : "0",
+        });
+    }
+
+    /// <summary>Steps take containers prepared ahead of them.</summary>
+    public bool Prepare { get; }
+
+    public FeatherServer Server { get; }
+
+    /// <summary>A second user (bob), who may run the public hostile model: an attack of one user must not reach the other's.</summary>
+    public string OtherToken { get; private set; } = "";
+
+    public string ServerLog => Server.ServerLog;
+
+    /// <summary>Steps the server started in a prepared container taken from its pool (its log line "Step container feather-warm-...").</summary>
+    public int PreparedStarts() =>
+        Server.LogEvents("Step container").Count(e => e.GetProperty("Warm").GetBoolean()
+            && e.GetProperty("Name").GetString()!.StartsWith("feather-warm-", StringComparison.Ordinal) && e.GetProperty("Image").GetString() == HostileImage);
+
+    /// <summary>
+    /// Waits until the pool holds a prepared container for the hostile model and none is still preparing (so the next
+    /// step takes a prepared one); returns <see cref="PreparedStarts"/> before the step.
+    /// </summary>
+    public async Task<int> WaitForPreparedAsync()
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (true)
+        {
+            using var metrics = await Http.GetAsync($"{Url}/metrics");
+            var text = await metrics.Content.ReadAsStringAsync();
+            var ps = await FeatherServer.Docker("ps", "--format", "{{.Image}}", "--filter", "label=org.feather.warm=prepared",
+                "--filter", $"label=org.feather.owner={InstanceId}", "--filter", "status=running");
+            var hostileReady = ps.Stdout.Split('\n').Count(i => i.Trim() == HostileImage);
+            if (hostileReady > 0 && Gauge(text, "preparing") == 0) return PreparedStarts();
+            Assert.True(DateTime.UtcNow < deadline, $"no prepared container of {HostileImage} within 2 minutes: {ps.Stdout}\n{text}");
+            await Task.Delay(250);
+        }
+    }
+
+    private static double Gauge(string metrics, string state) =>
+        metrics.Split('\n').Where(l => l.StartsWith($"feather_prepared_containers{{state=\"{state}\"}}", StringComparison.Ordinal))
+            .Select(l => double.Parse(l.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Single();
+
+    /// <summary>The version image of tests/models/hostile.</summary>
+    public string HostileImage { get; private set; } = "";
 
     public string Url => Server.Url;
     public string DataDir => Server.DataDir;
@@ -247,13 +325,39 @@ public sealed class HostileServer : IAsyncLifetime
         var token = await Http.PostAsJsonAsync($"{Url}/api/auth/tokens",
             new { username = "admin", password = Server.AdminPassword, name = "hostile-tests", scopes = new[] { "read", "run" } });
         Token = JsonNode.Parse(await token.Content.ReadAsStringAsync())!["token"]!.GetValue<string>();
+
+        // bob, a second user, may run the hostile model (made public for him)
+        var adminToken = await Http.PostAsJsonAsync($"{Url}/api/auth/tokens",
+            new { username = "admin", password = Server.AdminPassword, name = "hostile-admin", scopes = new[] { "read", "publish", "admin" } });
+        var admin = JsonNode.Parse(await adminToken.Content.ReadAsStringAsync())!["token"]!.GetValue<string>();
+        var bobPassword = Convert.ToHexString(Guid.NewGuid().ToByteArray());
+        await Api(HttpMethod.Post, "/api/users", new JsonObject { ["username"] = "bob", ["password"] = bobPassword }, HttpStatusCode.Created, token: admin);
+        await Api(HttpMethod.Patch, "/api/models/admin/hostile", new JsonObject { ["visibility"] = "public" }, token: admin);
+        var bob = await Http.PostAsJsonAsync($"{Url}/api/auth/tokens",
+            new { username = "bob", password = bobPassword, name = "hostile-tests", scopes = new[] { "read", "run" } });
+        OtherToken = JsonNode.Parse(await bob.Content.ReadAsStringAsync())!["token"]!.GetValue<string>();
+        var version = await Api(HttpMethod.Get, "/api/models/admin/hostile/versions/1", null, token: admin);
+        HostileImage = version["image"]!["versionImage"]!.GetValue<string>();
+        if (Prepare)
+        {
+            // A first step makes the hostile model recently used: the pool prepares containers for it from then on.
+            var run = await Api(HttpMethod.Post, "/api/models/admin/hostile/runs", new JsonObject(), HttpStatusCode.Created);
+            var responses = new JsonObject
+            {
+                ["attack"] = new JsonObject { ["selected"] = 9 },
+                ["targets"] = new JsonObject { ["texts"] = new JsonArray("warm-up") },
+            };
+            var step = await Api(HttpMethod.Post, $"/api/runs/{run["id"]}/steps/0", new JsonObject { ["responses"] = responses }, wait: 120);
+            if (step["status"]!.GetValue<string>() != "succeeded") throw new InvalidOperationException($"the warm-up step failed: {step}");
+        }
     }
 
     /// <summary>One API call with the token; asserts the status when given. <paramref name="wait"/> adds Prefer: wait=N.</summary>
-    public async Task<JsonNode> Api(HttpMethod method, string path, JsonNode? body, HttpStatusCode? expected = null, int? wait = null)
+    public async Task<JsonNode> Api(HttpMethod method, string path, JsonNode? body, HttpStatusCode? expected = null, int? wait = null,
+        string? token = null)
     {
         using var request = new HttpRequestMessage(method, Url + path);
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token ?? Token);
         if (wait is not null) request.Headers.Add("Prefer", $"wait={wait}");
         if (body is not null) request.Content = JsonContent.Create(body);
         using var response = await Http.SendAsync(request);
@@ -266,4 +370,10 @@ public sealed class HostileServer : IAsyncLifetime
     }
 
     public Task DisposeAsync() => Server.DisposeAsync();
+}
+
+/// <summary><see cref="HostileServer"/> with prepared containers on (one kept ready per version and profile).</summary>
+public sealed class PreparedHostileServer : HostileServer
+{
+    public PreparedHostileServer() : base(prepare: true) { }
 }

@@ -33,6 +33,18 @@ public sealed class SampleTests(FeatherServer server)
     }
 
     [Fact]
+    public async Task Digits_centroid_labels_the_example_digits_3_7_0()
+    {
+        var steps = await PublishAndRun("digits-centroid");
+        var outputs = Outputs(steps[0]);
+        Assert.Equal("Image.View", outputs["labels"].GetProperty("component").GetString());
+        Assert.Equal(["3", "7", "0"], Texts(outputs["labels"]).Select(c => c.Split(' ')[0]).ToArray());
+        var lines = Texts(outputs["distances"]);
+        Assert.Equal(3, lines.Length);
+        Assert.StartsWith("digit-3.png: 3 (3: ", lines[0]);
+    }
+
+    [Fact]
     public async Task Text_tools_offers_keywords_and_exports_csv()
     {
         var steps = await PublishAndRun("text-tools");

@@ -60,6 +60,20 @@ def test_preparation_failure_is_the_step_result(write_model):
     assert any(f["function"] == "load" for f in lines[-1]["error"]["frames"])
 
 
+def test_a_failed_preparation_is_announced_with_its_error_before_the_request(write_model):
+    directory = write_model(MODEL, **{"mode.txt": "fail"})
+    env = sdk_env() | {"FEATHER_ENTRYPOINT": "model.py"}
+    proc = subprocess.Popen([PYTHON, "-m", "feather.runtime"], cwd=directory, env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = json.loads(proc.stdout.readline())  # before any input: the runner reports it on the version
+    assert first["ok"] is False and first["status"] == "prepared"
+    assert first["error"]["type"] == "PreparationError"
+    assert "weights missing" in first["error"]["message"]
+    assert any(f["function"] == "load" for f in first["error"]["frames"])
+    out, _ = proc.communicate(json.dumps(REQUEST), timeout=60)
+    assert json.loads(out.strip().splitlines()[-1])["error"] == first["error"]  # the step that used it fails the same way
+
+
 def test_local_runs_prepare_and_metadata_records_it(write_model, tmp_path):
     directory = write_model(MODEL, **{"mode.txt": "ok"})
     lines, _, _ = run_runtime(directory, REQUEST)

@@ -99,6 +99,48 @@ def test_classifier_weights_are_plain_arrays_and_bundled():
     assert [i["provided_by"] for i in meta["environment"]["imports"]] == ["system_packages", "system_packages"]
 
 
+# ---- digits-centroid -------------------------------------------------------------------------
+
+def test_centroid_classifier_labels_the_example_digits():
+    out, err, rc = run_sample("digits-centroid")
+    assert rc == 0, err
+    labels = outputs_of(out, 0)["labels"]
+    assert [b["name"] for b in labels["value"]["images"]] == ["digit-3.png", "digit-7.png", "digit-0.png"]
+    assert [c.split(" ")[0] for c in labels["value"]["texts"]] == ["3", "7", "0"]
+    lines = outputs_of(out, 0)["distances"]["value"]["texts"]
+    assert lines[0].startswith("digit-3.png: 3 (3: ") and len(lines) == 3
+    assert "classified 3 image(s)" in err
+
+
+def test_centroid_classifier_is_weaker_than_the_logistic_regression_on_held_out_digits():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    digits = load_digits()
+    _, x_test, _, y_test = train_test_split(digits.data / 16.0, digits.target, test_size=0.25,
+                                            random_state=0, stratify=digits.target)
+    with np.load(SAMPLES / "digits-centroid" / "centroids.npz", allow_pickle=False) as npz:
+        centroids, classes = npz["centroids"].astype(np.float64), npz["classes"]
+        assert centroids.shape == (10, 64) and list(classes) == list(range(10))
+    with np.load(SAMPLES / "image-classifier" / "weights.npz", allow_pickle=False) as npz:
+        coef, intercept = npz["coef"].astype(np.float64), npz["intercept"].astype(np.float64)
+    centroid = (classes[((x_test[:, None, :] - centroids[None]) ** 2).sum(axis=2).argmin(axis=1)] == y_test).mean()
+    logistic = ((x_test @ coef.T + intercept).argmax(axis=1) == y_test).mean()
+    assert 0.85 < centroid < logistic, (centroid, logistic)
+
+
+def test_centroid_classifier_evaluates_below_the_logistic_regression_on_digits_heldout():
+    scores = {}
+    for sample in ("digits-centroid", "image-classifier"):
+        proc = feather("evaluate", str(SAMPLES / sample), "--dataset", str(SAMPLES / "datasets" / "digits-heldout"), "--json")
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["records"] == 450 and result["primary_metric"] == "accuracy"
+        scores[sample] = result["metrics"]
+    assert round(scores["digits-centroid"]["accuracy"], 4) == 0.9067   # 408 of 450, as train.py prints
+    assert scores["digits-centroid"]["accuracy"] < scores["image-classifier"]["accuracy"]
+    assert scores["digits-centroid"]["macro_f1"] < scores["image-classifier"]["macro_f1"]
+
+
 # ---- text-tools ------------------------------------------------------------------------------
 
 def _file(output: dict) -> tuple[str, str, str]:

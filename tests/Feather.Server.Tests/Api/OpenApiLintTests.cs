@@ -87,4 +87,17 @@ public class OpenApiLintTests
         var (exitCode, output) = await LintAsync(await response.Content.ReadAsStringAsync(), "hello.json");
         Assert.True(exitCode == 0, $"redocly lint found errors in /api/models/admin/hello/openapi.json:\n{output}");
     }
+
+    [Fact]
+    public async Task A_graph_models_openapi_document_passes_redocly_recommended_rules()
+    {
+        await using var server = await FeatherTestServer.StartAsync();
+        using var client = server.Client(await server.AdminTokenAsync());
+        await GraphRunsTests.GraphModel().PublishAsync(client, visibility: "public");
+
+        using var response = await client.GetAsync("/api/models/admin/graph/openapi.json");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var (exitCode, output) = await LintAsync(await response.Content.ReadAsStringAsync(), "graph.json");
+        Assert.True(exitCode == 0, $"redocly lint found errors in /api/models/admin/graph/openapi.json:\n{output}");
+    }
 }

@@ -61,7 +61,7 @@ public sealed class WarmContainerPoolTests(RunnerFixture fx)
     }
 
     [Fact]
-    public async Task A_failed_preparation_is_the_message_of_the_step_that_takes_the_container()
+    public async Task A_failed_preparation_is_the_message_of_each_step_that_needs_the_model()
     {
         var pool = fx.Services.GetRequiredService<WarmContainerPool>();
         await Prepared("prepfail.py");

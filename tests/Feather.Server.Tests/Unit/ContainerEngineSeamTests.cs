@@ -117,7 +117,7 @@ public class ContainerEngineSeamTests
         public Task PutArchiveAsync(string id, string path, Stream tar, CancellationToken ct) => throw new NotSupportedException();
         public Task<Stream> GetArchiveAsync(string id, string path, CancellationToken ct) => throw new NotSupportedException();
         public Task<string?> FindImageAsync(string image, CancellationToken ct) => throw new NotSupportedException();
-        public Task<IReadOnlyDictionary<string, string>> GetImageLabelsAsync(string image, CancellationToken ct) => throw new NotSupportedException();
+        public Task<IReadOnlyDictionary<string, string>?> ImageLabelsAsync(string image, CancellationToken ct) => throw new NotSupportedException();
         public Task RemoveImageAsync(string tagOrId, CancellationToken ct) => throw new NotSupportedException();
         public Task BuildImageAsync(ImageBuildSpec spec, Stream context, IProgress<ImageBuildMessage> progress, CancellationToken ct) =>
             throw new NotSupportedException();

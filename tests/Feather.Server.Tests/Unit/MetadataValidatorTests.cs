@@ -44,7 +44,7 @@ public class MetadataValidatorTests
     [Fact]
     public void The_servers_own_checks_name_each_field()
     {
-        var errors = new MetadataValidator((string?)null).Validate(JsonDocument.Parse("""{"schema_version": 2, "steps": []}""").RootElement);
+        var errors = new MetadataValidator((string?)null).Validate(JsonDocument.Parse("""{"schema_version": 3, "steps": []}""").RootElement);
         foreach (var key in new[] { "metadata/schema_version", "metadata/name", "metadata/entrypoint", "metadata/profile",
                      "metadata/environment", "metadata/bundle", "metadata/steps" })
             Assert.Contains(key, errors.Keys);

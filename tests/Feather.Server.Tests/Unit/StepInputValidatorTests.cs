@@ -268,9 +268,9 @@ public class StepInputValidatorTests
         Assert.Contains("at most 0", Assert.Single(StepInputValidator.Validate(metadata, 1, J("""{"x": {"selected": 1}}"""), offered)).Message);
 
         var nothing = Assert.Single(StepInputValidator.Validate(metadata, 1, J("""{"x": {"selected": 0}}"""), J("[]")));
-        Assert.Equal(new StepInputError("x", "step 0 offered no output named 'x' (List.SelectOne); run step 0 again"), nothing);
+        Assert.Equal(new StepInputError("x", "the step before offered no output named 'x' (List.SelectOne); run it again"), nothing);
         var other = Assert.Single(StepInputValidator.Validate(metadata, 1, J("""{"x": {"selected": 0}}"""), J($"[{Offered("select_multi")}]")));
-        Assert.Equal("step 0 offered a List.SelectMulti as 'x', the model declares List.SelectOne", other.Message);
+        Assert.Equal("the step before offered a List.SelectMulti as 'x', the model declares List.SelectOne", other.Message);
     }
 
     [Fact]

@@ -9,7 +9,15 @@ import time
 
 import feather as ftr
 
-ATTACKS = ["tcp", "fork", "memory", "loop", "print", "stdout", "write", "fill-tmp", "environ"]
+ATTACKS = ["tcp", "fork", "memory", "loop", "print", "stdout", "write", "fill-tmp", "environ", "remember"]
+
+#: What earlier steps left in this process (module state); a container that served two steps would show it.
+REMEMBERED = []
+
+
+def prepare():
+    # The preparation (run ahead of any request in a prepared container): state a later step could leak through.
+    return {"seen": []}
 
 
 def init():
@@ -125,15 +133,31 @@ def environ():
     return "\n".join(lines)
 
 
+def remember(secret):
+    """Looks for what an earlier step (maybe another user's) left in the process, the prepared state or /tmp,
+    then leaves its own secret in all three."""
+    found = list(REMEMBERED) + list(ftr.prepared()["seen"])
+    try:
+        with open("/tmp/remembered.txt") as fh:
+            found += fh.read().split()
+    except OSError:
+        pass
+    REMEMBERED.append(secret)
+    ftr.prepared()["seen"].append(secret)
+    with open("/tmp/remembered.txt", "a") as fh:
+        fh.write(secret + "\n")
+    return f"BREACH: saw {' '.join(found)}" if found else f"remembered nothing before {secret}"
+
+
 @ftr.step(title="Attack", outputs=["report"])
 def attack(attack: ftr.List.SelectOne, targets: ftr.Text.In) -> ftr.Text.View:
     name = attack.get()
     started = time.monotonic()
     run = {"tcp": lambda: tcp(targets.get()[0]), "fork": fork, "memory": memory, "loop": loop,
            "print": print_flood, "stdout": stdout_flood, "write": write, "fill-tmp": fill_tmp,
-           "environ": environ}[name]
+           "environ": environ, "remember": lambda: remember(targets.get()[0])}[name]
     report = run()
     return ftr.Text.View([report, f"{name} took {time.monotonic() - started:.1f} s"], title="Report")
 
 
-ftr.build(name="hostile", init=init, steps=[attack], description="Attacks its sandbox (tests only).")
+ftr.build(name="hostile", init=init, steps=[attack], prepare=prepare, description="Attacks its sandbox (tests only).")

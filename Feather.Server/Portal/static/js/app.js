@@ -33,10 +33,12 @@ function renderNav() {
   clear(nav, h('ul', {},
     h('li', {}, h('a', { href: '/' }, 'Models')),
     h('li', {}, h('a', { href: '/datasets' }, 'Datasets')),
+    h('li', {}, h('a', { href: '/leaderboards' }, 'Leaderboards')),
     s ? [
       h('li', {}, h('a', { href: '/me/models' }, 'My models')),
       h('li', {}, h('a', { href: '/me/tokens' }, 'API tokens')),
       h('li', {}, h('a', { href: '/me/teams' }, 'Teams')),
+      h('li', {}, h('a', { href: '/me/usage' }, 'Usage')),
       h('li', {}, h('button.link', { type: 'button', onclick: signOut }, `Sign out ${s.username}`)),
     ] : h('li', {}, h('a', { href: `/login?next=${enc(location.pathname)}` }, 'Sign in'))));
 }
@@ -54,6 +56,8 @@ const routes = [
   [/^\/models\/([^/]+)\/([^/]+)$/, () => import('./model.js').then((m) => m.modelPage)],
   [/^\/datasets$/, () => import('./datasets.js').then((m) => m.datasetList)],
   [/^\/datasets\/([^/]+)\/([^/]+)$/, () => import('./datasets.js').then((m) => m.datasetPage)],
+  [/^\/leaderboards$/, () => import('./leaderboards.js').then((m) => m.leaderboardList)],
+  [/^\/leaderboards\/([^/]+)$/, () => import('./leaderboards.js').then((m) => m.leaderboardPage)],
   [/^\/runs\/([^/]+)$/, () => import('./model.js').then((m) => m.runPage)],
   [/^\/embed\/([^/]+)\/([^/]+)$/, () => import('./model.js').then((m) => m.embedPage)],
   [/^\/login$/, () => Promise.resolve(loginPage)],
@@ -61,6 +65,7 @@ const routes = [
   [/^\/me\/models\/([^/]+)\/([^/]+)$/, () => import('./manage.js').then((m) => m.manageModel)],
   [/^\/me\/tokens$/, () => import('./manage.js').then((m) => m.tokensPage)],
   [/^\/me\/teams$/, () => import('./manage.js').then((m) => m.teamsPage)],
+  [/^\/me\/usage$/, () => import('./usage.js').then((m) => m.usagePage)],
 ];
 
 export async function route() {

@@ -107,7 +107,11 @@ export async function manageModel(root, [owner, name], { signal }) {
               const d = await get(path('getVersion', { owner, model: name, reference: v.number }), { signal });
               const log = d.image?.log ?? d.buildLog ?? '';
               const error = d.image?.error ?? d.imageError;
-              clear(logHost, error ? errorBox(error) : null, h('pre.build-log', { tabindex: '0', 'aria-label': `Build log of version ${v.number}` }, log || '(no log yet)'));
+              const prep = d.preparation?.status === 'failed' ? d.preparation : null;
+              clear(logHost, error ? errorBox(error) : null, h('pre.build-log', { tabindex: '0', 'aria-label': `Build log of version ${v.number}` }, log || '(no log yet)'),
+                prep ? h('div.preparation-failed', {}, h('h3', {}, `Preparation of version ${v.number} failed`), errorBox(prep.message),
+                  (prep.error?.frames || []).length ? h('ul', {}, prep.error.frames.map((f) => h('li', {}, h('code', {}, `${f.file}:${f.line} in ${f.function}`), f.code ? ` ${f.code}` : ''))) : null,
+                  h('pre.build-log', { tabindex: '0', 'aria-label': `Preparation log of version ${v.number}` }, prep.log || '(no output)')) : null);
               showLog.setAttribute('aria-expanded', 'true');
             } catch (e) { clear(logHost, errorBox(e)); }
           } }, `Build log of version ${v.number}`);
@@ -116,7 +120,8 @@ export async function manageModel(root, [owner, name], { signal }) {
             h('td', {}, formatDate(v.createdAt)),
             h('td', {}, v.notes || ''),
             h('td', {}, (v.tags || []).join(', ')),
-            h('td', {}, h('span', { class: `badge status-${v.imageStatus}` }, v.imageStatus || '?'), ' ', showLog),
+            h('td', {}, h('span', { class: `badge status-${v.imageStatus}` }, v.imageStatus || '?'), ' ', showLog,
+              v.preparation === 'failed' ? h('p.preparation-failed', {}, h('span.badge.status-failed', {}, 'preparation failed'), ' ', v.preparationMessage || '') : null),
             h('td', {}, isLive ? '' : h('button.secondary', { type: 'button', onclick: promote(v.number) }, `Promote version ${v.number}`))),
           h('tr.log-row', {}, h('td', { colspan: 6 }, logHost))];
         }))),

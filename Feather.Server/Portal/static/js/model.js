@@ -5,9 +5,12 @@ import { h, clear, errorBox, copyButton, formatDate } from './dom.js';
 import { setTitle } from './app.js';
 import { tagList } from './catalogue.js';
 import { mountRun } from './run.js';
+import { stepGraph, stepsSummary } from './graph-view.js';
 import { buildSnippets, iframeSnippet } from './snippets.js';
+import { renderFeedbackTab } from './feedback.js';
+import { renderMonitoringTab } from './monitoring.js';
 
-const TABS = [['run', 'Run'], ['api', 'Use via API'], ['versions', 'Versions'], ['environment', 'Environment'], ['embed', 'Embed']];
+const BASE_TABS = [['run', 'Run'], ['api', 'Use via API'], ['versions', 'Versions'], ['scores', 'Scores'], ['environment', 'Environment'], ['embed', 'Embed']];
 
 export async function runPage(root, [runId], ctx) {
   const run = await get(path('getRun', { runId }), ctx);
@@ -31,6 +34,12 @@ export async function modelPage(root, [owner, name], ctx) {
   setTitle(`${owner}/${name}`);
   const metadata = model.metadata;
   const used = [];
+  // The owner's tabs (Feedback, Monitoring): shown to those the server lets read the model's feedback.
+  let owns = false;
+  if (session.get()) {
+    try { await get(path('listModelFeedback', { owner, model: name }) + '?limit=1', { signal }); owns = true; } catch { owns = false; }
+  }
+  const TABS = owns ? [...BASE_TABS, ['feedback', 'Feedback'], ['monitoring', 'Monitoring']] : BASE_TABS;
 
   const header = h('header.model-header', {},
     h('p.crumbs', {}, h('a', { href: '/' }, 'Models'), ' / ', h('a', { href: `/owners/${enc(owner)}` }, owner)),
@@ -42,7 +51,8 @@ export async function modelPage(root, [owner, name], ctx) {
       h('dt', {}, 'Live version'), h('dd', {}, model.liveVersion ?? 'none'),
       h('dt', {}, 'Visibility'), h('dd', {}, model.visibility || 'public'),
       h('dt', {}, 'Profile'), h('dd', {}, metadata?.profile || '–'),
-      h('dt', {}, 'Steps'), h('dd', {}, metadata ? metadata.steps.map((s) => s.title || s.name).join(' → ') : '–')),
+      h('dt', {}, 'Steps'), h('dd', {}, stepsSummary(metadata))),
+    stepGraph(metadata),
     tagList(model.tags || metadata?.tags));
 
   const tabList = h('div.tabs', { role: 'tablist', 'aria-label': 'Model sections' });
@@ -58,6 +68,15 @@ export async function modelPage(root, [owner, name], ctx) {
     }
     if (focus) tabs[id].focus();
     if (id === 'api') renderApi();
+    if (id === 'feedback' && !panels.feedback.dataset.loaded) {
+      panels.feedback.dataset.loaded = '1';
+      renderFeedbackTab(panels.feedback, { owner, name, versions: model.versions, signal });
+    }
+    if (id === 'monitoring' && !panels.monitoring.dataset.loaded) {
+      panels.monitoring.dataset.loaded = '1';
+      renderMonitoringTab(panels.monitoring, { owner, name, signal });
+    }
+    if (id === 'scores') renderScores();
     if (!runId || id !== 'run') {
       const url = new URL(location.href);
       if (id === 'run') url.searchParams.delete('tab'); else url.searchParams.set('tab', id);
@@ -123,9 +142,20 @@ export async function modelPage(root, [owner, name], ctx) {
         h('td', {}, `${v.number}`, v.live || v.number === model.liveVersion ? h('span.badge.status-succeeded', {}, 'live') : null),
         h('td', {}, formatDate(v.createdAt), v.publisher ? ` by ${v.publisher}` : ''),
         h('td', {}, v.notes || ''),
-        h('td', {}, v.imageStatus || ''),
+        h('td', {}, v.imageStatus || '', v.preparation === 'failed'
+          ? h('p.preparation-failed', {}, h('span.badge.status-failed', {}, 'preparation failed'), ' ', v.preparationMessage || '') : null),
         h('td', {}, (v.tags || []).join(', ')))))) : h('p', {}, 'No versions.'),
     session.get() ? h('p', {}, h('a', { href: `/me/models/${enc(owner)}/${enc(name)}` }, 'Manage versions')) : null);
+
+  // Scores (leaderboards.js), loaded when the tab is first opened
+  let scoresShown = false;
+  function renderScores() {
+    if (scoresShown) return;
+    scoresShown = true;
+    clear(panels.scores, h('h2', {}, 'Scores'), h('p.loading', {}, 'Loading…'));
+    import('./leaderboards.js').then((m) => m.scoresPanel(panels.scores, owner, name, signal))
+      .catch((e) => { if (e.name !== 'AbortError') clear(panels.scores, h('h2', {}, 'Scores'), errorBox(e)); });
+  }
 
   // Environment
   const env = metadata?.environment || {};

@@ -63,7 +63,24 @@ const MEDIA = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg'
  * The -d argument of a step's curl call: the JSON in single quotes; files become
  * "$(base64 -w0 FILE)" between the quoted parts so the command works as copied.
  */
-function curlBody(responses) {
+/**
+ * The steps of one path through the model, in order: a linear model's steps; with a graph of steps, from the start
+ * along the first edge to a step not yet on the path (a loop runs once), until the run ends. `at`: the metadata index.
+ */
+export function pathOf(metadata) {
+  const steps = metadata.steps.map((step, at) => ({ step, at }));
+  if (!metadata.graph) return steps;
+  const byName = Object.fromEntries(steps.map((s) => [s.step.name, s]));
+  const path = [];
+  for (let name = metadata.graph.start; name && byName[name] && !path.includes(byName[name]);) {
+    path.push(byName[name]);
+    const edge = metadata.graph.edges.find((e) => e.from === name && e.to && !path.includes(byName[e.to]));
+    name = edge?.to;
+  }
+  return path;
+}
+
+function curlBody(responses, stepName) {
   const files = [];
   const parts = [];
   let literal = '';
@@ -86,7 +103,7 @@ function curlBody(responses) {
       literal += JSON.stringify(v ?? null);
     }
   };
-  walk({ responses });
+  walk(stepName ? { step: stepName, responses } : { responses });
   parts.push(q(literal));
   return { arg: parts.join(''), files };
 }
@@ -107,9 +124,10 @@ export function buildSnippets({ origin, owner, name, metadata, openapi, used = [
     `      | grep -o '"id":"[^"]*"' | head -n1 | cut -d'"' -f4)`,
     `echo "run $RUN"`,
   ];
-  const perStep = metadata.steps.map((step, k) => {
-    const responses = used[k] && !/"(data|file)":/.test(JSON.stringify(used[k])) ? used[k] : examples[k];
-    const { arg, files } = curlBody(responses);
+  const graph = !!metadata.graph;
+  const perStep = pathOf(metadata).map(({ step, at }, k) => {
+    const responses = used[k] && !/"(data|file)":/.test(JSON.stringify(used[k])) ? used[k] : examples[at];
+    const { arg, files } = curlBody(responses, graph ? step.name : undefined);
     const lines = [
       comment(`# step ${k}: ${step.title || step.name}${files.length ? ` (needs ${files.join(', ')} in this directory)` : ''}`),
       `curl -sf -X POST "$URL/api/runs/$RUN/steps/${k}"${auth} -H 'Content-Type: application/json' -H 'Prefer: wait=60' \\`,
@@ -123,7 +141,9 @@ export function buildSnippets({ origin, owner, name, metadata, openapi, used = [
     `client = ftr.Client(${JSON.stringify(origin)})   # token="..." (Account → API tokens) for private models`,
     `run = client.run(${JSON.stringify(`${owner}/${name}`)})   # the live version; ${comment(`"${owner}/${name}@3"`)} pins one`,
     ...perStep.flatMap(({ step, k, responses }) =>
-      [comment(`# step ${k}: ${step.title || step.name}`), `outputs = run.step(${k}, ${py(responses)}, timeout=120)`]),
+      [comment(`# step ${k}: ${step.title || step.name}`), graph
+        ? `outputs = run.advance(${py(responses)}, step=${JSON.stringify(step.name)}, timeout=120)   # the server checks it is offered`
+        : `outputs = run.step(${k}, ${py(responses)}, timeout=120)`]),
     'for output in outputs:',
     '    print(output["name"], output["component"], output["value"])',
   ];

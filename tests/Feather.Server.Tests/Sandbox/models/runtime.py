@@ -20,6 +20,11 @@ if os.environ.get("FEATHER_ENTRYPOINT"):
         ready = (os.environ["FEATHER_ENTRYPOINT"], load(os.environ["FEATHER_ENTRYPOINT"]))
     except Exception as e:
         failure = {"type": "PreparationError", "message": f"the model's preparation failed: {type(e).__name__}: {e}"}
+    status = {"type": "status", "status": "prepared", "ok": failure is None}
+    if failure is not None:
+        status["error"] = failure
+    sys.stdout.write(json.dumps(status) + "\n")
+    sys.stdout.flush()
 
 request = json.loads(sys.stdin.read())
 try:
