@@ -69,6 +69,11 @@ public static partial class Routes
     public const string Step = "/api/runs/{runId}/steps/{index:int}";
     public const string StepResponses = "/api/runs/{runId}/steps/{index:int}/responses";
     public const string StepEvents = "/api/runs/{runId}/steps/{index:int}/events";
+    /// <summary>A run's files: POST streams one in (the body is the file), GET on one of them downloads it.</summary>
+    public const string RunFiles = "/api/runs/{runId}/files";
+    public const string RunFile = "/api/runs/{runId}/files/{fileId}";
+    /// <summary>The server's limits that clients enforce before they send (step file sizes).</summary>
+    public const string Limits = "/api/limits";
 
     /// <summary>Feedback on a step's outputs (POST: give it; GET: the caller's own on this step).</summary>
     public const string StepFeedback = "/api/runs/{runId}/steps/{index:int}/feedback";
@@ -153,6 +158,9 @@ public static partial class Routes
         new("cancelStep", "DELETE", Step),
         new("getStepResponses", "GET", StepResponses),
         new("stepEvents", "GET", StepEvents),
+        new("uploadRunFile", "POST", RunFiles),
+        new("downloadRunFile", "GET", RunFile),
+        new("getLimits", "GET", Limits),
         new("deleteRun", "DELETE", Run),
         new("giveFeedback", "POST", StepFeedback),
         new("listStepFeedback", "GET", StepFeedback),

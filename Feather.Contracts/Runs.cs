@@ -33,3 +33,10 @@ public sealed record SubmitStepRequest(JsonElement Responses, string? Step = nul
 public sealed record ExecuteRequest(JsonElement Responses, string? Version = null);
 
 public sealed record ExecutionView(string RunId, StepView Step);
+
+/// <summary>A file of a run (a step input uploaded by a client, or a step output), as <c>POST /api/runs/{runId}/files</c> answers it.</summary>
+/// <param name="Url">Where to download it (the same caller only).</param>
+public sealed record RunFileView(string Id, string Name, string MediaType, long Size, string Url);
+
+/// <summary>The server's limits on step files (FEATHER_MAX_STEP_FILE_BYTES, FEATHER_MAX_STEP_BYTES), for clients to check before they send.</summary>
+public sealed record LimitsView(long MaxStepFileBytes, long MaxStepBytes);

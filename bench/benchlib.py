@@ -64,7 +64,7 @@ class Server:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
                     if r.status == 200:
                         break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, OSError):  # refused, reset, or a slow answer on a busy machine
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"feather-server did not start; log: {self.log.name}")

@@ -25,13 +25,17 @@ public static class RunCommand
     {
         Description = "Ask for each step's inputs on standard input even when it is not a terminal",
     };
+    public static readonly Option<System.IO.DirectoryInfo> Download = new("--download", "-d")
+    {
+        Description = "Download the files each step gives (File.Download, images, documents) into this folder, streamed to disk",
+    };
 
     public const int WaitSeconds = 120;
     public static TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     public static Command Create(CliEnvironment env)
     {
-        var command = new Command("run", "Run a published model's steps with the responses in an inputs file, or interactively") { Model, Inputs, Interactive };
+        var command = new Command("run", "Run a published model's steps with the responses in an inputs file, or interactively") { Model, Inputs, Interactive, Download };
         // Checked while parsing, so the message comes with the pointer to --help like other usage errors.
         command.Validators.Add(result =>
         {
@@ -53,6 +57,9 @@ public static class RunCommand
         var interactive = inputsFile is null;
         var inputs = inputsFile is null ? [] : InputsFile.Load(inputsFile.FullName);
         var api = context.Api;
+        var downloads = parse.GetValue(Download);
+        var files = new StepFiles(api, context.Err, context.Env.ErrIsTerminal && !context.Json);
+        var baseDirectory = inputsFile?.DirectoryName ?? Directory.GetCurrentDirectory();
 
         var run = await api.PostAsync<RunView>(Routes.Expand(Routes.StartRun, model.Owner, model.Model), new StartRunRequest(model.Version), ct);
         var version = await api.GetAsync<VersionDetail>(Routes.Expand(Routes.Version, model.Owner, model.Model, run.Version), ct);
@@ -97,6 +104,7 @@ public static class RunCommand
             else
                 (name, responses) = (null, []);
 
+            responses = await files.UploadAsync(run.Id, index, responses, baseDirectory, ct);
             var step = await RunStepAsync(api, run.Id, index, responses, ct, name);
             previous = step;
             var label = step.Name is { Length: > 0 } n ? n : $"#{index}";
@@ -109,6 +117,9 @@ public static class RunCommand
                 if (graph && step.Status == StepStatus.Succeeded)
                     context.Out.WriteLine("  next: " + (step.Next is { Length: > 0 } next ? string.Join(" or ", next) + (step.Ends ? ", or the end" : "") : "the end"));
             }
+            if (downloads is not null && step.Status == StepStatus.Succeeded)
+                foreach (var path in await files.DownloadAsync(previousOutputs, downloads.FullName, ct))
+                    context.Info.WriteLine($"saved {path}");
             if (step.Status != StepStatus.Succeeded)
             {
                 StepPrinter.WriteError(context.Err, step);

@@ -29,16 +29,16 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
             try
             {
                 var offset = await OffsetAsync(file, url, ct);
-                progress.Start(attempt, offset);
+                await progress.StartAsync(attempt, offset);
                 if (offset == file.Size)
                 {
-                    progress.Done();
+                    await progress.DoneAsync();
                     return;
                 }
                 failure = await SendRestAsync(file, url, offset, progress, ct) is { } refused ? refused : "";
                 if (failure.Length == 0)
                 {
-                    progress.Done();
+                    await progress.DoneAsync();
                     return;
                 }
             }
@@ -51,7 +51,7 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
                 failure = e.Message;
             }
             var willRetry = attempt <= Retries;
-            progress.Failed(failure, willRetry);
+            await progress.FailedAsync(failure, willRetry);
             if (!willRetry)
                 throw new CliException(ExitCodes.UploadFailed, $"upload of {file.Path} failed {attempt} times; last error: {failure}",
                     "check the connection to the server and run `feather publish` again (it resumes where the server stopped)");
@@ -107,7 +107,7 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
             var failure = $"{(int)response.StatusCode} {response.StatusCode}{(body.Length is > 0 and < 500 ? ": " + body.Trim() : "")}";
             // 409: the server's offset is not ours (another attempt got further); ask again and resume there
             if (IsTransient(response.StatusCode) || response.StatusCode == HttpStatusCode.Conflict) return failure;
-            progress.Failed(failure, willRetry: false);
+            await progress.FailedAsync(failure, willRetry: false);
             throw Refused(file, response.StatusCode, failure);
         }
         finally

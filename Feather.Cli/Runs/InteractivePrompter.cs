@@ -28,6 +28,9 @@ public sealed class InteractivePrompter(TextReader input, TextWriter prompt, Tex
         [".wav"] = "audio/wav", [".mp3"] = "audio/mpeg", [".zip"] = "application/zip", [".bin"] = "application/octet-stream",
     };
 
+    /// <summary>The media type of a file by its extension (application/octet-stream when unknown).</summary>
+    public static string MediaTypeOf(string path) => MediaTypes.GetValueOrDefault(Path.GetExtension(path), "application/octet-stream");
+
     /// <summary>The responses for step <paramref name="index"/>.</summary>
     /// <param name="stepMetadata">the metadata's <c>steps[index]</c></param>
     /// <param name="previousOutputs">the outputs of step index−1 as the server returned them (null for step 0)</param>
@@ -192,7 +195,7 @@ public sealed class InteractivePrompter(TextReader input, TextWriter prompt, Tex
                 {
                     ["name"] = Path.GetFileName(full),
                     ["media_type"] = MediaTypes.GetValueOrDefault(extension, "application/octet-stream"),
-                    ["data"] = Convert.ToBase64String(File.ReadAllBytes(full)),
+                    ["path"] = full, // streamed to the run before the step is submitted (StepFiles)
                 });
             }
             if (problem is null) return files;

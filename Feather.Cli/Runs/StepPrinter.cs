@@ -75,12 +75,21 @@ public static class StepPrinter
         }
     }
 
-    /// <summary>Binary data travels as <c>{"name", "media_type", "data": base64}</c> (contracts.md section 3).</summary>
+    /// <summary>
+    /// Binary data: a file of the run <c>{"name", "media_type", "file", "size", "url"}</c>, or inline
+    /// <c>{"name", "media_type", "data": base64}</c> (contracts.md section 3).
+    /// </summary>
     public static bool IsBinary(JsonObject obj) =>
-        obj["data"]?.GetValueKind() == JsonValueKind.String && (obj["media_type"] is not null || obj["mediaType"] is not null);
+        (obj["data"]?.GetValueKind() == JsonValueKind.String || obj["file"]?.GetValueKind() == JsonValueKind.String) &&
+        (obj["media_type"] is not null || obj["mediaType"] is not null);
 
     public static string DescribeBinary(JsonObject obj)
     {
+        if (obj["file"] is not null)
+        {
+            var bytes = obj["size"] is JsonValue v && v.TryGetValue<long>(out var n) ? n : 0;
+            return $"{Format.Str(obj, "name", "(unnamed)")}  {Format.Str(obj, "media_type", "application/octet-stream")}  {Format.Bytes(bytes)}  {Format.Str(obj, "url")}";
+        }
         var data = obj["data"]!.GetValue<string>();
         var padding = data.EndsWith("==", StringComparison.Ordinal) ? 2 : data.EndsWith('=') ? 1 : 0;
         var size = Math.Max(0, data.Length / 4 * 3 - padding);

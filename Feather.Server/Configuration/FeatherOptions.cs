@@ -19,6 +19,12 @@ public sealed class FeatherOptions
     public long MaxFileBytes { get; init; } = 2L * 1024 * 1024 * 1024;
     public long MaxTotalBytes { get; init; } = 8L * 1024 * 1024 * 1024;
     public int MaxFilesPerVersion { get; init; } = 1000;
+    /// <summary>The largest file a step takes or gives (an upload, an image, a download): FEATHER_MAX_STEP_FILE_BYTES.</summary>
+    public long MaxStepFileBytes { get; init; } = DefaultMaxStepFileBytes;
+    /// <summary>The most bytes of files one step takes, and the most it gives: FEATHER_MAX_STEP_BYTES.</summary>
+    public long MaxStepBytes { get; init; } = DefaultMaxStepBytes;
+    public const long DefaultMaxStepFileBytes = 1L << 30;
+    public const long DefaultMaxStepBytes = 4L << 30;
     public int PublishTtlSeconds { get; init; } = 3600;
     public int SweepIntervalSeconds { get; init; } = 60;
     public int MaxWaitSeconds { get; init; } = 300;
@@ -32,6 +38,8 @@ public sealed class FeatherOptions
     public string BlobDirectory => Path.Combine(DataDirectory, "blobs");
     public string StagingDirectory => Path.Combine(DataDirectory, "staging");
     public string SecretPath => Path.Combine(DataDirectory, "server-secret");
+    /// <summary>Step input and output files, one folder per run (Runs/RunFiles.cs).</summary>
+    public string RunFilesDirectory => Path.Combine(DataDirectory, "run-files");
 
     /// <summary>
     /// Reads the settings the way the server does at start-up (bind <see cref="FeatherSettings"/>, check it
@@ -101,6 +109,8 @@ public sealed class FeatherOptions
             MaxFileBytes = Long("FEATHER_MAX_FILE_BYTES", s.MaxFileBytes, 2L * 1024 * 1024 * 1024, 1),
             MaxTotalBytes = Long("FEATHER_MAX_TOTAL_BYTES", s.MaxTotalBytes, 8L * 1024 * 1024 * 1024, 1),
             MaxFilesPerVersion = Int("FEATHER_MAX_FILES", s.MaxFiles, 1000, 1, 1_000_000),
+            MaxStepFileBytes = Long("FEATHER_MAX_STEP_FILE_BYTES", s.MaxStepFileBytes, DefaultMaxStepFileBytes, 1),
+            MaxStepBytes = Long("FEATHER_MAX_STEP_BYTES", s.MaxStepBytes, DefaultMaxStepBytes, 1),
             PublishTtlSeconds = Int("FEATHER_PUBLISH_TTL_SECONDS", s.PublishTtlSeconds, 3600, 1, 7 * 24 * 3600),
             SweepIntervalSeconds = Int("FEATHER_SWEEP_INTERVAL_SECONDS", s.SweepIntervalSeconds, 60, 1, 24 * 3600),
             MaxWaitSeconds = Int("FEATHER_MAX_WAIT_SECONDS", s.MaxWaitSeconds, 300, 0, 3600),
@@ -130,6 +140,8 @@ public sealed class FeatherSettings
     [ConfigurationKeyName("FEATHER_MAX_FILE_BYTES")] public string? MaxFileBytes { get; set; }
     [ConfigurationKeyName("FEATHER_MAX_TOTAL_BYTES")] public string? MaxTotalBytes { get; set; }
     [ConfigurationKeyName("FEATHER_MAX_FILES")] public string? MaxFiles { get; set; }
+    [ConfigurationKeyName("FEATHER_MAX_STEP_FILE_BYTES")] public string? MaxStepFileBytes { get; set; }
+    [ConfigurationKeyName("FEATHER_MAX_STEP_BYTES")] public string? MaxStepBytes { get; set; }
     [ConfigurationKeyName("FEATHER_PUBLISH_TTL_SECONDS")] public string? PublishTtlSeconds { get; set; }
     [ConfigurationKeyName("FEATHER_SWEEP_INTERVAL_SECONDS")] public string? SweepIntervalSeconds { get; set; }
     [ConfigurationKeyName("FEATHER_MAX_WAIT_SECONDS")] public string? MaxWaitSeconds { get; set; }

@@ -57,7 +57,11 @@ public static class Features
     public const long MaxDecodedPixels = 50_000_000;
     private const int MaxTexts = 32, MaxFiles = 16, CategoryLength = 40;
 
-    public static List<Observation> Extract(int step, string? responsesJson, string? outputsJson)
+    /// <summary>Files larger than this are measured by their size only (step files are read from the run's store).</summary>
+    public const long MaxReadBytes = 64L << 20;
+
+    /// <param name="open">Opens a file of the run by its id (step files: <c>{"file": id, "size"}</c>); null when there is none.</param>
+    public static List<Observation> Extract(int step, string? responsesJson, string? outputsJson, Func<string, Stream?>? open = null)
     {
         var found = new List<Observation>();
         if (responsesJson is not null)
@@ -65,7 +69,7 @@ public static class Features
             using var responses = JsonDocument.Parse(responsesJson);
             if (responses.RootElement.ValueKind == JsonValueKind.Object)
                 foreach (var input in responses.RootElement.EnumerateObject())
-                    Value(found, step, "input", input.Name, "", input.Value, categoriesOfTexts: false);
+                    Value(found, step, "input", input.Name, "", input.Value, categoriesOfTexts: false, open);
         }
         if (outputsJson is not null)
         {
@@ -75,14 +79,14 @@ public static class Features
                 {
                     if (output.ValueKind != JsonValueKind.Object || !output.TryGetProperty("name", out var n) || n.ValueKind != JsonValueKind.String) continue;
                     var component = output.TryGetProperty("component", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
-                    if (output.TryGetProperty("value", out var value)) Value(found, step, "output", n.GetString()!, component, value, categoriesOfTexts: true);
+                    if (output.TryGetProperty("value", out var value)) Value(found, step, "output", n.GetString()!, component, value, categoriesOfTexts: true, open);
                 }
         }
         return found;
     }
 
     private static void Value(List<Observation> found, int step, string direction, string name, string component, JsonElement value,
-        bool categoriesOfTexts)
+        bool categoriesOfTexts, Func<string, Stream?>? open)
     {
         void Number(string statistic, double v) =>
             found.Add(new($"{step}/{direction}/{name}/{statistic}", step, direction, name, component, statistic, v, null));
@@ -95,7 +99,7 @@ public static class Features
             {
                 Number("count", list.GetArrayLength());
                 foreach (var file in list.EnumerateArray().Take(MaxFiles))
-                    File(file, Number);
+                    File(file, Number, open);
             }
         if (value.TryGetProperty("texts", out var texts))
         {
@@ -123,15 +127,36 @@ public static class Features
         _ => [],
     };
 
-    private static void File(JsonElement file, Action<string, double> number)
+    private static void File(JsonElement file, Action<string, double> number, Func<string, Stream?>? open)
     {
-        if (file.ValueKind != JsonValueKind.Object || !file.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.String) return;
-        byte[] bytes;
-        try { bytes = Convert.FromBase64String(data.GetString()!); } catch (FormatException) { return; }
+        if (file.ValueKind != JsonValueKind.Object) return;
         var media = file.TryGetProperty("media_type", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : "";
         var fileName = file.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "";
-        if (!media.StartsWith("image/", StringComparison.Ordinal) &&
-            Path.GetExtension(fileName).ToLowerInvariant() is not (".png" or ".jpg" or ".jpeg" or ".gif" or ".webp" or ".bmp"))
+        var isImage = media.StartsWith("image/", StringComparison.Ordinal) ||
+            Path.GetExtension(fileName).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg" or ".gif" or ".webp" or ".bmp";
+        byte[] bytes;
+        if (file.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.String)
+        {
+            try { bytes = Convert.FromBase64String(data.GetString()!); } catch (FormatException) { return; }
+        }
+        else if (file.TryGetProperty("file", out var id) && id.ValueKind == JsonValueKind.String &&
+                 file.TryGetProperty("size", out var sized) && sized.TryGetInt64(out var size))
+        {
+            // a step file the server keeps: its size from the reference, an image's pixels read from the run's store
+            if (!isImage || size > MaxReadBytes || open?.Invoke(id.GetString()!) is not { } stream)
+            {
+                number("kilobytes", size / 1024.0);
+                return;
+            }
+            using (stream)
+            using (var buffer = new MemoryStream())
+            {
+                stream.CopyTo(buffer);
+                bytes = buffer.ToArray();
+            }
+        }
+        else return;
+        if (!isImage)
         {
             number("kilobytes", bytes.Length / 1024.0);
             return;

@@ -86,9 +86,12 @@ public sealed class MonitoringService : IStepObserver
     private readonly ILogger<MonitoringService> _logger;
     private readonly object _gate = new();
 
-    public MonitoringService(FeatherDb db, IOptions<MonitoringOptions> options, ILogger<MonitoringService> logger)
+    private readonly Runs.RunFileStore? _files;
+
+    public MonitoringService(FeatherDb db, IOptions<MonitoringOptions> options, ILogger<MonitoringService> logger, Runs.RunFileStore? files = null)
     {
         _db = db;
+        _files = files;
         _options = options.Value;
         _logger = logger;
         FeatureRecords.EnsureIndex(f => f.ModelId);
@@ -106,7 +109,11 @@ public sealed class MonitoringService : IStepObserver
         List<Observation> observations = [];
         if (step.Status == StepStatus.Succeeded)
             // keyed by the declared step, so a loop's iterations and a branch's steps each add to their own step's features
-            try { observations = Features.Extract(finished.Definition, step.ResponsesJson, step.OutputsJson); }
+            try
+            {
+                observations = Features.Extract(finished.Definition, step.ResponsesJson, step.OutputsJson,
+                    id => _files?.Find(run.Id, id) is { } file ? _files.OpenRead(file) : null);
+            }
             catch (Exception error) { _logger.LogWarning(error, "Could not read the statistics of step {Step} of run {Run}", step.Index, run.Id); }
         var day = (step.EndedAt ?? DateTime.UtcNow).ToString("yyyy-MM-dd");
         var seconds = finished.Duration.TotalSeconds > 0 ? finished.Duration.TotalSeconds

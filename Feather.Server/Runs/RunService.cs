@@ -18,7 +18,8 @@ namespace Feather.Server.Runs;
 /// <param name="executor">Null on a host without a runner: steps are then refused (503).</param>
 /// <param name="profiles">What the runner can run (null: every profile).</param>
 public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions options, ImageBuildQueue builds, StepEvents events,
-    IHostApplicationLifetime lifetime, Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runner, ILogger<RunService> logger, IStepExecutor? executor = null, IProfilePolicy? profiles = null,
+    IHostApplicationLifetime lifetime, Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runner, ILogger<RunService> logger,
+    StepFiles files, IStepExecutor? executor = null, IProfilePolicy? profiles = null,
     IEnumerable<IStepAdmission>? admissions = null, IEnumerable<IStepObserver>? observers = null)
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new();
@@ -83,7 +84,11 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
             var stepIndex = graph.StepIndex[name!];
             // Every response against the metadata and what the step before on the path actually offered (StepInputValidator).
             using var previous = index == 0 || run.Steps[index - 1].OutputsJson is not { } offered ? null : JsonDocument.Parse(offered);
-            if (StepInputValidator.Validate(metadata.RootElement, stepIndex, responses, previous?.RootElement, options.MaxFileBytes,
+            // Files are checked by reference (StepFiles): the schemas see them as inline data of no bytes.
+            var (checkedResponses, fileErrors) = files.Inspect(runId, responses);
+            if (fileErrors.Count > 0)
+                return new SubmitResult.InvalidInput(index, name!, fileErrors);
+            if (StepInputValidator.Validate(metadata.RootElement, stepIndex, checkedResponses, previous?.RootElement, options.MaxStepFileBytes,
                     fromInit: index == 0) is { Count: > 0 } invalid)
                 return new SubmitResult.InvalidInput(index, name!, invalid);
             if (executor is null)
@@ -114,9 +119,10 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                 if (admission.Admit(run, index, version.Environment.Profile) is { } over)
                     return new SubmitResult.QuotaExceeded(index, over);
 
+            var storedResponses = await files.StoreAsync(runId, responses, ct);
             var step = PlaceOnPath(run, index, name!);
             step.Status = StepStatus.Queued;
-            step.ResponsesJson = responses.GetRawText();
+            step.ResponsesJson = storedResponses.ToJsonString();
             step.OutputsJson = step.ErrorJson = step.Message = null;
             step.Logs = "";
             step.QueuedAt = DateTime.UtcNow;
@@ -126,13 +132,15 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
             db.Runs.Update(run);
             foreach (var changed in run.Steps.Skip(index)) events.Publish(run.Id, changed);
 
+            var inputFiles = new List<StepInputFile>();
             var request = new JsonObject
             {
-                ["protocol"] = 1,
+                ["protocol"] = 2,
                 ["entrypoint"] = metadata.RootElement.GetProperty("entrypoint").GetString(),
                 ["step"] = stepIndex,
-                ["responses"] = JsonNode.Parse(responses.GetRawText()),
-                ["previous"] = index == 0 ? null : JsonNode.Parse(run.Steps[index - 1].OutputsJson ?? "null"),
+                ["files"] = SandboxParameters.FilesDirectory,
+                ["responses"] = files.ForRuntime(runId, storedResponses, inputFiles),
+                ["previous"] = index == 0 ? null : files.ForRuntime(runId, JsonNode.Parse(run.Steps[index - 1].OutputsJson ?? "null"), inputFiles),
             };
             var execution = new StepExecutionRequest(version.VersionImage, version.Environment.Profile, request.ToJsonString(),
                 new Dictionary<string, string>
@@ -140,7 +148,8 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                     ["feather.run"] = run.Id, ["feather.step"] = index.ToString(),
                     ["feather.model"] = $"{run.Owner}/{run.Model}", ["feather.version"] = run.Version.ToString(),
                 }, User: run.CreatedBy,
-                Entrypoint: runner.Value.PrepareContainers ? metadata.RootElement.GetProperty("entrypoint").GetString() : null);
+                Entrypoint: runner.Value.PrepareContainers ? metadata.RootElement.GetProperty("entrypoint").GetString() : null,
+                Files: new StepFileTransfer(inputFiles, (line, source, token) => files.CollectOutputsAsync(runId, line, source, token)));
             var cancel = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
             var done = Task.Run(() => ExecuteAsync(executor, run.Id, index, execution, graph, cancel.Token), CancellationToken.None);
             _active[(run.Id, index)] = (cancel, done);

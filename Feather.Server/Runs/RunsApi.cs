@@ -16,6 +16,8 @@ public static class RunsApi
     public static WebApplicationBuilder AddRuns(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<RunService>();
+        builder.Services.AddSingleton<RunFileStore>();
+        builder.Services.AddSingleton<StepFiles>();
         builder.Services.AddSingleton<StepEvents>();
         builder.Services.AddSingleton<EventStreamLimit>();
         builder.Services.AddHostedService<RunRecovery>();
@@ -58,6 +60,7 @@ public static class RunsApi
             .RequireAuthorization(AuthApi.Policies.TryRun).RequireRateLimiting(AnonymousRunLimit)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409)
             .ProducesProblem(429).ProducesProblem(503);
+        app.MapRunFiles();
         return app;
     }
 
@@ -256,7 +259,7 @@ public static class RunsApi
     }
 
     /// <summary>Runs by a user are theirs (and admins'); anonymous runs are reachable by whoever has the id.</summary>
-    private static RunRecord? Visible(string runId, HttpContext http, RunService runs, ModelStore store)
+    internal static RunRecord? Visible(string runId, HttpContext http, RunService runs, ModelStore store)
     {
         var caller = Caller.From(http.User);
         var run = runs.Find(runId);

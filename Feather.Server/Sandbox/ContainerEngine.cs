@@ -34,6 +34,15 @@ public interface IContainerEngine
     /// <summary>Kills the container (SIGKILL).</summary>
     Task KillContainerAsync(string id, CancellationToken ct);
 
+    /// <summary>
+    /// Extracts the tar stream <paramref name="tar"/> into the container at <paramref name="path"/> (a volume of a
+    /// read-only container), reading it as it goes: files reach a step without a host bind mount.
+    /// </summary>
+    Task PutArchiveAsync(string id, string path, Stream tar, CancellationToken ct);
+
+    /// <summary>A tar stream of <paramref name="path"/> in the container (running or exited), read as it arrives.</summary>
+    Task<Stream> GetArchiveAsync(string id, string path, CancellationToken ct);
+
     /// <summary>Removes the container and its volumes, running or not.</summary>
     Task RemoveContainerAsync(string id, CancellationToken ct);
 

@@ -13,6 +13,7 @@ namespace Feather.Server.Sandbox;
 /// <param name="User">Who submitted the step: the queue is fair between users (null: the anonymous users' shared queue).</param>
 /// <param name="Log">Receives the step's stderr line by line as it arrives (within the log cap), for live logs.</param>
 /// <param name="Entrypoint">The model file (metadata entrypoint): lets the runner use a container prepared ahead of the request.</param>
+/// <param name="Files">How the step's files travel (null: no file area is filled or read).</param>
 public sealed record StepExecutionRequest(
     string Image,
     string Profile,
@@ -21,7 +22,40 @@ public sealed record StepExecutionRequest(
     string? User = null,
     IProgress<string>? Log = null,
     Func<Task>? Started = null,
-    string? Entrypoint = null);
+    string? Entrypoint = null,
+    StepFileTransfer? Files = null);
+
+/// <summary>One input file to put into the step's file area before the request is sent.</summary>
+/// <param name="Path">Its path under the file area, e.g. <c>in/3fa2…</c>.</param>
+/// <param name="Open">Opens it for reading (streamed into the container, never held whole).</param>
+public sealed record StepInputFile(string Path, long Size, Func<Stream> Open);
+
+/// <summary>Reads a file the step wrote into its file area, as a stream.</summary>
+public interface IStepFileSource
+{
+    /// <summary>
+    /// Copies the regular file at <paramref name="path"/> (under the file area) into <paramref name="write"/>'s
+    /// stream; throws <see cref="InvalidDataException"/> when it is missing or not a regular file.
+    /// </summary>
+    Task<T> ReadAsync<T>(string path, Func<Stream, long, Task<T>> write, CancellationToken ct);
+}
+
+/// <summary>The files of one step: what goes in before it starts, and how its result's files come out.</summary>
+/// <param name="Inputs">Files put under <c>in/</c> of the file area.</param>
+/// <param name="CollectOutputs">
+/// Given the runtime's succeeded result line, reads the files it names from the exited container and answers
+/// the result to keep (its file paths replaced by the server's references). Throws
+/// <see cref="StepFileRefusedException"/> to fail the step with a message (an output past a limit, a bad path).
+/// </param>
+public sealed record StepFileTransfer(
+    IReadOnlyList<StepInputFile> Inputs,
+    Func<JsonElement, IStepFileSource, CancellationToken, Task<JsonElement>> CollectOutputs);
+
+/// <summary>A step's output file was refused (too large, a bad path): the step fails with <see cref="Exception.Message"/>.</summary>
+public sealed class StepFileRefusedException(string type, string message) : Exception(message)
+{
+    public string Type { get; } = type;
+}
 
 public enum StepOutcome
 {

@@ -65,9 +65,47 @@ public sealed class DockerEngine(IOptions<DockerOptions> options) : IDisposable
 
     public DockerClient Client => _client.Value;
 
+    // .NET's HTTP client on the same endpoint, for long streamed answers (file archives).
+    private readonly Lazy<HttpClient> _raw = new(() =>
+    {
+        var endpoint = options.Value.ResolveEndpoint();
+        var handler = new SocketsHttpHandler { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30) };
+        Uri address;
+        if (endpoint.Scheme == "unix")
+        {
+            var socketPath = endpoint.LocalPath;
+            handler.ConnectCallback = async (_, ct) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream,
+                    System.Net.Sockets.ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(socketPath), ct);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+            address = new Uri("http://docker/");
+        }
+        else
+        {
+            address = new UriBuilder(endpoint) { Scheme = endpoint.Scheme == "tcp" ? "http" : endpoint.Scheme, Path = "/" }.Uri;
+        }
+        if (!string.IsNullOrWhiteSpace(options.Value.ApiVersion)) address = new Uri(address, $"v{options.Value.ApiVersion}/");
+        return new HttpClient(handler) { BaseAddress = address, Timeout = Timeout.InfiniteTimeSpan };
+    });
+
+    /// <summary>The engine's HTTP API through .NET's own client (only <see cref="DockerContainerEngine"/> uses it).</summary>
+    public HttpClient Raw => _raw.Value;
+
     public void Dispose()
     {
         if (_client.IsValueCreated) _client.Value.Dispose();
+        if (_raw.IsValueCreated) _raw.Value.Dispose();
     }
 }
 
@@ -111,6 +149,55 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
 
     public Task KillContainerAsync(string id, CancellationToken ct) =>
         Call(async () => await Containers.KillContainerAsync(id, new ContainerKillParameters { Signal = "KILL" }, ct));
+
+    public Task PutArchiveAsync(string id, string path, Stream tar, CancellationToken ct) =>
+        Call(async () => await Containers.ExtractArchiveToContainerAsync(id,
+            new CopyToContainerParameters { Path = path, AllowOverwriteDirWithFile = false }, tar, ct));
+
+    /// <remarks>
+    /// Read with .NET's own HTTP client over the engine's socket: Docker.DotNet's chunked decoding ends long archive
+    /// streams early ("Attempted to read past the end of the stream").
+    /// </remarks>
+    public async Task<Stream> GetArchiveAsync(string id, string path, CancellationToken ct)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get,
+            $"containers/{Uri.EscapeDataString(id)}/archive?path={Uri.EscapeDataString(path)}");
+        var response = await docker.Raw.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (response.IsSuccessStatusCode) return new ResponseStream(response, await response.Content.ReadAsStreamAsync(ct));
+        var body = await response.Content.ReadAsStringAsync(ct);
+        var status = response.StatusCode;
+        response.Dispose();
+        if (status == System.Net.HttpStatusCode.NotFound)
+            throw new ContainerNotFoundException($"no {path} in container {id}", body);
+        throw new ContainerEngineException($"the engine refused the archive of {path} ({(int)status})", body);
+    }
+
+    /// <summary>A response's body that disposes the response with it.</summary>
+    private sealed class ResponseStream(HttpResponseMessage response, Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => inner.ReadAsync(buffer, ct);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => inner.ReadAsync(buffer, offset, count, ct);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+                response.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
 
     public Task RemoveContainerAsync(string id, CancellationToken ct) =>
         Call(async () => await Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, ct));

@@ -16,6 +16,7 @@ namespace Feather.Server.Sandbox;
 public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
 {
     private readonly IContainerEngine _engine;
+    private readonly ConcurrentDictionary<string, int> _protocols = new(StringComparer.Ordinal);
     private readonly RunnerOptions _options;
     private readonly RunnerCapabilities _capabilities;
     private readonly ContainerTracker _tracker;
@@ -213,6 +214,12 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             // A prepared container is already running (its model imported and prepared, blocked on stdin): the
             // step's time starts when its request is sent; the preparation counted against its memory only.
             using var attached = stream;
+            var requestJson = request.RequestJson;
+            if (request.Files is { } files)
+            {
+                if (await RuntimeProtocolAsync(request.Image, ct) >= 2) await StepFileArea.DeliverAsync(_engine, id, files.Inputs, ct);
+                else requestJson = await StepFileArea.ToProtocol1Async(requestJson, files.Inputs, ct); // a runtime from before step files
+            }
             clock.Restart();
             timeout.CancelAfter(TimeSpan.FromSeconds(limits.TimeoutSeconds));
             LogStarted(name, request.Image, request.Profile, warm);
@@ -221,7 +228,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             var outputCapHit = false;
             try
             {
-                var requestBytes = Encoding.UTF8.GetBytes(request.RequestJson);
+                var requestBytes = Encoding.UTF8.GetBytes(requestJson);
                 var write = WriteStdinAsync(stream, requestBytes, linked.Token);
                 outputCapHit = await ReadOutputAsync(stream, stdout, stderr, lines, linked.Token);
                 await write;
@@ -254,6 +261,8 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             var result = Interpret(exitCode, oomKilled, limits, stdout, stderr.ToText(), elapsed) with { Container = name };
             if (preparedHere && prelude is { Ok: true } && result.Outcome is StepOutcome.Succeeded or StepOutcome.Failed or StepOutcome.InvalidInput)
                 _pool.ReportPreparation(request.Image, request.Profile, request.Entrypoint!, null); // it prepared: the pool may again
+            if (result is { Outcome: StepOutcome.Succeeded, Result: { } line } && request.Files is { } transfer)
+                result = await StepFileArea.CollectAsync(_engine, id, transfer, result, line, ct);
             return result;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -434,6 +443,33 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
 
     private static string FirstLine(string? text) =>
         string.IsNullOrWhiteSpace(text) ? "no detail" : text.Split('\n')[0].Trim();
+
+    /// <summary>
+    /// The runtime protocol the image's SDK speaks: its <see cref="StepFileArea.ProtocolLabel"/> label, 1 without it
+    /// (a version image built on a runner from before step files). Asked once per image.
+    /// </summary>
+    private async Task<int> RuntimeProtocolAsync(string image, CancellationToken ct)
+    {
+        if (_protocols.TryGetValue(image, out var known)) return known;
+        IReadOnlyDictionary<string, string>? labels;
+        try
+        {
+            labels = await _engine.ImageLabelsAsync(image, ct);
+        }
+        catch (ContainerEngineException e)
+        {
+            // every runtime answers protocol 1: the safe choice when the image cannot be asked (not remembered)
+            _logger.LogWarning("Could not read the labels of {Image}: {Error}", image, e.Message);
+            return 1;
+        }
+        var protocol = labels is not null && labels.TryGetValue(StepFileArea.ProtocolLabel, out var value) && int.TryParse(value, out var n) ? n : 1;
+        if (protocol < 2) LogOldRuntime(image, protocol);
+        if (_protocols.Count > 10_000) _protocols.Clear();
+        return _protocols[image] = protocol;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Image {Image} speaks runtime protocol {Protocol}: its steps get their files inline (base64), as before step files; rebuild it on the current runner to stream them")]
+    private partial void LogOldRuntime(string image, int protocol);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Step container {Name} started from {Image} (profile {Profile}, warm {Warm})")]
     private partial void LogStarted(string name, string image, string profile, bool warm);

@@ -29,6 +29,13 @@ public static class SandboxParameters
     public const long MiB = 1024 * 1024;
     public const long ShmBytes = 8 * MiB;
 
+    /// <summary>
+    /// The step's file area: an anonymous volume of its own (on the engine's disk, not in its memory), removed with
+    /// the container. The runner streams input files into <c>in/</c> and reads output files from <c>out/</c>
+    /// through the engine's archive API, so no host path is mounted (docs/contracts.md section 3).
+    /// </summary>
+    public const string FilesDirectory = "/feather/io";
+
     public static CreateContainerParameters Create(SandboxSpec spec)
     {
         var limits = spec.Limits;
@@ -55,7 +62,8 @@ public static class SandboxParameters
             SecurityOpt = ["no-new-privileges"],
             Privileged = false,
             IpcMode = "private",
-            ShmSize = ShmBytes, // /dev/shm is the one writable place besides /tmp: keep it small
+            ShmSize = ShmBytes, // /dev/shm is the one writable place besides /tmp and the file area: keep it small
+            Mounts = [new Mount { Type = "volume", Target = FilesDirectory }],
             // open files bounded whatever the engine's default; no core dumps (a host core_pattern
             // handler would otherwise run for a crashing step)
             Ulimits =

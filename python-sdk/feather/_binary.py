@@ -5,8 +5,9 @@ import base64
 import binascii
 import io
 import mimetypes
-from dataclasses import dataclass
-from typing import Any
+import os
+import shutil
+from typing import Any, BinaryIO
 
 from .errors import PayloadError
 
@@ -34,25 +35,102 @@ BINARY_SCHEMA: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
 class Blob:
-    """A named blob: what a step gets for an uploaded file, and what it may return as a file."""
+    """A named blob: what a step gets for an uploaded file, and what it may return as a file.
 
-    name: str
-    data: bytes
-    media_type: str = ""
+    Either bytes in memory (`data`) or a file on disk (`path`, for example an input the runner put in the step's
+    file area): a file's bytes are read only when `data` is asked for, so a large input can be streamed with
+    `open()` or handed to a library by `path` without loading it."""
 
-    def __post_init__(self) -> None:
-        if not self.media_type:
-            object.__setattr__(self, "media_type", guess_media_type(self.name))
+    __slots__ = ("name", "media_type", "_data", "path")
+
+    def __init__(self, name: str, data: bytes | None = None, media_type: str = "", path: str | None = None) -> None:
+        if data is None and path is None:
+            data = b""
+        self.name = name
+        self._data = bytes(data) if data is not None else None
+        self.path = path
+        self.media_type = media_type or guess_media_type(name)
+
+    @property
+    def data(self) -> bytes:
+        if self._data is not None:
+            return self._data
+        with open(self.path, "rb") as fh:  # type: ignore[arg-type]
+            return fh.read()
+
+    @property
+    def size(self) -> int:
+        return len(self._data) if self._data is not None else os.path.getsize(self.path)  # type: ignore[arg-type]
+
+    def open(self) -> BinaryIO:
+        """The bytes as a binary file object (the file itself when the blob is on disk)."""
+        return io.BytesIO(self._data) if self._data is not None else open(self.path, "rb")  # type: ignore[arg-type]
 
     @property
     def text(self) -> str:
         return self.data.decode("utf-8")
 
-    def to_payload(self) -> dict[str, str]:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Blob) and (self.name, self.media_type, self.data) == (other.name, other.media_type, other.data)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.media_type))
+
+    def __repr__(self) -> str:
+        where = f"path={self.path!r}" if self._data is None else f"{len(self._data)} bytes"
+        return f"Blob(name={self.name!r}, media_type={self.media_type!r}, {where})"
+
+    def to_payload(self) -> dict[str, Any]:
+        """The blob as JSON: a file written to the step's file area when the runtime set one (protocol 2), else
+        inline standard base64."""
+        if _OUTPUT_AREA is not None:
+            return _write_output(self)
         return {"name": self.name, "media_type": self.media_type,
                 "data": base64.b64encode(self.data).decode("ascii")}
+
+
+# The step's file area (docs/contracts.md section 3, "Files"), set by the runtime for one request: binary payloads
+# {"path": "in/..."} are read from it, and blobs a step returns are written to its out/ folder.
+_FILE_AREA: str | None = None
+_OUTPUT_AREA: str | None = None
+_written = 0
+
+
+def set_file_area(directory: str | None) -> None:
+    """Reads `path` payloads under `directory` and writes returned blobs to `directory`/out (None: inline base64)."""
+    global _FILE_AREA, _OUTPUT_AREA, _written
+    _FILE_AREA = os.path.realpath(directory) if directory else None
+    _OUTPUT_AREA = os.path.join(_FILE_AREA, "out") if _FILE_AREA else None
+    _written = 0
+
+
+def _write_output(blob: Blob) -> dict[str, Any]:
+    global _written
+    assert _OUTPUT_AREA is not None
+    _written += 1
+    relative = f"out/{_written}"
+    target = os.path.join(_OUTPUT_AREA, str(_written))
+    os.makedirs(_OUTPUT_AREA, exist_ok=True)
+    if blob._data is not None:
+        with open(target, "wb") as fh:
+            fh.write(blob._data)
+    else:
+        try:
+            # a file of the same file area (an input given back): a hard link, no copy
+            os.link(blob.path, target)  # type: ignore[arg-type]
+        except OSError:
+            shutil.copyfile(blob.path, target)  # type: ignore[arg-type]  # streamed, never whole in memory
+    return {"name": blob.name, "media_type": blob.media_type, "path": relative}
+
+
+def _area_path(relative: str, where: str, name: str) -> str:
+    if _FILE_AREA is None:
+        raise PayloadError(f"{where} ({name}): a 'path' payload needs the step's file area (protocol 2)")
+    full = os.path.realpath(os.path.join(_FILE_AREA, relative))
+    if not full.startswith(_FILE_AREA + os.sep) or not os.path.isfile(full):
+        raise PayloadError(f"{where} ({name}): '{relative}' is not a file of the step's file area")
+    return full
 
 
 def guess_media_type(name: str) -> str:
@@ -71,6 +149,17 @@ def decode(payload: Any, where: str) -> Blob:
     """Checks one binary payload and returns it as a Blob; `where` names it in errors."""
     if not isinstance(payload, dict):
         raise PayloadError(f"{where}: expected an object {{name, media_type, data}}, got {type(payload).__name__}")
+    if "path" in payload and "data" not in payload:  # a file in the step's file area (protocol 2)
+        extra = set(payload) - {"name", "media_type", "path", "size"}
+        if extra:
+            raise PayloadError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
+        for key in ("name", "media_type", "path"):
+            if not isinstance(payload.get(key), str):
+                raise PayloadError(f"{where}: field '{key}' must be a string")
+        if not payload["name"]:
+            raise PayloadError(f"{where}: field 'name' must not be empty")
+        return Blob(name=payload["name"], media_type=payload["media_type"],
+                    path=_area_path(payload["path"], where, payload["name"]))
     extra = set(payload) - {"name", "media_type", "data"}
     if extra:
         raise PayloadError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
@@ -155,6 +244,8 @@ def load_image(file: Blob, fmt: str, where: str) -> Any:
         return file
     if fmt == "bytes":
         return file.data
+    if fmt == "path":
+        return file.path if file.path is not None else _spill(file)
     if fmt == "text":
         return file.text
     try:
@@ -172,7 +263,7 @@ def load_image(file: Blob, fmt: str, where: str) -> Any:
     if PILImage is None:
         raise PayloadError(f"format={fmt!r} needs Pillow (Debian: python3-pil)")
     try:
-        img = PILImage.open(io.BytesIO(file.data))
+        img = PILImage.open(file.open())
         img.load()
     except Exception as exc:  # Pillow raises several types for broken files
         raise PayloadError(f"{where} ({file.name}): not a readable image: {exc}") from None
@@ -185,3 +276,12 @@ def load_image(file: Blob, fmt: str, where: str) -> Any:
             img = img.convert("RGB")
         return numpy.asarray(img)
     raise ValueError(f"unknown format {fmt!r}; use one of file, bytes, text, pil, array, images")
+
+
+def _spill(file: Blob) -> str:
+    """A path for a blob held in memory (format="path"): written once to a temporary file."""
+    import tempfile
+    fd, path = tempfile.mkstemp(suffix=_ext(file.name))
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(file.data)
+    return path

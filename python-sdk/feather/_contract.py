@@ -19,6 +19,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "deleteRun": ("DELETE", "/api/runs/{runId}"),
     "deleteTag": ("DELETE", "/api/models/{owner}/{model}/tags/{tag}"),
     "disableUser": ("POST", "/api/users/{username}/disable"),
+    "downloadRunFile": ("GET", "/api/runs/{runId}/files/{fileId}"),
     "enableUser": ("POST", "/api/users/{username}/enable"),
     "execute": ("POST", "/api/models/{owner}/{model}/execute"),
     "exportFeedback": ("GET", "/api/models/{owner}/{model}/feedback/export"),
@@ -28,6 +29,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "getEvaluation": ("GET", "/api/evaluations/{id}"),
     "getEvaluationRecords": ("GET", "/api/evaluations/{id}/records"),
     "getLeaderboard": ("GET", "/api/leaderboards/{task}"),
+    "getLimits": ("GET", "/api/limits"),
     "getModel": ("GET", "/api/models/{owner}/{model}"),
     "getModelOpenApi": ("GET", "/api/models/{owner}/{model}/openapi.json"),
     "getModelScores": ("GET", "/api/models/{owner}/{model}/scores"),
@@ -75,6 +77,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "updateDataset": ("PATCH", "/api/datasets/{owner}/{dataset}"),
     "updateModel": ("PATCH", "/api/models/{owner}/{model}"),
     "uploadFile": ("PUT", "/api/uploads/{publishId}/{sha256}"),
+    "uploadRunFile": ("POST", "/api/runs/{runId}/files"),
 }
 """(method, path template) of each operation, by its OpenAPI operation id."""
 

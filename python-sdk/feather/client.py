@@ -51,6 +51,31 @@ PENDING = _contract.ACTIVE
 generated from its OpenAPI document)."""
 
 
+class _client_or_class:
+    """A method that also works on the class (`Client.save(blob)`, the SDK's form before step files, when it was a
+    static method): called so, `self` is None and only inline payloads can be read."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, obj: Any, cls: Any = None) -> Any:
+        import functools
+        return functools.partial(self.fn, obj)
+
+
+def _file_request(client: Client | None, blob: dict[str, Any]) -> tuple[str, urllib.request.Request]:
+    """The GET of a file an output names by URL, with the client's token."""
+    if client is None:
+        raise ValueError(f"{blob.get('name')!r} is a file on the server ({blob.get('url')}); read it through a client: "
+                         "client.data(blob), client.download(blob, directory)")
+    url = blob["url"] if str(blob.get("url", "")).startswith(("http://", "https://")) else client.url + str(blob["url"])
+    req = urllib.request.Request(url, method="GET")
+    if client.token:
+        req.add_header("Authorization", f"Bearer {client.token}")
+    return url, req
+
+
 class ApiError(FeatherError):
     """The server answered with an HTTP error (RFC 7807 problem details when it sent them)."""
 
@@ -203,11 +228,23 @@ class Client:
         if version is not None and at is not None and str(version) != at:
             raise ValueError(f"two versions given: {owner_model!r} and version={version!r}")
         pinned = version if version is not None else at
+        files = _local_files(responses)
+        if files:  # no run to stream into yet: inline, within the same limits
+            self.check_files(files)
+            responses = _replace_files(responses, lambda f: f.payload())
         body: dict[str, Any] = {"responses": responses or {}}
         if pinned is not None:
             body["version"] = str(pinned)
         _, answer = self.call("execute", {"owner": owner, "model": name}, body, _prefer(wait))
         return StepHandle(self.get_run(answer["runId"]), 0, answer["step"])
+
+    # ---- step files ---------------------------------------------------------------------------
+
+    def limits(self) -> dict[str, int]:
+        """`GET /api/limits`: {"maxStepFileBytes", "maxStepBytes"}, the server's limits on step files (asked once)."""
+        if getattr(self, "_limits", None) is None:
+            self._limits = self.call("getLimits")[1]
+        return self._limits  # type: ignore[return-value]
 
     # ---- feedback, usage, monitoring ----------------------------------------------------------
 
@@ -299,29 +336,141 @@ class Client:
     # ---- binary payloads ----------------------------------------------------------------------
 
     @staticmethod
-    def file(path: str | os.PathLike[str], name: str | None = None, media_type: str | None = None) -> dict[str, str]:
-        """A local file as the binary payload every component takes: {"name", "media_type", "data"}."""
-        with open(path, "rb") as fh:
-            data = fh.read()
+    def file(path: str | os.PathLike[str], name: str | None = None, media_type: str | None = None) -> LocalFile:
+        """A local file for a step's responses. Submitted to a run, it is streamed to the server first
+        (`POST /api/runs/{id}/files`, never read whole) and sent as a reference; in `execute` (no run yet) it
+        travels inline as base64, for small files."""
         name = name or os.path.basename(os.fspath(path))
-        return {"name": name, "media_type": media_type or guess_media_type(name),
-                "data": base64.b64encode(data).decode("ascii")}
+        return LocalFile(os.fspath(path), name, media_type or guess_media_type(name))
 
-    @staticmethod
-    def data(blob: dict[str, Any]) -> bytes:
-        """The bytes of a binary payload found in an output (an image, a document, a file)."""
-        return base64.b64decode(blob["data"], validate=True)
+    def check_files(self, files: list[LocalFile]) -> None:
+        """Refuses (ValueError naming the limit) files past the server's limits before any byte is sent."""
+        limits = self.limits()
+        total = 0
+        for f in files:
+            size = f.size
+            if size > limits["maxStepFileBytes"]:
+                raise ValueError(f"{f.name}: {size} bytes is more than {limits['maxStepFileBytes']} bytes, the most a step "
+                                 "file may have on this server (maxStepFileBytes, FEATHER_MAX_STEP_FILE_BYTES)")
+            total += size
+        if total > limits["maxStepBytes"]:
+            raise ValueError(f"the step's files add up to {total} bytes, more than {limits['maxStepBytes']} bytes, the most one "
+                             "step may take on this server (maxStepBytes, FEATHER_MAX_STEP_BYTES)")
 
-    @staticmethod
-    def save(blob: dict[str, Any], directory: str | os.PathLike[str] = ".") -> str:
-        """Writes a binary payload into `directory` under its own name (no path parts); returns the path."""
-        name = os.path.basename(str(blob["name"]).replace("\\", "/"))
-        if name in ("", ".", ".."):
-            raise ValueError(f"cannot save a file named {blob['name']!r}")
-        path = os.path.join(os.fspath(directory), name)
-        with open(path, "wb") as fh:
-            fh.write(Client.data(blob))
-        return path
+    def upload(self, run_id: str, file: LocalFile) -> dict[str, Any]:
+        """Streams one local file into a run: `POST /api/runs/{id}/files`; returns the reference a response names it by."""
+        method, path = route("uploadRunFile", {"runId": run_id})
+        url = self.url + path + "?" + urllib.parse.urlencode({"name": file.name})
+        with open(file.path, "rb") as body:
+            req = urllib.request.Request(url, data=body, method=method)
+            req.add_header("Content-Type", file.media_type)
+            req.add_header("Content-Length", str(file.size))
+            req.add_header("Accept", "application/json")
+            if self.token:
+                req.add_header("Authorization", f"Bearer {self.token}")
+            try:
+                with urllib.request.urlopen(req, timeout=max(self.timeout, 600)) as resp:
+                    answer = json.loads(resp.read())
+            except urllib.error.HTTPError as exc:
+                raise _api_error(exc, method, url) from None
+            except urllib.error.URLError as exc:
+                raise ServerUnreachable(f"{method} {url}: cannot reach the server: {exc.reason}") from None
+        return {"name": file.name, "media_type": file.media_type, "file": answer["id"]}
+
+    @_client_or_class
+    def download(self: Client | None, blob: dict[str, Any], directory: str | os.PathLike[str] = ".",
+                 name: str | None = None) -> str:
+        """Streams a file an output names (`{"file", "url"}`) into `directory` under its own name (no path parts,
+        or `name`); inline `data` is written as it is. Returns the path. Called on the class
+        (`Client.download(blob)`), it writes inline data only: a file by URL needs a client (its server and token)."""
+        target = os.path.join(os.fspath(directory), _safe_name(name or str(blob["name"])))
+        if "data" in blob:
+            with open(target, "wb") as fh:
+                fh.write(base64.b64decode(blob["data"], validate=True))
+            return target
+        url, req = _file_request(self, blob)
+        try:
+            with urllib.request.urlopen(req, timeout=max(self.timeout, 600)) as resp, open(target + ".part", "wb") as fh:  # type: ignore[union-attr]
+                while chunk := resp.read(1 << 20):
+                    fh.write(chunk)
+        except urllib.error.HTTPError as exc:
+            raise _api_error(exc, "GET", url) from None
+        except urllib.error.URLError as exc:
+            raise ServerUnreachable(f"GET {url}: cannot reach the server: {exc.reason}") from None
+        os.replace(target + ".part", target)
+        return target
+
+    @_client_or_class
+    def data(self: Client | None, blob: dict[str, Any]) -> bytes:
+        """The bytes of a binary payload found in an output (an image, a document, a file), in memory: for small
+        files; `download()` streams large ones to disk. `Client.data(blob)` (on the class, as before step files)
+        still decodes inline data; a file by URL needs a client: `client.data(blob)`."""
+        if "data" in blob:
+            return base64.b64decode(blob["data"], validate=True)
+        url, req = _file_request(self, blob)
+        try:
+            with urllib.request.urlopen(req, timeout=max(self.timeout, 600)) as resp:  # type: ignore[union-attr]
+                return resp.read()
+        except urllib.error.HTTPError as exc:
+            raise _api_error(exc, "GET", url) from None
+        except urllib.error.URLError as exc:
+            raise ServerUnreachable(f"GET {url}: cannot reach the server: {exc.reason}") from None
+
+    @_client_or_class
+    def save(self: Client | None, blob: dict[str, Any], directory: str | os.PathLike[str] = ".") -> str:
+        """Writes a binary payload into `directory` under its own name (no path parts); returns the path.
+        `client.save(blob)` = `client.download(blob)`; `Client.save(blob)` on the class writes inline data only."""
+        return Client.__dict__["download"].fn(self, blob, directory)
+
+
+class LocalFile:
+    """A local file named in a step's responses (`Client.file(path)`): streamed to the run before the step is submitted."""
+
+    def __init__(self, path: str, name: str, media_type: str) -> None:
+        self.path, self.name, self.media_type = path, name, media_type
+
+    @property
+    def size(self) -> int:
+        return os.path.getsize(self.path)
+
+    def payload(self) -> dict[str, str]:
+        """The file inline, {"name", "media_type", "data": base64}: read whole, for small files."""
+        with open(self.path, "rb") as fh:
+            data = fh.read()
+        return {"name": self.name, "media_type": self.media_type, "data": base64.b64encode(data).decode("ascii")}
+
+    def __getitem__(self, key: str) -> str:
+        return self.payload()[key] if key == "data" else {"name": self.name, "media_type": self.media_type}[key]
+
+    def __repr__(self) -> str:
+        return f"LocalFile({self.path!r}, name={self.name!r}, media_type={self.media_type!r})"
+
+
+def _local_files(value: Any) -> list[LocalFile]:
+    if isinstance(value, LocalFile):
+        return [value]
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _local_files(v)]
+    if isinstance(value, (list, tuple)):
+        return [f for v in value for f in _local_files(v)]
+    return []
+
+
+def _replace_files(value: Any, replace: Any) -> Any:
+    if isinstance(value, LocalFile):
+        return replace(value)
+    if isinstance(value, dict):
+        return {k: _replace_files(v, replace) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_replace_files(v, replace) for v in value]
+    return value
+
+
+def _safe_name(name: str) -> str:
+    clean = os.path.basename(name.replace("\\", "/"))
+    if clean in ("", ".", ".."):
+        raise ValueError(f"cannot save a file named {name!r}")
+    return clean
 
 
 class Run:
@@ -401,6 +550,11 @@ class Run:
         the steps the previous one offers runs there (a model with branches or loops; default: the one there)."""
         if not isinstance(responses, (dict, type(None))):
             raise TypeError("responses must be a dict keyed by input name, e.g. {'name': {'texts': ['Ada']}}")
+        files = _local_files(responses)
+        if files:  # streamed into the run first, then named by reference
+            self.client.check_files(files)
+            uploaded: dict[int, dict[str, Any]] = {}
+            responses = _replace_files(responses, lambda f: uploaded.setdefault(id(f), self.client.upload(self.id, f)))
         body: dict[str, Any] = {"responses": responses or {}}
         if step is not None:
             body["step"] = step

@@ -100,7 +100,8 @@ class Upload(Component):
     (".pt", ".onnx", ".jpg"), media types ("video/mp4"), media type patterns ("audio/*") or "*"
     (any file). A file is accepted when its extension or its media type is named.
     Response: {"files": [{"name", "media_type", "data"}]}. The step gets `get(format=...)`:
-    "file" (default: feather.Blob with name, media_type, data), "bytes", "text" (str),
+    "file" (default: feather.Blob with name, media_type, data, path and open()), "path" (the file's path on
+    disk: large files are never loaded), "bytes", "text" (str),
     "pil" (PIL images), "array" (numpy arrays, RGB) or "images" (arrays if numpy and Pillow are
     installed, else PIL images, else bytes)."""
 
@@ -182,7 +183,7 @@ def to_blobs(files: Any, names: list[str] | None, component: str, what: str) -> 
     for i, item in enumerate(files):
         name = names[i] if names is not None else None
         if isinstance(item, Blob):
-            blob = item if name is None else Blob(name=name, data=item.data)
+            blob = item if name is None else Blob(name=name, data=item._data, path=item.path)
         elif isinstance(item, dict):
             try:
                 blob = _binary.decode(item, f"{what} {i}")

@@ -12,13 +12,18 @@ import sys
 import traceback
 from typing import Any, Callable, Iterator
 
+from . import _binary
 from .component import Component
 from .errors import ModelDefinitionError, PayloadError
 from .loader import load
 from .metadata import check_static_props
 from .model import Slot, StepInfo, conforms, run_prepare, type_name
 
-PROTOCOL = 1
+#: The protocol this runtime speaks; it also answers requests of the protocols in SUPPORTED.
+#: 2: binary payloads are files in the step's file area ({"path": "in/..."} in, {"path": "out/..."} out).
+#: 1: binary payloads are inline base64 ({"data": ...}) both ways.
+PROTOCOL = 2
+SUPPORTED = (1, 2)
 
 
 class _Invalid(Exception):
@@ -48,8 +53,12 @@ def _frames(tb: Any, directory: str) -> list[dict[str, Any]]:
 def _check_request(request: Any) -> tuple[str, int, dict[str, Any], list[Any] | None]:
     if not isinstance(request, dict):
         raise ValueError("the request must be a JSON object")
-    if request.get("protocol") != PROTOCOL:
-        raise ValueError(f"unsupported protocol {request.get('protocol')!r}; this runtime speaks protocol {PROTOCOL}")
+    if request.get("protocol") not in SUPPORTED:
+        raise ValueError(f"unsupported protocol {request.get('protocol')!r}; this runtime speaks protocols "
+                         f"{', '.join(map(str, SUPPORTED))}")
+    files = request.get("files")
+    if request.get("protocol") >= 2 and (not isinstance(files, str) or not os.path.isabs(files)):
+        raise ValueError("'files' must be the absolute path of the step's file area (protocol 2)")
     entrypoint = request.get("entrypoint")
     if not isinstance(entrypoint, str) or not entrypoint:
         raise ValueError("'entrypoint' must be the model file's path")
@@ -175,6 +184,15 @@ def run_step(request: Any, directory: str, ready: Prepared | None = None) -> dic
         entrypoint, step, responses, previous = _check_request(request)
     except ValueError as exc:
         return _failed("RequestError", str(exc))
+    _binary.set_file_area(request.get("files") if request.get("protocol", 1) >= 2 else None)
+    try:
+        return _run_step(entrypoint, step, responses, previous, directory, ready)
+    finally:
+        _binary.set_file_area(None)
+
+
+def _run_step(entrypoint: str, step: int, responses: dict[str, Any], previous: list[Any] | None, directory: str,
+              ready: Prepared | None) -> dict[str, Any]:
     if ready is None or ready.entrypoint != entrypoint:
         ready = prepare(directory, entrypoint)
     if ready.failure is not None:

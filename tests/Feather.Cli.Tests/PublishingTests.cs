@@ -136,19 +136,61 @@ public class PublishingTests
     }
 
     [Fact]
-    public void Progress_line_shows_bytes_speed_and_eta()
+    public async Task On_a_terminal_the_progress_bar_shows_bytes_percentage_rate_and_time_left()
     {
-        var line = FileProgress.Line("weights.bin", 5 * 1024 * 1024, 10 * 1024 * 1024, TimeSpan.FromSeconds(2));
-        Assert.Equal("weights.bin  [############------------]  5.0 MiB/10.0 MiB  2.5 MiB/s  ETA 2.0s", line);
+        var output = new StringWriter();
+        var progress = new FileProgress(output, terminal: true, "weights.bin", 10 * 1024 * 1024);
+        await progress.StartAsync(1);
+        progress.Report(5 * 1024 * 1024);
+        await Task.Delay(150); // past the redraw interval, so the half-way state is drawn
+        progress.Report(5 * 1024 * 1024 + 1);
+        var halfway = Plain(output.ToString());
+        Assert.Contains("weights.bin", halfway);
+        Assert.Contains("50%", halfway);
+        Assert.Matches(@"5\.0/10\.0 MiB", halfway);
+        Assert.Matches(@"\d+(\.\d)? [KMG]?i?B/s", halfway);   // the rate
+        Assert.Matches(@"\d\d:\d\d:\d\d", halfway);            // the time left
+        await progress.DoneAsync();
+        var done = Plain(output.ToString());
+        Assert.Contains("100%", done);
+        Assert.Contains("10.0 MiB", done);
+        Assert.Contains("\u001b[", output.ToString()); // redrawn in place with ANSI sequences
     }
 
     [Fact]
-    public void A_resumed_uploads_speed_and_eta_count_only_the_bytes_sent_in_this_run()
+    public async Task A_resumed_uploads_bar_counts_only_the_bytes_sent_in_this_run()
     {
-        // 8 MiB were on the server already; 1 MiB sent in 1 s leaves 1 MiB: 1.0 MiB/s, ETA 1s
-        var line = FileProgress.Line("weights.bin", 9 * 1024 * 1024, 10 * 1024 * 1024, TimeSpan.FromSeconds(1), from: 8 * 1024 * 1024);
-        Assert.Equal("weights.bin  [######################--]  9.0 MiB/10.0 MiB  1.0 MiB/s  ETA 1.0s", line);
+        // 8 MiB were on the server already: the bar covers the last 2 MiB, its rate only what this attempt sent
+        var output = new StringWriter();
+        var progress = new FileProgress(output, terminal: true, "weights.bin", 10 * 1024 * 1024);
+        await progress.StartAsync(2, from: 8 * 1024 * 1024);
+        progress.Report(9 * 1024 * 1024);
+        await Task.Delay(150);
+        progress.Report(9 * 1024 * 1024 + 1);
+        var text = Plain(output.ToString());
+        Assert.Contains("weights.bin (from 8.0 MiB)", text);
+        Assert.Contains("50%", text);
+        Assert.Matches(@"1\.0/2\.0 MiB", text);
+        await progress.DoneAsync();
     }
+
+    [Fact]
+    public async Task Off_a_terminal_progress_is_one_line_at_the_start_and_one_at_the_end()
+    {
+        var output = new StringWriter();
+        var progress = new FileProgress(output, terminal: false, "weights.bin", 3 * 1024 * 1024);
+        await progress.StartAsync(1, from: 1024 * 1024);
+        progress.Report(2 * 1024 * 1024);
+        await progress.DoneAsync();
+        var lines = output.ToString().TrimEnd('\n').Split('\n');
+        Assert.Equal(2, lines.Length);
+        Assert.Equal("resuming weights.bin at 1.0 MiB of 3.0 MiB (the server has those bytes)", lines[0]);
+        Assert.StartsWith("uploaded weights.bin (2.0 MiB sent, 1.0 MiB resumed in ", lines[1]);
+        Assert.DoesNotContain("\u001b", output.ToString());
+    }
+
+    /// <summary>The text of a terminal transcript without its ANSI escape sequences.</summary>
+    private static string Plain(string ansi) => System.Text.RegularExpressions.Regex.Replace(ansi, @"\u001b\[[0-9;?]*[A-Za-z]|\u001b\]8;[^\u001b]*\u001b\\", "");
 
     internal static string RepoRoot()
     {

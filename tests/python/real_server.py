@@ -30,7 +30,8 @@ def _built(env_name: str, relative: str) -> Path:
 
 
 class RealServer:
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.extra_env = dict(env or {})
         self.server_dll = _built("FEATHER_SERVER_DLL", "Feather.Server/bin/Debug/net10.0/feather-server.dll")
         self.cli_dll = _built("FEATHER_CLI_DLL", "Feather.Cli/bin/Debug/net10.0/feather.dll")
         self.data = Path(tempfile.mkdtemp(prefix="feather-contract-data-"))
@@ -48,7 +49,7 @@ class RealServer:
 
     def start(self) -> RealServer:
         env = dict(os.environ, FEATHER_PORT=str(self.port), FEATHER_DATA=str(self.data),
-                   FEATHER_ADMIN_PASSWORD=self.password, Runner__WarmContainers="0")
+                   FEATHER_ADMIN_PASSWORD=self.password, Runner__WarmContainers="0", **self.extra_env)
         self.process = subprocess.Popen(["dotnet", str(self.server_dll)], cwd=self.data, env=env, text=True,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         threading.Thread(target=self._drain, daemon=True).start()
@@ -119,6 +120,20 @@ class RealServer:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
             self.log.append(line.rstrip("\n"))
+
+    def publish(self, directory: Path, model: str) -> None:
+        """Publishes `directory` as `model` (admin/<name>) and waits until its version 1 is runnable."""
+        published = self.cli("publish", str(directory), timeout=600)
+        if published.returncode != 0:
+            raise RuntimeError(f"feather publish failed: {published.stdout}{published.stderr}\n{self.server_log()}")
+        deadline = time.monotonic() + 600
+        while True:
+            image = self._request("GET", f"/api/models/{model}/versions/1")["image"]  # type: ignore[index]
+            if image["status"] == "ready":
+                return
+            if image["status"] == "failed" or time.monotonic() > deadline:
+                raise RuntimeError(f"the image of {model} version 1 is {image['status']}: {image.get('error')}\n{image.get('log')}")
+            time.sleep(0.5)
 
     def _request(self, method: str, path: str, body: object = None) -> object:
         data = None if body is None else json.dumps(body).encode()

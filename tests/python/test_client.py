@@ -190,8 +190,24 @@ def test_file_payload_and_save(tmp_path):
     assert (payload["name"], payload["media_type"]) == ("digit-3.png", "image/png")
     assert base64.b64decode(payload["data"]) == digit.read_bytes()
     assert ftr.Client.file(digit, name="three.jpg")["media_type"] == "image/jpeg"
-    saved = ftr.Client.save({"name": "../../evil.txt", "media_type": "text/plain",
-                             "data": base64.b64encode(b"hi").decode()}, tmp_path)
+    offline = ftr.Client("http://127.0.0.1:9")
+    saved = offline.save({"name": "../../evil.txt", "media_type": "text/plain",
+                          "data": base64.b64encode(b"hi").decode()}, tmp_path)
     assert Path(saved) == tmp_path / "evil.txt" and Path(saved).read_bytes() == b"hi"
     with pytest.raises(ValueError, match="cannot save"):
-        ftr.Client.save({"name": "..", "media_type": "x", "data": ""}, tmp_path)
+        offline.save({"name": "..", "media_type": "x", "data": ""}, tmp_path)
+
+
+def test_data_and_save_still_work_on_the_class_as_before_step_files(tmp_path):
+    """Client.data/save were static methods: old code calling them on the class keeps working for inline payloads,
+    and a file the server keeps (by URL) says to use a client instead of failing obscurely."""
+    blob = {"name": "notes.txt", "media_type": "text/plain", "data": base64.b64encode(b"kept").decode()}
+    assert ftr.Client.data(blob) == b"kept"
+    saved = ftr.Client.save(blob, tmp_path)
+    assert Path(saved) == tmp_path / "notes.txt" and Path(saved).read_bytes() == b"kept"
+    remote = {"name": "out.bin", "media_type": "application/octet-stream", "file": "ab12cd34", "size": 3,
+              "url": "/api/runs/ab12cd34/files/ab12cd34"}
+    with pytest.raises(ValueError, match=r"client\.data\(blob\)"):
+        ftr.Client.data(remote)
+    with pytest.raises(ValueError, match=r"client\.download"):
+        ftr.Client.save(remote, tmp_path)

@@ -103,7 +103,48 @@ def test_invalid_responses_name_the_input(write_model):
 
 def test_bad_requests_give_a_result_not_a_crash(write_model):
     directory = write_model(MODEL)
-    for request, message in [({"protocol": 2}, "unsupported protocol 2"),
+    for request, message in [({"protocol": 3}, "unsupported protocol 3"),
+                                 ({"protocol": 2, "entrypoint": "model.py", "step": 0}, "file area"),
                              ({"protocol": 1, "entrypoint": "model.py", "step": 9}, "step 9 does not exist")]:
         lines, _, rc = run_runtime(directory, request)
         assert rc == 0 and lines[-1]["status"] == "failed" and message in lines[-1]["error"]["message"]
+
+
+FILES_MODEL = '''
+import feather as ftr
+
+def init():
+    return ftr.File.Upload(types=[".pt"], max_files=1)
+
+def echo(files: ftr.File.Upload) -> ftr.File.Download:
+    blob = files.get()[0]
+    assert blob.path is not None and blob.path.endswith("/in/abc"), blob.path
+    return ftr.File.Download([blob, b"tail"], output_filenames=["back.pt", "tail.bin"])
+
+ftr.build(name="files", init=init, steps=[echo])
+'''
+
+
+def test_protocol_2_reads_inputs_and_writes_outputs_in_the_file_area(write_model, tmp_path):
+    """Files travel as paths in the step's file area, never as base64 in the request or the result."""
+    directory = write_model(FILES_MODEL)
+    area = tmp_path / "io"
+    (area / "in").mkdir(parents=True)
+    (area / "out").mkdir()
+    payload = bytes(range(256)) * 4096
+    (area / "in" / "abc").write_bytes(payload)
+    lines, stderr, rc = run_runtime(directory, {
+        "protocol": 2, "entrypoint": "model.py", "step": 0, "files": str(area), "previous": None,
+        "responses": {"files": {"files": [{"name": "w.pt", "media_type": "application/octet-stream", "path": "in/abc"}]}}})
+    assert rc == 0 and lines[-1]["status"] == "succeeded", (lines, stderr)
+    files = lines[-1]["outputs"][0]["value"]["files"]
+    assert [f["name"] for f in files] == ["back.pt", "tail.bin"]
+    assert all("data" not in f for f in files)
+    assert (area / files[0]["path"]).read_bytes() == payload
+    assert (area / files[1]["path"]).read_bytes() == b"tail"
+
+    # a path that leaves the file area is refused as invalid input
+    lines, _, rc = run_runtime(directory, {
+        "protocol": 2, "entrypoint": "model.py", "step": 0, "files": str(area), "previous": None,
+        "responses": {"files": {"files": [{"name": "w.pt", "media_type": "application/octet-stream", "path": "../../etc/passwd"}]}}})
+    assert rc == 0 and lines[-1]["status"] == "invalid_input" and "not a file of the step's file area" in lines[-1]["error"]["message"]

@@ -10,10 +10,18 @@ namespace Feather.EndToEnd.Tests.Portal;
 /// </summary>
 public sealed class PortalFixture : IAsyncLifetime
 {
-    /// <summary>A small drift reference window (4 runs) and minimum count (3), so the monitoring test needs only a few runs.</summary>
+    /// <summary>Step-file limits other than the defaults, so the portal's checks show they come from the server (GET /api/limits).</summary>
+    public const long MaxStepFileBytes = 48L << 20, MaxStepBytes = 64L << 20;
+
+    /// <summary>
+    /// A small drift reference window (4 runs) and minimum count (3), so the monitoring test needs only a few runs;
+    /// step-file limits other than the defaults.
+    /// </summary>
     public FeatherServer Server { get; } = new(new Dictionary<string, string>
     {
         ["Monitoring__ReferenceRuns"] = "4", ["Monitoring__MinCount"] = "3",
+        ["FEATHER_MAX_STEP_FILE_BYTES"] = MaxStepFileBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["FEATHER_MAX_STEP_BYTES"] = MaxStepBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
     });
     public IPlaywright Playwright { get; private set; } = null!;
     public IBrowser Browser { get; private set; } = null!;

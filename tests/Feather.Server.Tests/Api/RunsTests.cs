@@ -119,7 +119,7 @@ public class RunsTests
 
         // The runtime request of step 1 carried step 0's stored outputs, not anything the client sent.
         var sent = JsonNode.Parse(executor.Requests.Last().RequestJson)!;
-        Assert.Equal(1, sent["protocol"]!.GetValue<int>());
+        Assert.Equal(2, sent["protocol"]!.GetValue<int>());
         Assert.Equal("model.py", sent["entrypoint"]!.GetValue<string>());
         Assert.Equal(1, sent["step"]!.GetValue<int>());
         Assert.Equal(step0["outputs"]!.ToJsonString(), sent["previous"]!.ToJsonString());

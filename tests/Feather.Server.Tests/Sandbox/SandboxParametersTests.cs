@@ -40,7 +40,9 @@ public class SandboxParametersTests
         Assert.Contains("no-new-privileges", p.HostConfig!.SecurityOpt);
         Assert.Equal("10001:10001", p.User);
         Assert.Null(p.HostConfig!.Binds);
-        Assert.Null(p.HostConfig!.Mounts);
+        // the one mount: the step's own anonymous file-area volume (no host path)
+        var mount = Assert.Single(p.HostConfig!.Mounts!);
+        Assert.Equal(("volume", SandboxParameters.FilesDirectory, null), (mount.Type, mount.Target, mount.Source));
         Assert.Null(p.HostConfig!.CapAdd);
         Assert.False(p.HostConfig!.Privileged);
         Assert.Equal("none", p.HostConfig!.LogConfig!.Type);

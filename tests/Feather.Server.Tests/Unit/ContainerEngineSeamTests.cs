@@ -114,6 +114,8 @@ public class ContainerEngineSeamTests
         public Task<long> WaitContainerAsync(string id, CancellationToken ct) => throw new NotSupportedException();
         public Task<bool> WasOomKilledAsync(string id, CancellationToken ct) => throw new NotSupportedException();
         public Task KillContainerAsync(string id, CancellationToken ct) => throw new NotSupportedException();
+        public Task PutArchiveAsync(string id, string path, Stream tar, CancellationToken ct) => throw new NotSupportedException();
+        public Task<Stream> GetArchiveAsync(string id, string path, CancellationToken ct) => throw new NotSupportedException();
         public Task<string?> FindImageAsync(string image, CancellationToken ct) => throw new NotSupportedException();
         public Task<IReadOnlyDictionary<string, string>?> ImageLabelsAsync(string image, CancellationToken ct) => throw new NotSupportedException();
         public Task RemoveImageAsync(string tagOrId, CancellationToken ct) => throw new NotSupportedException();

@@ -68,3 +68,40 @@ export const call = (operation, params, body, opts) => api(ROUTES[operation].met
 
 export const enc = encodeURIComponent;
 export const modelPath = (owner, model) => path('getModel', { owner, model });
+
+/**
+ * Streams one file into a run (uploadRunFile: the body is the file, never base64), reporting progress as
+ * onProgress(sentBytes, totalBytes). XMLHttpRequest, as fetch() cannot report upload progress. Resolves to the
+ * server's reference { id, name, mediaType, size, url }; an error answer rejects with ApiError.
+ */
+export function uploadFile(runId, file, { name = file.name, mediaType = file.type, onProgress, signal } = {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(ROUTES.uploadRunFile.method, `${path('uploadRunFile', { runId })}?name=${encodeURIComponent(name)}`);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.setRequestHeader('Content-Type', mediaType || 'application/octet-stream');
+    const s = session.get();
+    if (s?.csrf) xhr.setRequestHeader(s.csrfHeader || 'X-CSRF-TOKEN', s.csrf);
+    xhr.upload.onprogress = (e) => onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
+    xhr.onload = () => {
+      let data = null;
+      try { data = xhr.responseText ? JSON.parse(xhr.responseText) : null; } catch { data = { detail: xhr.responseText }; }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+      else reject(new ApiError(xhr.status, data));
+    };
+    xhr.onerror = () => reject(new ApiError(0, { detail: `cannot reach the server while sending ${name}` }));
+    xhr.onabort = () => reject(new DOMException('aborted', 'AbortError'));
+    signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+    xhr.send(file);
+  });
+}
+
+let limits = null;
+/**
+ * The server's limits on step files (getLimits: { maxStepFileBytes, maxStepBytes }), asked once; null when the
+ * server cannot say (the server still checks every file).
+ */
+export async function stepLimits() {
+  if (!limits) limits = call('getLimits').then((r) => r.data).catch(() => { limits = null; return null; });
+  return limits;
+}

@@ -7,9 +7,10 @@
 import { h, nextId, plural, formatBytes, clear } from './dom.js';
 import { responseSchema, fieldSchema, itemSchema, countOf, maxCharsOf, fileTypesOf, fileAccepted, pickHint, filesHint, countProblem } from './schema.js';
 
-// Kestrel refuses request bodies over 30 MB; base64 adds a third. Per file and per step.
-export const MAX_FILE_BYTES = 10 * 1024 * 1024;
-export const MAX_TOTAL_BYTES = 20 * 1024 * 1024;
+// The server's limits on step files (getLimits), set by setLimits() before a run's panels are drawn;
+// null until then (or when the server cannot say): the server checks every file anyway.
+let LIMITS = null;
+export function setLimits(limits) { LIMITS = limits || null; }
 
 const MEDIA_TYPES = {
   '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.bmp': 'image/bmp',
@@ -22,7 +23,12 @@ const MEDIA_TYPES = {
 
 const extensionOf = (name) => { const i = name.lastIndexOf('.'); return i < 0 ? '' : name.slice(i).toLowerCase(); };
 
-export const blobUrl = (blob) => `data:${blob.media_type || 'application/octet-stream'};base64,${blob.data}`;
+/**
+ * Where a binary payload's bytes are: its download link for a file the server keeps
+ * ({ name, media_type, file, size, url }: outputs and uploads since step files), or a data: URL for inline
+ * { data } (base64, older runs).
+ */
+export const blobUrl = (blob) => (blob.url ? blob.url : `data:${blob.media_type || 'application/octet-stream'};base64,${blob.data}`);
 
 function bytesOf(blob) {
   const bin = atob(blob.data || '');
@@ -31,19 +37,21 @@ function bytesOf(blob) {
   return bytes;
 }
 
-const textOf = (blob) => new TextDecoder().decode(bytesOf(blob));
+/** The payload's bytes as a Blob: fetched from its URL (the session's cookie goes with it) or decoded. */
+async function blobOf(blob) {
+  if (!blob.url) return new Blob([bytesOf(blob)], { type: blob.media_type || 'application/octet-stream' });
+  const response = await fetch(blob.url, { credentials: 'same-origin' });
+  if (!response.ok) throw new Error(`cannot read ${blob.name || 'the file'} (HTTP ${response.status})`);
+  return new Blob([await response.arrayBuffer()], { type: blob.media_type || 'application/octet-stream' });
+}
+
+const sizeOf = (blob) => (typeof blob.size === 'number' ? blob.size : base64Bytes(blob.data));
+
+// Files larger than this are offered as downloads instead of being shown in the page.
+const SHOW_INLINE_BYTES = 2 * 1024 * 1024;
 
 const isTextual = (blob) => /^text\/|json|xml|markdown|csv/.test(blob.media_type || '') ||
   ['.txt', '.md', '.csv', '.tsv', '.json', '.jsonl', '.xml', '.html'].includes(extensionOf(blob.name || ''));
-
-function readAsBase64(file) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result).split(',', 2)[1] || '');
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(file);
-  });
-}
 
 /** The frame of every component: a labelled group with its description and an error slot. */
 function frame(spec, kind) {
@@ -105,24 +113,29 @@ function figure(blob, index, count, caption, extra) {
 
 function documentView(blob, index) {
   const label = blob.name || `Document ${index + 1}`;
+  const isPdf = blob.media_type === 'application/pdf' || extensionOf(blob.name || '') === '.pdf';
   let content;
   if ((blob.media_type || '').startsWith('image/')) {
     content = h('img', { src: blobUrl(blob), alt: label });
-  } else if (blob.media_type === 'application/pdf' || extensionOf(blob.name || '') === '.pdf') {
-    const url = URL.createObjectURL(new Blob([bytesOf(blob)], { type: 'application/pdf' }));
-    content = h('iframe.pdf', { src: url, title: label });
-  } else if (isTextual(blob)) {
-    content = h('pre.document-text', { tabindex: '0', 'aria-label': label }, textOf(blob));
+  } else if ((isPdf || isTextual(blob)) && sizeOf(blob) <= SHOW_INLINE_BYTES) {
+    // fetched and shown from a blob: URL (a file's own URL is an attachment, never rendered by the page)
+    content = h('div.document-loading', {}, h('p.hint', {}, `Loading ${label}…`));
+    blobOf(blob).then(async (bytes) => {
+      content.replaceWith(isPdf
+        ? h('iframe.pdf', { src: URL.createObjectURL(new Blob([bytes], { type: 'application/pdf' })), title: label })
+        : h('pre.document-text', { tabindex: '0', 'aria-label': label }, await bytes.text()));
+    }).catch((e) => content.replaceWith(h('p.hint', {}, `${e.message}. `, downloadLink(blob))));
   } else {
     content = downloadLink(blob);
   }
   return h('article.document', {}, h('h4', {}, label), content);
 }
 
+/** A link that saves the file: its own URL (streamed by the server, as an attachment) or inline bytes. */
 function downloadLink(blob) {
-  const bytes = bytesOf(blob);
-  const url = URL.createObjectURL(new Blob([bytes], { type: blob.media_type || 'application/octet-stream' }));
-  return h('a.download', { href: url, download: blob.name || 'download' }, `Download ${blob.name || 'file'} (${formatBytes(bytes.length)})`);
+  const name = blob.name || 'download';
+  const href = blob.url || URL.createObjectURL(new Blob([bytesOf(blob)], { type: blob.media_type || 'application/octet-stream' }));
+  return h('a.download', { href, download: name }, `Download ${blob.name || 'file'} (${formatBytes(sizeOf(blob))})`);
 }
 
 const asList = (x) => (Array.isArray(x) ? x : x === undefined || x === null ? [] : [x]);
@@ -192,15 +205,18 @@ const renderers = {
     const types = fileTypesOf(array);
     const { min, max: maxOrNull } = countOf(array);
     const max = maxOrNull ?? Infinity;
-    const maxFile = MAX_FILE_BYTES;
-    // { file, name, media_type, size } for files chosen here; { data, ... } for files sent earlier
-    const files = [...(previous?._entries || (previous?.files || []).map((p) => ({
-      name: p.name, media_type: p.media_type, data: p.data, size: base64Bytes(p.data),
-    })))];
+    const maxFile = LIMITS?.maxStepFileBytes ?? Infinity;
+    const maxStep = LIMITS?.maxStepBytes ?? Infinity;
+    // { file, name, media_type, size, sent } for files chosen here (sent: { runId, ref } once uploaded);
+    // { ref, ... } for a file the server keeps (sent earlier, by reference); { data, ... } for inline bytes.
+    const files = [...(previous?._entries || (previous?.files || []).map((p) => (p.file
+      ? { name: p.name, media_type: p.media_type, size: p.size ?? 0, ref: p }
+      : { name: p.name, media_type: p.media_type, data: p.data, size: base64Bytes(p.data) })))];
     const id = nextId('file');
     const input = h('input', { id, type: 'file', multiple: max > 1, accept: types.join(',') || undefined });
     const list = h('ul.file-list', { 'aria-label': 'Chosen files' });
-    const rule = `${types.length ? types.join(', ') : 'any type'}; ${filesHint(array)}; up to ${formatBytes(maxFile)} each`;
+    const limitHint = LIMITS ? `; up to ${formatBytes(maxFile)} each, ${formatBytes(maxStep)} a step` : '';
+    const rule = `${types.length ? types.join(', ') : 'any type'}; ${filesHint(array)}${limitHint}`;
     const zone = h('div.dropzone', {},
       h('label', { for: id }, `Choose ${max > 1 ? 'files' : 'a file'} or drop ${max > 1 ? 'them' : 'it'} here`),
       input, h('p.hint', {}, rule), list);
@@ -210,16 +226,18 @@ const renderers = {
       for (const f of files) {
         if (!fileAccepted(types, f.name, f.media_type))
           problems.push(`${f.name}: type ${extensionOf(f.name) || f.media_type || '(none)'} is not accepted; use ${types.join(', ')}`);
-        if (f.size > maxFile) problems.push(`${f.name}: ${formatBytes(f.size)} is larger than ${formatBytes(maxFile)}`);
+        if (f.size > maxFile) problems.push(`${f.name}: ${formatBytes(f.size)} is larger than ${formatBytes(maxFile)}, the most a file may have on this server`);
       }
       const total = files.reduce((a, f) => a + f.size, 0);
-      if (total > MAX_TOTAL_BYTES) problems.push(`the files add up to ${formatBytes(total)}; at most ${formatBytes(MAX_TOTAL_BYTES)} per step`);
+      if (total > maxStep) problems.push(`the files add up to ${formatBytes(total)}; at most ${formatBytes(maxStep)} per step on this server`);
       if (files.length > max) problems.push(`${plural(files.length, 'file')} chosen; at most ${max} allowed`);
       return problems.join('. ') || null;
     };
+    const progress = new Map(); // entry → <progress> while it is sent
     const show = () => {
       clear(list, files.map((f, i) => h('li', {},
         h('span', {}, `${f.name} (${formatBytes(f.size)})`),
+        progress.get(f) || null,
         h('button.link', { type: 'button', 'aria-label': `Remove ${f.name}`, onclick: () => { files.splice(i, 1); show(); } }, 'Remove'))));
       const problem = check();
       if (problem) field.showError(problem); else field.clearError();
@@ -236,9 +254,33 @@ const renderers = {
     if (files.length) show();
     field.snapshot = () => ({ _entries: [...files] });
     field.validate = () => check() || (files.length < min ? `choose at least ${plural(min, 'file')}` : null);
-    field.response = async () => ({
-      files: await Promise.all(files.map(async (f) => ({ name: f.name, media_type: f.media_type, data: f.data ?? await readAsBase64(f.file) }))),
-    });
+    // Each chosen file is streamed into the run (upload(file, options) → the server's reference), once per run;
+    // the response names files by reference, never by their bytes.
+    field.response = async ({ runId, upload } = {}) => {
+      const sent = [];
+      for (const f of files) {
+        if (f.ref) {
+          sent.push({ name: f.name, media_type: f.media_type, file: f.ref.file });
+        } else if (f.file && upload) {
+          if (f.sent?.runId !== runId) {
+            const bar = h('progress', { max: f.size || 1, value: 0, 'aria-label': `Sending ${f.name}` });
+            progress.set(f, bar);
+            show();
+            try {
+              const ref = await upload(f.file, { name: f.name, mediaType: f.media_type, onProgress: (n) => { bar.value = n; } });
+              f.sent = { runId, ref };
+            } finally {
+              progress.delete(f);
+              show();
+            }
+          }
+          sent.push({ name: f.name, media_type: f.media_type, file: f.sent.ref.id });
+        } else if (f.data !== undefined) {
+          sent.push({ name: f.name, media_type: f.media_type, data: f.data });
+        }
+      }
+      return { files: sent };
+    };
   },
 
   'File.Download'(spec, field) {

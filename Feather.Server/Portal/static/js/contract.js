@@ -18,6 +18,7 @@ export const ROUTES = Object.freeze({
   deleteRun: Object.freeze({ method: "DELETE", path: "/api/runs/{runId}" }),
   deleteTag: Object.freeze({ method: "DELETE", path: "/api/models/{owner}/{model}/tags/{tag}" }),
   disableUser: Object.freeze({ method: "POST", path: "/api/users/{username}/disable" }),
+  downloadRunFile: Object.freeze({ method: "GET", path: "/api/runs/{runId}/files/{fileId}" }),
   enableUser: Object.freeze({ method: "POST", path: "/api/users/{username}/enable" }),
   execute: Object.freeze({ method: "POST", path: "/api/models/{owner}/{model}/execute" }),
   exportFeedback: Object.freeze({ method: "GET", path: "/api/models/{owner}/{model}/feedback/export" }),
@@ -27,6 +28,7 @@ export const ROUTES = Object.freeze({
   getEvaluation: Object.freeze({ method: "GET", path: "/api/evaluations/{id}" }),
   getEvaluationRecords: Object.freeze({ method: "GET", path: "/api/evaluations/{id}/records" }),
   getLeaderboard: Object.freeze({ method: "GET", path: "/api/leaderboards/{task}" }),
+  getLimits: Object.freeze({ method: "GET", path: "/api/limits" }),
   getModel: Object.freeze({ method: "GET", path: "/api/models/{owner}/{model}" }),
   getModelOpenApi: Object.freeze({ method: "GET", path: "/api/models/{owner}/{model}/openapi.json" }),
   getModelScores: Object.freeze({ method: "GET", path: "/api/models/{owner}/{model}/scores" }),
@@ -74,6 +76,7 @@ export const ROUTES = Object.freeze({
   updateDataset: Object.freeze({ method: "PATCH", path: "/api/datasets/{owner}/{dataset}" }),
   updateModel: Object.freeze({ method: "PATCH", path: "/api/models/{owner}/{model}" }),
   uploadFile: Object.freeze({ method: "PUT", path: "/api/uploads/{publishId}/{sha256}" }),
+  uploadRunFile: Object.freeze({ method: "POST", path: "/api/runs/{runId}/files" }),
 });
 
 /** Every status of a run's step. */

@@ -4,10 +4,10 @@
 // the result); a model with branches and loops (metadata.graph) grows its path as the server offers the next steps:
 // the panel offers each of them (a loop: run it again, or move on), the breadcrumb shows the path taken with each
 // loop's iterations and the branches left behind. Next, back, re-run at any point (later steps become stale), reset.
-import { call, get, ApiError } from './api.js';
+import { call, get, ApiError, uploadFile, stepLimits } from './api.js';
 import { ACTIVE, path } from './contract.js';
 import { h, clear, errorBox, formatDate } from './dom.js';
-import { renderComponent } from './components.js';
+import { renderComponent, setLimits } from './components.js';
 import { feedbackFor } from './feedback.js';
 
 const STATUS_TEXT = {
@@ -103,6 +103,8 @@ export async function mountRun(root, options) {
   /** Position k shows the result: the step before succeeded, may end the run, and offers nothing more (or the user finished). */
   let finishedAt = -1;
   const isResult = (k) => k > 0 && endsAfter(k) && (offeredAt(k).length === 0 || finishedAt === k || k >= N);
+  // The server's limits on step files, for File.Upload to check before anything is sent.
+  setLimits(await stepLimits());
 
   const reachable = (k) => k === 0 || (run?.steps?.[k - 1]?.status === 'succeeded');
   const firstOpen = () => {
@@ -343,15 +345,17 @@ export async function mountRun(root, options) {
     clear(statusEl, h('p', {}, h('span.badge.status-queued', {}, 'sending'), ' Sending the inputs', h('span.spinner', { 'aria-hidden': 'true' })));
     const body = {};
     snapshots[k] = {};
-    for (const f of fields.filter((x) => x.interactive)) {
-      const r = await f.response();
-      if (r !== undefined) body[f.name] = r;
-      snapshots[k][f.name] = f.snapshot ? f.snapshot() : r;
-    }
-    responses[k] = body;
-    options.onResponses?.(k, body);
     try {
       await ensureRun();
+      // files are streamed into the run first (uploadRunFile) and named by reference in the responses
+      const context = { runId: run.id, upload: (file, opts) => uploadFile(run.id, file, { ...opts, signal }) };
+      for (const f of fields.filter((x) => x.interactive)) {
+        const r = await f.response(context);
+        if (r !== undefined) body[f.name] = r;
+        snapshots[k][f.name] = f.snapshot ? f.snapshot() : r;
+      }
+      responses[k] = body;
+      options.onResponses?.(k, body);
       saveResponses();
       const request = graph && stepName ? { responses: body, step: stepName } : { responses: body };
       const { data } = await call('submitStep', { runId: run.id, index: k }, request, { headers: { Prefer: 'wait=2' }, signal });

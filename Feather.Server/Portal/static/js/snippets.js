@@ -126,7 +126,7 @@ export function buildSnippets({ origin, owner, name, metadata, openapi, used = [
   ];
   const graph = !!metadata.graph;
   const perStep = pathOf(metadata).map(({ step, at }, k) => {
-    const responses = used[k] && !JSON.stringify(used[k]).includes('"data":') ? used[k] : examples[at];
+    const responses = used[k] && !/"(data|file)":/.test(JSON.stringify(used[k])) ? used[k] : examples[at];
     const { arg, files } = curlBody(responses, graph ? step.name : undefined);
     const lines = [
       comment(`# step ${k}: ${step.title || step.name}${files.length ? ` (needs ${files.join(', ')} in this directory)` : ''}`),
