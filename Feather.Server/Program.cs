@@ -4,6 +4,7 @@ using Feather.Server.Common;
 using Feather.Server.Configuration;
 using Feather.Server.Datasets;
 using Feather.Server.Evaluations;
+using Feather.Server.Finetunes;
 using Feather.Server.Health;
 using Feather.Server.Leaderboards;
 using Feather.Server.Models;
@@ -61,6 +62,7 @@ public partial class Program
         builder.AddModels();
         builder.AddDatasets();
         builder.AddEvaluations();
+        builder.AddFinetunes();
         builder.AddLeaderboards();
         builder.AddRuns();
         builder.Services.AddRunner(builder.Configuration);
@@ -78,6 +80,7 @@ public partial class Program
         app.MapModels();
         app.MapDatasets();
         app.MapEvaluations();
+        app.MapFinetunes();
         app.MapLeaderboards();
         app.MapRuns();
         app.MapFeatherOpenApi();

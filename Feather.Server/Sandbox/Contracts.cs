@@ -13,6 +13,9 @@ namespace Feather.Server.Sandbox;
 /// <param name="User">Who submitted the step: the queue is fair between users (null: the anonymous users' shared queue).</param>
 /// <param name="Log">Receives the step's stderr line by line as it arrives (within the log cap), for live logs.</param>
 /// <param name="Entrypoint">The model file (metadata entrypoint): lets the runner use a container prepared ahead of the request.</param>
+/// <param name="Output">Receives the runtime's stdout line by line as it arrives (a training job's progress events), within the output cap.</param>
+/// <param name="TimeoutSeconds">The wall-clock limit instead of the profile's step timeout (a training job's: the profile's TrainingTimeoutSeconds).</param>
+/// <param name="MaxOutputBytes">The stdout cap instead of Runner:MaxOutputBytes (a training job's result carries its files).</param>
 public sealed record StepExecutionRequest(
     string Image,
     string Profile,
@@ -21,7 +24,10 @@ public sealed record StepExecutionRequest(
     string? User = null,
     IProgress<string>? Log = null,
     Func<Task>? Started = null,
-    string? Entrypoint = null);
+    string? Entrypoint = null,
+    IProgress<string>? Output = null,
+    int? TimeoutSeconds = null,
+    int? MaxOutputBytes = null);
 
 public enum StepOutcome
 {
