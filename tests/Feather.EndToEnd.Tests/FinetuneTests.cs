@@ -47,7 +47,7 @@ public sealed class FinetuneTests(FinetuneServer server)
         Assert.Equal("succeeded", job["status"]!.GetValue<string>());
         var detail = await server.Api(HttpMethod.Get, $"/api/finetunes/{job["id"]}", null);
         Assert.Equal([1, 2, 3], detail["history"]!.AsArray().Select(p => p!["epoch"]!.GetValue<int>()));
-        Assert.Contains("training admin/image-classifier version 1 on admin/digits-train version 1 (1347 records)", detail["logs"]!.GetValue<string>());
+        Assert.Contains("training admin/image-classifier version 1 on admin/digits-train version 1 (900 records)", detail["logs"]!.GetValue<string>());
 
         // the version: not live, same code, new weights, its lineage
         var model = await server.Api(HttpMethod.Get, "/api/models/admin/image-classifier", null);

@@ -3,8 +3,9 @@
     /usr/bin/python3 samples/datasets/digits-train/make_dataset.py    # needs Debian's python3-sklearn
 
 The digits are scikit-learn's bundled 8x8 digits (UCI ML hand-written digits). The split is exactly the
-one samples/image-classifier/train.py makes (test_size=0.25, random_state=0, stratified): the 1347 training
-digits (digits-heldout holds the other 450). It is the data to fine-tune samples/image-classifier with.
+one samples/image-classifier/train.py makes (test_size=0.25, random_state=0, stratified): 900 of the 1347
+training digits (digits-heldout holds the other 450; a dataset version holds at most 1000 files by default).
+It is the data to fine-tune samples/image-classifier with.
 Each image is written as samples/image-classifier's example images are: ink dark on white, scaled up without
 smoothing (32x32), so the classifier's own preprocessing (a box filter back to 8x8) sees exactly the original digit.
 """
@@ -19,6 +20,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 HERE = Path(__file__).resolve().parent
+COUNT = 900
 
 
 def main() -> None:
@@ -33,7 +35,8 @@ def main() -> None:
     with open(HERE / "records.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["image", "label"])
-        for i, (image, label) in enumerate(zip(img_train, y_train)):
+        # the first COUNT of the training split: a dataset version holds at most 1000 files by default (FEATHER_MAX_FILES)
+        for i, (image, label) in enumerate(zip(img_train[:COUNT], y_train[:COUNT])):
             grey = (255 - image * 255 / 16).round().astype(np.uint8)
             name = f"images/{i:04d}.png"
             Image.fromarray(grey, mode="L").resize((32, 32), Image.NEAREST).save(HERE / name, optimize=True)
@@ -43,7 +46,7 @@ def main() -> None:
         "name": "digits-train",
         "title": "Digits, training split",
         "description": (
-            "The 1347 hand-written digits (8x8, scaled to 32x32 PNG) of the training split, to fine-tune "
+            "900 of the 1347 hand-written digits (8x8, scaled to 32x32 PNG) of the training split, to fine-tune "
             "samples/image-classifier with: scikit-learn's bundled digits, split with test_size=0.25, random_state=0, "
             "stratified by digit (digits-heldout holds the other 450)."),
         "task": "image-classification",
@@ -58,7 +61,7 @@ def main() -> None:
         ],
     }
     (HERE / "dataset.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {len(y_train)} records, images/ and dataset.json")
+    print(f"wrote {min(COUNT, len(y_train))} records, images/ and dataset.json")
 
 
 if __name__ == "__main__":
