@@ -39,7 +39,7 @@ public sealed class FinetuneTests(FinetuneServer server)
         var cli = await server.Cli("finetune", "admin/image-classifier", "--dataset", "admin/digits-train", "--param", "epochs=3",
             "--param", "lr=1", "--wait");
         Assert.True(cli.ExitCode == 0, cli.ToString());
-        Assert.Contains("epoch 3/3", cli.Stderr);
+        Assert.Contains("epoch 3/3", cli.Stdout);
         Assert.Contains("admin/image-classifier version 2 made by ft-", cli.Stdout);
 
         var jobs = await server.Api(HttpMethod.Get, "/api/finetunes?model=admin/image-classifier", null);

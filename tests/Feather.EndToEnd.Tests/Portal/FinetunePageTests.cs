@@ -16,6 +16,7 @@ public sealed class FinetunePageTests(FinetuneServer server)
     public async Task The_form_is_rendered_from_the_declaration_and_a_job_is_followed_live_to_its_version_and_lineage()
     {
         var dataset = await server.TextDatasetAsync("ft-portal");
+        SetDefaultExpectTimeout(30_000); // the machine is shared: a sign-in's password hash may take a while
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
@@ -35,13 +36,13 @@ public sealed class FinetunePageTests(FinetuneServer server)
         await page.GetByLabel("Username").FillAsync("admin");
         await page.GetByLabel("Password").FillAsync(server.Server.AdminPassword);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "My models" })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "My models" })).ToBeVisibleAsync(new() { Timeout = 30_000 });
 
         await page.GotoAsync("/models/admin/train-hostile");
         await page.GetByRole(AriaRole.Tab, new() { Name = "Fine-tune" }).ClickAsync();
         // one field per declared param, typed and bounded as declared
         var mode = page.GetByLabel("mode");
-        await Expect(mode).ToHaveValueAsync("\"ok\"");
+        await Expect(mode).ToHaveValueAsync("\"ok\"", new() { Timeout = 30_000 });
         Assert.Equal(["ok", "raise", "sleep", "network"], await mode.Locator("option").AllTextContentsAsync());
         var seconds = page.GetByLabel("seconds");
         await Expect(seconds).ToHaveAttributeAsync("type", "number");
