@@ -41,17 +41,17 @@ public sealed class FinetunePageTests(FinetuneServer server)
         await page.GotoAsync("/models/admin/train-hostile");
         await page.GetByRole(AriaRole.Tab, new() { Name = "Fine-tune" }).ClickAsync();
         // one field per declared param, typed and bounded as declared
-        var mode = page.GetByLabel("mode");
+        var mode = page.GetByLabel("mode", new() { Exact = true });
         await Expect(mode).ToHaveValueAsync("\"ok\"", new() { Timeout = 30_000 });
         Assert.Equal(["ok", "raise", "sleep", "network"], await mode.Locator("option").AllTextContentsAsync());
-        var seconds = page.GetByLabel("seconds");
+        var seconds = page.GetByLabel("seconds", new() { Exact = true });
         await Expect(seconds).ToHaveAttributeAsync("type", "number");
         await Expect(seconds).ToHaveAttributeAsync("min", "1");
         await Expect(seconds).ToHaveAttributeAsync("max", "600");
         await Expect(seconds).ToHaveValueAsync("120");
-        await Expect(page.GetByLabel("targets")).ToHaveAttributeAsync("type", "text");
+        await Expect(page.GetByLabel("targets", new() { Exact = true })).ToHaveAttributeAsync("type", "text");
 
-        await page.GetByLabel("Dataset").SelectOptionAsync(new SelectOptionValue { Label = dataset });
+        await page.GetByLabel("Dataset", new() { Exact = true }).SelectOptionAsync(new SelectOptionValue { Label = dataset });
         await page.GetByRole(AriaRole.Button, new() { Name = "Start fine-tuning" }).ClickAsync();
         await Expect(page.Locator(".ft-status")).ToHaveTextAsync("succeeded", new() { Timeout = 180_000 });
         await Expect(page.Locator(".ft-progress")).ToHaveTextAsync("epoch 2/2, loss 0.5000");
