@@ -86,6 +86,7 @@ cat <<MSG
                  bin/feather run admin/hello --inputs samples/hello/example-inputs.json
                  bin/feather datasets show admin/digits-heldout
                  bin/feather leaderboard image-classification   (once the evaluations ran: $url/leaderboards)
+                 bin/feather finetune admin/image-classifier --dataset admin/digits-train --param epochs=10 --wait
   Ctrl-C stops the server.
 
 MSG
