@@ -59,7 +59,7 @@ public sealed class FinetunePageTests(FinetuneServer server)
         Assert.True(await page.EvaluateAsync<bool>("() => typeof window.Chart === 'function' && !!window.Chart.getChart(document.getElementById('ft-chart'))"));
         await Expect(page.GetByLabel("Training log")).ToContainTextAsync("training admin/train-hostile version 1 on " + dataset);
 
-        var made = page.GetByRole(AriaRole.Link, new() { NameRegex = new Regex(@"^admin/train-hostile version \d+$") });
+        var made = page.GetByRole(AriaRole.Link, new() { NameRegex = new Regex(@"^admin\/train-hostile version \d+$") });
         var number = Regex.Match(await made.TextContentAsync() ?? "", @"\d+$").Value;
         await made.ClickAsync();
         await Expect(page.GetByRole(AriaRole.Tab, new() { Name = "Versions" })).ToHaveAttributeAsync("aria-selected", "true");
