@@ -195,3 +195,15 @@ def test_file_payload_and_save(tmp_path):
     assert Path(saved) == tmp_path / "evil.txt" and Path(saved).read_bytes() == b"hi"
     with pytest.raises(ValueError, match="cannot save"):
         ftr.Client.save({"name": "..", "media_type": "x", "data": ""}, tmp_path)
+
+
+def test_finetune_reaches_the_api_and_a_bad_request_is_an_api_error_naming_why(client):
+    # the contract model declares no training function and there is no such dataset: 404 names the dataset first
+    with pytest.raises(ftr.ApiError) as error:
+        client.finetune("admin/contract", "admin/no-such-dataset", {"epochs": 1})
+    assert error.value.status == 404 and "no dataset admin/no-such-dataset" in str(error.value)
+    with pytest.raises(ftr.ApiError) as error:
+        client.finetune_job("ft-00000000")
+    assert error.value.status == 404 and "no fine-tune job ft-00000000" in str(error.value)
+    with pytest.raises(ValueError):
+        client.finetune("admin/contract@1", "admin/x", version=2)
