@@ -159,6 +159,24 @@ public sealed class FinetuneTests(FinetuneServer server)
     }
 
     [Fact]
+    public async Task A_job_has_the_profiles_training_timeout_not_its_step_timeout()
+    {
+        var dataset = await server.TextDatasetAsync("ft-timeout");
+        async Task<string> Start(int seconds) => (await server.Api(HttpMethod.Post, "/api/finetunes", new JsonObject
+        {
+            ["model"] = "admin/train-hostile", ["dataset"] = dataset, ["params"] = new JsonObject { ["mode"] = "sleep", ["seconds"] = seconds },
+        }, HttpStatusCode.Accepted))["id"]!.GetValue<string>();
+        var longer = await Start(35);      // past the step timeout (30 s), within the training timeout (45 s)
+        var endless = await Start(600);
+        var done = await server.WaitForJobAsync(longer);
+        Assert.True(done["status"]!.GetValue<string>() == "succeeded", done.ToJsonString());
+        var killed = await server.WaitForJobAsync(endless);
+        Assert.Equal("failed", killed["status"]!.GetValue<string>());
+        Assert.Equal("timed out after 45 s", killed["error"]!.GetValue<string>());
+        Assert.Empty((await FeatherServer.Docker("ps", "-aq", "--filter", $"label=org.feather.finetune={endless}")).Stdout.Trim());
+    }
+
+    [Fact]
     public async Task A_training_job_cannot_reach_the_network_that_a_normal_container_can()
     {
         var dataset = await server.TextDatasetAsync("ft-net");
@@ -217,6 +235,8 @@ public sealed class FinetuneServer : IAsyncLifetime
             ["Runner__WarmContainers"] = "0",
             ["Evaluations__MaxConcurrent"] = "2",
             ["Finetunes__MaxConcurrent"] = "2",
+            // longer than the low profile's step timeout (30 s), short enough to see it end a job
+            ["Runner__Profiles__Low__TrainingTimeoutSeconds"] = "45",
         });
         await Server.InitializeAsync();
         var publish = await Server.Cli("publish", "tests/models/train-hostile", "--wait");
