@@ -27,6 +27,9 @@ RunsCommand.Create(env),
 TokensCommand.Create(env),
             PasswordCommand.Create(env),
             UsersCommand.Create(env),
+            FeedbackCommand.Create(env),
+            UsageCommand.Create(env),
+            QuotasCommand.Create(env),
         };
         return root;
     }

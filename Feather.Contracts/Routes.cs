@@ -75,6 +75,19 @@ public static partial class Routes
     public const string StepResponses = "/api/runs/{runId}/steps/{index:int}/responses";
     public const string StepEvents = "/api/runs/{runId}/steps/{index:int}/events";
 
+    /// <summary>Feedback on a step's outputs (POST: give it; GET: the caller's own on this step).</summary>
+    public const string StepFeedback = "/api/runs/{runId}/steps/{index:int}/feedback";
+    /// <summary>The feedback a model received (its owner and team only).</summary>
+    public const string ModelFeedback = "/api/models/{owner}/{model}/feedback";
+    /// <summary>The model's feedback as a zipped dataset directory that <c>feather datasets publish</c> accepts.</summary>
+    public const string ModelFeedbackExport = "/api/models/{owner}/{model}/feedback/export";
+    public const string Feedback = "/api/feedback/{id}";
+    public const string Usage = "/api/usage";
+    public const string Quotas = "/api/quotas";
+    public const string Quota = "/api/quotas/{kind}/{name}";
+    public const string RetentionSweep = "/api/admin/retention/sweep";
+    public const string Monitoring = "/api/models/{owner}/{model}/monitoring";
+
     /// <summary>An operation of the API: its id in the OpenAPI document, its method and route.</summary>
     public sealed record Operation(string Id, string Method, string Route)
     {
@@ -150,6 +163,18 @@ public static partial class Routes
         new("cancelStep", "DELETE", Step),
         new("getStepResponses", "GET", StepResponses),
         new("stepEvents", "GET", StepEvents),
+        new("deleteRun", "DELETE", Run),
+        new("giveFeedback", "POST", StepFeedback),
+        new("listStepFeedback", "GET", StepFeedback),
+        new("listModelFeedback", "GET", ModelFeedback),
+        new("exportFeedback", "GET", ModelFeedbackExport),
+        new("deleteFeedback", "DELETE", Feedback),
+        new("getUsage", "GET", Usage),
+        new("listQuotas", "GET", Quotas),
+        new("setQuota", "PUT", Quota),
+        new("deleteQuota", "DELETE", Quota),
+        new("sweepRetention", "POST", RetentionSweep),
+        new("getMonitoring", "GET", Monitoring),
     ];
 
     /// <summary>

@@ -3,6 +3,10 @@ using Feather.Server.Blobs;
 using Feather.Server.Common;
 using Feather.Server.Configuration;
 using Feather.Server.Datasets;
+using Feather.Server.Feedback;
+using Feather.Server.Monitoring;
+using Feather.Server.Retention;
+using Feather.Server.Usage;
 using Feather.Server.Evaluations;
 using Feather.Server.Finetunes;
 using Feather.Server.Health;
@@ -65,6 +69,10 @@ public partial class Program
         builder.AddFinetunes();
         builder.AddLeaderboards();
         builder.AddRuns();
+        builder.AddFeedback();
+        builder.AddUsage();
+        builder.AddRetention();
+        builder.AddMonitoring();
         builder.Services.AddRunner(builder.Configuration);
         configureServices?.Invoke(builder.Services);
 
@@ -83,6 +91,10 @@ public partial class Program
         app.MapFinetunes();
         app.MapLeaderboards();
         app.MapRuns();
+        app.MapFeedback();
+        app.MapUsage();
+        app.MapRetention();
+        app.MapMonitoring();
         app.MapFeatherOpenApi();
         app.MapMetrics();
         app.MapPortal();

@@ -13,7 +13,7 @@ public static class RunsCommand
     public static readonly Argument<string> RunId = new("RUN") { Description = "The run id printed by `feather run`" };
 
     public static Command Create(CliEnvironment env) =>
-        new("runs", "Inspect and cancel runs") { RunsShowCommand.Create(env), RunsLogsCommand.Create(env), RunsCancelCommand.Create(env) };
+        new("runs", "Inspect and cancel runs") { RunsShowCommand.Create(env), RunsLogsCommand.Create(env), RunsCancelCommand.Create(env), RunsDeleteCommand.Create(env) };
 
     public static string Path(ParseResult parse) => Routes.Expand(Routes.Run, parse.GetValue(RunId)!);
 

@@ -18,7 +18,8 @@ namespace Feather.Server.Runs;
 /// <param name="executor">Null on a host without a runner: steps are then refused (503).</param>
 /// <param name="profiles">What the runner can run (null: every profile).</param>
 public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions options, ImageBuildQueue builds, StepEvents events,
-    IHostApplicationLifetime lifetime, Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runner, ILogger<RunService> logger, IStepExecutor? executor = null, IProfilePolicy? profiles = null)
+    IHostApplicationLifetime lifetime, Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runner, ILogger<RunService> logger, IStepExecutor? executor = null, IProfilePolicy? profiles = null,
+    IEnumerable<IStepAdmission>? admissions = null, IEnumerable<IStepObserver>? observers = null)
 {
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _locks = new();
     private readonly ConcurrentDictionary<(string Run, int Step), (CancellationTokenSource Cancel, Task<RunStepRecord> Done)> _active = new();
@@ -108,6 +109,10 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                     $"the image of {run.Owner}/{run.Model} version {run.Version} is {version.ImageStatus}" +
                     (version.ImageError is null ? "; try again when it is ready" : $": {version.ImageError}"),
                     version.ImageStatus);
+
+            foreach (var admission in admissions ?? [])
+                if (admission.Admit(run, index, version.Environment.Profile) is { } over)
+                    return new SubmitResult.QuotaExceeded(index, over);
 
             var step = PlaceOnPath(run, index, name!);
             step.Status = StepStatus.Queued;
@@ -317,7 +322,7 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
         if (result.Outcome == StepOutcome.Succeeded && result.Result is { } reported &&
             reported.TryGetProperty("branch", out var b) && b.ValueKind == JsonValueKind.String)
             branch = b.GetString();
-        return await Update(runId, index, s =>
+        var finished = await Update(runId, index, s =>
         {
             s.EndedAt = DateTime.UtcNow;
             s.Logs = result.Logs;
@@ -351,6 +356,34 @@ public sealed class RunService(FeatherDb db, ModelStore store, FeatherOptions op
                     break;
             }
         }, (run, i) => AdvancePath(graph, run, i, branch));
+        if (Find(runId) is { } stored)
+            foreach (var observer in observers ?? [])
+            {
+                try { observer.Finished(new StepFinished(stored, stored.Steps[index], request.Profile, result.Duration)); }
+                catch (Exception e) { logger.LogError(e, "A step observer failed"); }
+            }
+        return finished;
+    }
+
+    /// <summary>
+    /// Deletes a run under its lock when <paramref name="may"/> agrees with the run as stored then (no step of it may be
+    /// queued or running: those are refused). Returns the deleted run, or null.
+    /// </summary>
+    public async Task<RunRecord?> DeleteAsync(string runId, Func<RunRecord, bool> may, CancellationToken ct)
+    {
+        var gate = _locks.GetOrAdd(runId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        try
+        {
+            var run = Find(runId);
+            if (run is null || run.Steps.Any(s => StepStatus.IsActive(s.Status)) || !may(run)) return null;
+            return db.Runs.Delete(runId) ? run : null;
+        }
+        finally
+        {
+            gate.Release();
+            _locks.TryRemove(runId, out _);
+        }
     }
 
     private static string Error(string type, string message) =>

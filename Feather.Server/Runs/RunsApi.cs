@@ -291,6 +291,11 @@ public static class RunsApi
                 if (r.RetryAfter is { } later)
                     http.Response.Headers.RetryAfter = ((int)Math.Ceiling(later.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
                 return Problems.Unavailable(r.Message);
+            case SubmitResult.QuotaExceeded r:
+                if (r.Refusal.RetryAfter is { } reset)
+                    http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, reset.TotalSeconds))).ToString(CultureInfo.InvariantCulture);
+                var details = new Dictionary<string, object?>(r.Refusal.Details) { ["step"] = r.Step };
+                return TypedResults.Problem(detail: r.Refusal.Message, statusCode: 429, title: "Quota exceeded", extensions: details);
             default:
                 throw new ArgumentOutOfRangeException(nameof(refused), refused, "not a refusal");
         }

@@ -33,4 +33,7 @@ public abstract record SubmitResult
 
     /// <summary>The server cannot take the step (503); <paramref name="RetryAfter"/> when trying later may help.</summary>
     public sealed record Unavailable(string Message, TimeSpan? RetryAfter = null) : SubmitResult;
+
+    /// <summary>A quota refuses the step (429): <see cref="IStepAdmission"/>.</summary>
+    public sealed record QuotaExceeded(int Step, StepRefusal Refusal) : SubmitResult;
 }

@@ -46,6 +46,9 @@ public interface IContainerEngine
     /// <summary>The id of <paramref name="image"/> (a tag or id), or null when the engine does not have it.</summary>
     Task<string?> FindImageAsync(string image, CancellationToken ct);
 
+    /// <summary>The labels of <paramref name="image"/> (a tag or id), or null when the engine does not have it.</summary>
+    Task<IReadOnlyDictionary<string, string>?> ImageLabelsAsync(string image, CancellationToken ct);
+
     /// <summary>Untags <paramref name="tagOrId"/> without force; the engine deletes the image with its last tag and refuses one in use.</summary>
     Task RemoveImageAsync(string tagOrId, CancellationToken ct);
 

@@ -157,6 +157,20 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
         }
     }
 
+    public async Task<IReadOnlyDictionary<string, string>?> ImageLabelsAsync(string image, CancellationToken ct)
+    {
+        try
+        {
+            return await Call(async () =>
+                (IReadOnlyDictionary<string, string>)new Dictionary<string, string>(
+                    (await Images.InspectImageAsync(image, ct)).Config?.Labels ?? new Dictionary<string, string>()));
+        }
+        catch (ImageNotFoundException)
+        {
+            return null;
+        }
+    }
+
     public Task RemoveImageAsync(string tagOrId, CancellationToken ct) =>
         Call(async () => await Images.DeleteImageAsync(tagOrId, new ImageDeleteParameters { Force = false, NoPrune = false }, ct));
 

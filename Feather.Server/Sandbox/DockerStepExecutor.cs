@@ -59,6 +59,9 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
                 return new StepExecutionResult(StepOutcome.Crashed, null, "", refusal, TimeSpan.Zero);
         }
 
+        if (request.Entrypoint is not null && !await CanPrepareAsync(request.Image, ct))
+            request = request with { Entrypoint = null };
+
         IDisposable slot;
         try
         {
@@ -79,6 +82,37 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
                 return Finish(new StepExecutionResult(StepOutcome.Cancelled, null, "", "cancelled while queued", TimeSpan.Zero));
             return Finish(await RunAsync(request, limits!, ct));
         }
+    }
+
+    /// <summary>The label a runner image carries when its runtime prepares before its request (FEATHER_ENTRYPOINT).</summary>
+    public const string PrepareLabel = "org.feather.runtime.prepare";
+
+    private readonly ConcurrentDictionary<string, bool> _canPrepare = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Whether the image's runtime can prepare ahead of its request. A version image built on an older runner
+    /// image lacks <see cref="PrepareLabel"/>: its runtime reads the request at once and would never say it is
+    /// prepared, so its steps run the way they always did (import, prepare and answer inside the step).
+    /// </summary>
+    private async Task<bool> CanPrepareAsync(string image, CancellationToken ct)
+    {
+        if (_canPrepare.TryGetValue(image, out var known)) return known;
+        IReadOnlyDictionary<string, string>? labels;
+        try
+        {
+            labels = await _engine.ImageLabelsAsync(image, ct);
+        }
+        catch (ContainerEngineException e)
+        {
+            _logger.LogWarning("Could not read the labels of {Image}: {Error}", image, e.Message);
+            return false;
+        }
+        if (labels is null) return false; // no such image: the create below reports it
+        var can = labels.TryGetValue(PrepareLabel, out var value) && value == "1";
+        if (_canPrepare.Count > 10_000) _canPrepare.Clear();
+        _canPrepare[image] = can;
+        if (!can) _logger.LogInformation("{Image} was built on a runner image without prepared containers; its steps prepare in their own container", image);
+        return can;
     }
 
     private static StepExecutionResult Finish(StepExecutionResult result)

@@ -56,6 +56,9 @@ public sealed class FeatherDb : IDisposable
     public ILiteCollection<Feather.Server.Finetunes.FinetuneRecord> Finetunes => _db.GetCollection<Feather.Server.Finetunes.FinetuneRecord>("finetunes");
     public ILiteCollection<EvaluationPredictionsRecord> EvaluationPredictions => _db.GetCollection<EvaluationPredictionsRecord>("evaluation_predictions");
 
+    /// <summary>A collection of a feature that keeps its own (feedback, usage, monitoring); the feature ensures its indexes.</summary>
+    public ILiteCollection<T> Collection<T>(string name) => _db.GetCollection<T>(name);
+
     /// <summary>Runs <paramref name="work"/> in one LiteDB transaction (all or nothing).</summary>
     public T InTransaction<T>(Func<T> work)
     {

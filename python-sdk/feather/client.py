@@ -31,6 +31,7 @@ or `InvalidInput` (naming the input); an HTTP error answered with problem detail
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import threading
@@ -38,6 +39,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from typing import Any, Iterator
 
 from . import _contract
@@ -246,6 +248,86 @@ class Client:
         """`GET /api/finetunes/{id}`: the job, every progress report and its log."""
         return self.call("getFinetune", {"id": job_id})[1]
 
+    # ---- feedback, usage, monitoring ----------------------------------------------------------
+
+    def feedback(self, run_id: str, step: int, output: str, *, item: int | None = None,
+                 correct: bool | None = None, label: str | None = None, label_item: int | None = None,
+                 comment: str | None = None) -> dict[str, Any]:
+        """`POST /api/runs/{id}/steps/{step}/feedback`: feedback on output `output` of a step (or on its
+        item `item`): `correct=True/False`, the right answer (`label` typed, or `label_item` chosen from
+        the items the output offered) and a comment. Giving feedback shares that step's inputs and
+        outputs with the model's owner."""
+        body: dict[str, Any] = {"output": output}
+        if item is not None:
+            body["item"] = int(item)
+        if correct is not None:
+            body["rating"] = "correct" if correct else "incorrect"
+        if label is not None:
+            body["label"] = label
+        if label_item is not None:
+            body["labelItem"] = int(label_item)
+        if comment is not None:
+            body["comment"] = comment
+        return self.call("giveFeedback", {"runId": run_id, "index": int(step)}, body)[1]
+
+    def model_feedback(self, owner_model: str, *, version: int | None = None, rating: str | None = None,
+                       from_: str | None = None, to: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """`GET /api/models/{owner}/{model}/feedback` (the model's owner and team): the feedback with the
+        inputs and outputs it is about, newest first; `rating` is correct, incorrect or none."""
+        owner, name, _ = _split(owner_model)
+        method, path = route("listModelFeedback", {"owner": owner, "model": name})
+        query = _query(version=version, rating=rating, **{"from": from_}, to=to, limit=limit)
+        return self.request(method, path + query)[1]
+
+    def export_feedback(self, owner_model: str, directory: str | os.PathLike[str], *, version: int | None = None,
+                        rating: str | None = None, from_: str | None = None, to: str | None = None) -> str:
+        """Writes the model's feedback as a dataset directory (`feather datasets publish` accepts it)
+        into `directory` (new or empty); returns its path."""
+        owner, name, _ = _split(owner_model)
+        method, path = route("exportFeedback", {"owner": owner, "model": name})
+        url = self.url + path + _query(version=version, rating=rating, **{"from": from_}, to=to)
+        target = os.path.abspath(os.fspath(directory))
+        if os.path.isdir(target) and os.listdir(target):
+            raise ValueError(f"{target} is not empty")
+        req = urllib.request.Request(url, method=method)
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                archive = io.BytesIO(resp.read())
+        except urllib.error.HTTPError as exc:
+            raise _api_error(exc, method, url) from None
+        except urllib.error.URLError as exc:
+            raise ServerUnreachable(f"{method} {url}: cannot reach the server: {exc.reason}") from None
+        os.makedirs(target, exist_ok=True)
+        with zipfile.ZipFile(archive) as zf:
+            for member in zf.namelist():
+                dest = os.path.abspath(os.path.join(target, member))
+                if os.path.commonpath([dest, target]) != target:
+                    raise ValueError(f"the export holds a path outside the directory: {member!r}")
+            zf.extractall(target)
+        return target
+
+    def delete_feedback(self, feedback_id: str) -> None:
+        """`DELETE /api/feedback/{id}`: yours, or feedback on your model."""
+        self.call("deleteFeedback", {"id": feedback_id})
+
+    def delete_run(self, run_id: str) -> None:
+        """`DELETE /api/runs/{id}`: the run with its inputs and outputs (feedback given on it stays)."""
+        self.call("deleteRun", {"runId": run_id})
+
+    def usage(self, *, user: str | None = None, team: str | None = None, from_: str | None = None,
+              to: str | None = None) -> dict[str, Any]:
+        """`GET /api/usage`: steps, seconds, GPU seconds and cost by day, profile and model, with the quotas."""
+        method, path = route("getUsage", {})
+        return self.request(method, path + _query(user=user, team=team, **{"from": from_}, to=to))[1]
+
+    def monitoring(self, owner_model: str, version: int | None = None) -> dict[str, Any]:
+        """`GET /api/models/{owner}/{model}/monitoring` (owner and team): drift statistics of a version."""
+        owner, name, _ = _split(owner_model)
+        method, path = route("getMonitoring", {"owner": owner, "model": name})
+        return self.request(method, path + _query(version=version))[1]
+
     # ---- binary payloads ----------------------------------------------------------------------
 
     @staticmethod
@@ -365,6 +447,11 @@ class Run:
              step: str | None = None) -> list[dict[str, Any]]:
         """Runs step `index` and waits for it: `submit(index, responses, step=step).result(timeout)`."""
         return self.submit(index, responses, step=step).result(timeout)
+
+    def feedback(self, index: int, output: str, **kwargs: Any) -> dict[str, Any]:
+        """Feedback on output `output` of step `index` of this run: `Client.feedback` (item, correct,
+        label, label_item, comment). Shares that step's inputs and outputs with the model's owner."""
+        return self.client.feedback(self.id, index, output, **kwargs)
 
     def cancel(self, index: int | None = None) -> dict[str, Any]:
         """`DELETE /api/runs/{id}/steps/{index}`: the queued or running step (step `index`, or the
@@ -564,6 +651,12 @@ def _split(owner_model: str) -> tuple[str, str, str | None]:
     if not owner or not name or "/" in name or (has_at and not at):
         raise ValueError(f"expected OWNER/MODEL or OWNER/MODEL@VERSION, got {owner_model!r}")
     return owner, name, at or None
+
+
+def _query(**params: Any) -> str:
+    """A query string of the parameters that are not None ("" when none are)."""
+    kept = {k: str(v) for k, v in params.items() if v is not None}
+    return "?" + urllib.parse.urlencode(kept) if kept else ""
 
 
 def _q(segment: str) -> str:

@@ -56,8 +56,24 @@ public class ParsingTests
     {
         var result = await InProcess.RunAsync(["--help"], NoServer);
         Assert.Equal(0, result.ExitCode);
-        foreach (var command in new[] { "login", "logout", "whoami", "publish", "models", "versions", "run", "runs", "tokens", "password", "users" })
+        foreach (var command in new[] { "login", "logout", "whoami", "publish", "models", "versions", "run", "runs", "tokens", "password", "users", "feedback", "usage", "quotas" })
             Assert.Contains($"  {command}", result.Out);
+    }
+
+    [Fact]
+    public async Task Feedback_usage_and_quotas_refuse_contradictory_options_before_any_call()
+    {
+        foreach (var (args, message) in new (string[], string)[]
+                 {
+                     (["feedback"], "name the run"),
+                     (["usage", "--user", "a", "--team", "b"], "--user and --team exclude each other"),
+                     (["quotas", "set", "--steps-per-day", "3"], "name one --user or one --team"),
+                 })
+        {
+            var result = await InProcess.RunAsync(args, NoServer);
+            Assert.Equal((int)ExitCodes.Usage, result.ExitCode);
+            Assert.Contains(message, result.Err);
+        }
     }
 
     [Fact]

@@ -49,7 +49,11 @@ public sealed class FeatherTestServer : IAsyncDisposable
             ["Serilog:MinimumLevel:Default"] = "Warning",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string>()) args[k] = v;
-        var app = Program.BuildApp(args.Select(kv => $"--{kv.Key}={kv.Value}").ToArray(), services);
+        var app = Program.BuildApp(args.Select(kv => $"--{kv.Key}={kv.Value}").ToArray(), s =>
+        {
+            s.AddExceptionHandler<ServerErrors.Recorder>();
+            services?.Invoke(s);
+        });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new FeatherTestServer(app, dataDirectory, ownsData, new Uri(address));
@@ -103,8 +107,23 @@ public static class Http
     public static async Task<JsonNode> Json(this HttpResponseMessage response, System.Net.HttpStatusCode expected)
     {
         var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == expected, $"expected {(int)expected}, got {(int)response.StatusCode}: {body}");
+        Assert.True(response.StatusCode == expected, $"expected {(int)expected}, got {(int)response.StatusCode}: {body}{ServerError(response, body)}");
         return JsonNode.Parse(body.Length == 0 ? "null" : body) ?? JsonValue.Create(0);
+    }
+
+    /// <summary>For a 500 from a test server: the exception behind it (<see cref="ServerErrors"/>).</summary>
+    private static string ServerError(HttpResponseMessage response, string body)
+    {
+        if (response.StatusCode != System.Net.HttpStatusCode.InternalServerError) return "";
+        try
+        {
+            var trace = JsonNode.Parse(body)?["traceId"]?.GetValue<string>();
+            return trace is not null && ServerErrors.Find(trace) is { } error ? $"\nserver exception: {error}" : "";
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return "";
+        }
     }
 
     public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));

@@ -122,6 +122,45 @@ public sealed class PreparedContainerTests(RunnerFixture fx)
     }
 
     [Fact]
+    public async Task A_version_image_built_on_a_runner_without_preparation_runs_its_steps_as_before()
+    {
+        // An older runtime reads its request at once and never says it is prepared; its image lacks the label.
+        var old = $"feather-test-oldruntime:{fx.InstanceId}";
+        var dockerfile = $"""
+            FROM {fx.VersionImage}
+            LABEL {DockerStepExecutor.PrepareLabel}=""
+            ENTRYPOINT ["env", "-u", "FEATHER_ENTRYPOINT", "python3", "-m", "feather.runtime"]
+            """;
+        using (var context = new MemoryStream())
+        {
+            await BuildContext.WriteVersionContextAsync(context, dockerfile, [], (_, _) => Task.FromResult<Stream>(new MemoryStream()), default);
+            context.Position = 0;
+            await fx.Docker.Images.BuildImageFromDockerfileAsync(
+                new ImageBuildParameters { Tags = [old], Labels = new Dictionary<string, string> { ["org.feather.test"] = fx.InstanceId }, Remove = true, ForceRemove = true },
+                context, null, null, new Progress<JSONMessage>(), default);
+        }
+        fx.Track(old);
+
+        var options = Options(warm: 1);
+        options.PreparationTimeoutSeconds = 15; // were it waited for, the step would fail after this
+        var reports = new Reports();
+        var (pool, executor) = Runner(options, reports);
+        await using (pool)
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var r = await executor.ExecuteAsync(Request("prepared.py", image: old), default);
+                Assert.True(r.Outcome == StepOutcome.Succeeded, r.Message);
+                await pool.IdleAsync();
+            }
+            Assert.Empty(reports.Seen);
+            Assert.Equal(0, await PreparedCountAsync(fx.InstanceId));
+            await executor.IdleAsync();
+            await pool.ReleaseImageAsync(old);
+        }
+    }
+
+    [Fact]
     public async Task An_unused_version_loses_its_prepared_containers_after_the_idle_time_and_a_stop_removes_the_rest()
     {
         var instance = fx.InstanceId + "-idle";

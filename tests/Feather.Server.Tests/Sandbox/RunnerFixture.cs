@@ -124,6 +124,7 @@ public sealed class RunnerFixture : IAsyncLifetime
             ENV PYTHONPATH=/opt/feather PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp
             WORKDIR /model
             USER 10001:10001
+            LABEL org.feather.runtime.prepare="1"
             ENTRYPOINT ["python3", "-m", "feather.runtime"]
             """;
         var files = new Dictionary<string, byte[]>

@@ -115,6 +115,7 @@ public class ContainerEngineSeamTests
         public Task<bool> WasOomKilledAsync(string id, CancellationToken ct) => throw new NotSupportedException();
         public Task KillContainerAsync(string id, CancellationToken ct) => throw new NotSupportedException();
         public Task<string?> FindImageAsync(string image, CancellationToken ct) => throw new NotSupportedException();
+        public Task<IReadOnlyDictionary<string, string>?> ImageLabelsAsync(string image, CancellationToken ct) => throw new NotSupportedException();
         public Task RemoveImageAsync(string tagOrId, CancellationToken ct) => throw new NotSupportedException();
         public Task BuildImageAsync(ImageBuildSpec spec, Stream context, IProgress<ImageBuildMessage> progress, CancellationToken ct) =>
             throw new NotSupportedException();

@@ -38,6 +38,7 @@ function renderNav() {
       h('li', {}, h('a', { href: '/me/models' }, 'My models')),
       h('li', {}, h('a', { href: '/me/tokens' }, 'API tokens')),
       h('li', {}, h('a', { href: '/me/teams' }, 'Teams')),
+      h('li', {}, h('a', { href: '/me/usage' }, 'Usage')),
       h('li', {}, h('button.link', { type: 'button', onclick: signOut }, `Sign out ${s.username}`)),
     ] : h('li', {}, h('a', { href: `/login?next=${enc(location.pathname)}` }, 'Sign in'))));
 }
@@ -64,6 +65,7 @@ const routes = [
   [/^\/me\/models\/([^/]+)\/([^/]+)$/, () => import('./manage.js').then((m) => m.manageModel)],
   [/^\/me\/tokens$/, () => import('./manage.js').then((m) => m.tokensPage)],
   [/^\/me\/teams$/, () => import('./manage.js').then((m) => m.teamsPage)],
+  [/^\/me\/usage$/, () => import('./usage.js').then((m) => m.usagePage)],
 ];
 
 export async function route() {

@@ -7,6 +7,8 @@ import { tagList } from './catalogue.js';
 import { mountRun } from './run.js';
 import { stepGraph, stepsSummary } from './graph-view.js';
 import { buildSnippets, iframeSnippet } from './snippets.js';
+import { renderFeedbackTab } from './feedback.js';
+import { renderMonitoringTab } from './monitoring.js';
 
 const ALL_TABS = [['run', 'Run'], ['api', 'Use via API'], ['versions', 'Versions'], ['scores', 'Scores'], ['finetune', 'Fine-tune'], ['environment', 'Environment'], ['embed', 'Embed']];
 
@@ -33,7 +35,13 @@ export async function modelPage(root, [owner, name], ctx) {
   const metadata = model.metadata;
   const used = [];
   // the Fine-tune tab only for a model whose live version declares a training function
-  const TABS = ALL_TABS.filter(([id]) => id !== 'finetune' || metadata?.train);
+  const BASE_TABS = ALL_TABS.filter(([id]) => id !== 'finetune' || metadata?.train);
+  // The owner's tabs (Feedback, Monitoring): shown to those the server lets read the model's feedback.
+  let owns = false;
+  if (session.get()) {
+    try { await get(path('listModelFeedback', { owner, model: name }) + '?limit=1', { signal }); owns = true; } catch { owns = false; }
+  }
+  const TABS = owns ? [...BASE_TABS, ['feedback', 'Feedback'], ['monitoring', 'Monitoring']] : BASE_TABS;
 
   const header = h('header.model-header', {},
     h('p.crumbs', {}, h('a', { href: '/' }, 'Models'), ' / ', h('a', { href: `/owners/${enc(owner)}` }, owner)),
@@ -62,6 +70,14 @@ export async function modelPage(root, [owner, name], ctx) {
     }
     if (focus) tabs[id].focus();
     if (id === 'api') renderApi();
+    if (id === 'feedback' && !panels.feedback.dataset.loaded) {
+      panels.feedback.dataset.loaded = '1';
+      renderFeedbackTab(panels.feedback, { owner, name, versions: model.versions, signal });
+    }
+    if (id === 'monitoring' && !panels.monitoring.dataset.loaded) {
+      panels.monitoring.dataset.loaded = '1';
+      renderMonitoringTab(panels.monitoring, { owner, name, signal });
+    }
     if (id === 'scores') renderScores();
     if (id === 'finetune') renderFinetune();
     if (!runId || id !== 'run') {

@@ -8,6 +8,7 @@ import { call, get, ApiError } from './api.js';
 import { ACTIVE, path } from './contract.js';
 import { h, clear, errorBox, formatDate } from './dom.js';
 import { renderComponent } from './components.js';
+import { feedbackFor } from './feedback.js';
 
 const STATUS_TEXT = {
   pending: 'Not run yet',
@@ -248,6 +249,10 @@ export async function mountRun(root, options) {
     const result = graph ? isResult(k) : k >= N;
     const specs = specsFor(k);
     fields = specs.map((spec, i) => renderComponent(spec, { previous: !result ? snapshots[k]?.[spec.name] ?? responses[k]?.[spec.name] : undefined }));
+    // feedback next to every output the previous step gave (it shares that step's inputs and outputs with the owner)
+    if (k > 0 && run?.steps?.[k - 1]?.status === 'succeeded') {
+      specs.forEach((spec, i) => { if (spec.component && spec.component !== 'Json') fields[i].el.append(feedbackFor(spec, { runId: run.id, step: k - 1 })); });
+    }
     const step = !result ? run?.steps?.[k] : null;
     const meta = stepAt(k);
     const iteration = step?.iteration > 1 ? ` (iteration ${step.iteration})` : '';
