@@ -19,6 +19,10 @@ public sealed class FinetuneRecord
     public string Dataset { get; set; } = "";
     public int DatasetVersion { get; set; }
     public string RequestedBy { get; set; } = "";
+    /// <summary>The base version's profile (its limits, and the usage's cost).</summary>
+    public string Profile { get; set; } = "low";
+    /// <summary>How long its container trained (usage).</summary>
+    public double? TrainingSeconds { get; set; }
     public string Status { get; set; } = FinetuneStatus.Queued;
     /// <summary>The hyperparameters, defaults filled in, as a JSON object.</summary>
     public string ParamsJson { get; set; } = "{}";

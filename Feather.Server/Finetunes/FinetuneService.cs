@@ -49,10 +49,10 @@ public sealed class FinetuneOptions
     }
 }
 
-public enum FinetuneStartStatus { Started, ModelNotFound, UnknownVersion, DatasetNotFound, UnknownDatasetVersion, NotTrainable, InvalidParams, TooLarge }
+public enum FinetuneStartStatus { Started, ModelNotFound, UnknownVersion, DatasetNotFound, UnknownDatasetVersion, NotTrainable, InvalidParams, TooLarge, QuotaExceeded }
 
 public readonly record struct FinetuneStart(FinetuneStartStatus Status, FinetuneRecord? Job, string? Message = null,
-    Dictionary<string, string[]>? Errors = null);
+    Dictionary<string, string[]>? Errors = null, Runs.StepRefusal? Refusal = null);
 
 public enum FinetuneCancelStatus { Cancelled, NotFound, AlreadyFinished, Saving }
 
@@ -122,11 +122,13 @@ public sealed partial class FinetuneService
     private readonly IStepExecutor? _executor;
     private readonly FinetuneOptions _options;
     private readonly ILogger<FinetuneService> _logger;
+    private readonly Usage.UsageService? _usage;
 
     public FinetuneService(FinetuneStore store, ModelStore models, DatasetStore datasets, IBlobStore blobs, FileSystemBlobStore files,
         ImageBuildQueue builds, FeatherDb db, FeatherOptions featherOptions, IOptions<RunnerOptions> runner, IOptions<FinetuneOptions> options,
-        ILogger<FinetuneService> logger, IStepExecutor? executor = null)
+        ILogger<FinetuneService> logger, IStepExecutor? executor = null, Usage.UsageService? usage = null)
     {
+        _usage = usage;
         _store = store;
         _models = models;
         _datasets = datasets;
@@ -196,8 +198,11 @@ public sealed partial class FinetuneService
         {
             Id = "ft-" + Ids.New(8), BaseModelId = model.Id, BaseModel = model.Key, BaseVersion = version.Number, DatasetId = dataset.Id,
             Dataset = dataset.Key, DatasetVersion = dv.Number, RequestedBy = caller.Username!, ParamsJson = resolved!.ToJsonString(),
-            ResultModel = $"{targetOwner}/{targetName}", CreatedAt = DateTime.UtcNow,
+            ResultModel = $"{targetOwner}/{targetName}", CreatedAt = DateTime.UtcNow, Profile = version.Environment.Profile,
         };
+        // a job counts towards its caller's usage and quotas like a step of the base version's profile
+        if (_usage?.AdmitJob(job.Id, job.RequestedBy, model.Id, model.Key, job.Profile) is { } over)
+            return new(FinetuneStartStatus.QuotaExceeded, null, over.Message, Refusal: over);
         _store.Insert(job);
         _queue.Writer.TryWrite(job.Id);
         LogQueued(job.Id, model.Key, version.Number, dataset.Key, dv.Number, job.RequestedBy);
@@ -258,6 +263,7 @@ public sealed partial class FinetuneService
         job.Error = "cancelled before it started";
         job.FinishedAt = DateTime.UtcNow;
         _store.Save(job);
+        _usage?.JobFinished(job.Id, 0, job.Profile, failed: true);
         return FinetuneCancelStatus.Cancelled;
     }
 
@@ -319,6 +325,7 @@ public sealed partial class FinetuneService
         job.Logs = Cap(log);
         job.History = [.. history];
         _store.Save(job);
+        _usage?.JobFinished(id, job.TrainingSeconds ?? 0, job.Profile, failed: job.Status != FinetuneStatus.Succeeded);
         _live.TryRemove(id, out _);
         live.Touch();
         LogFinished(id, job.Status, job.Seconds ?? 0, job.Error ?? "");
@@ -392,6 +399,7 @@ public sealed partial class FinetuneService
             MaxOutputBytes: (int)Math.Min(int.MaxValue - 1, _options.MaxOutputBytes * 4 / 3 + 4 * 1024 * 1024));
         request = null; // the request text lives in the execution only
         var result = await _executor.ExecuteAsync(execution, ct);
+        job.TrainingSeconds = result.Duration.TotalSeconds;
         if (result.Outcome == StepOutcome.Cancelled) throw new OperationCanceledException(ct);
         if (result.Outcome != StepOutcome.Succeeded) return result.Message;
         if (result.Result is not { } line || !line.TryGetProperty("files", out var returned) || returned.ValueKind != JsonValueKind.Array)

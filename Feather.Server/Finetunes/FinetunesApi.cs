@@ -53,8 +53,17 @@ public static class FinetunesApi
                 or FinetuneStartStatus.UnknownDatasetVersion => Problems.NotFound(started.Message!),
             FinetuneStartStatus.InvalidParams => Problems.Validation(started.Message!, started.Errors!),
             FinetuneStartStatus.TooLarge => Problems.TooLarge("maxDatasetBytes", started.Message!),
+            FinetuneStartStatus.QuotaExceeded => QuotaExceeded(started.Refusal!, http),
             _ => Problems.BadRequest(started.Message!),
         };
+    }
+
+    /// <summary>429 with the quota's details and, when it resets, Retry-After (as a refused step).</summary>
+    private static ProblemHttpResult QuotaExceeded(Runs.StepRefusal refusal, HttpContext http)
+    {
+        if (refusal.RetryAfter is { } reset)
+            http.Response.Headers.RetryAfter = ((int)Math.Ceiling(Math.Max(1, reset.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return TypedResults.Problem(detail: refusal.Message, statusCode: 429, title: "Quota exceeded", extensions: new Dictionary<string, object?>(refusal.Details));
     }
 
     [EndpointName("listFinetunes"), EndpointSummary("List your fine-tune jobs, newest first")]

@@ -80,4 +80,22 @@ public class FinetuneApiTests : IAsyncLifetime
         var unknownVersion = await Refused(_olivia, new JsonObject { ["model"] = "olivia/tunable", ["dataset"] = "olivia/digits-mini", ["version"] = "7" }, HttpStatusCode.NotFound);
         Assert.Contains("no version or tag '7'", unknownVersion["detail"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task A_job_counts_towards_the_callers_usage_and_a_used_up_quota_refuses_it_with_429()
+    {
+        using var admin = _server.Client(await _server.AdminTokenAsync());
+        var pia = _server.Client(await _server.UserTokenAsync("pia"));
+        await (await admin.PutAsJsonAsync("/api/quotas/user/pia", new { stepsPerDay = 1 })).Json(HttpStatusCode.OK);
+        await (await pia.PostAsJsonAsync("/api/finetunes", Request("olivia/tunable", "olivia/digits-mini"))).Json(HttpStatusCode.Accepted);
+        var usage = await (await pia.GetAsync("/api/usage")).Json(HttpStatusCode.OK);
+        Assert.Equal(1, usage["totals"]!["steps"]!.GetValue<int>());
+        Assert.Contains(usage["byModel"]!.AsArray(), r => r!["key"]!.GetValue<string>() == "olivia/tunable");
+        var refused = await pia.PostAsJsonAsync("/api/finetunes", Request("olivia/tunable", "olivia/digits-mini"));
+        var problem = await refused.Json((HttpStatusCode)429);
+        Assert.Equal("stepsPerDay", problem["quota"]!.GetValue<string>());
+        Assert.NotNull(refused.Headers.RetryAfter);
+        // the refused job was not recorded
+        Assert.Single((await (await pia.GetAsync("/api/finetunes")).Json(HttpStatusCode.OK)).AsArray());
+    }
 }
