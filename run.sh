@@ -87,6 +87,7 @@ cat <<MSG
                  bin/feather datasets show admin/digits-heldout
                  bin/feather leaderboard image-classification   (once the evaluations ran: $url/leaderboards)
                  bin/feather leaderboard text-classification
+                 bin/feather finetune admin/image-classifier --dataset admin/digits-train --param epochs=10 --wait
   Ctrl-C stops the server.
 
 MSG

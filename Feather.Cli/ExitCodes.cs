@@ -28,6 +28,8 @@ public enum ExitCodes
     Conflict = 11,
     /// <summary>An evaluation failed or was cancelled (<c>evaluate --wait</c>).</summary>
     EvaluationFailed = 12,
+    /// <summary>A fine-tune job failed or was cancelled (<c>finetune --wait</c>).</summary>
+    FinetuneFailed = 13,
     /// <summary>Interrupted with Ctrl-C.</summary>
     Cancelled = 130,
 }

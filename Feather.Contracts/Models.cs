@@ -7,7 +7,7 @@ public sealed record ModelSummary(string Owner, string Name, string Description,
     CatalogueTags Tags, IReadOnlyDictionary<string, int> VersionTags, DateTime UpdatedAt, string? Title);
 /// <param name="Preparation">How the model's preparation went in prepared containers: "ready", "failed", or null (not yet prepared).</param>
 public sealed record VersionSummary(int Number, DateTime CreatedAt, string Publisher, string? Notes, string ImageStatus,
-    bool Live, string[] Tags, string? Preparation = null, string? PreparationMessage = null);
+    bool Live, string[] Tags, string? Preparation = null, string? PreparationMessage = null, VersionLineage? Lineage = null);
 public sealed record ModelDetail(string Owner, string Name, string Description, string Visibility, int? LiveVersion,
     int LatestVersion, CatalogueTags Tags, IReadOnlyDictionary<string, int> VersionTags, DateTime CreatedAt,
     DateTime UpdatedAt, VersionSummary[] Versions, JsonElement? Metadata);
@@ -23,6 +23,6 @@ public sealed record ImageInfo(string Status, string Log, string? Error, double?
 public sealed record PreparationInfo(string Status, string? Message, JsonElement? Error, string Log, DateTime? At);
 public sealed record VersionDetail(string Owner, string Model, int Number, DateTime CreatedAt, string Publisher, string? Notes,
     bool Live, string[] Tags, JsonElement Metadata, FileInfo[] Files, EnvironmentInfo Environment, ImageInfo Image,
-    PreparationInfo? Preparation = null);
+    PreparationInfo? Preparation = null, VersionLineage? Lineage = null);
 public sealed record UpdateModelRequest(string? Visibility = null, string? Description = null);
 public sealed record VersionChoice(string Version);

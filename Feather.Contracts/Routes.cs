@@ -62,6 +62,11 @@ public static partial class Routes
     public const string ModelEvaluations = "/api/models/{owner}/{model}/evaluations";
     public const string EvaluationTasks = "/api/evaluation-tasks";
 
+    public const string Finetunes = "/api/finetunes";
+    public const string Finetune = "/api/finetunes/{id}";
+    /// <summary>A fine-tune job's progress, log and end as server-sent events.</summary>
+    public const string FinetuneEvents = "/api/finetunes/{id}/events";
+
     public const string StartRun = "/api/models/{owner}/{model}/runs";
     public const string Execute = "/api/models/{owner}/{model}/execute";
     public const string Runs = "/api/runs";
@@ -149,6 +154,11 @@ public static partial class Routes
         new("getEvaluationRecords", "GET", EvaluationRecords),
         new("listModelEvaluations", "GET", ModelEvaluations),
         new("listEvaluationTasks", "GET", EvaluationTasks),
+        new("startFinetune", "POST", Finetunes),
+        new("listFinetunes", "GET", Finetunes),
+        new("getFinetune", "GET", Finetune),
+        new("cancelFinetune", "DELETE", Finetune),
+        new("finetuneEvents", "GET", FinetuneEvents),
         new("startRun", "POST", StartRun),
         new("execute", "POST", Execute),
         new("listRuns", "GET", Runs),

@@ -8,6 +8,7 @@ using Feather.Server.Monitoring;
 using Feather.Server.Retention;
 using Feather.Server.Usage;
 using Feather.Server.Evaluations;
+using Feather.Server.Finetunes;
 using Feather.Server.Health;
 using Feather.Server.Leaderboards;
 using Feather.Server.Models;
@@ -65,6 +66,7 @@ public partial class Program
         builder.AddModels();
         builder.AddDatasets();
         builder.AddEvaluations();
+        builder.AddFinetunes();
         builder.AddLeaderboards();
         builder.AddRuns();
         builder.AddFeedback();
@@ -86,6 +88,7 @@ public partial class Program
         app.MapModels();
         app.MapDatasets();
         app.MapEvaluations();
+        app.MapFinetunes();
         app.MapLeaderboards();
         app.MapRuns();
         app.MapFeedback();

@@ -44,16 +44,32 @@ public static class VersionsListCommand
         return command;
     }
 
-    public static void WriteTable(TextWriter writer, IEnumerable<VersionSummary> versions, int? liveVersion) =>
-        Table.Write(writer, ["VERSION", "LIVE", "CREATED", "IMAGE", "TAGS", "NOTES"], versions.Select(v => (IReadOnlyList<string>)
-        [
-            Format.Number(v.Number),
-            v.Live || v.Number == liveVersion ? "*" : "",
-            Format.Time(v.CreatedAt),
-            v.Preparation == "failed" ? $"{v.ImageStatus}, preparation failed: {v.PreparationMessage}" : v.ImageStatus,
-            string.Join(", ", v.Tags),
-            v.Notes ?? "",
-        ]));
+    public static void WriteTable(TextWriter writer, IEnumerable<VersionSummary> versions, int? liveVersion)
+    {
+        var list = versions.ToList();
+        var lineage = list.Any(v => v.Lineage is not null);
+        string[] headers = lineage ? ["VERSION", "LIVE", "CREATED", "IMAGE", "TAGS", "FINE-TUNED FROM", "NOTES"] : ["VERSION", "LIVE", "CREATED", "IMAGE", "TAGS", "NOTES"];
+        Table.Write(writer, headers, list.Select(v =>
+        {
+            var row = new List<string>
+            {
+                Format.Number(v.Number),
+                v.Live || v.Number == liveVersion ? "*" : "",
+                Format.Time(v.CreatedAt),
+                v.Preparation == "failed" ? $"{v.ImageStatus}, preparation failed: {v.PreparationMessage}" : v.ImageStatus,
+                string.Join(", ", v.Tags),
+            };
+            if (lineage) row.Add(v.Lineage is { } l ? Lineage(l) : "");
+            row.Add(v.Notes ?? "");
+            return (IReadOnlyList<string>)row;
+        }));
+    }
+
+    /// <summary>"admin/image-classifier@1 on admin/digits-train@1 (epochs=3, lr=0.5)".</summary>
+    public static string Lineage(VersionLineage l) =>
+        $"{l.BaseModel}@{l.BaseVersion} on {l.Dataset}@{l.DatasetVersion}" +
+        (l.Params.ValueKind == System.Text.Json.JsonValueKind.Object && l.Params.EnumerateObject().Any()
+            ? " (" + string.Join(", ", l.Params.EnumerateObject().Select(p => $"{p.Name}={p.Value.GetRawText()}")) + ")" : "");
 }
 
 /// <summary><c>feather versions promote OWNER/MODEL N</c> (<c>POST .../live</c> with <c>{"version": n}</c>)</summary>

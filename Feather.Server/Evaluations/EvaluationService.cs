@@ -486,7 +486,7 @@ public sealed partial class EvaluationService
         }
     }
 
-    private static string MediaType(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    internal static string MediaType(string path) => Path.GetExtension(path).ToLowerInvariant() switch
     {
         ".png" => "image/png",
         ".jpg" or ".jpeg" => "image/jpeg",

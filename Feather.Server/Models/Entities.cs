@@ -95,6 +95,23 @@ public sealed class VersionRecord
     /// <summary>The model's stderr while it prepared (capped), kept for a failure.</summary>
     public string? PreparationLog { get; set; }
     public DateTime? PreparationAt { get; set; }
+
+    /// <summary>Where a version made by a fine-tune job came from; null for a published version.</summary>
+    public VersionLineageRecord? Lineage { get; set; }
+}
+
+/// <summary>A fine-tuned version's lineage: the job, the base version, the dataset version, the hyperparameters, the job's metrics and log.</summary>
+public sealed class VersionLineageRecord
+{
+    public string Job { get; set; } = "";
+    public string BaseModel { get; set; } = "";
+    public int BaseVersion { get; set; }
+    public string Dataset { get; set; } = "";
+    public int DatasetVersion { get; set; }
+    public string ParamsJson { get; set; } = "{}";
+    public Dictionary<string, double> Metrics { get; set; } = [];
+    public string RequestedBy { get; set; } = "";
+    public string Logs { get; set; } = "";
 }
 
 /// <summary>A version's preparation state as the runner reported it.</summary>

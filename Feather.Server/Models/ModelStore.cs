@@ -9,7 +9,7 @@ namespace Feather.Server.Models;
 /// </summary>
 public sealed record NewVersion(
     string Owner, string Name, string? Visibility, bool Promote, string Publisher, string? Notes,
-    string MetadataJson, List<VersionFileRecord> Files, EnvironmentRecord Environment);
+    string MetadataJson, List<VersionFileRecord> Files, EnvironmentRecord Environment, VersionLineageRecord? Lineage = null);
 
 /// <summary>How a change to a model went; the endpoints turn each into its HTTP answer.</summary>
 public enum ModelChangeStatus
@@ -89,7 +89,7 @@ public sealed class ModelStore(FeatherDb db, Accounts accounts)
         {
             ModelId = model.Id, Number = model.LatestVersion + 1, MetadataJson = v.MetadataJson,
             Files = v.Files, Publisher = v.Publisher, Notes = v.Notes, CreatedAt = now, Environment = v.Environment,
-            RequestedVisibility = v.Visibility,
+            RequestedVisibility = v.Visibility, Lineage = v.Lineage,
         };
         version.Id = $"{model.Id}-{version.Number}";
         model.LatestVersion = version.Number;

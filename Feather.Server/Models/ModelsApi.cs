@@ -153,7 +153,13 @@ public static class ModelsApi
 
     private static VersionSummary ToSummary(ModelRecord m, VersionRecord v) =>
         new(v.Number, v.CreatedAt, v.Publisher, v.Notes, v.ImageStatus, m.LiveVersion == v.Number,
-            m.Tags.Where(t => t.Value == v.Number).Select(t => t.Key).Order().ToArray(), v.PreparationStatus, v.PreparationMessage);
+            m.Tags.Where(t => t.Value == v.Number).Select(t => t.Key).Order().ToArray(), v.PreparationStatus, v.PreparationMessage,
+            ToLineage(v.Lineage, withLog: false));
+
+    /// <summary>A fine-tuned version's lineage (null for a published one); its log only where the image log is shown.</summary>
+    internal static VersionLineage? ToLineage(VersionLineageRecord? l, bool withLog) =>
+        l is null ? null : new VersionLineage(l.Job, l.BaseModel, l.BaseVersion, l.Dataset, l.DatasetVersion, Parse(l.ParamsJson),
+            new Dictionary<string, double>(l.Metrics), l.RequestedBy, withLog ? l.Logs : "");
 
     private static ModelDetail ToDetail(ModelRecord m, ModelStore store)
     {
@@ -173,7 +179,8 @@ public static class ModelsApi
             new ImageInfo(v.ImageStatus, withLog ? v.ImageLog : "", v.ImageError, v.ImageSeconds, v.EnvironmentImage, v.VersionImage,
                 v.ImageStartedAt, v.ImageEndedAt),
             v.PreparationStatus is null ? null : new PreparationInfo(v.PreparationStatus, v.PreparationMessage,
-                v.PreparationErrorJson is null ? null : Parse(v.PreparationErrorJson), withLog ? v.PreparationLog ?? "" : "", v.PreparationAt));
+                v.PreparationErrorJson is null ? null : Parse(v.PreparationErrorJson), withLog ? v.PreparationLog ?? "" : "", v.PreparationAt),
+            ToLineage(v.Lineage, withLog));
 
     internal static JsonElement Parse(string json)
     {

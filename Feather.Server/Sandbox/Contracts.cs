@@ -14,6 +14,9 @@ namespace Feather.Server.Sandbox;
 /// <param name="Log">Receives the step's stderr line by line as it arrives (within the log cap), for live logs.</param>
 /// <param name="Entrypoint">The model file (metadata entrypoint): lets the runner use a container prepared ahead of the request.</param>
 /// <param name="Files">How the step's files travel (null: no file area is filled or read).</param>
+/// <param name="Output">Receives the runtime's stdout line by line as it arrives (a training job's progress events), within the output cap.</param>
+/// <param name="TimeoutSeconds">The wall-clock limit instead of the profile's step timeout (a training job's: the profile's TrainingTimeoutSeconds).</param>
+/// <param name="MaxOutputBytes">The stdout cap instead of Runner:MaxOutputBytes (a training job's result carries its files).</param>
 public sealed record StepExecutionRequest(
     string Image,
     string Profile,
@@ -23,7 +26,10 @@ public sealed record StepExecutionRequest(
     IProgress<string>? Log = null,
     Func<Task>? Started = null,
     string? Entrypoint = null,
-    StepFileTransfer? Files = null);
+    StepFileTransfer? Files = null,
+    IProgress<string>? Output = null,
+    int? TimeoutSeconds = null,
+    int? MaxOutputBytes = null);
 
 /// <summary>One input file to put into the step's file area before the request is sent.</summary>
 /// <param name="Path">Its path under the file area, e.g. <c>in/3fa2…</c>.</param>

@@ -151,9 +151,12 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
 
     private async Task<StepExecutionResult> RunAsync(StepExecutionRequest request, ProfileLimits limits, CancellationToken ct)
     {
-        var stdout = new CappedBuffer(_options.MaxOutputBytes);
+        var maxOutput = request.MaxOutputBytes ?? _options.MaxOutputBytes;
+        var timeoutSeconds = request.TimeoutSeconds ?? limits.TimeoutSeconds;
+        var stdout = new CappedBuffer(maxOutput);
         var stderr = new CappedBuffer(_options.MaxLogBytes);
         var lines = request.Log is null ? null : new LineSplitter(request.Log, _options.MaxLogBytes);
+        var outputLines = request.Output is null ? null : new LineSplitter(request.Output, maxOutput);
         var clock = Stopwatch.StartNew();
         string? id = null, name = null;
         var preparedHere = false; // this step's own container prepared the model (no ready one was taken)
@@ -221,7 +224,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
                 else requestJson = await StepFileArea.ToProtocol1Async(requestJson, files.Inputs, ct); // a runtime from before step files
             }
             clock.Restart();
-            timeout.CancelAfter(TimeSpan.FromSeconds(limits.TimeoutSeconds));
+            timeout.CancelAfter(TimeSpan.FromSeconds(timeoutSeconds));
             LogStarted(name, request.Image, request.Profile, warm);
             if (request.Started is not null && !preparedHere) await request.Started();
 
@@ -230,7 +233,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
             {
                 var requestBytes = Encoding.UTF8.GetBytes(requestJson);
                 var write = WriteStdinAsync(stream, requestBytes, linked.Token);
-                outputCapHit = await ReadOutputAsync(stream, stdout, stderr, lines, linked.Token);
+                outputCapHit = await ReadOutputAsync(stream, stdout, stderr, lines, outputLines, linked.Token);
                 await write;
             }
             catch (Exception e) when (e is OperationCanceledException or IOException && linked.IsCancellationRequested)
@@ -241,7 +244,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
                 var logs = stderr.ToText();
                 if (ct.IsCancellationRequested)
                     return new StepExecutionResult(StepOutcome.Cancelled, null, logs, "cancelled", clock.Elapsed, name);
-                return new StepExecutionResult(StepOutcome.TimedOut, null, logs, $"timed out after {limits.TimeoutSeconds} s", clock.Elapsed, name);
+                return new StepExecutionResult(StepOutcome.TimedOut, null, logs, $"timed out after {timeoutSeconds} s", clock.Elapsed, name);
             }
             lines?.Flush();
 
@@ -250,7 +253,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
                 stream.Dispose();
                 await KillAsync(id);
                 return new StepExecutionResult(StepOutcome.Crashed, null, stderr.ToText(),
-                    $"killed: output exceeded the cap of {FormatBytes(_options.MaxOutputBytes)}", clock.Elapsed, name);
+                    $"killed: output exceeded the cap of {FormatBytes(maxOutput)}", clock.Elapsed, name);
             }
 
             using var waitTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -328,16 +331,21 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
 
     /// <summary>Reads the multiplexed stream to its end. True when stdout went past its cap.</summary>
     private static async Task<bool> ReadOutputAsync(IContainerStream stream, CappedBuffer stdout, CappedBuffer stderr, LineSplitter? lines,
-        CancellationToken ct)
+        LineSplitter? outputLines, CancellationToken ct)
     {
         var buffer = new byte[81920];
         while (true)
         {
             var read = await stream.ReadOutputAsync(buffer, ct);
-            if (read.End) return false;
+            if (read.End)
+            {
+                outputLines?.Flush();
+                return false;
+            }
             if (read.IsStdout)
             {
                 if (!stdout.Append(buffer.AsSpan(0, read.Count))) return true;
+                outputLines?.Append(buffer.AsSpan(0, read.Count));
             }
             else
             {

@@ -10,6 +10,8 @@ public sealed class ProfileLimits
     public int PidsLimit { get; set; }
     public int TmpfsMiB { get; set; }
     public int TimeoutSeconds { get; set; }
+    /// <summary>Wall-clock limit of one fine-tune job's training function (docs/deploy.md, "Fine-tuning").</summary>
+    public int TrainingTimeoutSeconds { get; set; } = 900;
     /// <summary>Adds a GPU device request (all GPUs, driver nvidia).</summary>
     public bool Gpu { get; set; }
 }
@@ -17,9 +19,9 @@ public sealed class ProfileLimits
 /// <summary>The three profiles; bound from <c>Runner:Profiles:Low</c> etc.</summary>
 public sealed class ProfileSet
 {
-    public ProfileLimits Low { get; set; } = new() { MemoryMiB = 512, Cpus = 1, PidsLimit = 128, TmpfsMiB = 64, TimeoutSeconds = 30 };
-    public ProfileLimits Medium { get; set; } = new() { MemoryMiB = 2048, Cpus = 2, PidsLimit = 256, TmpfsMiB = 256, TimeoutSeconds = 120 };
-    public ProfileLimits High { get; set; } = new() { MemoryMiB = 8192, Cpus = 4, PidsLimit = 512, TmpfsMiB = 1024, TimeoutSeconds = 600, Gpu = true };
+    public ProfileLimits Low { get; set; } = new() { MemoryMiB = 512, Cpus = 1, PidsLimit = 128, TmpfsMiB = 64, TimeoutSeconds = 30, TrainingTimeoutSeconds = 900 };
+    public ProfileLimits Medium { get; set; } = new() { MemoryMiB = 2048, Cpus = 2, PidsLimit = 256, TmpfsMiB = 256, TimeoutSeconds = 120, TrainingTimeoutSeconds = 3600 };
+    public ProfileLimits High { get; set; } = new() { MemoryMiB = 8192, Cpus = 4, PidsLimit = 512, TmpfsMiB = 1024, TimeoutSeconds = 600, TrainingTimeoutSeconds = 7200, Gpu = true };
 
     public static readonly IReadOnlyList<string> Names = ["low", "medium", "high"];
 
@@ -198,6 +200,7 @@ public sealed class RunnerOptionsValidator : IValidateOptions<RunnerOptions>
             if (limits.PidsLimit < 8) errors.Add($"{k}:PidsLimit must be at least 8 (got {limits.PidsLimit}).");
             if (limits.TmpfsMiB < 1) errors.Add($"{k}:TmpfsMiB must be at least 1 (got {limits.TmpfsMiB}).");
             if (limits.TimeoutSeconds < 1) errors.Add($"{k}:TimeoutSeconds must be at least 1 (got {limits.TimeoutSeconds}).");
+            if (limits.TrainingTimeoutSeconds < 1) errors.Add($"{k}:TrainingTimeoutSeconds must be at least 1 (got {limits.TrainingTimeoutSeconds}).");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -39,6 +39,8 @@ public sealed class FeatherDb : IDisposable
         Evaluations.EnsureIndex(e => e.ModelId);
         Evaluations.EnsureIndex(e => e.DatasetId);
         Evaluations.EnsureIndex(e => e.Status);
+        Finetunes.EnsureIndex(f => f.RequestedBy);
+        Finetunes.EnsureIndex(f => f.Status);
     }
 
     public ILiteCollection<UserRecord> Users => _db.GetCollection<UserRecord>("users");
@@ -51,6 +53,7 @@ public sealed class FeatherDb : IDisposable
     public ILiteCollection<DatasetRecord> Datasets => _db.GetCollection<DatasetRecord>("datasets");
     public ILiteCollection<DatasetVersionRecord> DatasetVersions => _db.GetCollection<DatasetVersionRecord>("dataset_versions");
     public ILiteCollection<EvaluationRecord> Evaluations => _db.GetCollection<EvaluationRecord>("evaluations");
+    public ILiteCollection<Feather.Server.Finetunes.FinetuneRecord> Finetunes => _db.GetCollection<Feather.Server.Finetunes.FinetuneRecord>("finetunes");
     public ILiteCollection<EvaluationPredictionsRecord> EvaluationPredictions => _db.GetCollection<EvaluationPredictionsRecord>("evaluation_predictions");
 
     /// <summary>A collection of a feature that keeps its own (feedback, usage, monitoring); the feature ensures its indexes.</summary>

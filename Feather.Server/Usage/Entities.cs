@@ -23,6 +23,8 @@ public sealed class UsageRecord
     public double GpuSeconds { get; set; }
     public double Cost { get; set; }
     public bool Failed { get; set; }
+    /// <summary>"step", or "finetune" for a fine-tune job (<see cref="RunId"/> is then the job's id).</summary>
+    public string Kind { get; set; } = "step";
 }
 
 /// <summary>The quotas of one user or team ("user:alice", "team:vision-lab"); a null limit is no limit.</summary>

@@ -77,6 +77,45 @@ public sealed class UsageService : IStepAdmission, IStepObserver
         }
     }
 
+    /// <summary>
+    /// A fine-tune job as usage of its caller (docs/finetuning.md): checked against the caller's quotas as one more step
+    /// (of the base version's profile) and recorded at once, so a quota counts jobs already queued; <see cref="JobFinished"/>
+    /// completes it with the seconds its container trained. A team's quota does not apply: the result is the caller's.
+    /// </summary>
+    public StepRefusal? AdmitJob(string jobId, string user, string modelId, string model, string profile)
+    {
+        lock (_gate)
+        {
+            var now = _time.GetUtcNow().UtcDateTime;
+            if (Quotas.FindById($"user:{user}") is { } quota && Check(quota, profile, now) is { } refusal)
+            {
+                RefusedCounter.WithLabels(refusal.Details["quota"]!.ToString()!).Inc();
+                return refusal;
+            }
+            Records.Insert(new UsageRecord
+            {
+                Id = Ids.New(), RunId = jobId, Step = 0, User = user, ModelId = modelId, Model = model, Profile = profile, At = now, Kind = "finetune",
+            });
+            return null;
+        }
+    }
+
+    /// <summary>Completes a fine-tune job's usage record: the seconds its container trained, its cost, whether it failed.</summary>
+    public void JobFinished(string jobId, double seconds, string profile, bool failed)
+    {
+        lock (_gate)
+        {
+            var record = Records.Find(u => u.RunId == jobId).FirstOrDefault(u => u.Kind == "finetune" && u.EndedAt == null);
+            if (record is null) return;
+            record.EndedAt = _time.GetUtcNow().UtcDateTime;
+            record.Seconds = Math.Round(Math.Max(0, seconds), 3);
+            record.GpuSeconds = profile == "high" ? record.Seconds : 0;
+            record.Cost = Math.Round(record.Seconds * Weight(profile), 3);
+            record.Failed = failed;
+            Records.Update(record);
+        }
+    }
+
     /// <summary>The first quota of <paramref name="quota"/> that one more step would break, as a refusal.</summary>
     private StepRefusal? Check(QuotaRecord quota, string profile, DateTime now)
     {

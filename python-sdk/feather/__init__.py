@@ -21,10 +21,12 @@ from .list import List
 from .model import END, Branch, Model, branch, build, bundle, done, prepared, step
 from .predict import RecordFile, predict
 from .text import Text
+from .train import Param, TrainingData, report, train
 
 __version__ = "0.2.0"
 
 __all__ = ["Blob", "Document", "File", "Image", "List", "Text", "Model", "build", "bundle", "prepared", "step", "predict", "RecordFile",
+           "train", "Param", "TrainingData", "report",
            "END", "Branch", "branch", "done",
            "FeatherError", "ModelDefinitionError", "PayloadError", "PropsError", "__version__",
            "Client", "Run", "StepHandle", "ApiError", "InvalidInput", "ServerUnreachable", "StepFailed"]

@@ -1,5 +1,6 @@
 """`python3 -m feather inspect PATH`, `python3 -m feather run MODEL --inputs FILE [--json]` and
-`python3 -m feather evaluate MODEL --dataset DIR [--json]`."""
+`python3 -m feather evaluate MODEL --dataset DIR [--json]`,
+`python3 -m feather train MODEL --dataset DIR [--param k=v] [--output DIR] [--json]`."""
 from __future__ import annotations
 
 import argparse
@@ -225,7 +226,17 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("model", help="model file, or a directory holding model.py")
     p_eval.add_argument("--dataset", required=True, help="dataset directory (dataset.json + records)")
     p_eval.add_argument("--json", action="store_true", help="print metrics and per-record predictions as JSON")
+    p_train = sub.add_parser("train", help="run the model's training function on a dataset directory, locally")
+    p_train.add_argument("model", help="model file, or a directory holding model.py")
+    p_train.add_argument("--dataset", required=True, help="dataset directory (dataset.json + records), labels included")
+    p_train.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                         help="a hyperparameter (repeatable); the others take their declared defaults")
+    p_train.add_argument("--output", default="train-output", help="empty folder the new weights are written to (default: train-output)")
+    p_train.add_argument("--json", action="store_true", help="print params, metrics, progress and the files written as JSON")
     args = parser.parse_args(argv)
+    if args.command == "train":
+        from .train import main as train_main
+        return train_main(args.model, args.dataset, args.param, args.output, args.json)
     if args.command == "evaluate":
         from .evaluate import main as evaluate_main
         return evaluate_main(args.model, args.dataset, args.json)

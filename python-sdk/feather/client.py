@@ -246,6 +246,45 @@ class Client:
             self._limits = self.call("getLimits")[1]
         return self._limits  # type: ignore[return-value]
 
+    # ---- fine-tuning --------------------------------------------------------------------------
+
+    def finetune(self, owner_model: str, dataset: str, params: dict[str, Any] | None = None,
+                 version: int | str | None = None, dataset_version: int | None = None, *,
+                 wait: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """Starts a fine-tune job (`POST /api/finetunes`, docs/finetuning.md): `owner/model` (or `owner/model@3`)
+        trained on the dataset `owner/name` with `params` (the others take their declared defaults). Answers the
+        job; with `wait=True`, waits until it ends and answers its detail (`{"job", "history", "logs"}`), raising
+        ApiError when it failed or was cancelled."""
+        owner, name, at = _split(owner_model)
+        if version is not None and at is not None and str(version) != at:
+            raise ValueError(f"two versions given: {owner_model!r} and version={version!r}")
+        pinned = version if version is not None else at
+        body: dict[str, Any] = {"model": f"{owner}/{name}", "dataset": dataset}
+        if pinned is not None:
+            body["version"] = str(pinned)
+        if dataset_version is not None:
+            body["datasetVersion"] = dataset_version
+        if params:
+            body["params"] = params
+        job = self.call("startFinetune", None, body)[1]
+        if not wait:
+            return job
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            detail = self.finetune_job(job["id"])
+            status = detail["job"]["status"]
+            if status in FINETUNE_TERMINAL:
+                if status != "succeeded":
+                    raise ApiError(0, f"fine-tune {status}", detail["job"].get("error"), method="GET", url=job["id"])
+                return detail
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"the fine-tune job {job['id']} is still {status} after {timeout} s")
+            time.sleep(1)
+
+    def finetune_job(self, job_id: str) -> dict[str, Any]:
+        """`GET /api/finetunes/{id}`: the job, every progress report and its log."""
+        return self.call("getFinetune", {"id": job_id})[1]
+
     # ---- feedback, usage, monitoring ----------------------------------------------------------
 
     def feedback(self, run_id: str, step: int, output: str, *, item: int | None = None,
@@ -710,6 +749,10 @@ class StepHandle:
                 _raise_if_bad(event["step"], self.run.id)
                 return list(event["step"].get("outputs") or [])
         raise AssertionError("events() ends with a result")  # pragma: no cover
+
+
+#: The terminal states of a fine-tune job (Feather.Contracts FinetuneStatus).
+FINETUNE_TERMINAL = frozenset(("succeeded", "failed", "cancelled"))
 
 
 def _api_error(exc: urllib.error.HTTPError, method: str, url: str) -> ApiError:

@@ -153,6 +153,8 @@ def build_metadata(loaded: Loaded, scan_environment: bool = True) -> dict[str, A
         metadata["predict"] = model.predictor.describe()
         if model.predictor.task not in metadata["tags"]["task"]:
             metadata["tags"]["task"] = sorted(set(metadata["tags"]["task"]) | {model.predictor.task})
+    if model.trainer is not None:
+        metadata["train"] = model.trainer.describe()
     if model.graph is not None:
         metadata["schema_version"] = GRAPH_SCHEMA_VERSION
         metadata["graph"] = model.graph.describe()

@@ -175,6 +175,8 @@ class Model:
     prepare: Callable[[], Any] | None = None
     #: How the model answers dataset records (@ftr.predict), for evaluations; None when it declares none.
     predictor: Any = None
+    #: How the model trains on a dataset (@ftr.train), for fine-tuning; None when it declares none.
+    trainer: Any = None
     #: The graph of steps (feather.graph.Graph) found by `analyze`; None for a linear model.
     graph: Any = None
 
@@ -216,7 +218,8 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
           python_packages: list[str] | None = None, system_packages: list[str] | None = None,
           slug: str | None = None, title: str | None = None,
           prepare: Callable[[], Any] | None = None,
-          predict: Callable[[list[dict[str, Any]]], list[Any]] | None = None) -> Model:
+          predict: Callable[[list[dict[str, Any]]], list[Any]] | None = None,
+          train: Callable[..., Any] | None = None) -> Model:
     """Declares a model. Runs nothing: `python3 -m feather inspect` reads the declaration.
 
     `name` is the URL name (hello-world) or a display name ("Palette questions"): a display name becomes the
@@ -256,6 +259,10 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
     if predict is not None:
         from .predict import predictor_of
         predictor = predictor_of(predict, file, line)
+    trainer = None
+    if train is not None:
+        from .train import trainer_of
+        trainer = trainer_of(train, file, line)
     if profile not in PROFILES:
         raise fail(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     if file_bundle is not None and not isinstance(file_bundle, Bundle):
@@ -271,7 +278,8 @@ def build(name: str, init: Callable[[], Any], steps: list[Callable[..., Any]], d
         if not re.match(r"^[a-z0-9][a-z0-9+.-]+$", pkg):
             raise fail(f"system package {pkg!r} is not a Debian package name")
     model = Model(name=url_name, title=display, init=init, steps=list(steps), description=description or "",
-                  file_bundle=file_bundle, profile=profile, file=file, line=line, prepare=prepare, predictor=predictor, **lists)
+                  file_bundle=file_bundle, profile=profile, file=file, line=line, prepare=prepare, predictor=predictor,
+                  trainer=trainer, **lists)
     _BUILT.append(model)
     return model
 

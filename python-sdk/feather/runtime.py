@@ -1,6 +1,6 @@
 """The in-container step runtime (docs/contracts.md section 3): `python3 -m feather.runtime`.
 
-Reads one request from stdin, runs one step, and writes JSON lines to stdout, the result last.
+Reads one request from stdin, runs one step (or an evaluate or train request), and writes JSON lines to stdout, the result last.
 Whatever the model prints (Python or C level) goes to stderr, which the server keeps as the log.
 """
 from __future__ import annotations
@@ -310,6 +310,62 @@ def run_evaluate(request: Any, directory: str, ready: Prepared | None = None) ->
     return {"type": "result", "status": "succeeded", "predictions": predictions}
 
 
+def run_train(request: Any, directory: str, ready: Prepared | None = None,
+              emit: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Answers a train request (docs/contracts.md section 3c): the training function over the records (labels
+    included), with the hyperparameters, writing into an empty folder; progress events go out through `emit` as
+    they come; the result line carries the files it wrote (base64) and its last metrics. Never raises for the
+    model's faults: their traceback goes to the log (stderr)."""
+    import base64
+    import tempfile
+    from .train import from_request, output_files, run_training
+    if not isinstance(request, dict) or request.get("protocol") != PROTOCOL:
+        return _failed("RequestError", f"unsupported request; this runtime speaks protocol {PROTOCOL}")
+    entrypoint = request.get("entrypoint")
+    if not isinstance(entrypoint, str) or not entrypoint:
+        return _failed("RequestError", "'entrypoint' must be the model file's path")
+    params = request.get("params") or {}
+    if not isinstance(params, dict):
+        return _failed("RequestError", "'params' must be an object keyed by hyperparameter name")
+    try:
+        data = from_request(request.get("fields"), request.get("records"))
+    except ValueError as exc:
+        return _failed("RequestError", str(exc))
+    if ready is None or ready.entrypoint != entrypoint:
+        ready = prepare(directory, entrypoint)
+    if ready.failure is not None:
+        return ready.failure
+    trainer = ready.model.trainer
+    if trainer is None:
+        return _failed("RequestError", "the model declares no training function (ftr.build(..., train=fn))")
+    try:
+        resolved = trainer.resolve(params)
+    except ValueError as exc:
+        return _failed("RequestError", str(exc))
+    output = tempfile.mkdtemp(prefix="feather-train-")
+    print(f"training on {len(data)} records with " + ", ".join(f"{k}={v!r}" for k, v in resolved.items()), file=sys.stderr)
+    try:
+        metrics = run_training(trainer, data, resolved, output, emit)
+    except BaseException as exc:  # the model's fault, including SystemExit
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+        return _failed(type(exc).__name__, str(exc), _frames(exc.__traceback__, directory))
+    try:
+        files = output_files(output)
+    except ValueError as exc:
+        return _failed("OutputError", str(exc), [{"file": os.path.relpath(trainer.file, directory), "line": trainer.line,
+                                                  "function": trainer.name, "code": ""}])
+    if not files:
+        return _failed("OutputError", f"{trainer.name} wrote no file into its output folder (the new weights go there)",
+                       [{"file": os.path.relpath(trainer.file, directory), "line": trainer.line, "function": trainer.name, "code": ""}])
+    out = []
+    for f in files:
+        with open(f["file"], "rb") as fh:
+            out.append({"path": f["path"], "size": f["size"], "sha256": f["sha256"],
+                        "data": base64.b64encode(fh.read()).decode("ascii")})
+    return {"type": "result", "status": "succeeded", "metrics": metrics, "params": resolved, "files": out}
+
+
 @contextlib.contextmanager
 def stdout_to_stderr() -> Iterator[Callable[[dict[str, Any]], None]]:
     """Points fd 1 (and sys.stdout) at stderr for the duration; yields a writer of JSON lines
@@ -348,10 +404,15 @@ def main() -> int:
         except ValueError as exc:
             emit(_failed("RequestError", f"the request on stdin is not JSON: {exc}"))
             return 0
-        evaluate = isinstance(request, dict) and request.get("mode") == "evaluate"
+        mode = request.get("mode") if isinstance(request, dict) else None
         emit({"type": "status", "status": "running",
-              "step": request.get("step") if isinstance(request, dict) and not evaluate else None})
-        result = run_evaluate(request, directory, ready) if evaluate else run_step(request, directory, ready)
+              "step": request.get("step") if isinstance(request, dict) and mode is None else None})
+        if mode == "evaluate":
+            result = run_evaluate(request, directory, ready)
+        elif mode == "train":
+            result = run_train(request, directory, ready, emit)
+        else:
+            result = run_step(request, directory, ready)
         emit(result)
     return 0
 

@@ -73,11 +73,45 @@ def predict(records: list[dict]) -> list[str]:
     return [str(classes[k]) for k in logits.argmax(axis=1)]
 
 
+@ftr.train(task="image-classification", params={
+    "epochs": ftr.Param(int, default=5, min=1, max=50, description="passes of gradient descent over the data"),
+    "lr": ftr.Param(float, default=0.5, min=0.0001, max=10.0, description="learning rate"),
+    "l2": ftr.Param(float, default=0.0, min=0.0, max=1.0, description="weight decay"),
+})
+def train(data: ftr.TrainingData, params: dict, output: str) -> None:
+    """Fine-tuning: full-batch gradient descent on the softmax cross-entropy, starting from the current weights,
+    over a dataset of digit images (an "image" field and a "label" field holding the digit). Writes the new
+    weights.npz into `output`, where it replaces this version's."""
+    coef, intercept, classes = load_weights()
+    index = {str(c): k for k, c in enumerate(classes)}
+    x = np.stack([to_digit_features(r["image"].pil()) for r in data])
+    labels = [str(r[data.label]) for r in data]
+    unknown = sorted({y for y in labels if y not in index})
+    if unknown:
+        raise ValueError(f"labels {unknown[:5]} are not digits this model knows ({', '.join(map(str, classes))})")
+    y = np.zeros((len(labels), len(classes)))
+    y[np.arange(len(labels)), [index[v] for v in labels]] = 1.0
+    for epoch in range(1, params["epochs"] + 1):
+        logits = x @ coef.T + intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        loss = float(-np.mean(np.sum(y * np.log(p + 1e-12), axis=1)))
+        accuracy = float(np.mean(p.argmax(axis=1) == y.argmax(axis=1)))
+        grad = (p - y) / len(labels)
+        coef -= params["lr"] * (grad.T @ x + params["l2"] * coef)
+        intercept -= params["lr"] * grad.sum(axis=0)
+        ftr.report(epoch=epoch, epochs=params["epochs"], loss=loss, accuracy=accuracy)
+    np.savez_compressed(os.path.join(output, "weights.npz"), coef=coef.astype(np.float32),
+                        intercept=intercept.astype(np.float32), classes=classes)
+
+
 ftr.build(
     name="image-classifier",
     init=init,
     steps=[classify],
     predict=predict,
+    train=train,
     description="Handwritten digit classifier (logistic regression on scikit-learn's digits data).",
     file_bundle=ftr.bundle(code_files=["model.py"], model_files=["weights.npz"]),
     tasks=["image-classification"],

@@ -211,3 +211,15 @@ def test_data_and_save_still_work_on_the_class_as_before_step_files(tmp_path):
         ftr.Client.data(remote)
     with pytest.raises(ValueError, match=r"client\.download"):
         ftr.Client.save(remote, tmp_path)
+
+
+def test_finetune_reaches_the_api_and_a_bad_request_is_an_api_error_naming_why(client):
+    # the contract model declares no training function and there is no such dataset: 404 names the dataset first
+    with pytest.raises(ftr.ApiError) as error:
+        client.finetune("admin/contract", "admin/no-such-dataset", {"epochs": 1})
+    assert error.value.status == 404 and "no dataset admin/no-such-dataset" in str(error.value)
+    with pytest.raises(ftr.ApiError) as error:
+        client.finetune_job("ft-00000000")
+    assert error.value.status == 404 and "no fine-tune job ft-00000000" in str(error.value)
+    with pytest.raises(ValueError):
+        client.finetune("admin/contract@1", "admin/x", version=2)

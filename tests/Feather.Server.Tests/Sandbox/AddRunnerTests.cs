@@ -39,6 +39,10 @@ public sealed class AddRunnerTests
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
         Assert.Contains("Runner:Profiles:High:TimeoutSeconds must be at least 1 (got 0)", ex.Message);
 
+        using var training = Build(new() { ["Runner:Profiles:Low:TrainingTimeoutSeconds"] = "0" });
+        var trainingEx = await Assert.ThrowsAsync<OptionsValidationException>(() => training.StartAsync());
+        Assert.Contains("Runner:Profiles:Low:TrainingTimeoutSeconds must be at least 1 (got 0)", trainingEx.Message);
+
         using var docker = Build(new() { ["Docker:Endpoint"] = "ftp://nowhere" });
         var dockerEx = await Assert.ThrowsAsync<OptionsValidationException>(() => docker.StartAsync());
         Assert.Contains("Docker:Endpoint must be an absolute URI", dockerEx.Message);

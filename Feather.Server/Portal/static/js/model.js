@@ -10,7 +10,7 @@ import { buildSnippets, iframeSnippet } from './snippets.js';
 import { renderFeedbackTab } from './feedback.js';
 import { renderMonitoringTab } from './monitoring.js';
 
-const BASE_TABS = [['run', 'Run'], ['api', 'Use via API'], ['versions', 'Versions'], ['scores', 'Scores'], ['environment', 'Environment'], ['embed', 'Embed']];
+const ALL_TABS = [['run', 'Run'], ['api', 'Use via API'], ['versions', 'Versions'], ['scores', 'Scores'], ['finetune', 'Fine-tune'], ['environment', 'Environment'], ['embed', 'Embed']];
 
 export async function runPage(root, [runId], ctx) {
   const run = await get(path('getRun', { runId }), ctx);
@@ -34,6 +34,8 @@ export async function modelPage(root, [owner, name], ctx) {
   setTitle(`${owner}/${name}`);
   const metadata = model.metadata;
   const used = [];
+  // the Fine-tune tab only for a model whose live version declares a training function
+  const BASE_TABS = ALL_TABS.filter(([id]) => id !== 'finetune' || metadata?.train);
   // The owner's tabs (Feedback, Monitoring): shown to those the server lets read the model's feedback.
   let owns = false;
   if (session.get()) {
@@ -77,6 +79,7 @@ export async function modelPage(root, [owner, name], ctx) {
       renderMonitoringTab(panels.monitoring, { owner, name, tasks: model.tags?.task || [], signal });
     }
     if (id === 'scores') renderScores();
+    if (id === 'finetune') renderFinetune();
     if (!runId || id !== 'run') {
       const url = new URL(location.href);
       if (id === 'run') url.searchParams.delete('tab'); else url.searchParams.set('tab', id);
@@ -137,14 +140,15 @@ export async function modelPage(root, [owner, name], ctx) {
   panels.versions.append(h('h2', {}, 'Version history'),
     versions.length ? h('table', {},
       h('caption.offscreen', {}, 'Versions'),
-      h('thead', {}, h('tr', {}, ['Version', 'Published', 'Notes', 'Image', 'Tags'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ['Version', 'Published', 'Notes', 'Image', 'Tags', 'Fine-tuned from'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, versions.map((v) => h('tr', {},
         h('td', {}, `${v.number}`, v.live || v.number === model.liveVersion ? h('span.badge.status-succeeded', {}, 'live') : null),
         h('td', {}, formatDate(v.createdAt), v.publisher ? ` by ${v.publisher}` : ''),
         h('td', {}, v.notes || ''),
         h('td', {}, v.imageStatus || '', v.preparation === 'failed'
           ? h('p.preparation-failed', {}, h('span.badge.status-failed', {}, 'preparation failed'), ' ', v.preparationMessage || '') : null),
-        h('td', {}, (v.tags || []).join(', ')))))) : h('p', {}, 'No versions.'),
+        h('td', {}, (v.tags || []).join(', ')),
+        h('td.lineage', {}, v.lineage ? lineageCell(v.lineage) : ''))))) : h('p', {}, 'No versions.'),
     session.get() ? h('p', {}, h('a', { href: `/me/models/${enc(owner)}/${enc(name)}` }, 'Manage versions')) : null);
 
   // Scores (leaderboards.js), loaded when the tab is first opened
@@ -155,6 +159,16 @@ export async function modelPage(root, [owner, name], ctx) {
     clear(panels.scores, h('h2', {}, 'Scores'), h('p.loading', {}, 'Loading…'));
     import('./leaderboards.js').then((m) => m.scoresPanel(panels.scores, owner, name, signal))
       .catch((e) => { if (e.name !== 'AbortError') clear(panels.scores, h('h2', {}, 'Scores'), errorBox(e)); });
+  }
+
+  // Fine-tune (finetune.js), loaded when the tab is first opened
+  let finetuneShown = false;
+  function renderFinetune() {
+    if (finetuneShown) return;
+    finetuneShown = true;
+    clear(panels.finetune, h('h2', {}, 'Fine-tune'), h('p.loading', {}, 'Loading…'));
+    import('./finetune.js').then((m) => m.finetunePanel(panels.finetune, owner, name, model, signal))
+      .catch((e) => { if (e.name !== 'AbortError') clear(panels.finetune, h('h2', {}, 'Fine-tune'), errorBox(e)); });
   }
 
   // Environment
@@ -188,6 +202,17 @@ export async function modelPage(root, [owner, name], ctx) {
     },
     onResponses: (k, r) => { used[k] = r; },
   });
+}
+
+/** A fine-tuned version's lineage: base version, dataset version, hyperparameters and the job's last metrics. */
+function lineageCell(l) {
+  const params = Object.entries(l.params || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ');
+  const metrics = Object.entries(l.metrics || {}).map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`).join(', ');
+  const [bo, bm] = l.baseModel.split('/');
+  const [d_o, dn] = l.dataset.split('/');
+  return [h('a', { href: `/models/${enc(bo)}/${enc(bm)}?tab=versions` }, `${l.baseModel}@${l.baseVersion}`), ' on ',
+    h('a', { href: `/datasets/${enc(d_o)}/${enc(dn)}` }, `${l.dataset}@${l.datasetVersion}`),
+    params ? h('div.hint', {}, params) : null, metrics ? h('div.hint', {}, `job ${l.job}: ${metrics}`) : h('div.hint', {}, `job ${l.job}`)];
 }
 
 export { errorBox };
