@@ -39,9 +39,18 @@ public sealed record DatasetField(string Name, string Type, string Role, string?
 
 /// <summary>The manifest of a dataset directory (<c>dataset.json</c>, docs/datasets.md).</summary>
 public sealed record DatasetManifest(
-    string Name, string? Title, string Description, string Task, string? Licence, string? Citation, string Records, DatasetField[] Fields)
+    string Name, string? Title, string Description, string Task, string? Licence, string? Citation, string Records, DatasetField[] Fields,
+    string? Split = null)
 {
     public const string FileName = "dataset.json";
+
+    /// <summary>Held-out data (the default): evaluated automatically, ranked on leaderboards.</summary>
+    public const string TestSplit = "test";
+    /// <summary>Training data: for fine-tuning; never evaluated automatically, never a task's default leaderboard.</summary>
+    public const string TrainSplit = "train";
+
+    /// <summary>The manifest's split, <see cref="TestSplit"/> when it names none.</summary>
+    [JsonIgnore] public string SplitOrDefault => Split ?? TestSplit;
 
     /// <summary>"csv" or "jsonl", from the records file's extension.</summary>
     [JsonIgnore] public string RecordsFormat => Records.EndsWith(".jsonl", StringComparison.Ordinal) ? "jsonl" : "csv";

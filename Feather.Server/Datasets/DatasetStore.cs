@@ -70,6 +70,7 @@ public sealed class DatasetStore(FeatherDb db, Accounts accounts)
         dataset.Title = m.Title;
         dataset.Description = m.Description;
         dataset.Task = m.Task;
+        dataset.Split = m.SplitOrDefault;
         dataset.Licence = m.Licence;
         dataset.Citation = m.Citation;
         dataset.RecordCount = v.RecordCount;

@@ -14,6 +14,10 @@ public sealed class DatasetRecord
     public string? Title { get; set; }
     public string Description { get; set; } = "";
     public string Task { get; set; } = "";
+    /// <summary>"test" (held-out, evaluated automatically) or "train" (fine-tuning data), from the latest version's manifest.</summary>
+    public string Split { get; set; } = DatasetManifest.TestSplit;
+    /// <summary>Training data: never evaluated automatically, never a task's default leaderboard.</summary>
+    public bool IsTraining => Split == DatasetManifest.TrainSplit;
     public string? Licence { get; set; }
     public string? Citation { get; set; }
     public string Visibility { get; set; } = Models.Visibility.Private;

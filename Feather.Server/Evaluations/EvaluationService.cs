@@ -109,10 +109,11 @@ public sealed partial class EvaluationService
 
     /// <summary>
     /// Which datasets a model is scored on without being asked: public datasets, and the datasets of the model's own
-    /// owner (the same user or team) whatever their visibility. Never another owner's private or unlisted dataset.
+    /// owner (the same user or team) whatever their visibility. Never another owner's private or unlisted dataset, and
+    /// never a training split (<c>"split": "train"</c>: what a model learnt from says nothing of how well it generalises).
     /// </summary>
     public static bool AutomaticallyPaired(ModelRecord model, DatasetRecord dataset) =>
-        dataset.Visibility == Visibility.Public || dataset.Owner == model.Owner;
+        !dataset.IsTraining && (dataset.Visibility == Visibility.Public || dataset.Owner == model.Owner);
 
     private void OnVersionReady(string versionId)
     {

@@ -46,7 +46,7 @@ public sealed class LeaderboardService(IScoreSource source, ModelStore models, D
 
     /// <summary>
     /// One board. Without a dataset: the task's board with the most models the caller sees (ties: the most recent
-    /// evaluation). Without a dataset version: the newest version of that dataset that has a board.
+    /// evaluation), held-out data before a training split. Without a dataset version: the newest version of that dataset that has a board.
     /// </summary>
     public BoardResult Board(string task, string? dataset, int? datasetVersion, bool allVersions, Caller caller)
     {
@@ -64,12 +64,14 @@ public sealed class LeaderboardService(IScoreSource source, ModelStore models, D
             .Where(s => chosen is not null || datasets.IsListed(s.Dataset, caller))
             .ToList();
         var boards = Summaries(scores).ToArray();
+        // a training split is a task's default board only when it is the only one (it is never evaluated automatically)
+        var training = scores.Where(s => s.Dataset.IsTraining).Select(s => (s.Dataset.Owner, s.Dataset.Name)).ToHashSet();
         if (boards.Length == 0)
             return new(BoardStatus.NoBoard, null, chosen is null
                 ? $"no model has been evaluated for the task '{ranking.Task}' on a dataset you can see"
                 : $"no model has been evaluated on {chosen.Owner}/{chosen.Name} for the task '{ranking.Task}'");
         var pick = chosen is null
-            ? boards.OrderByDescending(b => b.Models).ThenByDescending(b => b.UpdatedAt).ThenBy(b => b.DatasetOwner, StringComparer.Ordinal)
+            ? boards.OrderBy(b => training.Contains((b.DatasetOwner, b.Dataset))).ThenByDescending(b => b.Models).ThenByDescending(b => b.UpdatedAt).ThenBy(b => b.DatasetOwner, StringComparer.Ordinal)
                 .ThenBy(b => b.Dataset, StringComparer.Ordinal).First()
             : boards.Where(b => datasetVersion is null || b.DatasetVersion == datasetVersion).MaxBy(b => b.DatasetVersion);
         if (pick is null)

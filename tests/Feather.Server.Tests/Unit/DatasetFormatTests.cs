@@ -25,6 +25,39 @@ public class DatasetFormatTests
     private static Task<RecordScan> Scan(DatasetManifest manifest, string content) =>
         DatasetRecords.ScanAsync(new MemoryStream(Encoding.UTF8.GetBytes(content)), manifest, _ => null);
 
+    [Theory]
+    [InlineData(null, "test", true)]
+    [InlineData("test", "test", true)]
+    [InlineData("train", "train", false)]
+    public void A_split_defaults_to_test_and_only_held_out_data_is_evaluated_without_being_asked(string? split, string expected, bool paired)
+    {
+        var json = JsonSerializer.SerializeToElement(new Dictionary<string, object?>
+        {
+            ["name"] = "t", ["description"] = "", ["task"] = "text-classification", ["records"] = "r.csv",
+            ["fields"] = new[] { new { name = "text", type = "text", role = "input" }, new { name = "label", type = "label", role = "label" } },
+            ["split"] = split,
+        }.Where(kv => kv.Value is not null).ToDictionary());
+        var (manifest, errors) = DatasetManifest.Parse(json, _ => null);
+        Assert.True(manifest is not null, string.Join("; ", errors.Select(e => $"{e.Key}: {string.Join(", ", e.Value)}")));
+        Assert.Equal(expected, manifest.SplitOrDefault);
+        var model = new Feather.Server.Models.ModelRecord { Owner = "ada" };
+        var dataset = new Feather.Server.Datasets.DatasetRecord { Owner = "ada", Visibility = "public", Split = manifest.SplitOrDefault };
+        Assert.Equal(paired, Feather.Server.Evaluations.EvaluationService.AutomaticallyPaired(model, dataset));
+    }
+
+    [Fact]
+    public void An_unknown_split_is_refused_naming_the_choices()
+    {
+        var json = JsonSerializer.SerializeToElement(new
+        {
+            name = "t", description = "", task = "text-classification", records = "r.csv", split = "validation",
+            fields = new[] { new { name = "text", type = "text", role = "input" }, new { name = "label", type = "label", role = "label" } },
+        });
+        var (manifest, errors) = DatasetManifest.Parse(json, _ => null);
+        Assert.Null(manifest);
+        Assert.Contains("split", errors.Keys);
+    }
+
     [Fact]
     public async Task Quoted_csv_values_keep_their_commas_quotes_and_line_breaks()
     {
