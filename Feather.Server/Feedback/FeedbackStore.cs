@@ -27,11 +27,19 @@ public sealed class FeedbackStore
 {
     public const int MaxText = 10_000;
 
-    private readonly FeatherDb _db;
+    /// <summary>
+    /// The step files a share keeps (their bytes copied into it), in all: a share outlives its run, whose files the
+    /// retention sweep removes, and the export and the owner's view read them from the share.
+    /// </summary>
+    public const long MaxSharedFileBytes = 6L << 20;
 
-    public FeedbackStore(FeatherDb db)
+    private readonly FeatherDb _db;
+    private readonly RunFileStore? _files;
+
+    public FeedbackStore(FeatherDb db, RunFileStore? files = null)
     {
         _db = db;
+        _files = files;
         Feedback.EnsureIndex(f => f.ModelId);
         Feedback.EnsureIndex(f => f.RunId);
         Feedback.EnsureIndex(f => f.ShareId);
@@ -41,6 +49,50 @@ public sealed class FeedbackStore
     private ILiteCollection<FeedbackShareRecord> Shares => _db.Collection<FeedbackShareRecord>("feedback_shares");
 
     public FeedbackShareRecord? Share(string id) => Shares.FindById(id);
+
+    /// <summary>
+    /// The step's inputs or outputs with each step file the run keeps (<c>{"file", "url", ...}</c>) replaced by its
+    /// bytes inline (<c>"data"</c>, base64, as a file sent inline), while <paramref name="budget"/> lasts; a file past
+    /// it keeps its name, type and size and says it was not kept.
+    /// </summary>
+    private string KeepFiles(string runId, string json, ref long budget)
+    {
+        if (_files is null || !json.Contains("\"file\"", StringComparison.Ordinal)) return json;
+        var root = System.Text.Json.Nodes.JsonNode.Parse(json);
+        var left = budget;
+        void Walk(System.Text.Json.Nodes.JsonNode? node)
+        {
+            switch (node)
+            {
+                case System.Text.Json.Nodes.JsonObject o:
+                    if (o["file"] is System.Text.Json.Nodes.JsonValue id && id.TryGetValue<string>(out var fileId) && o["data"] is null &&
+                        _files.Find(runId, fileId) is { } file)
+                    {
+                        o.Remove("file");
+                        o.Remove("url");
+                        o["size"] = file.Size;
+                        if (file.Size <= left)
+                        {
+                            using var stream = _files.OpenRead(file);
+                            using var buffer = new MemoryStream((int)file.Size);
+                            stream.CopyTo(buffer);
+                            o["data"] = Convert.ToBase64String(buffer.GetBuffer(), 0, (int)buffer.Length);
+                            left -= file.Size;
+                        }
+                        else o["note"] = $"not kept with the feedback: over the {MaxSharedFileBytes >> 20} MiB of files a piece of feedback keeps";
+                        return;
+                    }
+                    foreach (var (_, child) in o.ToList()) Walk(child);
+                    break;
+                case System.Text.Json.Nodes.JsonArray a:
+                    foreach (var child in a.ToList()) Walk(child);
+                    break;
+            }
+        }
+        Walk(root);
+        budget = left;
+        return root?.ToJsonString() ?? json;
+    }
 
     public FeedbackRecord? Find(string id) => Feedback.FindById(id);
 
@@ -79,7 +131,12 @@ public sealed class FeedbackStore
 
         var inputs = step.ResponsesJson ?? "{}";
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(inputs + "\n" + step.OutputsJson)))[..16];
-        var share = new FeedbackShareRecord { Id = $"{run.Id}-{index}-{hash}", ModelId = run.ModelId, InputsJson = inputs, OutputsJson = step.OutputsJson };
+        var budget = MaxSharedFileBytes;
+        var share = new FeedbackShareRecord
+        {
+            Id = $"{run.Id}-{index}-{hash}", ModelId = run.ModelId,
+            InputsJson = KeepFiles(run.Id, inputs, ref budget), OutputsJson = KeepFiles(run.Id, step.OutputsJson, ref budget),
+        };
         var prediction = OutputItems.Prediction(output, request.Item);
         var label = string.IsNullOrWhiteSpace(request.Label) ? null : request.Label;
         var feedback = new FeedbackRecord

@@ -280,8 +280,9 @@ def run_evaluate(request: Any, directory: str, ready: Prepared | None = None) ->
     """Answers an evaluate request (docs/contracts.md section 3b): the predict function over the records, in
     batches; the result line carries one prediction per record. Never raises for the model's faults."""
     from .predict import run_batches
-    if not isinstance(request, dict) or request.get("protocol") != PROTOCOL:
-        return _failed("RequestError", f"unsupported request; this runtime speaks protocol {PROTOCOL}")
+    # evaluate and train requests carry their records' files inline (docs/contracts.md 3b, 3c) under either protocol
+    if not isinstance(request, dict) or request.get("protocol") not in SUPPORTED:
+        return _failed("RequestError", "unsupported request; this runtime speaks protocols " + ", ".join(map(str, SUPPORTED)))
     entrypoint = request.get("entrypoint")
     if not isinstance(entrypoint, str) or not entrypoint:
         return _failed("RequestError", "'entrypoint' must be the model file's path")
@@ -319,8 +320,9 @@ def run_train(request: Any, directory: str, ready: Prepared | None = None,
     import base64
     import tempfile
     from .train import from_request, output_files, run_training
-    if not isinstance(request, dict) or request.get("protocol") != PROTOCOL:
-        return _failed("RequestError", f"unsupported request; this runtime speaks protocol {PROTOCOL}")
+    # evaluate and train requests carry their records' files inline (docs/contracts.md 3b, 3c) under either protocol
+    if not isinstance(request, dict) or request.get("protocol") not in SUPPORTED:
+        return _failed("RequestError", "unsupported request; this runtime speaks protocols " + ", ".join(map(str, SUPPORTED)))
     entrypoint = request.get("entrypoint")
     if not isinstance(entrypoint, str) or not entrypoint:
         return _failed("RequestError", "'entrypoint' must be the model file's path")
