@@ -117,12 +117,16 @@ public static class StepFileArea
     /// Lets <paramref name="transfer"/> read the files a succeeded result names; a refused file turns the result into
     /// a failed step with the refusal's message.
     /// </summary>
-    public static async Task<StepExecutionResult> CollectAsync(IContainerEngine engine, string containerId, StepFileTransfer transfer,
+    public static Task<StepExecutionResult> CollectAsync(IContainerEngine engine, string containerId, StepFileTransfer transfer,
+        StepExecutionResult result, JsonElement line, CancellationToken ct) =>
+        CollectWithAsync(new Source(engine, containerId), transfer, result, line, ct);
+
+    private static async Task<StepExecutionResult> CollectWithAsync(IStepFileSource source, StepFileTransfer transfer,
         StepExecutionResult result, JsonElement line, CancellationToken ct)
     {
         try
         {
-            var kept = await transfer.CollectOutputs(line, new Source(engine, containerId), ct);
+            var kept = await transfer.CollectOutputs(line, source, ct);
             return result with { Result = kept };
         }
         catch (StepFileRefusedException e)
@@ -133,6 +137,19 @@ public static class StepFileArea
             }));
             return result with { Outcome = StepOutcome.Failed, Result = failed.RootElement.Clone(), Message = $"{e.Type}: {e.Message}" };
         }
+    }
+
+    /// <summary>
+    /// As <see cref="CollectAsync"/> for a step with no file area (swarm mode): its runtime answered a protocol 1
+    /// request, so its output files are inline and are stored as files of the run; a path is refused.
+    /// </summary>
+    public static Task<StepExecutionResult> CollectInlineAsync(StepFileTransfer transfer, StepExecutionResult result, JsonElement line,
+        CancellationToken ct) => CollectWithAsync(new NoFileArea(), transfer, result, line, ct);
+
+    private sealed class NoFileArea : IStepFileSource
+    {
+        public Task<T> ReadAsync<T>(string path, Func<Stream, long, Task<T>> write, CancellationToken ct) =>
+            throw new InvalidDataException($"the step named the output file '{path}', but it has no file area (its files travel inline)");
     }
 
     private sealed class Source(IContainerEngine engine, string containerId) : IStepFileSource

@@ -125,7 +125,12 @@ public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable
             using (var limit = new CancellationTokenSource(CreateTimeout))
             {
                 created.NetworkId = await _swarm.CreateNetworkAsync(name, labels, limit.Token);
-                var chunks = SwarmServiceSpec.Chunks(Encoding.UTF8.GetBytes(request.RequestJson));
+                // A swarm step has no file area the server can fill or read (it may run on another node): its files
+                // travel inline, as protocol 1, which every runtime answers (docs/deploy.md, "Swarm mode").
+                var requestJson = request.Files is { } files
+                    ? await StepFileArea.ToProtocol1Async(request.RequestJson, files.Inputs, limit.Token)
+                    : request.RequestJson;
+                var chunks = SwarmServiceSpec.Chunks(Encoding.UTF8.GetBytes(requestJson));
                 var secrets = new List<(string, string)>();
                 for (var i = 0; i < chunks.Count; i++)
                 {
@@ -205,7 +210,10 @@ public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable
                 // send comes from the kernel's OOM killer of the step's memory cgroup.
                 oomKilled = await _swarm.WasOomKilledAsync(task.ContainerId, CancellationToken.None) ?? exitCode == 137;
             }
-            return DockerStepExecutor.Interpret(exitCode, oomKilled, limits, stdout, logText, elapsed) with { Container = name };
+            var result = DockerStepExecutor.Interpret(exitCode, oomKilled, limits, stdout, logText, elapsed) with { Container = name };
+            if (request.Files is { } transfer && result.Outcome == StepOutcome.Succeeded && result.Result is { } line)
+                result = await StepFileArea.CollectInlineAsync(transfer, result, line, CancellationToken.None);
+            return result;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
