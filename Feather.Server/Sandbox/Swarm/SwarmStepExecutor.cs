@@ -100,6 +100,12 @@ public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable
 
     private async Task<StepExecutionResult> RunAsync(StepExecutionRequest request, ProfileLimits limits, CancellationToken ct)
     {
+        // A swarm step's files travel inline in its request (base64, 4/3 of their size): refuse before reading any
+        // that cannot fit, rather than holding them in memory to find out.
+        if (request.Files is { } inputs && inputs.Inputs.Sum(f => f.Size) * 4 / 3 > SwarmOptions.MaxRequestBytes)
+            return new StepExecutionResult(StepOutcome.Crashed, null, "",
+                $"the step's input files have {inputs.Inputs.Sum(f => f.Size)} bytes; in swarm mode a step's files travel inside its " +
+                $"request, which takes at most {SwarmOptions.MaxRequestBytes} bytes (docs/deploy.md, \"Swarm mode\")", TimeSpan.Zero);
         var name = "feather-step-" + Guid.NewGuid().ToString("n");
         var created = new Created();
         var clock = Stopwatch.StartNew();
