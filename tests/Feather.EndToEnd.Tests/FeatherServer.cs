@@ -98,6 +98,23 @@ public sealed class FeatherServer : IAsyncLifetime
 
     public Task<CommandResult> Cli(params string[] args) => CliWithInput(null, args);
 
+    /// <summary>
+    /// The bytes of a file in a step's outputs: inline (<c>data</c>) or, since step files, kept by the server
+    /// (<c>url</c>: downloaded as admin, who ran the steps of these tests).
+    /// </summary>
+    public async Task<byte[]> FileBytesAsync(JsonElement file)
+    {
+        if (file.TryGetProperty("data", out var data)) return Convert.FromBase64String(data.GetString()!);
+        using var login = await Http.PostAsJsonAsync($"{Url}/api/auth/tokens",
+            new { username = "admin", password = AdminPassword, name = "e2e-download", scopes = new[] { "read" } });
+        var token = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("token").GetString();
+        using var request = new HttpRequestMessage(HttpMethod.Get, Url + file.GetProperty("url").GetString());
+        request.Headers.Authorization = new("Bearer", token);
+        using var response = await Http.SendAsync(request);
+        Assert.True(response.IsSuccessStatusCode, $"download of {file} answered {(int)response.StatusCode}");
+        return await response.Content.ReadAsByteArrayAsync();
+    }
+
     public Task<CommandResult> CliWithInput(string? stdin, params string[] args) =>
         CommandResult.RunAsync(Bin("feather"), args, RepoRoot, stdin, new Dictionary<string, string>
         {

@@ -28,7 +28,7 @@ public sealed class InteractiveRunTests(FeatherServer server)
         var report = steps[1].GetProperty("outputs").EnumerateArray().First(o => o.GetProperty("name").GetString() == "report")
             .GetProperty("value").GetProperty("files")[0];
         Assert.Equal("keywords.json", report.GetProperty("name").GetString());
-        var rows = JsonDocument.Parse(Convert.FromBase64String(report.GetProperty("data").GetString()!)).RootElement.EnumerateArray()
+        var rows = JsonDocument.Parse(await server.FileBytesAsync(report)).RootElement.EnumerateArray()
             .Select(r => (r.GetProperty("word").GetString(), r.GetProperty("count").GetInt32())).ToArray();
         Assert.Equal([("container", 4), ("model", 3)], rows.OrderBy(r => r.Item1).ToArray());
     }

@@ -59,7 +59,7 @@ public sealed class SampleTests(FeatherServer server)
         var file = final["report"].GetProperty("value").GetProperty("files")[0];
         Assert.Equal("keywords.csv", file.GetProperty("name").GetString());
         Assert.Equal("text/csv", file.GetProperty("media_type").GetString());
-        var csv = Encoding.UTF8.GetString(Convert.FromBase64String(file.GetProperty("data").GetString()!)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var csv = Encoding.UTF8.GetString(await server.FileBytesAsync(file)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("word,count,share,sentences,context", csv[0].TrimEnd('\r'));
         Assert.StartsWith("container,4,0.0563,1 2 3 5,", csv[1]);
         Assert.Equal(["container", "model", "step"], csv.Skip(1).Select(l => l.Split(',')[0]).ToArray());
@@ -77,9 +77,9 @@ public sealed class SampleTests(FeatherServer server)
         var view = Outputs(steps[1])["annotated"];
         Assert.Equal("Document.View", view.GetProperty("component").GetString());
         Assert.Equal(["sandbox.md: 3 of 4 term(s) found in 5 lines", "publishing.txt: 2 of 2 term(s) found in 3 lines"], Texts(view));
-        var docs = view.GetProperty("value").GetProperty("documents").EnumerateArray()
-            .Select(d => (Name: d.GetProperty("name").GetString()!, Text: Encoding.UTF8.GetString(Convert.FromBase64String(d.GetProperty("data").GetString()!))))
-            .ToArray();
+        var docs = new List<(string Name, string Text)>();
+        foreach (var d in view.GetProperty("value").GetProperty("documents").EnumerateArray())
+            docs.Add((d.GetProperty("name").GetString()!, Encoding.UTF8.GetString(await server.FileBytesAsync(d))));
         Assert.Equal(["sandbox.annotated.md", "publishing.annotated.md"], docs.Select(d => d.Name).ToArray());
         Assert.Contains("The **container** has no network and a **read-only root**.", docs[0].Text);
         Assert.Contains("- GPU: not found", docs[0].Text);
@@ -105,9 +105,12 @@ public sealed class SampleTests(FeatherServer server)
         Assert.Equal(["An astronaut, inverted: the white suit turns dark.", "Edges of the cameraman"], Texts(final["captioned"]));
         var downloads = final["files"].GetProperty("value").GetProperty("files").EnumerateArray().ToArray();
         Assert.Equal(["astronaut-invert-captioned.png", "cameraman-edges-captioned.png"], downloads.Select(b => b.GetProperty("name").GetString()!).ToArray());
-        var viewed = final["captioned"].GetProperty("value").GetProperty("images").EnumerateArray().Select(b => b.GetProperty("data").GetString()).ToArray();
-        Assert.Equal(viewed, downloads.Select(b => b.GetProperty("data").GetString()).ToArray());
-        var png = Convert.FromBase64String(viewed[0]!);
+        var viewed = new List<byte[]>();
+        foreach (var b in final["captioned"].GetProperty("value").GetProperty("images").EnumerateArray()) viewed.Add(await server.FileBytesAsync(b));
+        var downloaded = new List<byte[]>();
+        foreach (var b in downloads) downloaded.Add(await server.FileBytesAsync(b));
+        Assert.Equal(viewed, downloaded);
+        var png = viewed[0];
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png.Take(4).ToArray());
     }
 
