@@ -14,7 +14,7 @@ public class ContainerEngineSeamTests
 
     /// <summary>Code, not comments: the seam's documentation may name the library.</summary>
     [Fact]
-    public void Only_the_Docker_engine_and_the_create_parameters_know_Docker_DotNet()
+    public void Only_the_engine_and_swarm_seams_know_Docker_DotNet()
     {
         var users = Directory.EnumerateFiles(ServerDir(), "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}"))
@@ -23,7 +23,10 @@ public class ContainerEngineSeamTests
             .Select(f => Path.GetRelativePath(ServerDir(), f).Replace('\\', '/'))
             .Order(StringComparer.Ordinal)
             .ToArray();
-        Assert.Equal(["Sandbox/DockerEngine.cs", "Sandbox/SandboxSpec.cs"], users);
+        // the local engine's seam, and the swarm mode's (its client and service spec; its executor reads the log
+        // stream type of the swarm client's follow)
+        Assert.Equal(["Sandbox/DockerEngine.cs", "Sandbox/SandboxSpec.cs",
+            "Sandbox/Swarm/SwarmClient.cs", "Sandbox/Swarm/SwarmServiceSpec.cs", "Sandbox/Swarm/SwarmStepExecutor.cs"], users);
     }
 
     [Fact]
