@@ -28,13 +28,22 @@ public static class PublishCommand
     };
     public static readonly Option<bool> Wait = new("--wait") { Description = "Follow the image build until it is ready or failed" };
     public static readonly Option<bool> DryRun = new("--dry-run") { Description = "Inspect and hash, show what would be uploaded, upload nothing" };
+    public static readonly Option<bool> Rehash = new("--rehash")
+    {
+        Description = "Hash every file again instead of trusting the cache of large files' hashes (by path, size and modification time)",
+    };
 
+    /// <summary>Files uploaded at the same time (each on its own connection); the server hashes each as it arrives.</summary>
+    public const int ParallelUploads = 2;
+
+    /// <summary>The longest pause between two questions about the build (the first ones come sooner: small builds take a second or two).</summary>
     public static readonly TimeSpan BuildPollInterval = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan FirstBuildPoll = TimeSpan.FromMilliseconds(200);
 
     public static Command Create(CliEnvironment env)
     {
         Visibility.AcceptOnlyFromAmong("private", "unlisted", "public");
-        var command = new Command("publish", "Publish the model in DIR as a new version") { Directory, Notes, Tag, Visibility, Owner, NoPromote, Wait, DryRun };
+        var command = new Command("publish", "Publish the model in DIR as a new version") { Directory, Notes, Tag, Visibility, Owner, NoPromote, Wait, DryRun, Rehash };
         CommandContext.Bind(command, env, HandleAsync);
         return command;
     }
@@ -52,7 +61,8 @@ public static class PublishCommand
 
         context.Info.WriteLine($"inspecting {given} ...");
         var metadata = await new ModelInspector(context.Env).InspectAsync(full, ct);
-        var files = await BundleManifest.BuildAsync(root, metadata, ct);
+        var cache = parse.GetValue(Rehash) ? HashCache.None() : HashCache.Load(Path.Combine(Config.ConfigPaths.CacheDirectory(context.Env), "hashes.json"));
+        var files = await BundleManifest.BuildAsync(root, metadata, ct, cache);
         var name = Format.Str(metadata, "name");
 
         context.Info.WriteLine($"model {name}: {files.Count} file(s), {Format.Bytes(files.Sum(f => f.Size))}");
@@ -84,17 +94,22 @@ public static class PublishCommand
         var skipped = (started["alreadyStored"] as JsonArray ?? []).Select(p => p?.ToString() ?? "").ToList();
         foreach (var path in skipped) context.Info.WriteLine($"{path}: already stored, skipped");
 
-        var uploader = new Uploader(api.Http, context.Err, context.Env.ErrIsTerminal && !context.Json);
+        var terminal = context.Env.ErrIsTerminal && !context.Json;
+        var uploader = new Uploader(api.Http, context.Err, terminal);
         var byPath = files.ToDictionary(f => f.Path, StringComparer.Ordinal);
-        var uploaded = new JsonArray();
+        var uploads = new List<(BundleFile File, Uri Url)>();
         foreach (var upload in started["uploads"] as JsonArray ?? [])
         {
             var path = Format.Str(upload, "path");
             if (!byPath.TryGetValue(path, out var file))
                 throw new CliException(ExitCodes.Error, $"the server asked for '{path}', which is not in the bundle");
-            await uploader.UploadAsync(file, api.Resolve(Format.Str(upload, "url")), ct);
-            uploaded.Add(path);
+            uploads.Add((file, api.Resolve(Format.Str(upload, "url"))));
         }
+        // Several files at once where their progress is printed as lines; one at a time under a terminal's progress bar.
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = terminal ? 1 : ParallelUploads, CancellationToken = ct };
+        await Parallel.ForEachAsync(uploads.OrderByDescending(u => u.File.Size), parallel,
+            async (u, token) => await uploader.UploadAsync(u.File, u.Url, token));
+        var uploaded = new JsonArray(uploads.Select(u => (JsonNode)u.File.Path!).ToArray());
 
         var completed = await api.PostAsync($"api/publish/{Uri.EscapeDataString(publishId)}/complete", null, ct)
             ?? throw new CliException(ExitCodes.Error, "the server answered the publish completion with no body");
@@ -147,9 +162,11 @@ public static class PublishCommand
         var path = $"{model.ApiPath}/versions/{Uri.EscapeDataString(number)}";
         JsonObject version = [];
         var last = status;
+        var pause = FirstBuildPoll;
         while (!IsBuildFinished(status))
         {
-            await Task.Delay(BuildPollInterval, ct);
+            await Task.Delay(pause, ct);
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 3 / 2, BuildPollInterval.Ticks));
             version = await api.GetAsync(path, ct) as JsonObject ?? [];
             status = Format.Str(version["image"] as JsonObject ?? [], "status", "unknown");
             if (status != last) context.Info.WriteLine($"  image: {status}");

@@ -13,12 +13,15 @@ public sealed record BundleFile(string Path, long Size, string Sha256, string Ki
 
 public static class BundleManifest
 {
-    /// <summary>Every file of <c>metadata.bundle.code</c> and <c>metadata.bundle.model</c>, checked, sized and hashed.</summary>
-    public static async Task<IReadOnlyList<BundleFile>> BuildAsync(string root, JsonNode metadata, CancellationToken ct)
+    /// <summary>
+    /// Every file of <c>metadata.bundle.code</c> and <c>metadata.bundle.model</c>, checked, sized and hashed: several
+    /// files at once (one per processor, at most four), large ones found in <paramref name="cache"/> not read again.
+    /// </summary>
+    public static async Task<IReadOnlyList<BundleFile>> BuildAsync(string root, JsonNode metadata, CancellationToken ct, HashCache? cache = null)
     {
         if (metadata["bundle"] is not JsonObject bundle)
             throw new CliException(ExitCodes.ValidationFailed, "the model's metadata has no \"bundle\" object", "is the SDK that inspected it up to date?");
-        var files = new List<BundleFile>();
+        var found = new List<(string Full, string Relative, string Kind)>();
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var kind in new[] { "code", "model" })
         {
@@ -39,18 +42,38 @@ public static class BundleManifest
                     throw new CliException(ExitCodes.ValidationFailed, $"bundle file '{relative}' does not exist in {root}",
                         Directory.Exists(full) ? "list the files inside the directory, not the directory" : "fix the path in ftr.bundle(...) or add the file");
                 seen[relative] = kind;
-                var (sha256, size) = await HashAsync(full, ct);
-                files.Add(new BundleFile(relative, size, sha256, kind) { FullPath = full });
+                found.Add((full, relative, kind));
             }
         }
-        if (files.Count == 0)
+        if (found.Count == 0)
             throw new CliException(ExitCodes.ValidationFailed, "the model's bundle lists no files", "declare them with ftr.bundle(code_files=[...], model_files=[...])");
+        cache ??= HashCache.None();
+        var files = new BundleFile[found.Count];
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(Environment.ProcessorCount, 1, 4), CancellationToken = ct };
+        // the largest first, so the hashing of several big files overlaps instead of ending on one
+        await Parallel.ForEachAsync(Enumerable.Range(0, found.Count).OrderByDescending(i => new FileInfo(found[i].Full).Length), parallel, async (i, token) =>
+        {
+            var (full, relative, kind) = found[i];
+            var info = new FileInfo(full);
+            var modified = info.LastWriteTimeUtc;
+            if (cache.Find(full, info.Length, modified) is { } known)
+            {
+                files[i] = new BundleFile(relative, info.Length, known, kind) { FullPath = full };
+                return;
+            }
+            var (sha256, size) = await HashAsync(full, token);
+            // remembered only when the file did not change while it was read
+            var after = new FileInfo(full);
+            if (after.Length == size && after.LastWriteTimeUtc == modified) cache.Remember(full, size, modified, sha256);
+            files[i] = new BundleFile(relative, size, sha256, kind) { FullPath = full };
+        });
+        cache.Save();
         return files;
     }
 
     public static async Task<(string Sha256, long Size)> HashAsync(string path, CancellationToken ct)
     {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan);
         var hash = await SHA256.HashDataAsync(stream, ct);
         return (Convert.ToHexStringLower(hash), stream.Length);
     }

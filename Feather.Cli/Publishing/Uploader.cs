@@ -18,7 +18,9 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Bytes this uploader put on the wire (file bodies only), for tests and the summary.</summary>
-    public long BytesSent { get; private set; }
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    private long _bytesSent;
 
     public async Task UploadAsync(BundleFile file, Uri url, CancellationToken ct)
     {
@@ -80,7 +82,7 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
     /// <summary>PATCHes the file from <paramref name="offset"/>; null when the server has it all, else why to retry.</summary>
     private async Task<string?> SendRestAsync(BundleFile file, Uri url, long offset, FileProgress progress, CancellationToken ct)
     {
-        var source = new FileStream(file.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        var source = new FileStream(file.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan);
         if (source.Length != file.Size)
         {
             await source.DisposeAsync();
@@ -92,7 +94,7 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
         {
             progress.Report(offset + read);
         });
-        using var content = new StreamContent(stream, 1 << 16);
+        using var content = new StreamContent(stream, 1 << 20);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/offset+octet-stream");
         content.Headers.ContentLength = file.Size - offset;
         using var request = new HttpRequestMessage(HttpMethod.Patch, url) { Content = content };
@@ -112,7 +114,7 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
         }
         finally
         {
-            BytesSent += stream.BytesRead;
+            Interlocked.Add(ref _bytesSent, stream.BytesRead);
         }
     }
 

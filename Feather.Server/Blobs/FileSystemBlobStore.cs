@@ -95,6 +95,15 @@ public sealed class FileSystemBlobStore(FeatherOptions options, ILogger<FileSyst
         new FileStream(SafePath.Combine(_staging, publishId, sha256), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16,
             FileOptions.Asynchronous | FileOptions.SequentialScan);
 
+    public string? LocalPath(string sha256) =>
+        SafePath.IsSha256(sha256) && BlobPath(sha256) is var path && File.Exists(path) ? path : null;
+
+    /// <summary>
+    /// Stored blobs are read-only for everyone (0444): nothing changes a blob in place, and a version's weights are
+    /// bound from here into its steps, which run as an unprivileged user.
+    /// </summary>
+    public const UnixFileMode StoredMode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+
     /// <summary>Moves a staged file into the store (atomic rename on the same file system).</summary>
     public void Commit(string publishId, string sha256)
     {
@@ -108,6 +117,7 @@ public sealed class FileSystemBlobStore(FeatherOptions options, ILogger<FileSyst
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         try
         {
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(staged, StoredMode);
             File.Move(staged, target, overwrite: false);
         }
         catch (IOException) when (File.Exists(target))

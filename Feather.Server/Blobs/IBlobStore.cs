@@ -12,4 +12,10 @@ public interface IBlobStore
 
     /// <summary>Opens a stored blob for reading. Throws <see cref="FileNotFoundException"/> when absent.</summary>
     Task<Stream> OpenReadAsync(string sha256, CancellationToken ct);
+
+    /// <summary>
+    /// The path of a stored blob on this machine's disk, or null when it is not stored (or the store keeps no
+    /// files): a version's weights are bound read-only into its steps from there (Sandbox/VersionWeights.cs).
+    /// </summary>
+    string? LocalPath(string sha256) => null;
 }

@@ -16,7 +16,7 @@ public sealed record AppendResult(AppendOutcome Outcome, long Offset, string Det
 /// </summary>
 public static class ResumableFile
 {
-    private const int BufferSize = 1 << 16;
+    private const int BufferSize = 1 << 20;
 
     public static string PartPath(string final) => final + ".part";
 

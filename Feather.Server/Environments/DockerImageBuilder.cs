@@ -88,7 +88,18 @@ public sealed partial class DockerImageBuilder(
             var weights = request.Files.Where(f => f.Size >= BuildContext.WeightsLayerMinBytes).ToList();
             var baseImage = envImage;
             var weightsHash = "";
-            if (weights.Count > 0)
+            var mounted = weights.Count > 0 && options.Value.MountsWeights;
+            if (mounted)
+            {
+                foreach (var f in weights)
+                    if (!await blobs.ExistsAsync(f.Sha256, token))
+                        return Fail(envImage, versionImage, $"a file of the version is missing from the blob store: {f.Path} ({f.Sha256[..12]}…)");
+                // Runner:Weights=mount: the weights stay in the blob store and every container of this version gets
+                // them bound read-only (Sandbox/VersionWeights.cs); the image holds the code only.
+                Log($"{weights.Count} weights file(s) of 1 MiB or more, {Bytes(weights.Sum(f => f.Size))}, stay in the blob store: "
+                    + "each step gets them read-only under /model (Runner:Weights=mount)");
+            }
+            else if (weights.Count > 0)
             {
                 weightsHash = WeightsHash(hash, weights);
                 baseImage = WeightsImageTag(weightsHash);
@@ -105,9 +116,11 @@ public sealed partial class DockerImageBuilder(
                 [ModelLabel] = request.ModelId,
                 [VersionLabel] = request.VersionNumber.ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
+            if (mounted)
+                labels[VersionWeights.MountsLabel] = VersionWeights.Describe(weights.Select(f => new WeightFile(f.Path, f.Sha256)));
             var code = request.Files.Where(f => f.Size < BuildContext.WeightsLayerMinBytes).Select(f => f.Path).ToList();
-            var error = await BuildImageAsync(versionImage, labels,
-                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(baseImage), code,
+            var error = await BuildImageAsync(versionImage, new Dictionary<string, string>(),
+                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(baseImage) + BuildContext.LabelInstruction(labels), code,
                     async (path, c2) => await blobs.OpenReadAsync(files[path].Sha256, c2), c),
                 "none", Log, token);
             RunnerMetrics.ImageBuilds.WithLabels("version", error is null ? "ready" : "failed").Inc();
@@ -176,8 +189,8 @@ public sealed partial class DockerImageBuilder(
             };
             var byPath = weights.ToDictionary(f => f.Path, StringComparer.Ordinal);
             var all = byPath.Keys.ToHashSet(StringComparer.Ordinal);
-            var error = await BuildImageAsync(weightsImage, labels,
-                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.WeightsDockerfile(envImage), all,
+            var error = await BuildImageAsync(weightsImage, new Dictionary<string, string>(),
+                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.WeightsDockerfile(envImage) + BuildContext.LabelInstruction(labels), all,
                     async (path, c2) => await blobs.OpenReadAsync(byPath[path].Sha256, c2), c, all),
                 "none", log, ct);
             RunnerMetrics.ImageBuilds.WithLabels("weights", error is null ? "ready" : "failed").Inc();

@@ -58,6 +58,12 @@ public interface IContainerEngine
     /// <summary>The labels of <paramref name="image"/> (a tag or id), or null when the engine does not have it.</summary>
     Task<IReadOnlyDictionary<string, string>?> ImageLabelsAsync(string image, CancellationToken ct);
 
+    /// <summary>
+    /// The mounts of container <paramref name="idOrName"/> (source on the engine's machine, target inside), or null when
+    /// there is no such container: how a server running in a container finds its data directory's path on the host.
+    /// </summary>
+    Task<IReadOnlyList<EngineMount>?> ContainerMountsAsync(string idOrName, CancellationToken ct);
+
     /// <summary>Untags <paramref name="tagOrId"/> without force; the engine deletes the image with its last tag and refuses one in use.</summary>
     Task RemoveImageAsync(string tagOrId, CancellationToken ct);
 
@@ -87,6 +93,9 @@ public sealed record EngineInfo(string Version, IReadOnlyList<string> Runtimes);
 
 /// <param name="Name">Its name, without Docker's leading '/'.</param>
 public sealed record EngineContainer(string Id, string Name, string ImageId, string State);
+
+/// <summary>A container's mount: <paramref name="Source"/> on the engine's machine, at <paramref name="Target"/> in the container.</summary>
+public sealed record EngineMount(string Source, string Target);
 
 public sealed record EngineImage(string Id, IReadOnlyList<string> Tags, IReadOnlyDictionary<string, string> Labels, DateTime Created);
 

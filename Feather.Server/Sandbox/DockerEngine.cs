@@ -244,6 +244,20 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
         }
     }
 
+    public async Task<IReadOnlyList<EngineMount>?> ContainerMountsAsync(string idOrName, CancellationToken ct)
+    {
+        try
+        {
+            return await Call(async () =>
+                (IReadOnlyList<EngineMount>)((await Containers.InspectContainerAsync(idOrName, ct)).Mounts ?? [])
+                    .Select(m => new EngineMount(m.Source ?? "", m.Destination ?? "")).ToList());
+        }
+        catch (ContainerNotFoundException)
+        {
+            return null;
+        }
+    }
+
     public async Task<IReadOnlyDictionary<string, string>?> ImageLabelsAsync(string image, CancellationToken ct)
     {
         try

@@ -23,10 +23,12 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
     private readonly WarmContainerPool _pool;
     private readonly ILogger<DockerStepExecutor> _logger;
     private readonly FairStepQueue _queue;
+    private readonly VersionWeights? _weights;
 
     public DockerStepExecutor(IContainerEngine engine, IOptions<RunnerOptions> options, RunnerCapabilities capabilities,
-        ContainerTracker tracker, WarmContainerPool pool, ILogger<DockerStepExecutor> logger)
+        ContainerTracker tracker, WarmContainerPool pool, ILogger<DockerStepExecutor> logger, VersionWeights? weights = null)
     {
+        _weights = weights;
         _engine = engine;
         _options = options.Value;
         _capabilities = capabilities;
@@ -130,9 +132,10 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         if (allowWarm && _pool.Take(request.Image, request.Profile, limits, request.Entrypoint) is { } warm)
             return (warm.Id, warm.Name, true, warm.Stream, warm.Prelude);
         var name = "feather-step-" + Guid.NewGuid().ToString("n");
+        var binds = _weights is null ? null : await _weights.BindsAsync(request.Image, ct);
         // With an entrypoint the step's own container prepares too (FEATHER_ENTRYPOINT) before its request is sent.
         var spec = new SandboxSpec(name, request.Image, request.Profile, limits, _options.InstanceId, request.Labels,
-            request.Entrypoint is { } entrypoint ? new Dictionary<string, string> { ["FEATHER_ENTRYPOINT"] = entrypoint } : null);
+            request.Entrypoint is { } entrypoint ? new Dictionary<string, string> { ["FEATHER_ENTRYPOINT"] = entrypoint } : null, binds);
         _tracker.Add(name);
         try
         {
@@ -276,6 +279,10 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         catch (ImageNotFoundException)
         {
             return new StepExecutionResult(StepOutcome.Crashed, null, "", $"image {request.Image} not found on the Docker engine", TimeSpan.Zero);
+        }
+        catch (WeightsUnavailableException e)
+        {
+            return new StepExecutionResult(StepOutcome.Crashed, null, "", e.Message, clock.Elapsed);
         }
         catch (ContainerEngineException e)
         {

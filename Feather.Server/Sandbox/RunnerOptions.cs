@@ -48,6 +48,24 @@ public sealed class RunnerOptions
 
     public bool IsSwarm => string.Equals(Mode, "swarm", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// How a version's large files (1 MiB or more: weights) reach its steps. <c>mount</c> (the default in local
+    /// mode): they stay in the blob store and each step gets them as read-only bind mounts under /model, so
+    /// publishing builds no weights layer and a version that changes only code costs nothing. <c>image</c>: they are
+    /// built into a weights image the version image starts from (what swarm mode always does: its nodes share no
+    /// disk with the server). See docs/deploy.md, "How weights reach a step".
+    /// </summary>
+    public string Weights { get; set; } = "mount";
+
+    /// <summary>True when versions built now keep their weights out of their images (local mode and Weights=mount).</summary>
+    public bool MountsWeights => !IsSwarm && string.Equals(Weights, "mount", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The server's data directory as the Docker engine sees it, for the weights' bind mounts. Empty: found by itself
+    /// (the same path, or, when the server runs in a container, the source of the mount holding its data directory).
+    /// </summary>
+    public string? HostDataDirectory { get; set; }
+
     /// <summary>The runner base image every environment image builds on.</summary>
     public string BaseImage { get; set; } = "feather-runner:latest";
 
@@ -150,6 +168,10 @@ public sealed class RunnerOptionsValidator : IValidateOptions<RunnerOptions>
         const string p = RunnerOptions.Section;
         if (!string.Equals(o.Mode, "local", StringComparison.OrdinalIgnoreCase) && !o.IsSwarm)
             errors.Add($"{p}:Mode must be local or swarm (got '{o.Mode}').");
+        if (!string.Equals(o.Weights, "mount", StringComparison.OrdinalIgnoreCase) && !string.Equals(o.Weights, "image", StringComparison.OrdinalIgnoreCase))
+            errors.Add($"{p}:Weights must be mount or image (got '{o.Weights}').");
+        if (!string.IsNullOrEmpty(o.HostDataDirectory) && !Path.IsPathFullyQualified(o.HostDataDirectory))
+            errors.Add($"{p}:HostDataDirectory must be an absolute path on the Docker engine's machine (got '{o.HostDataDirectory}').");
         if (string.IsNullOrWhiteSpace(o.BaseImage))
             errors.Add($"{p}:BaseImage must name the runner base image (e.g. feather-runner:latest).");
         if (string.IsNullOrWhiteSpace(o.InstanceId) || !o.InstanceId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))

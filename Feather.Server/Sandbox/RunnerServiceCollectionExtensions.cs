@@ -26,6 +26,7 @@ public static class RunnerServiceCollectionExtensions
         services.AddSingleton<RunnerCapabilities>();
         services.AddSingleton<Publishing.IProfilePolicy, RunnerProfilePolicy>();
         services.TryAddSingleton<IPreparationReports, NoPreparationReports>();
+        services.AddSingleton<VersionWeights>();
         services.AddSingleton<WarmContainerPool>();
         services.AddHostedService(sp => sp.GetRequiredService<WarmContainerPool>());
         services.AddSingleton<DockerStepExecutor>();

@@ -10,6 +10,7 @@ namespace Feather.Server.Sandbox;
 /// <param name="OwnerId">This server's instance id (label org.feather.owner).</param>
 /// <param name="Labels">The request's labels (run, step, model ids).</param>
 /// <param name="Env">Environment variables of the container (a prepared container gets FEATHER_ENTRYPOINT).</param>
+/// <param name="ReadOnlyFiles">Files bound read-only into the container (a version's weights, <see cref="VersionWeights"/>).</param>
 public sealed record SandboxSpec(
     string Name,
     string Image,
@@ -17,7 +18,8 @@ public sealed record SandboxSpec(
     ProfileLimits Limits,
     string OwnerId,
     IReadOnlyDictionary<string, string> Labels,
-    IReadOnlyDictionary<string, string>? Env = null);
+    IReadOnlyDictionary<string, string>? Env = null,
+    IReadOnlyList<EngineMount>? ReadOnlyFiles = null);
 
 /// <summary>The one place where a step's sandbox spec becomes Docker create parameters. Pure: no Docker calls.</summary>
 public static class SandboxParameters
@@ -63,7 +65,12 @@ public static class SandboxParameters
             Privileged = false,
             IpcMode = "private",
             ShmSize = ShmBytes, // /dev/shm is the one writable place besides /tmp and the file area: keep it small
-            Mounts = [new Mount { Type = "volume", Target = FilesDirectory }],
+            // the file area, then the version's weights: bound read-only (the step can neither change nor add to them)
+            Mounts =
+            [
+                new Mount { Type = "volume", Target = FilesDirectory },
+                .. (spec.ReadOnlyFiles ?? []).Select(f => new Mount { Type = "bind", Source = f.Source, Target = f.Target, ReadOnly = true }),
+            ],
             // open files bounded whatever the engine's default; no core dumps (a host core_pattern
             // handler would otherwise run for a crashing step)
             Ulimits =

@@ -28,7 +28,8 @@ public sealed partial class WarmContainerPool(
     ContainerTracker tracker,
     IOptions<RunnerOptions> options,
     ILogger<WarmContainerPool> logger,
-    IPreparationReports? reports = null) : IHostedService, IAsyncDisposable
+    IPreparationReports? reports = null,
+    VersionWeights? weights = null) : IHostedService, IAsyncDisposable
 {
     public const string WarmLabel = "org.feather.warm";
 
@@ -177,9 +178,10 @@ public sealed partial class WarmContainerPool(
         var prepare = key.Entrypoint.Length > 0;
         try
         {
+            var binds = weights is null ? null : await weights.BindsAsync(key.Image, CancellationToken.None);
             var spec = new SandboxSpec(name, key.Image, key.Profile, slot.Limits, options.Value.InstanceId,
                 new Dictionary<string, string> { [WarmLabel] = prepare ? "prepared" : "true" },
-                prepare ? new Dictionary<string, string> { ["FEATHER_ENTRYPOINT"] = key.Entrypoint } : null);
+                prepare ? new Dictionary<string, string> { ["FEATHER_ENTRYPOINT"] = key.Entrypoint } : null, binds);
             using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
             {
                 id = await engine.CreateContainerAsync(spec, limit.Token);

@@ -1,4 +1,5 @@
 using Feather.Server.Environments;
+using Feather.Server.Sandbox;
 using Feather.Server.Tests.Sandbox;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -45,7 +46,7 @@ public sealed class DockerImageBuilderTests(RunnerFixture fx)
     }
 
     [Fact]
-    public async Task Large_files_go_into_a_weights_image_that_a_version_changing_only_code_builds_on_again()
+    public async Task In_image_mode_large_files_go_into_a_weights_image_that_a_version_changing_only_code_builds_on_again()
     {
         var builder = fx.Services.GetRequiredService<IImageBuilder>();
         var weightsBytes = new byte[(int)BuildContext.WeightsLayerMinBytes + 10];
@@ -82,6 +83,43 @@ public sealed class DockerImageBuilderTests(RunnerFixture fx)
             Assert.Equal(w.RootFS!.Layers!, image.RootFS!.Layers!.Take(w.RootFS.Layers!.Count));
             Assert.Equal(w.RootFS.Layers!.Count + 1, image.RootFS.Layers!.Count);
         }
+    }
+
+    [Fact]
+    public async Task In_mount_mode_large_files_stay_out_of_the_image_and_its_label_names_them()
+    {
+        var mount = new DockerImageBuilder(fx.Services.GetRequiredService<IContainerEngine>(), fx.Blobs,
+            Microsoft.Extensions.Options.Options.Create(new RunnerOptions { BaseImage = fx.RunnerImage, InstanceId = fx.InstanceId, Weights = "mount" }),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<DockerImageBuilder>.Instance);
+        var weightsBytes = new byte[(int)BuildContext.WeightsLayerMinBytes + 10];
+        new Random(9).NextBytes(weightsBytes);
+        var weights = new VersionFile("weights/a+b.bin", fx.Blobs.Put(weightsBytes), weightsBytes.Length);
+        var codeBytes = System.Text.Encoding.UTF8.GetBytes("# mounted\n");
+        var code = new VersionFile("model.py", fx.Blobs.Put(codeBytes), codeBytes.Length);
+
+        var result = await mount.BuildAsync(new VersionImageRequest(fx.ModelId, 30, fx.Environment(), [code, weights]), null, default);
+        fx.Track(result.VersionImage);
+        Assert.True(result.Outcome == ImageBuildOutcome.Ready, result.Error + "\n---\n" + result.Log);
+        Assert.Contains("1 weights file(s) of 1 MiB or more, 1.0 MiB, stay in the blob store", result.Log);
+        Assert.DoesNotContain("weights image", result.Log);
+
+        var image = await fx.Docker.Images.InspectImageAsync(result.VersionImage, default);
+        var labels = image.Config!.Labels!;
+        Assert.Equal([new WeightFile("weights/a+b.bin", weights.Sha256)], VersionWeights.Parse(labels[VersionWeights.MountsLabel]));
+        Assert.Equal("", labels["org.feather.weights-hash"]);
+        Assert.Equal("version", labels["org.feather.image"]);
+        Assert.Equal("30", labels["org.feather.version"]);
+        // the environment's layers plus one small layer of code: no copy of the weights
+        var env = await fx.Docker.Images.InspectImageAsync(result.EnvironmentImage, default);
+        Assert.Equal(env.RootFS!.Layers!.Count + 1, image.RootFS!.Layers!.Count);
+        Assert.True(image.Size - env.Size < weightsBytes.Length / 2, $"the version image is {image.Size - env.Size} bytes larger than its environment");
+
+        // a weights file missing from the blob store fails the build with its name
+        var missing = new VersionFile("weights/gone.bin", new string('0', 64), weightsBytes.Length);
+        var failed = await mount.BuildAsync(new VersionImageRequest(fx.ModelId, 31, fx.Environment(), [code, missing]), null, default);
+        fx.Track(failed.VersionImage);
+        Assert.Equal(ImageBuildOutcome.Failed, failed.Outcome);
+        Assert.Contains("missing from the blob store: weights/gone.bin", failed.Error);
     }
 
     [Fact]

@@ -64,6 +64,9 @@ public sealed class RunnerFixture : IAsyncLifetime
         {
             ["Runner:InstanceId"] = InstanceId,
             ["Runner:BaseImage"] = RunnerImage,
+            // weights built into images: this fixture's blob store is in memory, so it has no files to mount
+            // (mounted weights: VersionWeightsTests and the end-to-end tests)
+            ["Runner:Weights"] = "image",
             ["Runner:MaxOutputBytes"] = (1024 * 1024).ToString(),
             ["Runner:MaxLogBytes"] = (64 * 1024).ToString(),
             ["Runner:Profiles:Low:MemoryMiB"] = "128",

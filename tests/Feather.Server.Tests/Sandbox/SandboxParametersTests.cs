@@ -56,6 +56,22 @@ public class SandboxParametersTests
     }
 
     [Fact]
+    public void A_versions_weights_are_bound_read_only_and_nothing_else_of_the_host_is()
+    {
+        var spec = Spec("low") with
+        {
+            ReadOnlyFiles = [new EngineMount("/srv/feather/blobs/ab/cdef", "/model/weights/a.bin"), new EngineMount("/srv/feather/blobs/12/3456", "/model/b.pt")],
+        };
+        var p = SandboxParameters.Create(spec);
+        Assert.Null(p.HostConfig!.Binds);
+        var binds = p.HostConfig!.Mounts!.Where(m => m.Type == "bind").ToList();
+        Assert.Equal([("/srv/feather/blobs/ab/cdef", "/model/weights/a.bin", true), ("/srv/feather/blobs/12/3456", "/model/b.pt", true)],
+            binds.Select(m => (m.Source, m.Target, m.ReadOnly)).ToList());
+        Assert.Equal(3, p.HostConfig!.Mounts!.Count); // and the file area
+        Assert.True(p.HostConfig!.ReadonlyRootfs);
+    }
+
+    [Fact]
     public void Stdin_is_attached_once_without_a_tty()
     {
         var p = SandboxParameters.Create(Spec("low"));

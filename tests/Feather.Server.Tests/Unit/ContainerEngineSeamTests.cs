@@ -121,6 +121,7 @@ public class ContainerEngineSeamTests
         public Task<Stream> GetArchiveAsync(string id, string path, CancellationToken ct) => throw new NotSupportedException();
         public Task<string?> FindImageAsync(string image, CancellationToken ct) => throw new NotSupportedException();
         public Task<IReadOnlyDictionary<string, string>?> ImageLabelsAsync(string image, CancellationToken ct) => throw new NotSupportedException();
+        public Task<IReadOnlyList<EngineMount>?> ContainerMountsAsync(string idOrName, CancellationToken ct) => throw new NotSupportedException();
         public Task RemoveImageAsync(string tagOrId, CancellationToken ct) => throw new NotSupportedException();
         public Task BuildImageAsync(ImageBuildSpec spec, Stream context, IProgress<ImageBuildMessage> progress, CancellationToken ct) =>
             throw new NotSupportedException();
