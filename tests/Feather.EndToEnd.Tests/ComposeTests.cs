@@ -93,6 +93,46 @@ public sealed class ComposeTests(ITestOutputHelper output)
             var version = await http.GetFromJsonAsync<JsonElement>($"{url}/api/models/admin/hello/versions/1");
             versionImages.Add(version.GetProperty("image").GetProperty("versionImage").GetString()!);
 
+            // a model with weights: kept out of its image, bound read-only into the step from the server's data volume
+            // (the server finds the volume's path on the host by asking the engine about its own container)
+            var weightsModel = Path.Combine(config, "weights-model");
+            Directory.CreateDirectory(Path.Combine(weightsModel, "weights"));
+            var weightBytes = System.Security.Cryptography.RandomNumberGenerator.GetBytes(3 * 1024 * 1024);
+            File.WriteAllBytes(Path.Combine(weightsModel, "weights", "w.bin"), weightBytes);
+            File.WriteAllText(Path.Combine(weightsModel, "model.py"), """
+                import hashlib
+
+                import feather as ftr
+
+
+                def init():
+                    return ftr.Text.In(default_text="w.bin", title="File")
+
+
+                @ftr.step(title="Hash", outputs=["sha256"])
+                def digest(name: ftr.Text.In) -> ftr.Text.View:
+                    with open("weights/" + name.get()[0], "rb") as f:
+                        return ftr.Text.View(hashlib.sha256(f.read()).hexdigest())
+
+
+                ftr.build(name="compose-weights", init=init, steps=[digest],
+                          file_bundle=ftr.bundle(code_files=["model.py"], model_files=["weights/w.bin"]))
+                """);
+            var weightsPublish = await Cli(null, "publish", weightsModel, "--wait");
+            Assert.True(weightsPublish.ExitCode == 0, weightsPublish.ToString());
+            var inputs = Path.Combine(config, "weights-inputs.json");
+            File.WriteAllText(inputs, """{"steps": [{"name": {"texts": ["w.bin"]}}]}""");
+            var weightsRun = await Cli(null, "run", "admin/compose-weights", "--inputs", inputs, "--json");
+            Assert.True(weightsRun.ExitCode == 0, weightsRun.ToString());
+            var weightsStep = JsonDocument.Parse(weightsRun.Stdout).RootElement.GetProperty("steps")[0];
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(weightBytes)),
+                weightsStep.GetProperty("outputs")[0].GetProperty("value").GetProperty("texts")[0].GetString());
+            var weightsVersion = await http.GetFromJsonAsync<JsonElement>($"{url}/api/models/admin/compose-weights/versions/1");
+            var weightsImage = weightsVersion.GetProperty("image").GetProperty("versionImage").GetString()!;
+            versionImages.Add(weightsImage);
+            Assert.Contains("org.feather.weights-mounts", (await FeatherServer.Docker("image", "inspect", "--format", "{{json .Config.Labels}}", weightsImage)).Stdout);
+            Phase("published and ran a model whose weights are mounted from the server's data volume");
+
             var restart = await Compose("restart");
             Assert.True(restart.ExitCode == 0, restart.ToString());
             Assert.Equal(container, (await Compose("ps", "-q", "feather")).Stdout.Trim());

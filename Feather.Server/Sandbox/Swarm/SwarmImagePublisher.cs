@@ -38,6 +38,11 @@ public sealed partial class SwarmImagePublisher(SwarmClient client, IOptions<Swa
         var inspected = await client.InspectImageAsync(image, ct)
             ?? throw new ImageNotFoundException($"image {image} not found", $"image {image} not found on the Docker engine");
         if (_byImageId.TryGetValue(inspected.Id, out var known)) return known;
+        // A version image built by a local-mode server with Runner:Weights=mount holds no weights: a node could not mount them.
+        if (await client.ImageLabelsAsync(image, ct) is { } labels && labels.ContainsKey(VersionWeights.MountsLabel))
+            throw new ContainerEngineException($"image {image} keeps its weights out of the image",
+                $"{image} was built with its weights kept out of the image (Runner:Weights=mount, by a local-mode server), and swarm nodes "
+                + "cannot mount them from this server's disk; publish the version again so that it is built with its weights inside");
         var gate = _locks.GetOrAdd(inspected.Id, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
         try
