@@ -52,6 +52,42 @@ public class PublishingTests
         Assert.Equal(("weights/w.bin", 0L, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "model"), (files[1].Path, files[1].Size, files[1].Sha256, files[1].Kind));
     }
 
+    [Fact]
+    public async Task Large_files_hashes_are_remembered_by_path_size_and_modification_time()
+    {
+        using var dir = new TempDir();
+        using var cacheDir = new TempDir();
+        var cacheFile = Path.Combine(cacheDir.Path, "feather", "hashes.json");
+        dir.File("model.py", "abc");
+        var weights = Path.Combine(dir.Path, "w.bin");
+        var bytes = new byte[HashCache.MinBytes + 1];
+        new Random(3).NextBytes(bytes);
+        File.WriteAllBytes(weights, bytes);
+        var metadata = JsonNode.Parse("""{"bundle": {"code": ["model.py"], "model": ["w.bin"]}}""")!;
+        var first = await BundleManifest.BuildAsync(dir.Path, metadata, default, HashCache.Load(cacheFile));
+        var original = first.Single(f => f.Path == "w.bin").Sha256;
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), original);
+        Assert.True(File.Exists(cacheFile));
+        Assert.DoesNotContain("model.py", File.ReadAllText(cacheFile)); // small files are hashed every time
+
+        // same size, modification time put back: the cache answers without reading (so it gives the old hash) ...
+        var written = File.GetLastWriteTimeUtc(weights);
+        bytes[0] ^= 0xff;
+        File.WriteAllBytes(weights, bytes);
+        File.SetLastWriteTimeUtc(weights, written);
+        var cached = await BundleManifest.BuildAsync(dir.Path, metadata, default, HashCache.Load(cacheFile));
+        Assert.Equal(original, cached.Single(f => f.Path == "w.bin").Sha256);
+        // ... which --rehash (no cache) does not trust
+        var fresh = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+        Assert.Equal(fresh, (await BundleManifest.BuildAsync(dir.Path, metadata, default, HashCache.None())).Single(f => f.Path == "w.bin").Sha256);
+        // a new modification time reads the file again
+        File.SetLastWriteTimeUtc(weights, written.AddSeconds(1));
+        Assert.Equal(fresh, (await BundleManifest.BuildAsync(dir.Path, metadata, default, HashCache.Load(cacheFile))).Single(f => f.Path == "w.bin").Sha256);
+        // a corrupt cache file is an empty cache
+        File.WriteAllText(cacheFile, "{not json");
+        Assert.Equal(fresh, (await BundleManifest.BuildAsync(dir.Path, metadata, default, HashCache.Load(cacheFile))).Single(f => f.Path == "w.bin").Sha256);
+    }
+
     [Theory]
     [InlineData("""{"bundle": {"code": ["missing.py"]}}""", "does not exist")]
     [InlineData("""{"bundle": {"code": ["model.py"], "model": ["model.py"]}}""", "both as code and as a model file")]
