@@ -16,15 +16,17 @@ public sealed record DatasetPublishStarted(
 
 public sealed record DatasetPublishCompleted(string Owner, string Dataset, int Version, long RecordCount, string Url);
 
+/// <param name="Split">test (held out: evaluated automatically, ranked on leaderboards) or train (for fine-tuning only).</param>
 public sealed record DatasetSummary(string Owner, string Name, string? Title, string Description, string Task, string Visibility,
-    int LatestVersion, long RecordCount, DateTime UpdatedAt);
+    int LatestVersion, long RecordCount, DateTime UpdatedAt, string Split);
 
 public sealed record DatasetVersionSummary(int Number, DateTime CreatedAt, string Publisher, string? Notes, long RecordCount, string Records);
 
 /// <summary>A dataset as its latest version describes it, with its versions and a few example records (labels included).</summary>
+/// <param name="Split">test (held out: evaluated automatically, ranked on leaderboards) or train (for fine-tuning only), from the latest version's manifest.</param>
 public sealed record DatasetDetail(string Owner, string Name, string? Title, string Description, string Task, string? Licence,
     string? Citation, string Visibility, int LatestVersion, long RecordCount, DatasetFieldInfo[] Fields, JsonElement[] Examples,
-    DatasetVersionSummary[] Versions, DateTime CreatedAt, DateTime UpdatedAt);
+    DatasetVersionSummary[] Versions, DateTime CreatedAt, DateTime UpdatedAt, string Split);
 
 /// <summary>One immutable version: its manifest's fields, its record count, a few example records and its files.</summary>
 public sealed record DatasetVersionDetail(string Owner, string Dataset, int Number, DateTime CreatedAt, string Publisher, string? Notes,

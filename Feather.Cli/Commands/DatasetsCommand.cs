@@ -175,8 +175,8 @@ public static class DatasetsListCommand
                 Routes.WithQuery(Routes.Datasets, ("task", parse.GetValue(Task))), null, ct);
             if (context.Json) { JsonOutput.Write(context.Out, answer.Body); return ExitCodes.Ok; }
             if (answer.Value.Length == 0) { context.Out.WriteLine("no datasets; publish one with `feather datasets publish DIR`"); return ExitCodes.Ok; }
-            Table.Write(context.Out, ["DATASET", "TASK", "VERSION", "RECORDS", "VISIBILITY", "TITLE"], answer.Value.Select(d => (IReadOnlyList<string>)
-                [$"{d.Owner}/{d.Name}", d.Task, d.LatestVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Table.Write(context.Out, ["DATASET", "TASK", "SPLIT", "VERSION", "RECORDS", "VISIBILITY", "TITLE"], answer.Value.Select(d => (IReadOnlyList<string>)
+                [$"{d.Owner}/{d.Name}", d.Task, d.Split, d.LatestVersion.ToString(System.Globalization.CultureInfo.InvariantCulture),
                  d.RecordCount.ToString(System.Globalization.CultureInfo.InvariantCulture), d.Visibility, TerminalText.Safe(d.Title ?? d.Description)]));
             return ExitCodes.Ok;
         });
@@ -221,7 +221,7 @@ public static partial class DatasetsShowCommand
             var d = answer.Value;
             o.WriteLine($"{d.Owner}/{d.Name}{(d.Title is { } title ? $": {TerminalText.Safe(title)}" : "")}");
             if (d.Description.Length > 0) o.WriteLine($"  {TerminalText.Safe(d.Description)}");
-            o.WriteLine($"  task: {d.Task}   records: {d.RecordCount}   latest version: {d.LatestVersion}   visibility: {d.Visibility}");
+            o.WriteLine($"  task: {d.Task}   split: {d.Split}   records: {d.RecordCount}   latest version: {d.LatestVersion}   visibility: {d.Visibility}");
             if (d.Licence is { Length: > 0 } licence) o.WriteLine($"  licence: {TerminalText.Safe(licence)}");
             if (d.Citation is { Length: > 0 } citation) o.WriteLine($"  citation: {TerminalText.Safe(citation)}");
             WriteFieldsAndExamples(o, d.Fields, d.Examples);

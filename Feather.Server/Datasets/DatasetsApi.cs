@@ -69,7 +69,7 @@ public static class DatasetsApi
                                      (d.Title ?? "").Contains(q, StringComparison.OrdinalIgnoreCase));
         if (!string.IsNullOrWhiteSpace(owner)) found = found.Where(d => d.Owner == owner);
         return TypedResults.Ok(found.OrderBy(d => d.Key, StringComparer.Ordinal)
-            .Select(d => new DatasetSummary(d.Owner, d.Name, d.Title, d.Description, d.Task, d.Visibility, d.LatestVersion, d.RecordCount, d.UpdatedAt))
+            .Select(d => new DatasetSummary(d.Owner, d.Name, d.Title, d.Description, d.Task, d.Visibility, d.LatestVersion, d.RecordCount, d.UpdatedAt, d.Split))
             .ToArray());
     }
 
@@ -179,6 +179,6 @@ public static class DatasetsApi
         var manifest = latest is null ? null : Manifest(latest);
         return new DatasetDetail(d.Owner, d.Name, d.Title, d.Description, d.Task, d.Licence, d.Citation, d.Visibility, d.LatestVersion,
             d.RecordCount, manifest is null ? [] : Fields(manifest), latest is null ? [] : Examples(latest),
-            versions.Select(ToSummary).ToArray(), d.CreatedAt, d.UpdatedAt);
+            versions.Select(ToSummary).ToArray(), d.CreatedAt, d.UpdatedAt, d.Split);
     }
 }

@@ -163,6 +163,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         var clock = Stopwatch.StartNew();
         string? id = null, name = null;
         var preparedHere = false; // this step's own container prepared the model (no ready one was taken)
+        PreparationFailure? failedPreparation = null; // its preparation failed, with a status line: reported at the end
         PreparedPrelude? prelude = null;
         using var timeout = new CancellationTokenSource(); // armed when the request is sent (after any preparation)
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
@@ -207,7 +208,9 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
                             : prelude is null ? StepOutcome.TimedOut : StepOutcome.Crashed;
                         return new StepExecutionResult(outcome, null, failure.Log, failure.Message, clock.Elapsed, name);
                     }
-                    if (failure is not null) _pool.ReportPreparation(request.Image, request.Profile, request.Entrypoint, failure);
+                    // reported once the step has read its output: the log then holds all the model wrote while it
+                    // prepared (stderr lines can arrive after the status line)
+                    failedPreparation = failure;
                 }
             }
             if (prelude is not null)
@@ -291,6 +294,8 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         }
         finally
         {
+            if (failedPreparation is not null)
+                _pool.ReportPreparation(request.Image, request.Profile, request.Entrypoint!, failedPreparation with { Log = stderr.ToText() });
             // The outcome is known: answer now and remove the container in the background (IdleAsync and
             // disposal wait for it; its name stays tracked until it is gone, so the reaper leaves it alone).
             if (id is not null) Track(RemoveThenForgetAsync(id, name!));

@@ -62,6 +62,35 @@ public sealed record PreparedPrelude(JsonElement? Status, byte[] Stderr, byte[] 
     }
 }
 
+/// <summary>What the model wrote to stderr after its failed preparation's status line reached the runner.</summary>
+public static class PreparationLog
+{
+    /// <summary>
+    /// The log of a failed preparation: <paramref name="prelude"/>'s stderr plus what arrives on the stream within
+    /// <paramref name="wait"/> (or until it ends). The engine copies stdout and stderr on their own, so the status line
+    /// can overtake what the model printed just before it failed; the container is discarded afterwards, so its
+    /// stream may be left mid-read.
+    /// </summary>
+    public static async Task<string> DrainAsync(IContainerStream stream, PreparedPrelude prelude, int maxLogBytes, TimeSpan wait)
+    {
+        var log = new MemoryStream();
+        log.Write(prelude.Stderr);
+        var buffer = new byte[16384];
+        using var quiet = new CancellationTokenSource(wait);
+        try
+        {
+            while (log.Length < maxLogBytes)
+            {
+                var read = await stream.ReadOutputAsync(buffer, quiet.Token);
+                if (read.End) break;
+                if (!read.IsStdout) log.Write(buffer, 0, (int)Math.Min(read.Count, maxLogBytes - log.Length));
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException) { }
+        return Encoding.UTF8.GetString(log.GetBuffer(), 0, (int)log.Length);
+    }
+}
+
 /// <summary>A model's preparation that failed, as shown on its version and in the steps that needed it.</summary>
 /// <param name="Message">One line: "PreparationError: the model's preparation failed: ...", or what killed it.</param>
 /// <param name="ErrorJson">The runtime's error object (type, message, frames of the model's code), or null when the process died.</param>

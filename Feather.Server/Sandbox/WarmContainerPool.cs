@@ -197,6 +197,8 @@ public sealed partial class WarmContainerPool(
                 (prelude, failure) = await AwaitPreparedAsync(id, stream!, slot.Limits, options.Value);
                 if (failure is not null)
                 {
+                    if (prelude?.Status is not null && !prelude.Ended)
+                        failure = failure with { Log = await PreparationLog.DrainAsync(stream!, prelude, options.Value.MaxLogBytes, TimeSpan.FromMilliseconds(500)) };
                     stream!.Dispose();
                     stream = null;
                     await RemoveAsync(new WarmContainer(id, name));

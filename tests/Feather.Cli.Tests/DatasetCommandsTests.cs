@@ -57,7 +57,7 @@ public sealed class DatasetCommandsTests(RealServer server) : IDisposable
 
         var show = await cli.RunAsync("datasets", "show", $"admin/{name}");
         Assert.True(show.ExitCode == 0, show.Err);
-        Assert.Contains("task: image-classification   records: 450   latest version: 2   visibility: public", show.Out);
+        Assert.Contains("task: image-classification   split: test   records: 450   latest version: 2   visibility: public", show.Out);
         Assert.Contains("label (hidden from models)", show.Out);
         Assert.Contains("images/0000.png", show.Out);
         Assert.Contains("Alpaydin", show.Out);

@@ -140,7 +140,9 @@ public sealed class PreparedContainerTests
             var promote = await server.Cli("versions", "promote", "admin/hello", "2");
             Assert.True(promote.ExitCode == 0, promote.ToString());
             await WaitForAsync(async () => await PreparedAsync(server, v1) == 0, "version 1's prepared container to be released");
-            Assert.Contains(server.LogEvents("Released"), e => e.GetProperty("Image").GetString() == v1 && e.GetProperty("Count").GetInt32() == 1);
+            // the log line follows the removal (and the server's log reaches the test a moment later)
+            await WaitForAsync(() => Task.FromResult(server.LogEvents("Released").Any(e => e.GetProperty("Image").GetString() == v1 && e.GetProperty("Count").GetInt32() == 1)),
+                "the server to log that it released version 1's prepared container");
 
             Assert.Equal("succeeded", (await StepAsync(server, token, "hello", "name", "Bob"))["status"]!.GetValue<string>());
             var v2 = await ImageAsync(server, token, "hello", 2);

@@ -8,7 +8,12 @@ using Feather.Tests.Swarm;
 
 namespace Feather.EndToEnd.Tests;
 
-[CollectionDefinition("swarm-e2e")]
+/// <summary>
+/// Runs alone (DisableParallelization): joining and leaving the swarm makes the engine rework its networks
+/// ("Failed to remove swarm network ... on cluster leave"), which cut the compose stack's published port while
+/// ComposeTests ran at the same moment.
+/// </summary>
+[CollectionDefinition("swarm-e2e", DisableParallelization = true)]
 public sealed class SwarmEndToEndCollection : ICollectionFixture<SwarmServer>;
 
 /// <summary>

@@ -24,6 +24,7 @@ public sealed class DatasetPageTests(PortalFixture fx)
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Digits, held-out split", Level = 1 })).ToBeVisibleAsync();
         await Expect(page.Locator("dl.facts")).ToContainTextAsync("image-classification");
         await Expect(page.Locator("dl.facts")).ToContainTextAsync("450");
+        await Expect(page.Locator("dl.facts")).ToContainTextAsync("test: held out; evaluated automatically");
         await Expect(page.Locator("dl.facts")).ToContainTextAsync("Alpaydin");
         var labelRow = page.GetByRole(AriaRole.Row).Filter(new() { HasText = "the digit shown" });
         await Expect(labelRow.Locator(".label-badge")).ToHaveTextAsync("label");

@@ -38,6 +38,7 @@ function card(d) {
     d.title ? h('p.meta', {}, `${d.owner}/${d.name}`) : null,
     h('p', {}, d.description || 'No description.'),
     h('p.meta', {}, `${d.task} · ${plural(d.recordCount, 'record')} · version ${d.latestVersion}`,
+      d.split === 'train' ? h('span.badge', { title: 'Training data: used to fine-tune, never evaluated automatically' }, 'train') : null,
       d.visibility !== 'public' ? h('span.badge', {}, d.visibility) : null)));
 }
 
@@ -67,6 +68,9 @@ export async function datasetPage(root, [owner, name], { signal }) {
       h('dl.facts', {},
         h('dt', {}, 'Task'), h('dd', {}, h('a', { href: `/datasets?task=${enc(d.task)}` }, d.task), ' · ',
           h('a', { href: `/leaderboards/${enc(d.task)}?dataset=${enc(`${owner}/${name}`)}` }, 'leaderboard')),
+        h('dt', {}, 'Split'), h('dd', {}, d.split === 'train'
+          ? 'train: for fine-tuning; never evaluated automatically'
+          : 'test: held out; evaluated automatically and ranked on leaderboards'),
         h('dt', {}, 'Records'), h('dd', {}, String(d.recordCount)),
         h('dt', {}, 'Latest version'), h('dd', {}, String(version)),
         h('dt', {}, 'Visibility'), h('dd', {}, d.visibility),

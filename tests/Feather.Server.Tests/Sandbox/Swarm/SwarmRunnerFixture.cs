@@ -157,8 +157,12 @@ public sealed class SwarmRunnerFixture : IAsyncLifetime
     }
 }
 
-/// <summary>The swarm tests: one collection, so they never run in parallel with each other.</summary>
-[CollectionDefinition(Name)]
+/// <summary>
+/// The swarm tests: one collection, so they never run in parallel with each other, and run alone
+/// (DisableParallelization): joining and leaving the swarm makes the engine rework its networks, which broke the
+/// bridge network and published port of a test running at that moment (ComposeTests lost its server).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class SwarmCollection : ICollectionFixture<SwarmRunnerFixture>
 {
     public const string Name = "swarm";
