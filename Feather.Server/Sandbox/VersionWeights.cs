@@ -108,9 +108,16 @@ public sealed partial class VersionWeights(IContainerEngine engine, IOptions<Run
     private static void EnsureReadable(string path)
     {
         if (OperatingSystem.IsWindows()) return;
-        var mode = File.GetUnixFileMode(path);
-        if ((mode & UnixFileMode.OtherRead) == 0)
-            File.SetUnixFileMode(path, mode | UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        try
+        {
+            var mode = File.GetUnixFileMode(path);
+            if ((mode & UnixFileMode.OtherRead) == 0)
+                File.SetUnixFileMode(path, mode | UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // a store the server may not change (read-only): the bind is tried as it is, and the model says what it cannot read
+        }
     }
 
     /// <summary>The data directory's path on the engine's machine (asked once, then remembered).</summary>
