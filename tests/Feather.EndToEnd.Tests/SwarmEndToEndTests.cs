@@ -123,9 +123,7 @@ public sealed class SwarmServer : IAsyncLifetime
         try
         {
             // the runner image of this checkout's SDK (the runtime's evaluate mode), by its content tag
-            var build = await CommandResult.RunAsync("bash", ["images/runner/build.sh"], FeatherServer.FindRepoRoot(), null, new Dictionary<string, string>());
-            var runner = System.Text.RegularExpressions.Regex.Match(build.Stdout, "feather-runner:[0-9a-f]+").Value;
-            if (build.ExitCode != 0 || runner.Length == 0) throw new InvalidOperationException($"building the runner image failed: {build}");
+            var runner = await FeatherServer.RunnerImageOfThisCheckoutAsync();
             Server = new FeatherServer(new Dictionary<string, string>
             {
                 ["Runner__BaseImage"] = runner,
