@@ -21,7 +21,7 @@ public sealed record SwarmObject(string Id, string Name, IReadOnlyDictionary<str
 /// the builds): the only swarm code that calls Docker.DotNet. Docker's errors become the runner's
 /// (<see cref="ImageNotFoundException"/>, <see cref="ContainerEngineException"/> with the engine's answer).
 /// </summary>
-public sealed partial class SwarmClient(DockerEngine docker, IOptions<SwarmOptions> options)
+public sealed partial class SwarmClient(DockerEngine docker, IOptions<SwarmOptions> options, ILogger<SwarmClient>? logger = null)
 {
     private DockerClient Client => docker.Client;
 
@@ -57,10 +57,18 @@ public sealed partial class SwarmClient(DockerEngine docker, IOptions<SwarmOptio
     public async Task<bool> UseJobsAsync(CancellationToken ct)
     {
         var mode = options.Value.ServiceMode;
-        if (mode != "auto") return mode == "replicated-job";
         if (_jobsWork is { } known) return known;
-        return (_jobsWork = await EngineMajorAsync(ct) >= JobsCleanUpFromMajor).Value;
+        if (mode == "replicated") return (_jobsWork = false).Value;
+        var major = await EngineMajorAsync(ct);
+        if (mode == "replicated-job" && major < JobsCleanUpFromMajor && logger is not null)
+            LogJobsLeak(logger, major);
+        return (_jobsWork = mode == "replicated-job" || major >= JobsCleanUpFromMajor).Value;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Runner:Swarm:ServiceMode is replicated-job, but the swarm manager's engine is version {Major}: "
+        + "before 24.0 every finished job leaves its task in the swarm (holding its resource reservation) and its exited container on its node "
+        + "(docs/deploy.md, \"Replicated jobs and Docker 20.10\")")]
+    private static partial void LogJobsLeak(ILogger logger, int major);
 
     /// <summary>The manager engine's major version (20 for 20.10.24; 0 when it does not say).</summary>
     public Task<int> EngineMajorAsync(CancellationToken ct) => Call(async () =>

@@ -12,8 +12,9 @@ namespace Feather.Server.Tests.Sandbox.Swarm;
 /// Steps as replicated jobs (Runner:Swarm:ServiceMode = replicated-job) on this machine's engine, whatever its version:
 /// a step's output, log and exit code come back; cancel, timeout and the reaper stop a running job's task on Docker
 /// 20.10 too (the job's iteration is ended before it is removed) and leave nothing. What 20.10 does keep is the task
-/// and exited container of a job that finished by itself (moby/moby#44312): the tests check exactly that, which is why
-/// <c>auto</c> does not use jobs before 24.0 (docs/deploy.md).
+/// and exited container of a job that finished by itself (moby/moby#44312), the task keeping its resource reservation:
+/// the tests check the container, reserve nothing (the leftover tasks would fill the node for the tests after them),
+/// and that is why <c>auto</c> does not use jobs before 24.0 (docs/deploy.md).
 /// </summary>
 [Collection(SwarmCollection.Name)]
 public sealed class SwarmJobModeTests(SwarmRunnerFixture fx) : IAsyncLifetime
@@ -33,7 +34,9 @@ public sealed class SwarmJobModeTests(SwarmRunnerFixture fx) : IAsyncLifetime
             GpuResource = s.GpuResource,
             PrePull = s.PrePull,
             StartTimeoutSeconds = s.StartTimeoutSeconds,
-            ReserveResources = s.ReserveResources,
+            // on 20.10 a finished job's task stays in the swarm with its reservation until the lab leaves the swarm
+            // (docs/deploy.md): reserving would fill the one node for the swarm tests that run after these
+            ReserveResources = false,
             PollMilliseconds = s.PollMilliseconds,
             ServiceMode = "replicated-job",
         });
@@ -97,12 +100,13 @@ public sealed class SwarmJobModeTests(SwarmRunnerFixture fx) : IAsyncLifetime
     {
         var live = new List<string>();
         var mode = "";
-        var r = await Run("echo.py", new { name = "Job" }, log: new Progress<string>(l => { lock (live) live.Add(l); }),
+        var r = await Run("echo.py", new { name = "Job" }, log: new SyncLog(live),
             started: async () => mode = await RunningServiceModeAsync());
         Assert.True(r.Outcome == StepOutcome.Succeeded, r.Message + "\n" + r.Logs);
         Assert.Contains("\"ReplicatedJob\":{\"MaxConcurrent\":1,\"TotalCompletions\":1}", mode);
         Assert.Equal("Hello, Job", r.Result!.Value.GetProperty("outputs")[0].GetProperty("value").GetString());
         Assert.Contains("greeting Job", r.Logs);
+        lock (live) Assert.Contains(live, l => l.Contains("greeting Job", StringComparison.Ordinal)); // live, as it came
         await AssertOnlyTheFinishedContainerIsLeftAsync(r.Container!);
     }
 
@@ -166,5 +170,50 @@ public sealed class SwarmJobModeTests(SwarmRunnerFixture fx) : IAsyncLifetime
         }
         Assert.True(await fx.Services.GetRequiredService<SwarmReaper>().ReapOnceAsync(default) >= 1);
         Assert.Empty(await SwarmLab.LeftoversAfterAsync(fx.InstanceId)); // its running container is stopped and removed
+    }
+
+    [Fact]
+    public async Task Auto_uses_jobs_from_24_and_forcing_them_on_an_older_engine_logs_a_warning()
+    {
+        var docker = fx.Services.GetRequiredService<DockerEngine>();
+        var major = await _client.EngineMajorAsync(default);
+        Assert.True(major > 0);
+        var auto = new SwarmClient(docker, Options.Create(new SwarmOptions { ServiceMode = "auto" }));
+        Assert.Equal(major >= SwarmClient.JobsCleanUpFromMajor, await auto.UseJobsAsync(default));
+        var warnings = new ListLogger();
+        var forced = new SwarmClient(docker, Options.Create(new SwarmOptions { ServiceMode = "replicated-job" }), warnings);
+        Assert.True(await forced.UseJobsAsync(default));
+        Assert.True(await forced.UseJobsAsync(default));
+        if (major < SwarmClient.JobsCleanUpFromMajor)
+            Assert.Equal([$"Warning: Runner:Swarm:ServiceMode is replicated-job, but the swarm manager's engine is version {major}: before 24.0 every "
+                          + "finished job leaves its task in the swarm (holding its resource reservation) and its exited container on its node "
+                          + "(docs/deploy.md, \"Replicated jobs and Docker 20.10\")"], warnings.Lines); // once
+        else
+            Assert.Empty(warnings.Lines);
+        var replicated = new SwarmClient(docker, Options.Create(new SwarmOptions { ServiceMode = "replicated" }), warnings);
+        Assert.False(await replicated.UseJobsAsync(default));
+    }
+
+    private sealed class ListLogger : Microsoft.Extensions.Logging.ILogger<SwarmClient>
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state,
+            Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (Lines) Lines.Add($"{logLevel}: {formatter(state, exception)}");
+        }
+    }
+
+    private sealed class SyncLog(List<string> lines) : IProgress<string>
+    {
+        public void Report(string value)
+        {
+            lock (lines) lines.Add(value);
+        }
     }
 }
