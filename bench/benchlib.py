@@ -75,7 +75,8 @@ class Server:
 
     @property
     def instance_id(self) -> str:
-        with open(os.path.join(self.data, "instance-id")) as f:
+        # the server writes it with a UTF-8 byte order mark, which str.strip() keeps (and a label filter would not match)
+        with open(os.path.join(self.data, "instance-id"), encoding="utf-8-sig") as f:
             return f.read().strip()
 
     def request(self, method: str, path: str, body: object | None = None, headers: dict[str, str] | None = None,

@@ -218,6 +218,18 @@ public sealed class FeatherServer : IAsyncLifetime
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>
+    /// The runner image of this checkout's SDK (images/runner/build.sh, which builds it only when its content tag is
+    /// missing), for fixtures that need the runtime's newest modes (evaluate, train): its feather-runner:&lt;hash&gt; tag.
+    /// </summary>
+    public static async Task<string> RunnerImageOfThisCheckoutAsync()
+    {
+        var build = await CommandResult.RunAsync("bash", ["images/runner/build.sh"], FindRepoRoot(), null, new Dictionary<string, string>());
+        var tag = System.Text.RegularExpressions.Regex.Match(build.Stdout, "feather-runner:[0-9a-f]+").Value;
+        if (build.ExitCode != 0 || tag.Length == 0) throw new InvalidOperationException($"building the runner image failed: {build}");
+        return tag;
+    }
+
     internal static string FindRepoRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

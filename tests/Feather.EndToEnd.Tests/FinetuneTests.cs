@@ -226,9 +226,7 @@ public sealed class FinetuneServer : IAsyncLifetime
     public async Task InitializeAsync()
     {
         // the runner image of this checkout's SDK (the runtime's train mode), by its content tag
-        var build = await CommandResult.RunAsync("bash", ["images/runner/build.sh"], FeatherServer.FindRepoRoot(), null, new Dictionary<string, string>());
-        var tag = System.Text.RegularExpressions.Regex.Match(build.Stdout, "feather-runner:[0-9a-f]+").Value;
-        if (build.ExitCode != 0 || tag.Length == 0) throw new InvalidOperationException($"building the runner image failed: {build}");
+        var tag = await FeatherServer.RunnerImageOfThisCheckoutAsync();
         Server = new FeatherServer(new Dictionary<string, string>
         {
             ["Runner__BaseImage"] = tag,

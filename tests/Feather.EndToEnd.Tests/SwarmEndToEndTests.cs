@@ -111,7 +111,11 @@ public sealed class SwarmEndToEndTests(SwarmServer server) : IAsyncLifetime
     }
 }
 
-/// <summary>The swarm lab and bin/feather-server in swarm mode with hello, vqg and tests/models/hostile published.</summary>
+/// <summary>
+/// The swarm lab and bin/feather-server in swarm mode (one step at a time: Runner:MaxConcurrentSteps=1, for the fair
+/// queue's test) on the runner image of this checkout's SDK, with hello (public), vqg, tests/models/hostile and
+/// tests/models/files published.
+/// </summary>
 public sealed class SwarmServer : IAsyncLifetime
 {
     public SwarmLab Lab { get; private set; } = null!;
@@ -123,8 +127,12 @@ public sealed class SwarmServer : IAsyncLifetime
         Lab = await SwarmLab.StartAsync();
         try
         {
+            // the runner image of this checkout's SDK (the runtime's evaluate mode), by its content tag
+            var runner = await FeatherServer.RunnerImageOfThisCheckoutAsync();
             Server = new FeatherServer(new Dictionary<string, string>
             {
+                ["Runner__BaseImage"] = runner,
+                ["Runner__MaxConcurrentSteps"] = "1",
                 ["Runner__Mode"] = "swarm",
                 ["Runner__Swarm__Registry"] = Lab.Registry + "/feather",
                 ["Runner__Swarm__RegistryUsername"] = SwarmLab.User,
@@ -133,13 +141,13 @@ public sealed class SwarmServer : IAsyncLifetime
                 ["Runner__Profiles__Low__Cpus"] = "0.5",
             });
             await Server.InitializeAsync();
-            foreach (var model in new[] { "samples/hello", "samples/vqg", "tests/models/hostile" })
+            foreach (var (model, visibility) in new[] { ("samples/hello", "public"), ("samples/vqg", "private"), ("tests/models/hostile", "private"), ("tests/models/files", "private") })
             {
-                var publish = await Server.Cli("publish", model, "--wait");
+                var publish = await Server.Cli("publish", model, "--wait", "--visibility", visibility);
                 if (publish.ExitCode != 0) throw new InvalidOperationException($"publishing {model} failed: {publish}\n{Server.ServerLog}");
             }
             var token = await Server.Http.PostAsJsonAsync($"{Server.Url}/api/auth/tokens",
-                new { username = "admin", password = Server.AdminPassword, name = "swarm-tests", scopes = new[] { "read", "run" } });
+                new { username = "admin", password = Server.AdminPassword, name = "swarm-tests", scopes = new[] { "read", "run", "admin" } });
             Token = JsonNode.Parse(await token.Content.ReadAsStringAsync())!["token"]!.GetValue<string>();
         }
         catch
@@ -149,15 +157,27 @@ public sealed class SwarmServer : IAsyncLifetime
         }
     }
 
-    public async Task<JsonNode> Api(HttpMethod method, string path, JsonNode? body, HttpStatusCode? expected = null)
+    public async Task<JsonNode> Api(HttpMethod method, string path, JsonNode? body, HttpStatusCode? expected = null, string? token = null)
     {
         using var request = new HttpRequestMessage(method, Server.Url + path);
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token ?? Token);
         if (body is not null) request.Content = JsonContent.Create(body);
         using var response = await Server.Http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(expected is null ? response.IsSuccessStatusCode : response.StatusCode == expected, $"{method} {path}: {(int)response.StatusCode}: {text}");
-        return JsonNode.Parse(text)!;
+        return text.Length == 0 ? new JsonObject() : JsonNode.Parse(text)!;
+    }
+
+    /// <summary>A new user's token (read, run).</summary>
+    public async Task<string> NewUserTokenAsync(string user)
+    {
+        var password = Guid.NewGuid().ToString("n");
+        await Api(HttpMethod.Post, "/api/users", new JsonObject { ["username"] = user, ["password"] = password });
+        using var response = await Server.Http.PostAsJsonAsync($"{Server.Url}/api/auth/tokens",
+            new { username = user, password, name = "swarm-tests", scopes = new[] { "read", "run" } });
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"token for {user}: {(int)response.StatusCode} {text}");
+        return JsonNode.Parse(text)!["token"]!.GetValue<string>();
     }
 
     public async Task<(string Run, JsonNode Submitted)> SubmitAsync(string attack, string targets)

@@ -196,7 +196,7 @@ public sealed class SwarmLab : IAsyncDisposable
             if (networks.Length > 0) await Docker(["network", "rm", .. networks.Select(s => s.Trim())]);
             await Task.Delay(250);
         }
-        // a container the swarm did not remove with its service (a replicated job on Docker 20.10)
+        // a container the swarm did not remove with its service (a finished replicated job on Docker 20.10)
         foreach (var id in (await Docker("ps", "-aq", "--filter", filter)).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             await Docker("rm", "-f", id.Trim());
     }

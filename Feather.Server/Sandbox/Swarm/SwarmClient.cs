@@ -21,7 +21,7 @@ public sealed record SwarmObject(string Id, string Name, IReadOnlyDictionary<str
 /// the builds): the only swarm code that calls Docker.DotNet. Docker's errors become the runner's
 /// (<see cref="ImageNotFoundException"/>, <see cref="ContainerEngineException"/> with the engine's answer).
 /// </summary>
-public sealed partial class SwarmClient(DockerEngine docker, IOptions<SwarmOptions> options)
+public sealed partial class SwarmClient(DockerEngine docker, IOptions<SwarmOptions> options, ILogger<SwarmClient>? logger = null)
 {
     private DockerClient Client => docker.Client;
 
@@ -47,19 +47,35 @@ public sealed partial class SwarmClient(DockerEngine docker, IOptions<SwarmOptio
 
     private bool? _jobsWork;
 
+    /// <summary>The first engine major version whose swarm removes a removed job's tasks (moby/swarmkit#3112, moby/moby#44312).</summary>
+    public const int JobsCleanUpFromMajor = 24;
+
     /// <summary>
     /// Whether steps run as replicated jobs: per <see cref="SwarmOptions.ServiceMode"/>, and for <c>auto</c> when the manager's
-    /// engine is 23.0 or newer (20.10 does not stop a removed job's running task).
+    /// engine is <see cref="JobsCleanUpFromMajor"/> or newer (20.10 keeps a removed job's finished task and its container).
     /// </summary>
     public async Task<bool> UseJobsAsync(CancellationToken ct)
     {
         var mode = options.Value.ServiceMode;
-        if (mode != "auto") return mode == "replicated-job";
         if (_jobsWork is { } known) return known;
-        var version = await Call(async () => (await Client.System.GetSystemInfoAsync(ct)).ServerVersion ?? "");
-        var major = int.TryParse(version.Split('.')[0], out var m) ? m : 0;
-        return (_jobsWork = major >= 23).Value;
+        if (mode == "replicated") return (_jobsWork = false).Value;
+        var major = await EngineMajorAsync(ct);
+        if (mode == "replicated-job" && major < JobsCleanUpFromMajor && logger is not null)
+            LogJobsLeak(logger, major);
+        return (_jobsWork = mode == "replicated-job" || major >= JobsCleanUpFromMajor).Value;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Runner:Swarm:ServiceMode is replicated-job, but the swarm manager's engine is version {Major}: "
+        + "before 24.0 every finished job leaves its task in the swarm (holding its resource reservation) and its exited container on its node "
+        + "(docs/deploy.md, \"Replicated jobs and Docker 20.10\")")]
+    private static partial void LogJobsLeak(ILogger logger, int major);
+
+    /// <summary>The manager engine's major version (20 for 20.10.24; 0 when it does not say).</summary>
+    public Task<int> EngineMajorAsync(CancellationToken ct) => Call(async () =>
+    {
+        var version = (await Client.System.GetSystemInfoAsync(ct)).ServerVersion ?? "";
+        return int.TryParse(version.Split('.')[0], out var m) ? m : 0;
+    });
 
     /// <summary>Ready, active nodes: their labels and the generic resources they offer.</summary>
     public Task<IReadOnlyList<(string Id, IReadOnlyDictionary<string, string> Labels, IReadOnlyList<string> Resources)>> ReadyNodesAsync(CancellationToken ct) =>
@@ -194,8 +210,65 @@ public sealed partial class SwarmClient(DockerEngine docker, IOptions<SwarmOptio
         (IReadOnlyList<SwarmObject>)(await Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = LabelFilter(labels) }, ct))
             .Select(n => new SwarmObject(n.ID, n.Name ?? "", Labels(n.Labels))).ToList());
 
-    /// <summary>Removes the service (its tasks' containers go on every node). False when it was already gone.</summary>
-    public Task<bool> RemoveServiceAsync(string id, CancellationToken ct) => Gone(() => Client.Swarm.RemoveServiceAsync(id, ct));
+    /// <summary>
+    /// Removes the service (its tasks' containers go on every node). False when it was already gone. A replicated job whose
+    /// task has not ended has its iteration ended first (<see cref="EndJobAsync"/>): Docker 20.10's swarm ignores the
+    /// removal of a job, and its running task would go on.
+    /// </summary>
+    public async Task<bool> RemoveServiceAsync(string id, CancellationToken ct)
+    {
+        try
+        {
+            await EndJobAsync(id, ct);
+        }
+        catch (ContainerEngineException e) when (e.InnerException is DockerApiException { StatusCode: System.Net.HttpStatusCode.NotFound })
+        {
+            return false;
+        }
+        return await Gone(() => Client.Swarm.RemoveServiceAsync(id, ct));
+    }
+
+    /// <summary>
+    /// Stops the running task of a replicated job on whatever node runs it: the job gets a new spec of zero completions
+    /// (a new job iteration), and the swarm's job orchestrator marks every unfinished task of the old iteration for
+    /// removal, which its node's agent stops and the task reaper then deletes with its container. Waits (at most
+    /// <paramref name="wait"/>, 10 s by default) until the swarm has marked them, as the job's removal right after would
+    /// otherwise race the orchestrator (it reconciles no deleted service); past that, it throws and the job stays for
+    /// the reaper. Nothing for a service that is not a job or whose tasks have all ended. True when it ended an iteration.
+    /// </summary>
+    public Task<bool> EndJobAsync(string id, CancellationToken ct, TimeSpan? wait = null) => Call(async () =>
+    {
+        static bool Unfinished(TaskResponse t) =>
+            t.Status?.State is not (TaskState.Complete or TaskState.Failed or TaskState.Rejected or TaskState.Shutdown or TaskState.Orphaned or TaskState.Remove)
+            && t.DesiredState is not (TaskState.Remove or TaskState.Shutdown);
+        var service = await Client.Swarm.InspectServiceAsync(id, ct);
+        if (service.Spec?.Mode?.ReplicatedJob is not { } job) return false;
+        var filter = new TasksListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [id] = true } },
+        };
+        if (!(await Client.Tasks.ListAsync(filter, ct)).Any(Unfinished)) return false;
+        job.TotalCompletions = 0;
+        await Client.Swarm.UpdateServiceAsync(id, new ServiceUpdateParameters
+        {
+            Service = service.Spec,
+            Version = (long)(service.Version?.Index ?? 0),
+            RegistryAuth = RegistryAuth() ?? new AuthConfig(),
+        }, ct);
+        using var limit = new CancellationTokenSource(wait ?? TimeSpan.FromSeconds(10));
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, limit.Token);
+        try
+        {
+            while ((await Client.Tasks.ListAsync(filter, linked.Token)).Any(Unfinished))
+                await Task.Delay(50, linked.Token);
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            // the job stays (removing it now could leave its task running): the reaper ends and removes it next time
+            throw new ContainerEngineException($"the swarm did not stop the tasks of job {id} within {(wait ?? TimeSpan.FromSeconds(10)).TotalSeconds:0} s", "");
+        }
+        return true;
+    });
 
     public Task<bool> RemoveSecretAsync(string id, CancellationToken ct) => Gone(() => Client.Secrets.DeleteAsync(id, ct));
 

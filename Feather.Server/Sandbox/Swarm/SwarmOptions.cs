@@ -37,8 +37,10 @@ public sealed class SwarmOptions
     /// <summary>
     /// How a step's service is made: <c>replicated-job</c> (a job of one completion, never restarted), <c>replicated</c>
     /// (one replica with restart condition none: the same one-off task), or <c>auto</c> (the default): replicated-job when
-    /// the manager's engine is 23.0 or newer, else replicated, because Docker 20.10 (Debian 12's docker.io) leaves a job's
-    /// running task and its container behind when the job is removed, so cancel and timeout would not stop the step.
+    /// the manager's engine is 24.0 or newer, else replicated. Docker 20.10's swarm (Debian 12's docker.io) never removes
+    /// the tasks of a removed job (moby/moby#44312, fixed by moby/swarmkit#3112 in 24.0): each finished step would leave
+    /// its task in the swarm's store and its exited container on its node. A running job task is stopped on any engine
+    /// (the runner ends the job's iteration first, see <see cref="SwarmClient.RemoveServiceAsync"/>). docs/deploy.md.
     /// </summary>
     public string ServiceMode { get; set; } = "auto";
 

@@ -31,7 +31,16 @@ public sealed partial class SwarmReaper(
             !(o.Labels.TryGetValue(SwarmServiceSpec.StepLabel, out var step) && tracker.Contains(step));
         var removed = 0;
         foreach (var s in (await swarm.ServicesAsync(own, ct)).Where(Leftover))
-            if (await swarm.RemoveServiceAsync(s.Id, CancellationToken.None)) { removed++; Reaped.WithLabels("service").Inc(); LogReaped("service", s.Name); }
+        {
+            try
+            {
+                if (await swarm.RemoveServiceAsync(s.Id, CancellationToken.None)) { removed++; Reaped.WithLabels("service").Inc(); LogReaped("service", s.Name); }
+            }
+            catch (ContainerEngineException)
+            {
+                // a job whose task the swarm has not stopped yet: the next round takes it
+            }
+        }
         foreach (var s in (await swarm.SecretsAsync(own, ct)).Where(Leftover))
         {
             try

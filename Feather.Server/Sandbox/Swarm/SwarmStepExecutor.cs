@@ -13,7 +13,7 @@ namespace Feather.Server.Sandbox.Swarm;
 /// <see cref="SwarmServiceSpec"/> on its own internal overlay network (no gateway, no other member); stdout and stderr
 /// come back through the manager (service logs: followed for live lines and the output cap, read whole at the end);
 /// the exit code comes from the task's status. Cancel and timeout remove the service (the swarm stops its container on
-/// whatever node runs it). The service, its secrets and its network are removed after the step. Steps wait in the same
+/// whatever node runs it; a job's iteration is ended first, see <see cref="SwarmClient.RemoveServiceAsync"/>). The service, its secrets and its network are removed after the step. Steps wait in the same
 /// <see cref="FairStepQueue"/> as local ones (<see cref="RunnerOptions.MaxConcurrentSteps"/> at once, round-robin between users).
 /// </summary>
 public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable

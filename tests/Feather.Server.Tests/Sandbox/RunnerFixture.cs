@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Docker.DotNet;
 using Docker.DotNet.Models;
@@ -56,28 +55,13 @@ public sealed class RunnerFixture : IAsyncLifetime
         ModelId = $"hostile-{InstanceId}";
     }
 
-    public static string ModelsDir([CallerFilePath] string file = "") => Path.Combine(Path.GetDirectoryName(file)!, "models");
+    public static string ModelsDir() => TestRunnerImages.ModelsDir();
 
     public async Task InitializeAsync()
     {
-        var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Runner:InstanceId"] = InstanceId,
-            ["Runner:BaseImage"] = RunnerImage,
-            // weights built into images: this fixture's blob store is in memory, so it has no files to mount
-            // (mounted weights: VersionWeightsTests and the end-to-end tests)
-            ["Runner:Weights"] = "image",
-            ["Runner:MaxOutputBytes"] = (1024 * 1024).ToString(),
-            ["Runner:MaxLogBytes"] = (64 * 1024).ToString(),
-            ["Runner:Profiles:Low:MemoryMiB"] = "128",
-            ["Runner:Profiles:Low:PidsLimit"] = "64",
-            ["Runner:Profiles:Low:TmpfsMiB"] = "16",
-            ["Runner:Profiles:Low:TimeoutSeconds"] = "20",
-            // medium is the "short timeout" profile of these tests
-            ["Runner:Profiles:Medium:MemoryMiB"] = "128",
-            ["Runner:Profiles:Medium:Cpus"] = "1",
-            ["Runner:Profiles:Medium:TimeoutSeconds"] = "3",
-        }).Build();
+        var settings = TestRunnerImages.RunnerSettings(InstanceId, RunnerImage);
+        settings["Runner:Profiles:Medium:Cpus"] = "1";
+        var config = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection()
             .AddLogging(b => b.SetMinimumLevel(LogLevel.Warning))
             .AddSingleton<IBlobStore>(Blobs)
@@ -97,14 +81,7 @@ public sealed class RunnerFixture : IAsyncLifetime
     /// <summary>Builds a version of the test model (all files of models/ except the runtime) through the image builder.</summary>
     public async Task<ImageBuildResult> BuildVersionAsync(int number, EnvironmentSpec? env = null, IProgress<string>? log = null)
     {
-        var files = Directory.GetFiles(ModelsDir(), "*.py")
-            .Where(f => Path.GetFileName(f) != "runtime.py")
-            .Select(f =>
-            {
-                var bytes = File.ReadAllBytes(f);
-                return new VersionFile(Path.GetFileName(f), Blobs.Put(bytes), bytes.Length);
-            })
-            .ToList();
+        var files = TestRunnerImages.ModelFiles(Blobs);
         var result = await Services.GetRequiredService<IImageBuilder>()
             .BuildAsync(new VersionImageRequest(ModelId, number, env ?? Environment(), files), log, default);
         Track(result.EnvironmentImage);
@@ -119,33 +96,8 @@ public sealed class RunnerFixture : IAsyncLifetime
 
     private async Task BuildTestRunnerAsync()
     {
-        var dockerfile = """
-            FROM feather-base:bookworm
-            COPY model/ /opt/feather/feather/
-            USER root
-            RUN mkdir -p /model /scratch && chown 10001:10001 /scratch
-            ENV PYTHONPATH=/opt/feather PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp
-            WORKDIR /model
-            USER 10001:10001
-            LABEL org.feather.runtime.prepare="1"
-            ENTRYPOINT ["python3", "-m", "feather.runtime"]
-            """;
-        var files = new Dictionary<string, byte[]>
-        {
-            ["__init__.py"] = [],
-            ["runtime.py"] = File.ReadAllBytes(Path.Combine(ModelsDir(), "runtime.py")),
-        };
-        using var context = new MemoryStream();
-        await BuildContext.WriteVersionContextAsync(context, dockerfile, files.Keys,
-            (p, _) => Task.FromResult<Stream>(new MemoryStream(files[p])), default);
-        context.Position = 0;
-        string? error = null;
-        await Docker.Images.BuildImageFromDockerfileAsync(
-            new ImageBuildParameters { Tags = [RunnerImage], Labels = new Dictionary<string, string> { ["org.feather.test"] = InstanceId }, Remove = true, ForceRemove = true },
-            context, null, null, new Progress<JSONMessage>(m => error ??= m.Error?.Message), default);
         Track(RunnerImage);
-        var image = await Docker.Images.InspectImageAsync(RunnerImage, default);
-        Assert.True(image is not null, error);
+        await TestRunnerImages.BuildRunnerAsync(Docker, RunnerImage, InstanceId);
     }
 
     /// <summary>
@@ -181,17 +133,9 @@ public sealed class RunnerFixture : IAsyncLifetime
                      Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"org.feather.owner={InstanceId}"] = true } },
                  }, default))
             await docker.Containers.RemoveContainerAsync(c.ID, new ContainerRemoveParameters { Force = true }, default);
-        // newest first: version images depend on environment images, which depend on the runner
-        for (var i = _images.Count - 1; i >= 0; i--)
-        {
-            try
-            {
-                await docker.Images.DeleteImageAsync(_images[i], new ImageDeleteParameters { Force = true }, default);
-            }
-            catch (DockerImageNotFoundException)
-            {
-            }
-        }
+        List<string> images;
+        lock (_images) images = [.. _images];
+        await TestRunnerImages.RemoveImagesAsync(docker, images);
         await Services.DisposeAsync();
     }
 }

@@ -15,7 +15,8 @@ namespace Feather.Server.Tests.Sandbox.Swarm;
 /// <summary>
 /// The runner wired as the server wires it with Runner:Mode = swarm, on a one-node swarm of this machine's engine with a
 /// lab registry (<see cref="SwarmLab"/>): the test runtime image, and a version of the sandbox test models built and
-/// pushed through the swarm image builder. The end removes what it made, and leaves the swarm if it joined it.
+/// pushed through the swarm image builder; the settings, runner image and models are <see cref="RunnerFixture"/>'s
+/// (<see cref="TestRunnerImages"/>). The end removes what it made, and leaves the swarm if it joined it.
 /// </summary>
 public sealed class SwarmRunnerFixture : IAsyncLifetime
 {
@@ -30,37 +31,27 @@ public sealed class SwarmRunnerFixture : IAsyncLifetime
     public DockerClient Docker => Services.GetRequiredService<DockerEngine>().Client;
     private readonly List<string> _images = [];
 
-    /// <summary>The sandbox test models (Sandbox/models).</summary>
-    public static string ModelsDir([System.Runtime.CompilerServices.CallerFilePath] string file = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, "..", "models"));
-
     public async Task InitializeAsync()
     {
         Lab = await SwarmLab.StartAsync();
         try
         {
-            var config = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Runner:Mode"] = "swarm",
-                ["Runner:Swarm:Registry"] = Lab.Registry + "/feather",
-                ["Runner:Swarm:RegistryUsername"] = SwarmLab.User,
-                ["Runner:Swarm:RegistryPassword"] = Lab.Password,
-                ["Runner:Swarm:GpuNodeLabel"] = "feather.gpu-" + InstanceId,
-                ["Runner:InstanceId"] = InstanceId,
-                ["Runner:BaseImage"] = RunnerImage,
-                ["Runner:MaxOutputBytes"] = (1024 * 1024).ToString(),
-                ["Runner:MaxLogBytes"] = (64 * 1024).ToString(),
-                ["Runner:Profiles:Low:MemoryMiB"] = "128",
-                ["Runner:Profiles:Low:Cpus"] = "0.5",
-                ["Runner:Profiles:Low:PidsLimit"] = "64",
-                ["Runner:Profiles:Low:TmpfsMiB"] = "16",
-                ["Runner:Profiles:Low:TimeoutSeconds"] = "20",
-                ["Runner:Profiles:Medium:MemoryMiB"] = "128",
-                ["Runner:Profiles:Medium:Cpus"] = "0.5",
-                ["Runner:Profiles:Medium:TimeoutSeconds"] = "3",
-                ["Runner:Profiles:High:MemoryMiB"] = "128",
-                ["Runner:Profiles:High:Cpus"] = "0.5",
-            }).Build();
+            var settings = TestRunnerImages.RunnerSettings(InstanceId, RunnerImage);
+            foreach (var (key, value) in new Dictionary<string, string>
+                     {
+                         ["Runner:Mode"] = "swarm",
+                         ["Runner:Swarm:Registry"] = Lab.Registry + "/feather",
+                         ["Runner:Swarm:RegistryUsername"] = SwarmLab.User,
+                         ["Runner:Swarm:RegistryPassword"] = Lab.Password,
+                         ["Runner:Swarm:GpuNodeLabel"] = "feather.gpu-" + InstanceId,
+                         // a swarm step reserves its CPUs on its node (ReserveResources): half a CPU each
+                         ["Runner:Profiles:Low:Cpus"] = "0.5",
+                         ["Runner:Profiles:Medium:Cpus"] = "0.5",
+                         ["Runner:Profiles:High:MemoryMiB"] = "128",
+                         ["Runner:Profiles:High:Cpus"] = "0.5",
+                     })
+                settings[key] = value;
+            var config = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
             Services = new ServiceCollection()
                 .AddLogging(b => b.SetMinimumLevel(LogLevel.Warning))
                 .AddSingleton<IBlobStore>(Blobs)
@@ -81,14 +72,7 @@ public sealed class SwarmRunnerFixture : IAsyncLifetime
 
     public async Task<ImageBuildResult> BuildVersionAsync(int number)
     {
-        var files = Directory.GetFiles(ModelsDir(), "*.py")
-            .Where(f => Path.GetFileName(f) != "runtime.py")
-            .Select(f =>
-            {
-                var bytes = File.ReadAllBytes(f);
-                return new VersionFile(Path.GetFileName(f), Blobs.Put(bytes), bytes.Length);
-            })
-            .ToList();
+        var files = TestRunnerImages.ModelFiles(Blobs);
         var result = await Services.GetRequiredService<IImageBuilder>()
             .BuildAsync(new VersionImageRequest(ModelId, number, new EnvironmentSpec(RunnerImage, "low", "3.11", [], []), files), null, default);
         Track(result.EnvironmentImage);
@@ -103,29 +87,8 @@ public sealed class SwarmRunnerFixture : IAsyncLifetime
 
     private async Task BuildTestRunnerAsync()
     {
-        var dockerfile = """
-            FROM feather-base:bookworm
-            COPY model/ /opt/feather/feather/
-            USER root
-            RUN mkdir -p /model /scratch && chown 10001:10001 /scratch
-            ENV PYTHONPATH=/opt/feather PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 HOME=/tmp
-            WORKDIR /model
-            USER 10001:10001
-            ENTRYPOINT ["python3", "-m", "feather.runtime"]
-            """;
-        var files = new Dictionary<string, byte[]>
-        {
-            ["__init__.py"] = [],
-            ["runtime.py"] = File.ReadAllBytes(Path.Combine(ModelsDir(), "runtime.py")),
-        };
-        using var context = new MemoryStream();
-        await BuildContext.WriteVersionContextAsync(context, dockerfile, files.Keys,
-            (p, _) => Task.FromResult<Stream>(new MemoryStream(files[p])), default);
-        context.Position = 0;
-        await Docker.Images.BuildImageFromDockerfileAsync(
-            new ImageBuildParameters { Tags = [RunnerImage], Labels = new Dictionary<string, string> { ["org.feather.test"] = InstanceId }, Remove = true, ForceRemove = true },
-            context, null, null, new Progress<JSONMessage>(), default);
         Track(RunnerImage);
+        await TestRunnerImages.BuildRunnerAsync(Docker, RunnerImage, InstanceId);
     }
 
     public async Task DisposeAsync()
@@ -137,16 +100,7 @@ public sealed class SwarmRunnerFixture : IAsyncLifetime
                 await Services.GetRequiredService<SwarmStepExecutor>().IdleAsync();
                 await Services.GetRequiredService<SwarmImageWarmer>().IdleAsync();
                 await SwarmLab.RemoveOwnedAsync(InstanceId);
-                for (var i = _images.Count - 1; i >= 0; i--)
-                {
-                    try
-                    {
-                        await Docker.Images.DeleteImageAsync(_images[i], new ImageDeleteParameters { Force = true }, default);
-                    }
-                    catch (DockerImageNotFoundException)
-                    {
-                    }
-                }
+                await TestRunnerImages.RemoveImagesAsync(Docker, _images);
                 await Services.DisposeAsync();
             }
         }
