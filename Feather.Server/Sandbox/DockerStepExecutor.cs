@@ -65,26 +65,7 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         if (request.Entrypoint is not null && !await CanPrepareAsync(request.Image, ct))
             request = request with { Entrypoint = null };
 
-        IDisposable slot;
-        try
-        {
-            slot = await _queue.EnterAsync(request.User, ct);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            return Finish(new StepExecutionResult(StepOutcome.Cancelled, null, "", "cancelled while queued", TimeSpan.Zero));
-        }
-        catch (StepQueueFullException e)
-        {
-            // Submissions ask Refusal first; only a step that raced past that check ends here.
-            return Finish(new StepExecutionResult(StepOutcome.Crashed, null, "", e.Message, TimeSpan.Zero));
-        }
-        using (slot)
-        {
-            if (ct.IsCancellationRequested)
-                return Finish(new StepExecutionResult(StepOutcome.Cancelled, null, "", "cancelled while queued", TimeSpan.Zero));
-            return Finish(await RunAsync(request, limits!, ct));
-        }
+        return RunnerMetrics.Record(await _queue.RunAsync(request.User, () => RunAsync(request, limits!, ct), ct));
     }
 
     /// <summary>The label a runner image carries when its runtime prepares before its request (FEATHER_ENTRYPOINT).</summary>
@@ -116,13 +97,6 @@ public sealed partial class DockerStepExecutor : IStepExecutor, IAsyncDisposable
         _canPrepare[image] = can;
         if (!can) _logger.LogInformation("{Image} was built on a runner image without prepared containers; its steps prepare in their own container", image);
         return can;
-    }
-
-    private static StepExecutionResult Finish(StepExecutionResult result)
-    {
-        RunnerMetrics.Steps.WithLabels(result.Outcome.ToString()).Inc();
-        if (result.Duration > TimeSpan.Zero) RunnerMetrics.StepDuration.Observe(result.Duration.TotalSeconds);
-        return result;
     }
 
     /// <summary>A container for the step: a warm one from the pool when one is ready, else a new one.</summary>

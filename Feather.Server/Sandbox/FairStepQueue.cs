@@ -49,6 +49,35 @@ public sealed class FairStepQueue
     private bool MustWait => _running >= _limit || _queued > 0;
 
     /// <summary>
+    /// Runs <paramref name="run"/> in a slot for <paramref name="user"/>'s step, and frees the slot after. A step
+    /// cancelled while it waits ends as cancelled, and one refused by a full queue as crashed with the reason, without
+    /// running. What every executor does around its own way of running a step.
+    /// </summary>
+    public async Task<StepExecutionResult> RunAsync(string? user, Func<Task<StepExecutionResult>> run, CancellationToken ct)
+    {
+        IDisposable slot;
+        try
+        {
+            slot = await EnterAsync(user, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return new StepExecutionResult(StepOutcome.Cancelled, null, "", "cancelled while queued", TimeSpan.Zero);
+        }
+        catch (StepQueueFullException e)
+        {
+            // Submissions ask the executor's Refusal first; only a step that raced past that check ends here.
+            return new StepExecutionResult(StepOutcome.Crashed, null, "", e.Message, TimeSpan.Zero);
+        }
+        using (slot)
+        {
+            if (ct.IsCancellationRequested)
+                return new StepExecutionResult(StepOutcome.Cancelled, null, "", "cancelled while queued", TimeSpan.Zero);
+            return await run();
+        }
+    }
+
+    /// <summary>
     /// Waits for a slot for <paramref name="user"/>'s step. Dispose the returned lease to free the slot.
     /// Throws <see cref="OperationCanceledException"/> (and leaves the queue) when <paramref name="ct"/> is cancelled first,
     /// and <see cref="StepQueueFullException"/> at once when the step would have to wait and the queue is full.

@@ -29,4 +29,12 @@ public static class RunnerMetrics
 
     public static readonly Counter ContainersReaped = Metrics.CreateCounter(
         "feather_containers_reaped_total", "Leftover step containers removed by the reaper.");
+
+    /// <summary>Counts a finished step by outcome and observes its duration; returns it.</summary>
+    public static StepExecutionResult Record(StepExecutionResult result)
+    {
+        Steps.WithLabels(result.Outcome.ToString()).Inc();
+        if (result.Duration > TimeSpan.Zero) StepDuration.Observe(result.Duration.TotalSeconds);
+        return result;
+    }
 }

@@ -62,32 +62,7 @@ public sealed partial class SwarmStepExecutor : IStepExecutor, IAsyncDisposable
             if (refusal is not null)
                 return new StepExecutionResult(StepOutcome.Crashed, null, "", refusal, TimeSpan.Zero);
         }
-        IDisposable slot;
-        try
-        {
-            slot = await _queue.EnterAsync(request.User, ct);
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            return Finish(new StepExecutionResult(StepOutcome.Cancelled, null, "", "cancelled while queued", TimeSpan.Zero));
-        }
-        catch (StepQueueFullException e)
-        {
-            return Finish(new StepExecutionResult(StepOutcome.Crashed, null, "", e.Message, TimeSpan.Zero));
-        }
-        using (slot)
-        {
-            if (ct.IsCancellationRequested)
-                return Finish(new StepExecutionResult(StepOutcome.Cancelled, null, "", "cancelled while queued", TimeSpan.Zero));
-            return Finish(await RunAsync(request, limits!, ct));
-        }
-    }
-
-    private static StepExecutionResult Finish(StepExecutionResult result)
-    {
-        RunnerMetrics.Steps.WithLabels(result.Outcome.ToString()).Inc();
-        if (result.Duration > TimeSpan.Zero) RunnerMetrics.StepDuration.Observe(result.Duration.TotalSeconds);
-        return result;
+        return RunnerMetrics.Record(await _queue.RunAsync(request.User, () => RunAsync(request, limits!, ct), ct));
     }
 
     /// <summary>What a step created on the swarm, for its removal.</summary>
