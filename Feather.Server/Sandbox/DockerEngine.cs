@@ -1,3 +1,4 @@
+using static Feather.Server.Sandbox.DockerErrors;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using Version = System.Version;
@@ -298,33 +299,6 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
                 context, null, null, messages, ct);
         });
 
-    private static async Task Call(Func<Task> call) => await Call(async () =>
-    {
-        await call();
-        return true;
-    });
-
-    /// <summary>Runs a Docker call, turning Docker's errors into the seam's.</summary>
-    private static async Task<T> Call<T>(Func<Task<T>> call)
-    {
-        try
-        {
-            return await call();
-        }
-        catch (DockerContainerNotFoundException e)
-        {
-            throw new ContainerNotFoundException(e.Message, e.ResponseBody, e);
-        }
-        catch (DockerImageNotFoundException e)
-        {
-            throw new ImageNotFoundException(e.Message, e.ResponseBody, e);
-        }
-        catch (DockerApiException e)
-        {
-            throw new ContainerEngineException(e.Message, e.ResponseBody, e);
-        }
-    }
-
     /// <summary>Reports synchronously, in order (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
@@ -346,5 +320,40 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
         }
 
         public void Dispose() => stream.Dispose();
+    }
+}
+
+/// <summary>
+/// Docker's errors in the seam's terms, for every class that calls Docker.DotNet (the engine, and swarm mode's
+/// client): not found becomes <see cref="ContainerNotFoundException"/> or <see cref="ImageNotFoundException"/>, any
+/// other refusal <see cref="ContainerEngineException"/>.
+/// </summary>
+internal static class DockerErrors
+{
+    public static async Task Call(Func<Task> call) => await Call(async () =>
+    {
+        await call();
+        return true;
+    });
+
+    /// <summary>Runs a Docker call, turning Docker's errors into the seam's.</summary>
+    public static async Task<T> Call<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (DockerContainerNotFoundException e)
+        {
+            throw new ContainerNotFoundException(e.Message, e.ResponseBody, e);
+        }
+        catch (DockerImageNotFoundException e)
+        {
+            throw new ImageNotFoundException(e.Message, e.ResponseBody, e);
+        }
+        catch (DockerApiException e)
+        {
+            throw new ContainerEngineException(e.Message, e.ResponseBody, e);
+        }
     }
 }

@@ -1,3 +1,4 @@
+using static Feather.Server.Sandbox.DockerErrors;
 using System.Text.RegularExpressions;
 using Docker.DotNet;
 using Docker.DotNet.Models;
@@ -294,28 +295,6 @@ public sealed partial class SwarmClient(DockerEngine docker, IOptions<SwarmOptio
 
     private static IReadOnlyDictionary<string, string> Labels(IDictionary<string, string>? labels) =>
         labels is null ? new Dictionary<string, string>() : new Dictionary<string, string>(labels);
-
-    private static async Task Call(Func<Task> call) => await Call(async () =>
-    {
-        await call();
-        return true;
-    });
-
-    private static async Task<T> Call<T>(Func<Task<T>> call)
-    {
-        try
-        {
-            return await call();
-        }
-        catch (DockerImageNotFoundException e)
-        {
-            throw new ImageNotFoundException(e.Message, e.ResponseBody, e);
-        }
-        catch (DockerApiException e)
-        {
-            throw new ContainerEngineException(e.Message, e.ResponseBody, e);
-        }
-    }
 
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
