@@ -16,7 +16,7 @@ public sealed record AppendResult(AppendOutcome Outcome, long Offset, string Det
 /// </summary>
 public static class ResumableFile
 {
-    private const int BufferSize = 1 << 20;
+    private const int BufferSize = 1 << 16;
 
     public static string PartPath(string final) => final + ".part";
 
@@ -66,7 +66,8 @@ public static class ResumableFile
                         return new AppendResult(AppendOutcome.TooLarge, offset, $"the upload is larger than the declared size of {size} bytes");
                     }
                     hash.AppendData(buffer, 0, read);
-                    await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                    // not cancelled by the client going away: bytes that arrived are staged, so a resume skips them
+                    await file.WriteAsync(buffer.AsMemory(0, read), CancellationToken.None);
                 }
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or BadHttpRequestException)
