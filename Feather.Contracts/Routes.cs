@@ -32,7 +32,8 @@ public static partial class Routes
 
     public const string Publish = "/api/publish";
     public const string PublishComplete = "/api/publish/{publishId}/complete";
-    public const string Upload = "/api/uploads/{publishId}/{sha256}";
+    /// <summary>One file's upload: <c>{file}</c> is its SHA-256, or the key the server gave a file published without one.</summary>
+    public const string Upload = "/api/uploads/{publishId}/{file}";
 
     public const string Models = "/api/models";
     public const string Model = "/api/models/{owner}/{model}";

@@ -77,14 +77,18 @@ build_binaries() {
   ensure_dotnet
   mkdir -p "$FEATHER_ROOT/bin"
   local name proj hash stamp
+  # ReadyToRun: the code is compiled ahead of time, so a short `feather` command (and the server's start) does not
+  # spend its CPU in the JIT (about 0.5 s of CPU less for `feather publish`); changing these flags rebuilds the binaries
+  local flags="-p:PublishSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true -p:PublishReadyToRun=true"
   for pair in "feather-server:Feather.Server" "feather:Feather.Cli"; do
     name="${pair%%:*}"; proj="${pair#*:}"
     hash="$(_src_hash "$proj" Feather.Contracts Feather.Datasets python-sdk/feather)"  # and the libraries both binaries build from
+    hash="${hash}-$(printf %s "$flags" | sha256sum | cut -c1-8)"
     stamp="$FEATHER_ROOT/bin/.$name.src"
     if [ -x "$FEATHER_ROOT/bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$hash" ]; then continue; fi
     log "building bin/$name"
     dotnet publish "$FEATHER_ROOT/$proj" -c Release -r linux-x64 --self-contained \
-      -p:PublishSingleFile=true -p:IncludeNativeLibrariesForSelfExtract=true \
+      $flags \
       -o "$FEATHER_ROOT/artifacts/publish/$name" -v quiet -nologo >/tmp/feather-build-$name.log 2>&1 \
       || { tail -n 40 /tmp/feather-build-$name.log >&2; die "building $name failed (log: /tmp/feather-build-$name.log)"; }
     install -m 0755 "$FEATHER_ROOT/artifacts/publish/$name/$name" "$FEATHER_ROOT/bin/$name.new"

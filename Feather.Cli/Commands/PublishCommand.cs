@@ -38,7 +38,7 @@ public static class PublishCommand
 
     /// <summary>The longest pause between two questions about the build (the first ones come sooner: small builds take a second or two).</summary>
     public static readonly TimeSpan BuildPollInterval = TimeSpan.FromSeconds(2);
-    public static readonly TimeSpan FirstBuildPoll = TimeSpan.FromMilliseconds(200);
+    public static readonly TimeSpan FirstBuildPoll = TimeSpan.FromMilliseconds(100);
 
     public static Command Create(CliEnvironment env)
     {
@@ -62,12 +62,13 @@ public static class PublishCommand
         context.Info.WriteLine($"inspecting {given} ...");
         var metadata = await new ModelInspector(context.Env).InspectAsync(full, ct);
         var cache = parse.GetValue(Rehash) ? HashCache.None() : HashCache.Load(Path.Combine(Config.ConfigPaths.CacheDirectory(context.Env), "hashes.json"));
-        var files = await BundleManifest.BuildAsync(root, metadata, ct, cache);
+        // a real publish leaves large new files to the server to hash as they arrive (one read of them, not two)
+        var files = await BundleManifest.BuildAsync(root, metadata, ct, cache, serverHashes: !parse.GetValue(DryRun));
         var name = Format.Str(metadata, "name");
 
         context.Info.WriteLine($"model {name}: {files.Count} file(s), {Format.Bytes(files.Sum(f => f.Size))}");
         Table.Write(context.Info, ["FILE", "KIND", "SIZE", "SHA-256"],
-            files.Select(f => (IReadOnlyList<string>)[f.Path, f.Kind, Format.Bytes(f.Size), f.Sha256[..12]]));
+            files.Select(f => (IReadOnlyList<string>)[f.Path, f.Kind, Format.Bytes(f.Size), f.Sha256?[..12] ?? "(on upload)"]));
 
         if (parse.GetValue(DryRun))
         {
@@ -107,8 +108,18 @@ public static class PublishCommand
         }
         // Several files at once where their progress is printed as lines; one at a time under a terminal's progress bar.
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = terminal ? 1 : ParallelUploads, CancellationToken = ct };
-        await Parallel.ForEachAsync(uploads.OrderByDescending(u => u.File.Size), parallel,
-            async (u, token) => await uploader.UploadAsync(u.File, u.Url, token));
+        var hashed = new System.Collections.Concurrent.ConcurrentDictionary<string, BundleFile>(StringComparer.Ordinal);
+        await Parallel.ForEachAsync(uploads.OrderByDescending(u => u.File.Size), parallel, async (u, token) =>
+        {
+            var stored = await uploader.UploadAsync(u.File, u.Url, token);
+            if (u.File.Sha256 is not null) return;
+            if (stored is null)
+                throw new CliException(ExitCodes.UploadFailed, $"the server did not say which SHA-256 it stored {u.File.Path} under ({Uploader.Sha256Header})",
+                    "the server may be older than this CLI; upgrade it, or use a matching CLI");
+            hashed[u.File.Path] = BundleManifest.Remember(u.File, stored, cache);
+        });
+        cache.Save();
+        files = [.. files.Select(f => hashed.GetValueOrDefault(f.Path, f))];
         var uploaded = new JsonArray(uploads.Select(u => (JsonNode)u.File.Path!).ToArray());
 
         var completed = await api.PostAsync($"api/publish/{Uri.EscapeDataString(publishId)}/complete", null, ct)
@@ -166,7 +177,7 @@ public static class PublishCommand
         while (!IsBuildFinished(status))
         {
             await Task.Delay(pause, ct);
-            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 3 / 2, BuildPollInterval.Ticks));
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 5 / 4, BuildPollInterval.Ticks));
             version = await api.GetAsync(path, ct) as JsonObject ?? [];
             status = Format.Str(version["image"] as JsonObject ?? [], "status", "unknown");
             if (status != last) context.Info.WriteLine($"  image: {status}");

@@ -4,8 +4,14 @@ using System.Text.Json.Nodes;
 
 namespace Feather.Cli.Publishing;
 
-/// <summary>One file of the manifest sent with <c>POST /api/publish</c>.</summary>
-public sealed record BundleFile(string Path, long Size, string Sha256, string Kind)
+/// <summary>
+/// One file of the manifest sent with <c>POST /api/publish</c>. <see cref="Sha256"/> is null (sent as null: the
+/// contract requires the key) for a large file whose hash is not known yet: the server names it by what it receives
+/// (then <see cref="Modified"/> says which version of the file a resumed publish continues).
+/// </summary>
+public sealed record BundleFile(string Path, long Size,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.Never)] string? Sha256,
+    string Kind, DateTime? Modified = null)
 {
     [System.Text.Json.Serialization.JsonIgnore]
     public string FullPath { get; init; } = "";
@@ -16,8 +22,12 @@ public static class BundleManifest
     /// <summary>
     /// Every file of <c>metadata.bundle.code</c> and <c>metadata.bundle.model</c>, checked, sized and hashed: several
     /// files at once (one per processor, at most four), large ones found in <paramref name="cache"/> not read again.
+    /// <paramref name="serverHashes"/>: a large file (<see cref="HashCache.MinBytes"/> or more) not in the cache is not
+    /// read here at all; it goes without a hash, the server hashes it as it arrives, and
+    /// <see cref="Remember"/> keeps the hash the server answered for the next publish.
     /// </summary>
-    public static async Task<IReadOnlyList<BundleFile>> BuildAsync(string root, JsonNode metadata, CancellationToken ct, HashCache? cache = null)
+    public static async Task<IReadOnlyList<BundleFile>> BuildAsync(string root, JsonNode metadata, CancellationToken ct, HashCache? cache = null,
+        bool serverHashes = false)
     {
         if (metadata["bundle"] is not JsonObject bundle)
             throw new CliException(ExitCodes.ValidationFailed, "the model's metadata has no \"bundle\" object", "is the SDK that inspected it up to date?");
@@ -61,6 +71,11 @@ public static class BundleManifest
                 files[i] = new BundleFile(relative, info.Length, known, kind) { FullPath = full };
                 return;
             }
+            if (serverHashes && info.Length >= HashCache.MinBytes)
+            {
+                files[i] = new BundleFile(relative, info.Length, null, kind, modified) { FullPath = full };
+                return;
+            }
             var (sha256, size) = await HashAsync(full, token);
             // remembered only when the file did not change while it was read
             var after = new FileInfo(full);
@@ -69,6 +84,20 @@ public static class BundleManifest
         });
         cache.Save();
         return files;
+    }
+
+    /// <summary>
+    /// Keeps the hash the server stored a file without one under, unless the file changed since the manifest was made
+    /// (then the upload may hold bytes of both versions of it: an error, and the publish must run again).
+    /// </summary>
+    public static BundleFile Remember(BundleFile file, string sha256, HashCache cache)
+    {
+        var now = new FileInfo(file.FullPath);
+        if (!now.Exists || now.Length != file.Size || now.LastWriteTimeUtc != file.Modified)
+            throw new CliException(ExitCodes.UploadFailed, $"{file.Path} changed while it was uploaded",
+                "do not edit the model while publishing; run `feather publish` again");
+        cache.Remember(file.FullPath, file.Size, file.Modified!.Value, sha256);
+        return file with { Sha256 = sha256, Modified = null };
     }
 
     public static async Task<(string Sha256, long Size)> HashAsync(string path, CancellationToken ct)

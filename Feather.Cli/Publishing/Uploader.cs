@@ -22,7 +22,11 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
 
     private long _bytesSent;
 
-    public async Task UploadAsync(BundleFile file, Uri url, CancellationToken ct)
+    /// <summary>
+    /// Uploads what the server lacks of <paramref name="file"/>; answers the SHA-256 the server stored it under when
+    /// the file was published without one (its <c>Upload-Sha256</c>), else null.
+    /// </summary>
+    public async Task<string?> UploadAsync(BundleFile file, Uri url, CancellationToken ct)
     {
         var progress = new FileProgress(progressWriter, terminal, file.Path, file.Size);
         for (var attempt = 1; ; attempt++)
@@ -30,18 +34,19 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
             string failure;
             try
             {
-                var offset = await OffsetAsync(file, url, ct);
+                var (offset, stored) = await OffsetAsync(file, url, ct);
                 await progress.StartAsync(attempt, offset);
                 if (offset == file.Size)
                 {
                     await progress.DoneAsync();
-                    return;
+                    return stored;
                 }
-                failure = await SendRestAsync(file, url, offset, progress, ct) is { } refused ? refused : "";
+                var sent = await SendRestAsync(file, url, offset, progress, ct);
+                failure = sent.Failure ?? "";
                 if (failure.Length == 0)
                 {
                     await progress.DoneAsync();
-                    return;
+                    return sent.Sha256;
                 }
             }
             catch (HttpRequestException e)
@@ -61,8 +66,8 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
         }
     }
 
-    /// <summary>The bytes of the file the server has staged (HEAD on the upload URL).</summary>
-    private async Task<long> OffsetAsync(BundleFile file, Uri url, CancellationToken ct)
+    /// <summary>The bytes of the file the server has staged (HEAD on the upload URL), and its hash once it has them all.</summary>
+    private async Task<(long Offset, string? Sha256)> OffsetAsync(BundleFile file, Uri url, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(HttpMethod.Head, url);
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
@@ -76,17 +81,26 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
             || offset > file.Size)
             throw new CliException(ExitCodes.UploadFailed, $"the server did not answer a valid {OffsetHeader} for {file.Path}",
                 "the server may be older than this CLI; upgrade it, or use a matching CLI");
-        return offset;
+        return (offset, StoredHash(response));
     }
 
-    /// <summary>PATCHes the file from <paramref name="offset"/>; null when the server has it all, else why to retry.</summary>
-    private async Task<string?> SendRestAsync(BundleFile file, Uri url, long offset, FileProgress progress, CancellationToken ct)
+    public const string Sha256Header = "Upload-Sha256";
+
+    /// <summary>The hash the server names a file published without one by (<c>Upload-Sha256</c>), when it answers one.</summary>
+    private static string? StoredHash(HttpResponseMessage response) =>
+        response.Headers.TryGetValues(Sha256Header, out var values) && values.FirstOrDefault() is { Length: 64 } sha ? sha : null;
+
+    /// <summary>
+    /// PATCHes the file from <paramref name="offset"/>: no failure when the server has it all (with the hash it answered,
+    /// if any), else why to retry.
+    /// </summary>
+    private async Task<(string? Failure, string? Sha256)> SendRestAsync(BundleFile file, Uri url, long offset, FileProgress progress, CancellationToken ct)
     {
         var source = new FileStream(file.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan);
         if (source.Length != file.Size)
         {
             await source.DisposeAsync();
-            throw new CliException(ExitCodes.UploadFailed, $"{file.Path} changed size since it was hashed ({file.Size} → {source.Length} bytes)",
+            throw new CliException(ExitCodes.UploadFailed, $"{file.Path} changed size since the publish started ({file.Size} → {source.Length} bytes)",
                 "do not edit the model while publishing; run `feather publish` again");
         }
         source.Seek(offset, SeekOrigin.Begin);
@@ -104,11 +118,11 @@ public sealed class Uploader(HttpClient http, TextWriter progressWriter, bool te
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
             if (response.IsSuccessStatusCode)
                 return response.Headers.TryGetValues(OffsetHeader, out var v) && v.FirstOrDefault() == file.Size.ToString(CultureInfo.InvariantCulture)
-                    ? null : "the server has not received the whole file yet";
+                    ? (null, StoredHash(response)) : ("the server has not received the whole file yet", null);
             var body = await response.Content.ReadAsStringAsync(ct);
             var failure = $"{(int)response.StatusCode} {response.StatusCode}{(body.Length is > 0 and < 500 ? ": " + body.Trim() : "")}";
             // 409: the server's offset is not ours (another attempt got further); ask again and resume there
-            if (IsTransient(response.StatusCode) || response.StatusCode == HttpStatusCode.Conflict) return failure;
+            if (IsTransient(response.StatusCode) || response.StatusCode == HttpStatusCode.Conflict) return (failure, null);
             await progress.FailedAsync(failure, willRetry: false);
             throw Refused(file, response.StatusCode, failure);
         }

@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Security.Cryptography;
 using Feather.Server.Configuration;
 
@@ -31,64 +32,72 @@ public sealed class FileSystemBlobStore(FeatherOptions options, ILogger<FileSyst
     /// <summary>Streams <paramref name="body"/> into staging, checking size and hash as it arrives.</summary>
     public async Task<StageResult> StageAsync(string publishId, string sha256, long expectedSize, Stream body, CancellationToken ct)
     {
+        var reader = StagedWrite.Reader(body);
+        try
+        {
+            return await StageAsync(publishId, sha256, expectedSize, reader, ct);
+        }
+        finally
+        {
+            await reader.CompleteAsync();
+        }
+    }
+
+    /// <summary>Streams <paramref name="body"/> into staging, checking size and hash as it arrives.</summary>
+    public async Task<StageResult> StageAsync(string publishId, string sha256, long expectedSize, PipeReader body, CancellationToken ct)
+    {
         var dir = SafePath.Combine(_staging, publishId);
         Directory.CreateDirectory(dir);
         var final = SafePath.Combine(_staging, publishId, sha256);
         var part = SafePath.Combine(_staging, publishId, $"{sha256}.{Guid.NewGuid():N}.part");
-        long total = 0;
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[81920];
         try
         {
-            await using (var file = new FileStream(part, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true))
+            using (var file = File.OpenHandle(part, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                int read;
-                while ((read = await body.ReadAsync(buffer, ct)) > 0)
-                {
-                    total += read;
-                    if (total > expectedSize)
-                    {
-                        File.Delete(part);
-                        return new StageResult(StageOutcome.TooLarge, $"the upload is larger than the declared size of {expectedSize} bytes");
-                    }
-                    hash.AppendData(buffer, 0, read);
-                    await file.WriteAsync(buffer.AsMemory(0, read), ct);
-                }
-            }
-            if (total < expectedSize)
-            {
-                File.Delete(part);
-                return new StageResult(StageOutcome.TooSmall, $"the upload has {total} bytes, the manifest declared {expectedSize}");
-            }
-            var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
-            if (actual != sha256)
-            {
-                File.Delete(part);
-                return new StageResult(StageOutcome.HashMismatch, $"the upload's SHA-256 is {actual}, the manifest declared {sha256}");
+                var copied = await StagedWrite.CopyAsync(body, file, 0, expectedSize, hash, ct);
+                if (copied.PastLimit)
+                    return Refuse(StageOutcome.TooLarge, $"the upload is larger than the declared size of {expectedSize} bytes");
+                if (copied.Written < expectedSize)
+                    return Refuse(StageOutcome.TooSmall, $"the upload has {copied.Written} bytes, the manifest declared {expectedSize}");
+                var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+                if (actual != sha256)
+                    return Refuse(StageOutcome.HashMismatch, $"the upload's SHA-256 is {actual}, the manifest declared {sha256}");
+                StagedWrite.Durable(file);
             }
             File.Move(part, final, overwrite: true);
-            return new StageResult(StageOutcome.Stored, $"{total} bytes stored");
+            return new StageResult(StageOutcome.Stored, $"{expectedSize} bytes stored");
         }
-        catch
+        finally
         {
-            TryDelete(part);
-            throw;
+            TryDelete(part); // gone after the rename; anything refused or broken off is not kept
         }
+
+        static StageResult Refuse(StageOutcome outcome, string detail) => new(outcome, detail);
     }
 
-    /// <summary>The bytes of a file staged so far for a resumable upload (<see cref="ResumableFile"/>).</summary>
-    public long StagedOffset(string publishId, string sha256, long size) =>
-        ResumableFile.Offset(SafePath.Combine(_staging, publishId, sha256), size);
+    /// <summary>
+    /// The bytes staged so far of a resumable upload (<see cref="ResumableFile"/>); <paramref name="key"/> names the
+    /// file in its publish's staging: its SHA-256, or the key of a file published without one.
+    /// </summary>
+    public long StagedOffset(string publishId, string key, long size) =>
+        ResumableFile.Offset(SafePath.Combine(_staging, publishId, key), size);
 
-    /// <summary>Appends to a file's resumable staging at <paramref name="offset"/> (<see cref="ResumableFile.AppendAsync"/>).</summary>
-    public Task<AppendResult> AppendStagedAsync(string publishId, string sha256, long size, long offset, Stream body, CancellationToken ct)
+    /// <summary>
+    /// Appends to a file's resumable staging at <paramref name="offset"/> (<see cref="ResumableFile.AppendAsync"/>);
+    /// <paramref name="sha256"/> null: the file is named by the hash of what arrived.
+    /// </summary>
+    public Task<AppendResult> AppendStagedAsync(string publishId, string key, string? sha256, long size, long offset, PipeReader body, CancellationToken ct)
     {
-        var final = SafePath.Combine(_staging, publishId, sha256);
+        var final = SafePath.Combine(_staging, publishId, key);
         Directory.CreateDirectory(Path.GetDirectoryName(final)!);
         return ResumableFile.AppendAsync(final, sha256, size, offset, body, ct);
     }
 
-    public bool IsStaged(string publishId, string sha256) => File.Exists(SafePath.Combine(_staging, publishId, sha256));
+    /// <summary>The SHA-256 of a complete file staged under a key without a declared hash; null until it is complete.</summary>
+    public string? StagedHash(string publishId, string key) => ResumableFile.StoredHash(SafePath.Combine(_staging, publishId, key));
+
+    public bool IsStaged(string publishId, string key) => File.Exists(SafePath.Combine(_staging, publishId, key));
 
     /// <summary>Opens a staged file (complete and verified) of an open publish for reading, before it is committed.</summary>
     public Stream OpenStaged(string publishId, string sha256) =>
@@ -104,10 +113,13 @@ public sealed class FileSystemBlobStore(FeatherOptions options, ILogger<FileSyst
     /// </summary>
     public const UnixFileMode StoredMode = UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
-    /// <summary>Moves a staged file into the store (atomic rename on the same file system).</summary>
-    public void Commit(string publishId, string sha256)
+    /// <summary>
+    /// Moves a staged file into the store (atomic rename on the same file system); <paramref name="key"/> is its name
+    /// in staging when that is not its hash (a file published without one).
+    /// </summary>
+    public void Commit(string publishId, string sha256, string? key = null)
     {
-        var staged = SafePath.Combine(_staging, publishId, sha256);
+        var staged = SafePath.Combine(_staging, publishId, key ?? sha256);
         var target = BlobPath(sha256);
         if (File.Exists(target))
         {

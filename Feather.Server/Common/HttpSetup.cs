@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -21,6 +22,8 @@ public static class HttpSetup
 
     public static WebApplicationBuilder AddFeatherHttp(this WebApplicationBuilder builder)
     {
+        // Kestrel reads connections into 64 KiB blocks, not 4 KiB ones: uploads of weights are gigabytes
+        builder.Services.Replace(ServiceDescriptor.Singleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPool.Factory>());
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = context =>
         {
             // Unreadable bodies and bad route/query values: say what was wrong instead of a bare 400.

@@ -60,7 +60,7 @@ public sealed class DatasetPublisher(
             Id = Ids.New(), Kind = PublishKinds.Dataset, Owner = owner, Name = manifest.Name, Publisher = caller.Username!,
             MetadataJson = request.Manifest.GetRawText(), Notes = request.Notes, Visibility = request.Visibility,
             CreatedAt = now, ExpiresAt = now.AddSeconds(options.PublishTtlSeconds),
-            Files = list.Select(f => new VersionFileRecord { Path = f.Path, Sha256 = f.Sha256.ToLowerInvariant(), Size = f.Size, Kind = f.Kind }).ToList(),
+            Files = list.Select(f => new VersionFileRecord { Path = f.Path, Sha256 = f.Sha256!.ToLowerInvariant(), Size = f.Size, Kind = f.Kind }).ToList(),
         };
         var (uploads, stored) = await publishing.OpenAsync(record, sha => Holds(sha, caller), requestBaseUrl, ct);
         return PublishResult<DatasetPublishStarted>.Done(new DatasetPublishStarted(record.Id, owner, manifest.Name, record.ExpiresAt, uploads, stored));

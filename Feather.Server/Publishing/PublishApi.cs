@@ -52,42 +52,53 @@ public static class PublishApi
 
     [EndpointName("uploadFile"), EndpointSummary("Upload one file of a publish")]
     private static async Task<Results<NoContent, ProblemHttpResult>> UploadAsync(
-        string publishId, string sha256, long? expires, string? sig, HttpContext http, PublishService publishing, CancellationToken ct)
+        string publishId, string file, long? expires, string? sig, HttpContext http, PublishService publishing, CancellationToken ct)
     {
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             limit.MaxRequestBodySize = null; // the declared size is the limit, enforced while streaming
-        var result = await publishing.UploadAsync(publishId, sha256, expires, sig, http.Request.Body, ct);
-        return result.Status == PublishStatus.Done ? TypedResults.NoContent() : Problem(result);
+        var result = await publishing.UploadAsync(publishId, file, expires, sig, http.Request.BodyReader, ct);
+        if (result.Status != PublishStatus.Done) return Problem(result);
+        Answer(http, result.Value!);
+        return TypedResults.NoContent();
     }
 
     /// <summary>The header that carries a resumable upload's offset, in requests and answers (as in tus).</summary>
     public const string OffsetHeader = "Upload-Offset";
 
+    /// <summary>The header that names the hash the server stored a file published without one under, once it is complete.</summary>
+    public const string Sha256Header = "Upload-Sha256";
+
+    private static void Answer(HttpContext http, UploadOffset upload)
+    {
+        http.Response.Headers[OffsetHeader] = upload.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (upload.Sha256 is not null) http.Response.Headers[Sha256Header] = upload.Sha256;
+    }
+
     [EndpointName("uploadOffset"), EndpointSummary("Bytes of a file the server has staged (Upload-Offset header)")]
     private static Results<Ok, ProblemHttpResult> OffsetAsync(
-        string publishId, string sha256, long? expires, string? sig, HttpContext http, PublishService publishing)
+        string publishId, string file, long? expires, string? sig, HttpContext http, PublishService publishing)
     {
         http.Response.Headers.CacheControl = "no-store";
-        var result = publishing.UploadOffset(publishId, sha256, expires, sig);
+        var result = publishing.UploadOffset(publishId, file, expires, sig);
         if (result.Status != PublishStatus.Done) return Problem(result);
-        http.Response.Headers[OffsetHeader] = result.Value!.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        http.Response.Headers["Upload-Length"] = result.Value.Size.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Answer(http, result.Value!);
+        http.Response.Headers["Upload-Length"] = result.Value!.Size.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return TypedResults.Ok();
     }
 
     [EndpointName("resumeUpload"), EndpointSummary("Append to a file's upload from the server's offset")]
     private static async Task<Results<NoContent, ProblemHttpResult>> ResumeAsync(
-        string publishId, string sha256, long? expires, string? sig, HttpContext http, PublishService publishing, CancellationToken ct)
+        string publishId, string file, long? expires, string? sig, HttpContext http, PublishService publishing, CancellationToken ct)
     {
         if (!long.TryParse(http.Request.Headers[OffsetHeader], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var offset))
             return Problems.BadRequest($"the '{OffsetHeader}' header must be the byte the body starts at (ask with HEAD on the upload URL)");
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             limit.MaxRequestBodySize = null; // the declared size is the limit, enforced while streaming
-        var result = await publishing.AppendAsync(publishId, sha256, expires, sig, offset, http.Request.Body, ct);
+        var result = await publishing.AppendAsync(publishId, file, expires, sig, offset, http.Request.BodyReader, ct);
         if (result.Details?.TryGetValue("offset", out var at) == true)
             http.Response.Headers[OffsetHeader] = Convert.ToString(at, System.Globalization.CultureInfo.InvariantCulture);
         if (result.Status != PublishStatus.Done) return Problem(result);
-        http.Response.Headers[OffsetHeader] = result.Value!.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Answer(http, result.Value!);
         return TypedResults.NoContent();
     }
 

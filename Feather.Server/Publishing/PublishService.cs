@@ -49,8 +49,11 @@ public sealed record PublishResult<T>(
     public PublishResult<TOther> As<TOther>() => new(Status, default, Message, Errors, Limit, Details);
 }
 
-/// <summary>The bytes of a file staged so far (the resumable upload's offset) and the file's declared size.</summary>
-public sealed record UploadOffset(long Offset, long Size);
+/// <summary>
+/// The bytes of a file staged so far (the resumable upload's offset), the file's declared size, and the hash the server
+/// stored a file published without one under (once it is complete).
+/// </summary>
+public sealed record UploadOffset(long Offset, long Size, string? Sha256 = null);
 
 /// <summary>
 /// The publishing protocol: start (metadata + manifest → signed upload URLs for the files not yet
@@ -79,7 +82,7 @@ public sealed class PublishService(
 
         var manifest = request.Files ?? [];
         if (manifest.Length == 0) return PublishResult<PublishStarted>.Invalid("'files' is empty: a version needs at least its model file");
-        if (CheckFiles(manifest, ["code", "model"]) is { } refused) return refused.As<PublishStarted>();
+        if (CheckFiles(manifest, ["code", "model"], hashOptional: true) is { } refused) return refused.As<PublishStarted>();
         var seen = manifest.Select(f => f.Path).ToHashSet(StringComparer.Ordinal);
 
         var metadata = request.Metadata;
@@ -105,10 +108,12 @@ public sealed class PublishService(
             return PublishResult<PublishStarted>.Forbidden($"you cannot publish new versions of {owner}/{name}");
 
         var now = DateTime.UtcNow;
-        var wanted = manifest.Select(f => new VersionFileRecord { Path = f.Path!, Sha256 = f.Sha256!.ToLowerInvariant(), Size = f.Size, Kind = f.Kind! }).ToList();
+        var wanted = manifest.Select(f => new VersionFileRecord { Path = f.Path!, Sha256 = f.Sha256?.ToLowerInvariant() ?? "", Size = f.Size, Kind = f.Kind! }).ToList();
+        var modified = manifest.Where(f => f.Sha256 is null)
+            .Select(f => new FileStamp { Path = f.Path!, Ticks = f.Modified!.Value.ToUniversalTime().Ticks }).ToList();
         // A publish started again (after Ctrl-C, a network error or a server restart) with the same manifest
         // reuses the caller's open publish of the model, so the bytes it has staged are not sent twice.
-        var record = OpenPublish(owner, name, caller.Username!, wanted, now);
+        var record = OpenPublish(owner, name, caller.Username!, wanted, modified, now);
         if (record is not null)
         {
             record.MetadataJson = metadata.GetRawText();
@@ -122,67 +127,100 @@ public sealed class PublishService(
             Id = Ids.New(), Owner = owner, Name = name, Publisher = caller.Username!,
             MetadataJson = metadata.GetRawText(), Notes = request.Notes, Visibility = request.Visibility,
             Promote = request.Promote ?? true, CreatedAt = now, ExpiresAt = now.AddSeconds(options.PublishTtlSeconds),
-            Files = wanted,
+            Files = wanted, Modified = modified,
         };
         var (uploads, stored) = await OpenAsync(record, sha => models.CallerHolds(sha, caller), requestBaseUrl, ct);
         return PublishResult<PublishStarted>.Done(new PublishStarted(record.Id, owner, name, record.ExpiresAt, uploads, stored));
     }
 
+    /// <summary>
+    /// The key that names a file of a publish in its upload URL and its staging: the file's SHA-256, or, for a file
+    /// published without one, <c>file-&lt;its index in the manifest&gt;</c>.
+    /// </summary>
+    public static string UploadKey(PublishRecord publish, int index) =>
+        publish.Files[index].Sha256 is { Length: > 0 } sha ? sha : $"file-{index.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
+    /// <summary>The file of an open publish an upload key names (<see cref="UploadKey"/>), or null.</summary>
+    private static VersionFileRecord? FileOf(PublishRecord publish, string key) =>
+        key.StartsWith("file-", StringComparison.Ordinal)
+            && int.TryParse(key.AsSpan(5), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var index)
+            && index < publish.Files.Count && publish.Files[index].Sha256.Length == 0 && UploadKey(publish, index) == key
+            ? publish.Files[index]
+            : SafePath.IsSha256(key) ? publish.Files.FirstOrDefault(f => f.Sha256 == key) : null;
+
     /// <summary>The open publish's file a signed upload URL names, or why the URL is refused.</summary>
-    private PublishResult<VersionFileRecord> UploadTarget(string publishId, string sha256, long? expires, string? sig)
+    private PublishResult<VersionFileRecord> UploadTarget(string publishId, string key, long? expires, string? sig)
     {
-        if (expires is null || !signer.Verify(publishId, sha256, expires.Value, sig))
+        if (expires is null || !signer.Verify(publishId, key, expires.Value, sig))
             return PublishResult<VersionFileRecord>.Forbidden("the upload URL's signature is missing or wrong; use the URL the publish start returned");
         if (DateTimeOffset.UtcNow.ToUnixTimeSeconds() > expires)
             return PublishResult<VersionFileRecord>.Gone("the upload URL has expired; start the publish again");
         var publish = db.Publishes.FindById(publishId);
         if (publish is null) return PublishResult<VersionFileRecord>.Gone("the publish has completed or expired; start it again");
-        var file = publish.Files.FirstOrDefault(f => f.Sha256 == sha256);
+        var file = FileOf(publish, key);
         return file is null ? PublishResult<VersionFileRecord>.NotFound("the manifest has no file with this hash") : PublishResult<VersionFileRecord>.Done(file);
     }
 
-    /// <summary>How many bytes of a file the server has staged (the resumable upload's offset) and its declared size.</summary>
-    public PublishResult<UploadOffset> UploadOffset(string publishId, string sha256, long? expires, string? sig)
+    /// <summary>
+    /// How many bytes of a file the server has staged (the resumable upload's offset), its declared size, and, once a
+    /// file published without a hash is complete, the hash it is stored under.
+    /// </summary>
+    public PublishResult<UploadOffset> UploadOffset(string publishId, string key, long? expires, string? sig)
     {
-        var target = UploadTarget(publishId, sha256, expires, sig);
+        var target = UploadTarget(publishId, key, expires, sig);
         if (target.Status != PublishStatus.Done) return PublishResult<UploadOffset>.From(target);
         var file = target.Value!;
-        return PublishResult<UploadOffset>.Done(new UploadOffset(files.StagedOffset(publishId, sha256, file.Size), file.Size));
+        var offset = files.StagedOffset(publishId, key, file.Size);
+        return PublishResult<UploadOffset>.Done(new UploadOffset(offset, file.Size,
+            file.Sha256.Length > 0 ? null : offset == file.Size ? files.StagedHash(publishId, key) : null));
     }
 
     /// <summary>
     /// Appends bytes to a file of an open publish at <paramref name="offset"/>, which must be the server's
     /// offset (else Conflict with the right one); the file is hashed whole when its last byte arrives.
     /// </summary>
-    public async Task<PublishResult<UploadOffset>> AppendAsync(string publishId, string sha256, long? expires, string? sig, long offset, Stream body, CancellationToken ct)
+    public async Task<PublishResult<UploadOffset>> AppendAsync(string publishId, string key, long? expires, string? sig, long offset, System.IO.Pipelines.PipeReader body, CancellationToken ct)
     {
-        var target = UploadTarget(publishId, sha256, expires, sig);
+        var target = UploadTarget(publishId, key, expires, sig);
         if (target.Status != PublishStatus.Done) return PublishResult<UploadOffset>.From(target);
         var file = target.Value!;
-        var result = await files.AppendStagedAsync(publishId, sha256, file.Size, offset, body, ct);
+        var result = await files.AppendStagedAsync(publishId, key, file.Sha256.Length > 0 ? file.Sha256 : null, file.Size, offset, body, ct);
         var at = new Dictionary<string, object?> { ["path"] = file.Path, ["offset"] = result.Offset };
         return result.Outcome switch
         {
-            AppendOutcome.Stored or AppendOutcome.Partial => PublishResult<UploadOffset>.Done(new UploadOffset(result.Offset, file.Size)),
+            AppendOutcome.Stored => PublishResult<UploadOffset>.Done(new UploadOffset(result.Offset, file.Size, file.Sha256.Length > 0 ? null : result.Sha256)),
+            AppendOutcome.Partial => PublishResult<UploadOffset>.Done(new UploadOffset(result.Offset, file.Size)),
             AppendOutcome.OffsetMismatch or AppendOutcome.Busy => PublishResult<UploadOffset>.Conflict($"'{file.Path}': {result.Detail}; resume at byte {result.Offset}", at),
             AppendOutcome.TooLarge => PublishResult<UploadOffset>.TooLarge("declaredSize", $"'{file.Path}': {result.Detail}"),
             _ => PublishResult<UploadOffset>.Invalid($"'{file.Path}': {result.Detail}; upload it again from byte 0", at),
         };
     }
 
-    /// <summary>Stages one file of an open publish from a signed upload URL; the declared size is the limit.</summary>
-    public async Task<PublishResult<bool>> UploadAsync(string publishId, string sha256, long? expires, string? sig, Stream body, CancellationToken ct)
+    /// <summary>
+    /// Stages one file of an open publish from a signed upload URL in one request; the declared size is the limit.
+    /// A file published without a hash is staged as an append from byte 0.
+    /// </summary>
+    public async Task<PublishResult<UploadOffset>> UploadAsync(string publishId, string key, long? expires, string? sig, System.IO.Pipelines.PipeReader body, CancellationToken ct)
     {
-        var target = UploadTarget(publishId, sha256, expires, sig);
-        if (target.Status != PublishStatus.Done) return PublishResult<bool>.From(target);
+        var target = UploadTarget(publishId, key, expires, sig);
+        if (target.Status != PublishStatus.Done) return PublishResult<UploadOffset>.From(target);
         var file = target.Value!;
+        if (file.Sha256.Length == 0)
+        {
+            var appended = await AppendAsync(publishId, key, expires, sig, 0, body, ct);
+            return appended.Status == PublishStatus.Done && appended.Value!.Offset < file.Size
+                ? PublishResult<UploadOffset>.Invalid($"'{file.Path}': the upload has {appended.Value.Offset} bytes, the manifest declared {file.Size}; "
+                    + $"send the rest with PATCH from byte {appended.Value.Offset}",
+                    new Dictionary<string, object?> { ["path"] = file.Path, ["offset"] = appended.Value.Offset })
+                : appended;
+        }
 
-        var result = await files.StageAsync(publishId, sha256, file.Size, body, ct);
+        var result = await files.StageAsync(publishId, key, file.Size, body, ct);
         return result.Outcome switch
         {
-            StageOutcome.Stored => PublishResult<bool>.Done(true),
-            StageOutcome.TooLarge => PublishResult<bool>.TooLarge("declaredSize", $"'{file.Path}': {result.Detail}"),
-            _ => PublishResult<bool>.Invalid($"'{file.Path}': {result.Detail}; upload it again",
+            StageOutcome.Stored => PublishResult<UploadOffset>.Done(new UploadOffset(file.Size, file.Size)),
+            StageOutcome.TooLarge => PublishResult<UploadOffset>.TooLarge("declaredSize", $"'{file.Path}': {result.Detail}"),
+            _ => PublishResult<UploadOffset>.Invalid($"'{file.Path}': {result.Detail}; upload it again",
                 new Dictionary<string, object?> { ["path"] = file.Path }),
         };
     }
@@ -208,12 +246,17 @@ public sealed class PublishService(
         }, ct);
     }
 
-    /// <summary>The publisher's unexpired open publish of owner/name with exactly this manifest, if any.</summary>
-    private PublishRecord? OpenPublish(string owner, string name, string publisher, List<VersionFileRecord> files, DateTime now) =>
+    /// <summary>
+    /// The publisher's unexpired open publish of owner/name with exactly this manifest (and, for files without a hash,
+    /// the same modification times), if any.
+    /// </summary>
+    private PublishRecord? OpenPublish(string owner, string name, string publisher, List<VersionFileRecord> files,
+        List<FileStamp> modified, DateTime now) =>
         db.Publishes.Find(p => p.Owner == owner && p.Name == name && p.Publisher == publisher)
             .Where(p => p.ExpiresAt > now && p.Kind == PublishKinds.Model)
             .OrderByDescending(p => p.CreatedAt)
-            .FirstOrDefault(p => p.Files.Count == files.Count && p.Files.Zip(files).All(pair =>
+            .FirstOrDefault(p => p.Files.Count == files.Count && p.Modified.Count == modified.Count
+                && p.Modified.Zip(modified).All(m => m.First.Path == m.Second.Path && m.First.Ticks == m.Second.Ticks) && p.Files.Zip(files).All(pair =>
                 pair.First.Path == pair.Second.Path && pair.First.Sha256 == pair.Second.Sha256 && pair.First.Size == pair.Second.Size && pair.First.Kind == pair.Second.Kind));
 
     /// <summary>
@@ -253,8 +296,9 @@ public sealed class PublishService(
     /// <summary>
     /// Null when every entry of a file manifest is acceptable (safe path listed once, SHA-256, size, one of
     /// <paramref name="kinds"/>) and within the limits on files per version and bytes; else the refusal.
+    /// <paramref name="hashOptional"/>: a file may come without a SHA-256 (then with its modification time).
     /// </summary>
-    public PublishResult<bool>? CheckFiles(ManifestFile[] manifest, string[] kinds)
+    public PublishResult<bool>? CheckFiles(ManifestFile[] manifest, string[] kinds, bool hashOptional = false)
     {
         if (manifest.Length > options.MaxFilesPerVersion)
             return PublishResult<bool>.TooLarge("maxFilesPerVersion", $"the manifest lists {manifest.Length} files; at most {options.MaxFilesPerVersion} are allowed (FEATHER_MAX_FILES)");
@@ -266,7 +310,11 @@ public sealed class PublishService(
             var problems = new List<string>();
             if (ManifestPath.Problem(f.Path) is { } p) problems.Add(p);
             else if (!seen.Add(f.Path!)) problems.Add($"'{f.Path}' is listed twice");
-            if (!SafePath.IsSha256(f.Sha256?.ToLowerInvariant())) problems.Add("'sha256' must be 64 hex digits");
+            if (f.Sha256 is null && hashOptional)
+            {
+                if (f.Modified is null) problems.Add("a file without 'sha256' needs 'modified' (its last modification time)");
+            }
+            else if (!SafePath.IsSha256(f.Sha256?.ToLowerInvariant())) problems.Add("'sha256' must be 64 hex digits");
             if (f.Size < 0) problems.Add("'size' cannot be negative");
             if (!kinds.Contains(f.Kind)) problems.Add($"'kind' must be {string.Join(" or ", kinds.Select(k => $"'{k}'"))}");
             if (problems.Count > 0) fileErrors[$"files/{i}"] = [.. problems];
@@ -294,11 +342,12 @@ public sealed class PublishService(
         var expires = new DateTimeOffset(record.ExpiresAt).ToUnixTimeSeconds();
         var uploads = new List<UploadSlot>();
         var stored = new List<string>();
-        foreach (var f in record.Files)
+        for (var i = 0; i < record.Files.Count; i++)
         {
-            if (await blobs.ExistsAsync(f.Sha256, ct) && callerHolds(f.Sha256)) stored.Add(f.Path);
-            else uploads.Add(new UploadSlot(f.Path,
-                $"{baseUrl}/api/uploads/{record.Id}/{f.Sha256}?expires={expires}&sig={signer.Sign(record.Id, f.Sha256, expires)}"));
+            var f = record.Files[i];
+            var key = UploadKey(record, i);
+            if (f.Sha256.Length > 0 && await blobs.ExistsAsync(f.Sha256, ct) && callerHolds(f.Sha256)) stored.Add(f.Path);
+            else uploads.Add(new UploadSlot(f.Path, $"{baseUrl}/api/uploads/{record.Id}/{key}?expires={expires}&sig={signer.Sign(record.Id, key, expires)}"));
         }
         return ([.. uploads], [.. stored]);
     }
@@ -307,9 +356,13 @@ public sealed class PublishService(
     public async Task<List<string>> MissingAsync(PublishRecord publish, Func<string, bool> callerHolds, CancellationToken ct)
     {
         var missing = new List<string>();
-        foreach (var f in publish.Files)
-            if (!files.IsStaged(publish.Id, f.Sha256) && !(await files.ExistsAsync(f.Sha256, ct) && callerHolds(f.Sha256)))
+        for (var i = 0; i < publish.Files.Count; i++)
+        {
+            var f = publish.Files[i];
+            if (f.Sha256.Length == 0 ? files.StagedHash(publish.Id, UploadKey(publish, i)) is null
+                : !files.IsStaged(publish.Id, f.Sha256) && !(await files.ExistsAsync(f.Sha256, ct) && callerHolds(f.Sha256)))
                 missing.Add(f.Path);
+        }
         return missing;
     }
 
@@ -330,6 +383,15 @@ public sealed class PublishService(
             // a second complete of the same publish waited for the first: it has nothing left to record
             if (db.Publishes.FindById(publish.Id) is null)
                 return PublishResult<T>.NotFound($"no open publish '{publish.Id}' (it has just completed)");
+            // the files published without a hash are named by what the server received
+            for (var i = 0; i < publish.Files.Count; i++)
+                if (publish.Files[i].Sha256.Length == 0)
+                {
+                    var key = UploadKey(publish, i);
+                    var sha = files.StagedHash(publish.Id, key)!;
+                    files.Commit(publish.Id, sha, key);
+                    publish.Files[i].Sha256 = sha;
+                }
             foreach (var sha in publish.Files.Select(f => f.Sha256).Distinct())
                 if (files.IsStaged(publish.Id, sha)) files.Commit(publish.Id, sha);
             var result = record();

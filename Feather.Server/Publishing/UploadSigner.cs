@@ -30,10 +30,10 @@ public sealed class UploadSigner
         if (_key.Length < 32) throw new InvalidOperationException($"{path} holds fewer than 32 bytes; delete it to make a new one");
     }
 
-    public string Sign(string publishId, string sha256, long expires) =>
-        Convert.ToHexStringLower(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes($"upload:{publishId}:{sha256}:{expires}")));
+    public string Sign(string publishId, string file, long expires) =>
+        Convert.ToHexStringLower(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes($"upload:{publishId}:{file}:{expires}")));
 
-    public bool Verify(string publishId, string sha256, long expires, string? signature) =>
+    public bool Verify(string publishId, string file, long expires, string? signature) =>
         signature is { Length: 64 } &&
-        CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Sign(publishId, sha256, expires)), Encoding.ASCII.GetBytes(signature));
+        CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Sign(publishId, file, expires)), Encoding.ASCII.GetBytes(signature));
 }

@@ -66,7 +66,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "promoteVersion": ("POST", "/api/models/{owner}/{model}/live"),
     "ready": ("GET", "/readyz"),
     "removeTeamMember": ("DELETE", "/api/teams/{team}/members/{username}"),
-    "resumeUpload": ("PATCH", "/api/uploads/{publishId}/{sha256}"),
+    "resumeUpload": ("PATCH", "/api/uploads/{publishId}/{file}"),
     "revokeToken": ("DELETE", "/api/auth/tokens/{id}"),
     "rollbackVersion": ("POST", "/api/models/{owner}/{model}/rollback"),
     "setQuota": ("PUT", "/api/quotas/{kind}/{name}"),
@@ -81,7 +81,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "sweepRetention": ("POST", "/api/admin/retention/sweep"),
     "updateDataset": ("PATCH", "/api/datasets/{owner}/{dataset}"),
     "updateModel": ("PATCH", "/api/models/{owner}/{model}"),
-    "uploadFile": ("PUT", "/api/uploads/{publishId}/{sha256}"),
+    "uploadFile": ("PUT", "/api/uploads/{publishId}/{file}"),
     "uploadRunFile": ("POST", "/api/runs/{runId}/files"),
 }
 """(method, path template) of each operation, by its OpenAPI operation id."""

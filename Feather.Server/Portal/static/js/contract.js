@@ -65,7 +65,7 @@ export const ROUTES = Object.freeze({
   promoteVersion: Object.freeze({ method: "POST", path: "/api/models/{owner}/{model}/live" }),
   ready: Object.freeze({ method: "GET", path: "/readyz" }),
   removeTeamMember: Object.freeze({ method: "DELETE", path: "/api/teams/{team}/members/{username}" }),
-  resumeUpload: Object.freeze({ method: "PATCH", path: "/api/uploads/{publishId}/{sha256}" }),
+  resumeUpload: Object.freeze({ method: "PATCH", path: "/api/uploads/{publishId}/{file}" }),
   revokeToken: Object.freeze({ method: "DELETE", path: "/api/auth/tokens/{id}" }),
   rollbackVersion: Object.freeze({ method: "POST", path: "/api/models/{owner}/{model}/rollback" }),
   setQuota: Object.freeze({ method: "PUT", path: "/api/quotas/{kind}/{name}" }),
@@ -80,7 +80,7 @@ export const ROUTES = Object.freeze({
   sweepRetention: Object.freeze({ method: "POST", path: "/api/admin/retention/sweep" }),
   updateDataset: Object.freeze({ method: "PATCH", path: "/api/datasets/{owner}/{dataset}" }),
   updateModel: Object.freeze({ method: "PATCH", path: "/api/models/{owner}/{model}" }),
-  uploadFile: Object.freeze({ method: "PUT", path: "/api/uploads/{publishId}/{sha256}" }),
+  uploadFile: Object.freeze({ method: "PUT", path: "/api/uploads/{publishId}/{file}" }),
   uploadRunFile: Object.freeze({ method: "POST", path: "/api/runs/{runId}/files" }),
 });
 
