@@ -88,6 +88,40 @@ public class PublishingTests
         Assert.Equal(fresh, (await BundleManifest.BuildAsync(dir.Path, metadata, default, HashCache.Load(cacheFile))).Single(f => f.Path == "w.bin").Sha256);
     }
 
+    [Fact]
+    public async Task A_real_publish_leaves_large_unknown_files_to_the_server_to_hash_and_remembers_what_it_answers()
+    {
+        using var dir = new TempDir();
+        using var cacheDir = new TempDir();
+        var cacheFile = Path.Combine(cacheDir.Path, "feather", "hashes.json");
+        dir.File("model.py", "abc");
+        var weights = Path.Combine(dir.Path, "w.bin");
+        var bytes = new byte[HashCache.MinBytes + 1];
+        new Random(5).NextBytes(bytes);
+        File.WriteAllBytes(weights, bytes);
+        var metadata = JsonNode.Parse("""{"bundle": {"code": ["model.py"], "model": ["w.bin"]}}""")!;
+
+        var files = await BundleManifest.BuildAsync(dir.Path, metadata, default, HashCache.Load(cacheFile), serverHashes: true);
+        var large = files.Single(f => f.Path == "w.bin");
+        Assert.Null(large.Sha256); // not read at all
+        Assert.Equal(File.GetLastWriteTimeUtc(weights), large.Modified);
+        Assert.NotNull(files.Single(f => f.Path == "model.py").Sha256); // small files are hashed here
+        Assert.Contains("\"sha256\":null", System.Text.Json.JsonSerializer.Serialize(large, Json.Options)); // the contract requires the key
+
+        // the hash the server answers is kept for the next publish, which then names the file by it
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+        var cache = HashCache.Load(cacheFile);
+        Assert.Equal(sha, BundleManifest.Remember(large, sha, cache).Sha256);
+        cache.Save();
+        var next = await BundleManifest.BuildAsync(dir.Path, metadata, default, HashCache.Load(cacheFile), serverHashes: true);
+        Assert.Equal(sha, next.Single(f => f.Path == "w.bin").Sha256);
+
+        // a file that changed while it was uploaded is an error, and nothing is remembered for it
+        File.SetLastWriteTimeUtc(weights, large.Modified!.Value.AddSeconds(1));
+        var changed = Assert.Throws<CliException>(() => BundleManifest.Remember(large, sha, HashCache.None()));
+        Assert.Contains("changed while it was uploaded", changed.Message);
+    }
+
     [Theory]
     [InlineData("""{"bundle": {"code": ["missing.py"]}}""", "does not exist")]
     [InlineData("""{"bundle": {"code": ["model.py"], "model": ["model.py"]}}""", "both as code and as a model file")]

@@ -25,11 +25,13 @@ public class ResumedPublishTests(RealServer server)
         new Random(11).NextBytes(weights);
         await File.WriteAllBytesAsync(Path.Combine(model.Path, "weights.bin"), weights);
         var target = new Uri(server.Url);
+        using var cache = new TempDir(); // the CLI's cache of large files' hashes, shared by the three publishes
 
         await using (var cutting = new CountingProxy(target.Port, cutAfter: 6 * 1024 * 1024))
         {
             using var cli = server.Cli();
             cli.Environment["FEATHER_URL"] = cutting.Url;
+            cli.Environment["XDG_CACHE_HOME"] = cache.Path;
             var cut = await cli.RunAsync(TimeSpan.FromMinutes(5), "publish", model.Path);
             Assert.True(cut.ExitCode == (int)ExitCodes.UploadFailed, cut.Out + cut.Err);
             Assert.Contains("weights.bin", cut.Err);
@@ -40,6 +42,7 @@ public class ResumedPublishTests(RealServer server)
         using (var cli = server.Cli())
         {
             cli.Environment["FEATHER_URL"] = counting.Url;
+            cli.Environment["XDG_CACHE_HOME"] = cache.Path;
             var resumed = await cli.RunAsync(TimeSpan.FromMinutes(10), "publish", model.Path);
             Assert.True(resumed.ExitCode == 0, resumed.Out + resumed.Err);
             Assert.Matches(@"resuming weights\.bin at \d+(\.\d+)? MiB of 8\.0 MiB", resumed.Out + resumed.Err);
@@ -50,6 +53,18 @@ public class ResumedPublishTests(RealServer server)
 
         var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(weights));
         Assert.Equal(weights, await File.ReadAllBytesAsync(Path.Combine(server.DataDir, "blobs", sha[..2], sha[2..])));
+
+        // the CLI never hashed weights.bin itself (the server named it by what arrived); it kept the server's answer,
+        // so a version that changes only code names the weights by their hash and sends none of their bytes
+        File.AppendAllText(Path.Combine(model.Path, "model.py"), "# a code-only change\n");
+        using (var cli = server.Cli())
+        {
+            cli.Environment["XDG_CACHE_HOME"] = cache.Path;
+            var codeOnly = await cli.RunAsync(TimeSpan.FromMinutes(5), "publish", model.Path);
+            Assert.True(codeOnly.ExitCode == 0, codeOnly.Out + codeOnly.Err);
+            Assert.Contains("weights.bin: already stored, skipped", codeOnly.Out + codeOnly.Err);
+            Assert.Contains(sha[..12], codeOnly.Out + codeOnly.Err);
+        }
     }
 
     /// <summary>
