@@ -119,6 +119,27 @@ public class ServerHashedUploadTests
         Assert.Equal(HttpStatusCode.Forbidden, (await anonymous.SendAsync(forged)).StatusCode);
     }
 
+    [Fact]
+    public async Task A_file_without_a_hash_can_be_put_in_one_request()
+    {
+        await using var server = await FeatherTestServer.StartAsync();
+        using var client = server.Client(await server.AdminTokenAsync());
+        using var anonymous = new HttpClient();
+        var start = await (await client.PostAsJsonAsync("/api/publish", StartBody(Model(), Modified))).Json(HttpStatusCode.Created);
+        var url = UrlOf(start, "weights.bin");
+
+        // a short body stays staged, and the answer says where to go on from
+        var shortBody = await (await anonymous.PutAsync(url, new ByteArrayContent(Weights, 0, 100))).Json(HttpStatusCode.BadRequest);
+        Assert.Contains("send the rest with PATCH from byte 100", shortBody["detail"]!.GetValue<string>());
+        using (var rest = await PatchAsync(anonymous, url, 100, Weights, 100, Weights.Length - 100))
+            Assert.Equal(Http.Sha256(Weights), rest.Headers.GetValues("Upload-Sha256").Single());
+
+        var other = await (await client.PostAsJsonAsync("/api/publish", StartBody(Model(), Modified.AddDays(1)))).Json(HttpStatusCode.Created);
+        using var put = await anonymous.PutAsync(UrlOf(other, "weights.bin"), new ByteArrayContent(Weights));
+        Assert.Equal(HttpStatusCode.NoContent, put.StatusCode);
+        Assert.Equal(Http.Sha256(Weights), put.Headers.GetValues("Upload-Sha256").Single());
+    }
+
     private static string Errors(JsonNode problem) =>
         string.Join("; ", problem["errors"]!.AsObject().SelectMany(e => e.Value!.AsArray().Select(v => $"{e.Key}: {v!.GetValue<string>()}")));
 
