@@ -159,18 +159,36 @@ public sealed partial class VersionWeights(IContainerEngine engine, IOptions<Run
     {
         try
         {
-            foreach (var line in File.ReadLines("/proc/self/mountinfo"))
-                if (ContainerIdInMountInfo().Match(line) is { Success: true } m) return m.Groups[1].Value;
+            if (ContainerIdFromMountInfo(File.ReadLines("/proc/self/mountinfo")) is { } id) return id;
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
         return File.Exists("/.dockerenv") && ShortContainerId().IsMatch(Environment.MachineName) ? Environment.MachineName : null;
     }
 
+    /// <summary>
+    /// The container id in the engine's bind of a container's own /etc/hostname, /etc/hosts or /etc/resolv.conf: a
+    /// mountinfo line whose mount point (5th field) is one of those and whose root (4th field) is the file under
+    /// <c>/containers/&lt;id&gt;/</c>. Only the mount point tells this process's container apart: on the engine's own
+    /// machine, mountinfo can also list other containers' files (a test server took another test's container for its
+    /// own when only the root was matched).
+    /// </summary>
+    public static string? ContainerIdFromMountInfo(IEnumerable<string> lines)
+    {
+        foreach (var line in lines)
+        {
+            var fields = line.Split(' ');
+            if (fields.Length > 4 && fields[4] is "/etc/hostname" or "/etc/hosts" or "/etc/resolv.conf"
+                && ContainerIdInMountInfo().Match(fields[3]) is { Success: true } m)
+                return m.Groups[1].Value;
+        }
+        return null;
+    }
+
     [GeneratedRegex("^[0-9a-f]{12}$")]
     private static partial Regex ShortContainerId();
 
-    [GeneratedRegex("/containers/([0-9a-f]{64})/(?:hostname|hosts|resolv\\.conf)")]
+    [GeneratedRegex("/containers/([0-9a-f]{64})/(?:hostname|hosts|resolv\\.conf)$")]
     private static partial Regex ContainerIdInMountInfo();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The data directory {Data} is {Host} on the Docker engine's machine (weights are mounted from there)")]

@@ -63,6 +63,24 @@ public sealed class VersionWeightsTests(RunnerFixture fx) : IAsyncLifetime
         new(Engine, Options.Create(new RunnerOptions { HostDataDirectory = hostData }), NullLogger<VersionWeights>.Instance, store, feather);
 
     [Fact]
+    public void The_own_container_is_found_only_by_the_engines_binds_of_its_etc_files()
+    {
+        var id = new string('a', 64);
+        var other = new string('b', 64);
+        // inside a container: the engine binds its hostname file at /etc/hostname
+        Assert.Equal(id, VersionWeights.ContainerIdFromMountInfo([
+            "600 580 254:0 / / rw,relatime master:1 - overlay overlay rw",
+            $"612 600 254:0 /var/lib/docker/containers/{id}/hostname /etc/hostname rw,relatime - ext4 /dev/vda rw",
+        ]));
+        // on the engine's machine: another container's file mounted elsewhere is not this process's container
+        Assert.Null(VersionWeights.ContainerIdFromMountInfo([
+            "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw",
+            $"700 22 254:0 /var/lib/docker/containers/{other}/hostname /srv/other/etc/hostname rw - ext4 /dev/vda rw",
+            $"701 22 0:50 / /var/lib/docker/containers/{other}/mounts/shm rw - tmpfs shm rw",
+        ]));
+    }
+
+    [Fact]
     public async Task Each_weights_file_the_label_names_is_bound_read_only_from_the_blob_store_at_its_model_path()
     {
         var (store, feather) = Store();
