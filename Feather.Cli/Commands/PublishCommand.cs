@@ -108,7 +108,6 @@ public static class PublishCommand
         }
         // Several files at once where their progress is printed as lines; one at a time under a terminal's progress bar.
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = terminal ? 1 : ParallelUploads, CancellationToken = ct };
-        var hashed = new System.Collections.Concurrent.ConcurrentDictionary<string, BundleFile>(StringComparer.Ordinal);
         await Parallel.ForEachAsync(uploads.OrderByDescending(u => u.File.Size), parallel, async (u, token) =>
         {
             var stored = await uploader.UploadAsync(u.File, u.Url, token);
@@ -116,10 +115,9 @@ public static class PublishCommand
             if (stored is null)
                 throw new CliException(ExitCodes.UploadFailed, $"the server did not say which SHA-256 it stored {u.File.Path} under ({Uploader.Sha256Header})",
                     "the server may be older than this CLI; upgrade it, or use a matching CLI");
-            hashed[u.File.Path] = BundleManifest.Remember(u.File, stored, cache);
+            BundleManifest.Remember(u.File, stored, cache);
         });
         cache.Save();
-        files = [.. files.Select(f => hashed.GetValueOrDefault(f.Path, f))];
         var uploaded = new JsonArray(uploads.Select(u => (JsonNode)u.File.Path!).ToArray());
 
         var completed = await api.PostAsync($"api/publish/{Uri.EscapeDataString(publishId)}/complete", null, ct)

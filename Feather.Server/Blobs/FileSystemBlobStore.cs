@@ -57,12 +57,12 @@ public sealed class FileSystemBlobStore(FeatherOptions options, ILogger<FileSyst
             {
                 var copied = await StagedWrite.CopyAsync(body, file, 0, expectedSize, hash, ct);
                 if (copied.PastLimit)
-                    return Refuse(StageOutcome.TooLarge, $"the upload is larger than the declared size of {expectedSize} bytes");
+                    return new StageResult(StageOutcome.TooLarge, $"the upload is larger than the declared size of {expectedSize} bytes");
                 if (copied.Written < expectedSize)
-                    return Refuse(StageOutcome.TooSmall, $"the upload has {copied.Written} bytes, the manifest declared {expectedSize}");
+                    return new StageResult(StageOutcome.TooSmall, $"the upload has {copied.Written} bytes, the manifest declared {expectedSize}");
                 var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
                 if (actual != sha256)
-                    return Refuse(StageOutcome.HashMismatch, $"the upload's SHA-256 is {actual}, the manifest declared {sha256}");
+                    return new StageResult(StageOutcome.HashMismatch, $"the upload's SHA-256 is {actual}, the manifest declared {sha256}");
                 StagedWrite.Durable(file);
             }
             File.Move(part, final, overwrite: true);
@@ -72,8 +72,6 @@ public sealed class FileSystemBlobStore(FeatherOptions options, ILogger<FileSyst
         {
             TryDelete(part); // gone after the rename; anything refused or broken off is not kept
         }
-
-        static StageResult Refuse(StageOutcome outcome, string detail) => new(outcome, detail);
     }
 
     /// <summary>
