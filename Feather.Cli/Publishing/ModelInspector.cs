@@ -13,10 +13,40 @@ public sealed class ModelInspector(CliEnvironment env)
 
     public string Python => env.Variable("FEATHER_PYTHON") ?? "python3";
 
+    /// <summary>
+    /// Runs in one Python process (each start of Python with the SDK costs about 0.1 s): imports the SDK from the
+    /// user's own PYTHONPATH when it is there, else from the embedded SDK extracted to the cache (argv[1]), then runs
+    /// <c>python3 -m feather</c> with the rest of the arguments. Exit code <see cref="NoSdkExitCode"/> when neither
+    /// imports.
+    /// </summary>
+    private const string Bootstrap = """
+        import os, sys
+        sdk = sys.argv.pop(1)
+        try:
+            import feather
+        except Exception:
+            for name in [n for n in sys.modules if n == "feather" or n.startswith("feather.")]:
+                del sys.modules[name]
+            sys.path.insert(0, sdk)
+            os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (sdk, os.environ.get("PYTHONPATH")) if p)
+            try:
+                import feather
+            except Exception as e:
+                print(f"{type(e).__name__}: {e}", file=sys.stderr)
+                sys.exit(97)
+        import runpy
+        runpy.run_module("feather", run_name="__main__", alter_sys=True)
+        """;
+
+    private const int NoSdkExitCode = 97;
+
     public async Task<JsonNode> InspectAsync(string directory, CancellationToken ct)
     {
-        var pythonPath = await PythonPathWithSdkAsync(ct);
-        var result = await RunPythonAsync(["-m", "feather", "inspect", directory], pythonPath, ct);
+        var extracted = EmbeddedSdk.Extract(EmbeddedSdk.Load(typeof(ModelInspector).Assembly), ConfigPaths.CacheDirectory(env));
+        var result = await RunPythonAsync(["-c", Bootstrap, extracted, "inspect", directory], env.Variable("PYTHONPATH"), $"-m feather inspect {directory}", ct);
+        if (result.ExitCode == NoSdkExitCode)
+            throw new CliException(ExitCodes.Error, $"{Python} cannot import the Feather SDK extracted to {extracted}:\n{result.Stderr.Trim()}",
+                "the SDK needs Python 3.11 or newer; set FEATHER_PYTHON to such a python");
         if (result.ExitCode != 0)
         {
             var message = result.Stderr.Trim();
@@ -36,27 +66,9 @@ public sealed class ModelInspector(CliEnvironment env)
         }
     }
 
-    /// <summary>
-    /// The PYTHONPATH under which <c>import feather</c> works: the user's own when it already does,
-    /// else the embedded SDK extracted to the cache in front of it.
-    /// </summary>
-    public async Task<string?> PythonPathWithSdkAsync(CancellationToken ct)
-    {
-        var current = env.Variable("PYTHONPATH");
-        if ((await RunPythonAsync(["-c", "import feather"], current, ct)).ExitCode == 0) return current;
-
-        var extracted = EmbeddedSdk.Extract(EmbeddedSdk.Load(typeof(ModelInspector).Assembly), ConfigPaths.CacheDirectory(env));
-        var withSdk = current is null ? extracted : extracted + Path.PathSeparator + current;
-        var check = await RunPythonAsync(["-c", "import feather"], withSdk, ct);
-        if (check.ExitCode != 0)
-            throw new CliException(ExitCodes.Error, $"{Python} cannot import the Feather SDK extracted to {extracted}:\n{check.Stderr.Trim()}",
-                "the SDK needs Python 3.11 or newer; set FEATHER_PYTHON to such a python");
-        return withSdk;
-    }
-
     public sealed record ProcessResult(int ExitCode, string Stdout, string Stderr);
 
-    public async Task<ProcessResult> RunPythonAsync(IEnumerable<string> arguments, string? pythonPath, CancellationToken ct)
+    private async Task<ProcessResult> RunPythonAsync(IEnumerable<string> arguments, string? pythonPath, string shownAs, CancellationToken ct)
     {
         var start = new ProcessStartInfo(Python)
         {
@@ -96,7 +108,7 @@ public sealed class ModelInspector(CliEnvironment env)
             {
                 process.Kill(entireProcessTree: true);
                 if (ct.IsCancellationRequested) throw;
-                throw new CliException(ExitCodes.Error, $"`{Python} {string.Join(' ', arguments)}` did not finish within {InspectTimeout.TotalMinutes:0} minutes",
+                throw new CliException(ExitCodes.Error, $"`{Python} {shownAs}` did not finish within {InspectTimeout.TotalMinutes:0} minutes",
                     "does the model do heavy work at import time? move it into init() or a step");
             }
             return new ProcessResult(process.ExitCode, await stdout, await stderr);
