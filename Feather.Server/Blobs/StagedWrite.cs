@@ -200,9 +200,16 @@ public static class StagedWrite
     {
         private static readonly System.Collections.Concurrent.ConcurrentBag<byte[]> Kept = [];
         private const int KeptMost = 4;
-        private readonly byte[][] _arrays = [Rent(), Rent()];
+        private readonly byte[][] _arrays;
+        private readonly Memory<byte>[] _aligned;
 
-        public Memory<byte> this[int index] => Aligned(_arrays[index]);
+        public AlignedChunks()
+        {
+            _arrays = [Rent(), Rent()];
+            _aligned = [Aligned(_arrays[0]), Aligned(_arrays[1])];
+        }
+
+        public Memory<byte> this[int index] => _aligned[index];
 
         private static byte[] Rent() =>
             Kept.TryTake(out var array) ? array : GC.AllocateUninitializedArray<byte>(ChunkSize + Alignment, pinned: true);
