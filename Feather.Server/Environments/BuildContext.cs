@@ -144,6 +144,21 @@ public static partial class BuildContext
     {
         await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
         await WriteFileAsync(tar, "Dockerfile", new MemoryStream(Encoding.UTF8.GetBytes(dockerfile)), ct);
+        await WriteTreeAsync(tar, paths, open, ct, weights);
+    }
+
+    /// <summary>
+    /// Writes the layer of a version's code as the build's <c>COPY model/ /model/</c> would make it: model/ and
+    /// model/&lt;path&gt; for every file, owned by root, readable by all (Environments/VersionImageArchive.cs).
+    /// </summary>
+    public static async Task WriteCodeLayerAsync(Stream output, IEnumerable<string> paths, OpenFile open, CancellationToken ct)
+    {
+        await using var tar = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true);
+        await WriteTreeAsync(tar, paths, open, ct, weights: null);
+    }
+
+    private static async Task WriteTreeAsync(TarWriter tar, IEnumerable<string> paths, OpenFile open, CancellationToken ct, IReadOnlySet<string>? weights)
+    {
         var dirs = new HashSet<string>(StringComparer.Ordinal) { "model" };
         await WriteDirAsync(tar, "model", ct);
         // the weights first: the build reads its layers' sources in the order of the Dockerfile anyway

@@ -119,10 +119,8 @@ public sealed partial class DockerImageBuilder(
             if (mounted)
                 labels[VersionWeights.MountsLabel] = VersionWeights.Describe(weights.Select(f => new WeightFile(f.Path, f.Sha256)));
             var code = request.Files.Where(f => f.Size < BuildContext.WeightsLayerMinBytes).Select(f => f.Path).ToList();
-            var error = await BuildImageAsync(versionImage, new Dictionary<string, string>(),
-                (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(baseImage) + BuildContext.LabelInstruction(labels), code,
-                    async (path, c2) => await blobs.OpenReadAsync(files[path].Sha256, c2), c),
-                "none", Log, token);
+            var error = await MakeVersionImageAsync(versionImage, baseImage, labels, code,
+                async (path, c) => await blobs.OpenReadAsync(files[path].Sha256, c), Log, token);
             RunnerMetrics.ImageBuilds.WithLabels("version", error is null ? "ready" : "failed").Inc();
             if (error is not null) return Fail(envImage, versionImage, error);
             Log($"version image {versionImage} ready");
@@ -144,6 +142,69 @@ public sealed partial class DockerImageBuilder(
     }
 
     public const string WeightsHashLabel = "org.feather.weights-hash";
+
+    /// <summary>Set once the engine refused a version image as an archive: versions are built with a Dockerfile from then on.</summary>
+    private volatile bool _loadRefused;
+
+    /// <summary>
+    /// Makes the version image: <paramref name="baseImage"/>, one layer of <paramref name="code"/> under /model, and
+    /// <paramref name="labels"/>. Loaded into the engine as an archive (Environments/VersionImageArchive.cs: no
+    /// intermediate container, about 0.05 s against 0.2 s for the build), or built with a Dockerfile where the engine
+    /// refuses that archive. Null on success, else the error.
+    /// </summary>
+    private async Task<string?> MakeVersionImageAsync(string versionImage, string baseImage, Dictionary<string, string> labels,
+        List<string> code, BuildContext.OpenFile open, Action<string> log, CancellationToken ct)
+    {
+        if (!_loadRefused)
+        {
+            try
+            {
+                await LoadVersionImageAsync(versionImage, baseImage, labels, code, open, log, ct);
+                return null;
+            }
+            catch (ContainerEngineException e)
+            {
+                _loadRefused = true;
+                var reason = (e.Detail is { Length: > 0 } d ? d : e.Message).Trim();
+                log($"the engine did not take the version image as an archive ({reason}); building it with a Dockerfile instead");
+                LogLoadRefused(reason);
+            }
+        }
+        return await BuildImageAsync(versionImage, new Dictionary<string, string>(),
+            (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(baseImage) + BuildContext.LabelInstruction(labels), code, open, c),
+            "none", log, ct);
+    }
+
+    /// <summary>
+    /// Writes the code layer to a temporary file (its SHA-256 names it in the image's configuration, which comes first
+    /// in the archive), then streams the archive to the engine and checks that the engine made the image asked for.
+    /// </summary>
+    private async Task LoadVersionImageAsync(string versionImage, string baseImage, IReadOnlyDictionary<string, string> labels,
+        List<string> code, BuildContext.OpenFile open, Action<string> log, CancellationToken ct)
+    {
+        var baseConfig = await engine.ImageConfigAsync(baseImage, ct)
+            ?? throw new ContainerEngineException($"{baseImage} is not on the engine", $"{baseImage} is not on the engine");
+        await using var layer = new FileStream(Path.Combine(Path.GetTempPath(), $"feather-layer-{Guid.NewGuid():N}.tar"), FileMode.CreateNew,
+            FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        await BuildContext.WriteCodeLayerAsync(layer, code, open, ct);
+        layer.Position = 0;
+        var diffId = "sha256:" + Convert.ToHexStringLower(await SHA256.HashDataAsync(layer, ct));
+        layer.Position = 0;
+        var configuration = VersionImageArchive.Configuration(baseConfig, labels, diffId, DateTime.UtcNow);
+        var id = VersionImageArchive.ImageId(configuration);
+        await StreamContextAsync((stream, c) => VersionImageArchive.WriteAsync(stream, versionImage, configuration, baseConfig.DiffIds, diffId, layer, c),
+            archive => engine.LoadImagesAsync(archive, ct), ct);
+        // the engine made this very image (its id is the configuration's hash), tagged, with the configuration asked for
+        var made = await engine.ImageConfigAsync(versionImage, ct);
+        var expected = System.Text.Json.Nodes.JsonNode.Parse(configuration)!["config"];
+        if (made is null || made.Id != id || !System.Text.Json.Nodes.JsonNode.DeepEquals(made.Config, expected)
+            || !made.DiffIds.SequenceEqual([.. baseConfig.DiffIds, diffId]))
+        {
+            if (made is not null) await engine.RemoveImageAsync(versionImage, CancellationToken.None);
+            throw new ContainerEngineException($"the engine loaded {versionImage} as another image", $"{versionImage} came out as {made?.Id ?? "nothing"}, not {id}");
+        }
+        log($"version image {versionImage}: {baseImage} and a layer of {code.Count} code file(s), loaded as {id[..19]}");
+    }
 
     /// <summary>
     /// The hash of a weights image: the environment's hash and every large file's path and content. Two versions
@@ -372,6 +433,9 @@ public sealed partial class DockerImageBuilder(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Building environment image {Image} from {Runner}")]
     private partial void LogEnvBuild(string image, string runner);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The Docker engine refused a version image as an archive ({Reason}); version images are built with a Dockerfile from now on")]
+    private partial void LogLoadRefused(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Image build for model {ModelId} version {Version} failed: {Error}")]
     private partial void LogBuildFailed(string modelId, int version, string error);

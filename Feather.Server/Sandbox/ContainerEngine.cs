@@ -72,6 +72,19 @@ public interface IContainerEngine
     /// output and its error (if any) arrive in order through <paramref name="progress"/>.
     /// </summary>
     Task BuildImageAsync(ImageBuildSpec spec, Stream context, IProgress<ImageBuildMessage> progress, CancellationToken ct);
+
+    /// <summary>
+    /// What an image made on top of <paramref name="image"/> (a tag or id) starts from: its id, platform, container
+    /// configuration and layers; null when the engine does not have it.
+    /// </summary>
+    Task<EngineImageConfig?> ImageConfigAsync(string image, CancellationToken ct);
+
+    /// <summary>
+    /// Loads the images of a docker-archive tar (the format of <c>docker save</c>: manifest.json, configurations,
+    /// layer tars) and tags them as its manifest says. The Docker engine reads only the layers it does not hold
+    /// already, so an archive may leave those out; an engine that needs them refuses it.
+    /// </summary>
+    Task LoadImagesAsync(Stream archive, CancellationToken ct);
 }
 
 /// <summary>A container's attached standard streams.</summary>
@@ -102,6 +115,13 @@ public sealed record EngineImage(string Id, IReadOnlyList<string> Tags, IReadOnl
 /// <summary>One image build: its tag and labels, and what it may take from the machine.</summary>
 /// <param name="Network">The build's network mode: <c>none</c>, or the network configured for builds that install packages.</param>
 public sealed record ImageBuildSpec(string Tag, IReadOnlyDictionary<string, string> Labels, long MemoryBytes, double Cpus, string Network = "none");
+
+/// <summary>An image's configuration, as a new image on top of it inherits it.</summary>
+/// <param name="Config">The container configuration (user, environment, entrypoint, working directory, labels...)
+/// in the engine's own JSON, which is also the <c>config</c> of an image configuration.</param>
+/// <param name="DiffIds">Its layers (the SHA-256 of each uncompressed layer tar, sha256:&lt;hex&gt;), bottom first.</param>
+public sealed record EngineImageConfig(string Id, string Architecture, string Os, string? Variant,
+    System.Text.Json.Nodes.JsonObject Config, IReadOnlyList<string> DiffIds);
 
 /// <summary>A chunk of a build's output (<paramref name="Text"/>), or its error.</summary>
 public sealed record ImageBuildMessage(string? Text, string? Error);

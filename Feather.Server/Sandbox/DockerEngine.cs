@@ -273,6 +273,48 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
         }
     }
 
+    public async Task<EngineImageConfig?> ImageConfigAsync(string image, CancellationToken ct)
+    {
+        // the engine's own JSON, through .NET's client: the configuration is passed on as it is, not through a model
+        using var response = await docker.Raw.GetAsync($"images/{Uri.EscapeDataString(image)}/json", ct);
+        var body = await response.Content.ReadAsStringAsync(ct);
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return null;
+        if (!response.IsSuccessStatusCode)
+            throw new ContainerEngineException($"the engine refused to inspect {image} ({(int)response.StatusCode})", body);
+        var inspected = System.Text.Json.Nodes.JsonNode.Parse(body) as System.Text.Json.Nodes.JsonObject
+            ?? throw new ContainerEngineException($"the engine's description of {image} is not a JSON object", body);
+        string Text(string name) => inspected[name] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var t) ? t : "";
+        var layers = (inspected["RootFS"]?["Layers"] as System.Text.Json.Nodes.JsonArray ?? []).Select(l => l?.GetValue<string>() ?? "").ToList();
+        var config = inspected["Config"] as System.Text.Json.Nodes.JsonObject ?? [];
+        return new EngineImageConfig(Text("Id"), Text("Architecture"), Text("Os"), Text("Variant") is { Length: > 0 } variant ? variant : null,
+            (System.Text.Json.Nodes.JsonObject)config.DeepClone(), layers);
+    }
+
+    public async Task LoadImagesAsync(Stream archive, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "images/load?quiet=1") { Content = new StreamContent(archive, 64 * 1024) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-tar");
+        using var response = await docker.Raw.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        var body = await response.Content.ReadAsStringAsync(ct);
+        if (!response.IsSuccessStatusCode)
+            throw new ContainerEngineException($"the engine refused to load the image ({(int)response.StatusCode})", body.Trim());
+        // a load that fails part-way answers 200 with an error in its message stream
+        foreach (var line in body.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            System.Text.Json.Nodes.JsonNode? message;
+            try
+            {
+                message = System.Text.Json.Nodes.JsonNode.Parse(line);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                continue;
+            }
+            if ((message?["errorDetail"]?["message"] ?? message?["error"]) is { } error)
+                throw new ContainerEngineException("the engine refused to load the image", error.ToString());
+        }
+    }
+
     public Task RemoveImageAsync(string tagOrId, CancellationToken ct) =>
         Call(async () => await Images.DeleteImageAsync(tagOrId, new ImageDeleteParameters { Force = false, NoPrune = false }, ct));
 

@@ -1,3 +1,5 @@
+using System.Formats.Tar;
+using System.Reflection;
 using Feather.Server.Environments;
 using Feather.Server.Sandbox;
 using Feather.Server.Tests.Sandbox;
@@ -176,5 +178,131 @@ public sealed class DockerImageBuilderTests(RunnerFixture fx)
         Assert.Equal(ImageBuildOutcome.Failed, failed.Outcome);
         Assert.Contains($"the runner image {gone} this version was first built on is no longer on the Docker engine", failed.Error);
         Assert.Contains("publish the model again", failed.Error);
+    }
+
+    private VersionFile Code(string path, string text)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+        return new VersionFile(path, fx.Blobs.Put(bytes), bytes.Length);
+    }
+
+    /// <summary>The entries of <paramref name="path"/> in <paramref name="image"/> (a created, never started container's archive).</summary>
+    private async Task<Dictionary<string, (TarEntryType Type, UnixFileMode Mode, int Uid, string Text)>> ReadAsync(string image, string path)
+    {
+        var created = await fx.Docker.Containers.CreateContainerAsync(new Docker.DotNet.Models.CreateContainerParameters { Image = image }, default);
+        try
+        {
+            await using var archive = await fx.Services.GetRequiredService<IContainerEngine>().GetArchiveAsync(created.ID, path, default);
+            var entries = new Dictionary<string, (TarEntryType, UnixFileMode, int, string)>();
+            await using var tar = new TarReader(archive);
+            while (await tar.GetNextEntryAsync() is { } e)
+                entries[e.Name.TrimEnd('/')] = (e.EntryType, e.Mode, e.Uid, e.DataStream is null ? "" : await new StreamReader(e.DataStream).ReadToEndAsync());
+            return entries;
+        }
+        finally
+        {
+            await fx.Docker.Containers.RemoveContainerAsync(created.ID, new Docker.DotNet.Models.ContainerRemoveParameters { Force = true }, default);
+        }
+    }
+
+    [Fact]
+    public async Task A_version_image_is_loaded_as_its_environment_plus_one_layer_of_code_with_the_version_labels()
+    {
+        var builder = fx.Services.GetRequiredService<IImageBuilder>();
+        var files = new[] { Code("model.py", "# loaded\n"), Code("pkg/util.py", "X = 1\n") };
+        var lines = new Lines();
+        var first = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, 40, fx.Environment(), files), lines, default);
+        fx.Track(first.VersionImage);
+        Assert.True(first.Outcome == ImageBuildOutcome.Ready, first.Error + "\n---\n" + first.Log);
+        Assert.Contains(lines.All, l => l.StartsWith($"version image {first.VersionImage}: {first.EnvironmentImage} and a layer of 2 code file(s), loaded as sha256:"));
+        Assert.DoesNotContain(lines.All, l => l.StartsWith("Step ", StringComparison.Ordinal)); // no Dockerfile build
+
+        var env = await fx.Docker.Images.InspectImageAsync(first.EnvironmentImage, default);
+        var image = await fx.Docker.Images.InspectImageAsync(first.VersionImage, default);
+        // what the environment's containers are: user, entrypoint, working directory, environment, its labels
+        Assert.Equal(env.Config!.User, image.Config!.User);
+        Assert.Equal(env.Config.Entrypoint, image.Config.Entrypoint);
+        Assert.Equal(env.Config.WorkingDir, image.Config.WorkingDir);
+        Assert.Equal(env.Config.Env, image.Config.Env);
+        foreach (var (key, value) in env.Config.Labels!.Where(l => l.Key != "org.feather.image"))
+            Assert.Equal(value, image.Config.Labels![key]);
+        Assert.Equal("version", image.Config.Labels!["org.feather.image"]);
+        Assert.Equal("40", image.Config.Labels["org.feather.version"]);
+        Assert.Equal(fx.ModelId, image.Config.Labels["org.feather.model"]);
+        Assert.Equal(fx.InstanceId, image.Config.Labels["org.feather.owner"]);
+        Assert.Equal([.. env.RootFS!.Layers!, image.RootFS!.Layers![^1]], image.RootFS.Layers);
+
+        // the code as COPY puts it: owned by root, files readable by all, directories searchable
+        var model = await ReadAsync(first.VersionImage, "/model");
+        Assert.Equal((TarEntryType.RegularFile, (UnixFileMode)0b110_100_100, 0, "# loaded\n"), model["model/model.py"]);
+        Assert.Equal((TarEntryType.RegularFile, (UnixFileMode)0b110_100_100, 0, "X = 1\n"), model["model/pkg/util.py"]);
+        Assert.Equal(TarEntryType.Directory, model["model/pkg"].Type);
+        Assert.Equal((UnixFileMode)0b111_101_101, model["model/pkg"].Mode);
+
+        // a second version of the same code: its own image, the same code layer (stored once)
+        var second = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, 41, fx.Environment(), files), null, default);
+        fx.Track(second.VersionImage);
+        Assert.True(second.Outcome == ImageBuildOutcome.Ready, second.Error + "\n---\n" + second.Log);
+        var again = await fx.Docker.Images.InspectImageAsync(second.VersionImage, default);
+        Assert.NotEqual(image.ID, again.ID);
+        Assert.Equal(image.RootFS.Layers, again.RootFS!.Layers);
+        Assert.Equal("41", again.Config!.Labels!["org.feather.version"]);
+    }
+
+    [Fact]
+    public async Task An_engine_that_refuses_the_archive_gets_the_version_image_built_with_a_Dockerfile()
+    {
+        var engine = RefusingLoads.Wrap(fx.Services.GetRequiredService<IContainerEngine>());
+        var builder = new DockerImageBuilder(engine, fx.Blobs,
+            Microsoft.Extensions.Options.Options.Create(new RunnerOptions { BaseImage = fx.RunnerImage, InstanceId = fx.InstanceId }),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<DockerImageBuilder>.Instance);
+        var files = new[] { Code("model.py", "# built\n") };
+        var first = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, 50, fx.Environment(), files), null, default);
+        fx.Track(first.VersionImage);
+        Assert.True(first.Outcome == ImageBuildOutcome.Ready, first.Error + "\n---\n" + first.Log);
+        Assert.Contains("the engine did not take the version image as an archive (this engine loads no archive); building it with a Dockerfile instead", first.Log);
+        Assert.Contains("Step 1/3 : FROM " + first.EnvironmentImage, first.Log);
+        var image = await fx.Docker.Images.InspectImageAsync(first.VersionImage, default);
+        Assert.Equal("50", image.Config!.Labels!["org.feather.version"]);
+        Assert.Equal("version", image.Config.Labels["org.feather.image"]);
+        Assert.Equal("# built\n", (await ReadAsync(first.VersionImage, "/model/model.py"))["model.py"].Text);
+
+        // refused once, the builder does not try again
+        var second = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, 51, fx.Environment(), files), null, default);
+        fx.Track(second.VersionImage);
+        Assert.True(second.Outcome == ImageBuildOutcome.Ready, second.Error + "\n---\n" + second.Log);
+        Assert.DoesNotContain("as an archive", second.Log);
+        Assert.Equal(1, ((RefusingLoads)(object)engine).Refused);
+    }
+
+    /// <summary>The real engine, but one that refuses every archive (as the containerd image store refuses one without all its layers).</summary>
+    public class RefusingLoads : DispatchProxy
+    {
+        private IContainerEngine _inner = null!;
+        public int Refused;
+
+        public static IContainerEngine Wrap(IContainerEngine inner)
+        {
+            var proxy = Create<IContainerEngine, RefusingLoads>();
+            ((RefusingLoads)(object)proxy)._inner = inner;
+            return proxy;
+        }
+
+        protected override object? Invoke(MethodInfo? method, object?[]? args)
+        {
+            if (method!.Name == nameof(IContainerEngine.LoadImagesAsync))
+            {
+                Interlocked.Increment(ref Refused);
+                return Task.FromException(new ContainerEngineException("load refused", "this engine loads no archive"));
+            }
+            try
+            {
+                return method.Invoke(_inner, args);
+            }
+            catch (TargetInvocationException e) when (e.InnerException is not null)
+            {
+                throw e.InnerException;
+            }
+        }
     }
 }

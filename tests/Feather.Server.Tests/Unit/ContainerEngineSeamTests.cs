@@ -125,5 +125,7 @@ public class ContainerEngineSeamTests
         public Task RemoveImageAsync(string tagOrId, CancellationToken ct) => throw new NotSupportedException();
         public Task BuildImageAsync(ImageBuildSpec spec, Stream context, IProgress<ImageBuildMessage> progress, CancellationToken ct) =>
             throw new NotSupportedException();
+        public Task<EngineImageConfig?> ImageConfigAsync(string image, CancellationToken ct) => throw new NotSupportedException();
+        public Task LoadImagesAsync(Stream archive, CancellationToken ct) => throw new NotSupportedException();
     }
 }
