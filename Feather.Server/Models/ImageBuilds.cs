@@ -18,11 +18,17 @@ public sealed class ImageBuildQueue
 /// at once (one slow build does not hold up the others; the builder builds one environment hash once), and
 /// records status, log, duration and the runner image id on the version. Versions left pending or building
 /// by a previous process are queued again at start. With <see cref="NoImageBuilder"/> (no runner), versions stay pending.
+/// When the server stops, no new build starts, and a build under way gets <see cref="StopGrace"/> to finish and be
+/// recorded before it is cancelled: a version image takes a tenth of a second, and one cancelled while the engine
+/// makes it would be made anyway, unrecorded (the version is built again at the next start).
 /// </summary>
 internal sealed class ImageBuildWorker(
     ImageBuildQueue queue, ModelStore store, IImageBuilder builder, Microsoft.Extensions.Options.IOptions<Sandbox.RunnerOptions> runnerOptions,
     Common.FeatherEvents events, ILogger<ImageBuildWorker> logger) : BackgroundService
 {
+    /// <summary>How long a build under way when the server stops may go on before it is cancelled.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(5);
+
     /// <summary>Versions being built now: a version queued twice is built once.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _building = new(StringComparer.Ordinal);
 
@@ -46,9 +52,11 @@ internal sealed class ImageBuildWorker(
         await foreach (var versionId in queue.Reader.ReadAllAsync(stoppingToken))
         {
             if (!_building.TryAdd(versionId, 0)) continue;
+            using var grace = new CancellationTokenSource();
+            using var stopping = stoppingToken.Register(() => grace.CancelAfter(StopGrace));
             try
             {
-                await BuildAsync(builder, versionId, maxLogBytes, stoppingToken);
+                await BuildAsync(builder, versionId, maxLogBytes, grace.Token);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

@@ -143,8 +143,12 @@ public sealed class RealServer : IAsyncLifetime
             var left = (await Docker("ps", "-aq", "--filter", "label=org.feather.managed=true", "--filter", $"label=org.feather.owner={File.ReadAllText(instance).Trim()}"))
                 .Split('\n', StringSplitOptions.RemoveEmptyEntries);
             if (left.Length > 0) await Docker(["rm", "-f", .. left]);
+            foreach (var kind in new[] { "version", "weights" }) // by owner label: also one untagged while a container used it
+                images.AddRange((await Docker("images", "-q", "--filter", "label=org.feather.managed=true",
+                    "--filter", $"label=org.feather.owner={File.ReadAllText(instance).Trim()}", "--filter", $"label=org.feather.image={kind}"))
+                    .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         }
-        if (images.Count > 0) await Docker(["rmi", "-f", .. images]);
+        if (images.Count > 0) await Docker(["rmi", "-f", .. images.Distinct()]);
         Http.Dispose();
         try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }

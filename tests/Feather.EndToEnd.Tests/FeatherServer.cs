@@ -166,7 +166,11 @@ public sealed class FeatherServer : IAsyncLifetime
             "--filter", "label=org.feather.managed=true", "--filter", $"label=org.feather.owner={InstanceId}"))
             .Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         if (leftovers.Length > 0) await Docker(["rm", "-f", .. leftovers]);
-        if (images.Count > 0) await Docker(["rmi", "-f", .. images]);
+        if (File.Exists(Path.Combine(DataDir, "instance-id")))
+            foreach (var kind in new[] { "version", "weights" }) // by owner label: also one untagged while a container used it
+                images.AddRange((await Docker("images", "-q", "--filter", "label=org.feather.managed=true", "--filter", $"label=org.feather.owner={InstanceId}",
+                    "--filter", $"label=org.feather.image={kind}")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        if (images.Count > 0) await Docker(["rmi", "-f", .. images.Distinct()]);
         Http.Dispose();
         TryDelete(DataDir);
         TryDelete(ConfigHome);

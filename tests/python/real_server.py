@@ -100,6 +100,12 @@ class RealServer:
             ids = left.stdout.split()
             if ids:
                 subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+            # its version and weights images by their owner label, also one untagged while a container used it
+            for kind in ("version", "weights"):
+                owned = subprocess.run(["docker", "images", "-q", "--filter", "label=org.feather.managed=true",
+                                        "--filter", f"label=org.feather.owner={owner}",
+                                        "--filter", f"label=org.feather.image={kind}"], capture_output=True, text=True)
+                images += sorted(set(owned.stdout.split()))
         if images:
             subprocess.run(["docker", "rmi", "-f", *images], capture_output=True)
         shutil.rmtree(self.data, ignore_errors=True)

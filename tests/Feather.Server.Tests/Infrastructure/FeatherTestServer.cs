@@ -69,8 +69,43 @@ public sealed class FeatherTestServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         try { await StopAsync(); } catch (ObjectDisposedException) { }
-        if (_ownsData)
-            try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+        if (!_ownsData) return;
+        var instance = Path.Combine(DataDirectory, "instance-id");
+        if (File.Exists(instance)) await RemoveEngineLeftoversAsync(File.ReadAllText(instance).Trim());
+        try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+    }
+
+    /// <summary>
+    /// What a server with the real runner left on the engine: its containers, and its version and weights images,
+    /// by their owner label (so also an image untagged while a container still used it). Environment images are
+    /// shared by every server with the same spec and stay, as the retention policy would keep them.
+    /// </summary>
+    public static async Task RemoveEngineLeftoversAsync(string instanceId)
+    {
+        static async Task<string[]> Docker(params string[] args)
+        {
+            var start = new System.Diagnostics.ProcessStartInfo("docker", args) { RedirectStandardOutput = true, RedirectStandardError = true };
+            try
+            {
+                using var process = System.Diagnostics.Process.Start(start)!;
+                var output = process.StandardOutput.ReadToEndAsync();
+                await process.StandardError.ReadToEndAsync();
+                await process.WaitForExitAsync();
+                return (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                return []; // no docker CLI: nothing of this server can be on an engine
+            }
+        }
+        var owner = $"label=org.feather.owner={instanceId}";
+        var containers = await Docker("ps", "-aq", "--filter", "label=org.feather.managed=true", "--filter", owner);
+        if (containers.Length > 0) await Docker(["rm", "-f", .. containers]);
+        foreach (var kind in new[] { "version", "weights" })
+        {
+            var images = await Docker("images", "-q", "--filter", "label=org.feather.managed=true", "--filter", owner, "--filter", $"label=org.feather.image={kind}");
+            if (images.Length > 0) await Docker(["rmi", "-f", .. images.Distinct()]);
+        }
     }
 
     public HttpClient Client(string? token = null)
