@@ -22,8 +22,9 @@ namespace Feather.Server.Environments;
 /// no parent image in the engine (nothing here uses either; the retention policy follows the environment-hash label).
 /// </para>
 /// <para>
-/// An engine that needs every layer in the archive (the containerd image store) refuses the load; the builder then
-/// builds the image with a Dockerfile as before (DockerImageBuilder), the same image by another route.
+/// An engine that needs every layer in the archive (probably Docker's containerd image store; not tried) refuses the
+/// load; the builder then builds the image with a Dockerfile as before (DockerImageBuilder), the same image by
+/// another route.
 /// </para>
 /// </summary>
 public static class VersionImageArchive

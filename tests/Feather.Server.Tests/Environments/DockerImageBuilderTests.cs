@@ -275,7 +275,7 @@ public sealed class DockerImageBuilderTests(RunnerFixture fx)
         Assert.Equal(1, ((RefusingLoads)(object)engine).Refused);
     }
 
-    /// <summary>The real engine, but one that refuses every archive (as the containerd image store refuses one without all its layers).</summary>
+    /// <summary>The real engine, but one that refuses every archive (as an engine that wants every layer in the archive would).</summary>
     public class RefusingLoads : DispatchProxy
     {
         private IContainerEngine _inner = null!;
