@@ -117,6 +117,8 @@ public static partial class BuildContext
         var segments = path.Split('/');
         if (segments.Any(s => s is "" or "." or ".."))
             return $"file path '{path}' must not contain empty, '.' or '..' segments";
+        if (segments.Any(s => s.StartsWith(Publishing.ManifestPath.WhiteoutPrefix, StringComparison.Ordinal)))
+            return $"file path '{path}' has a name starting with '{Publishing.ManifestPath.WhiteoutPrefix}', which image layers reserve for deleted files";
         if (!SafePath().IsMatch(path)) return $"file path '{path}' contains characters other than letters, digits, '.', '_', '-', ' ', '+', '@', '=' and '/'";
         return null;
     }

@@ -143,37 +143,55 @@ public sealed partial class DockerImageBuilder(
 
     public const string WeightsHashLabel = "org.feather.weights-hash";
 
-    /// <summary>Set once the engine refused a version image as an archive: versions are built with a Dockerfile from then on.</summary>
-    private volatile bool _loadRefused;
+    /// <summary>After this many loads refused in a row the builder stops trying and builds version images with a Dockerfile.</summary>
+    public const int RefusalsBeforeBuild = 3;
+
+    /// <summary>Loads the engine refused in a row (reset by one it takes).</summary>
+    private int _loadRefusals;
 
     /// <summary>
     /// Makes the version image: <paramref name="baseImage"/>, one layer of <paramref name="code"/> under /model, and
     /// <paramref name="labels"/>. Loaded into the engine as an archive (Environments/VersionImageArchive.cs: no
-    /// intermediate container, about 0.05 s against 0.2 s for the build), or built with a Dockerfile where the engine
-    /// refuses that archive. Null on success, else the error.
+    /// intermediate container, about 0.1 s against 0.25 s for the build), or built with a Dockerfile where that
+    /// fails: for this version when the archive could not be made or checked, and for good once the engine has
+    /// refused <see cref="RefusalsBeforeBuild"/> archives in a row (an engine that wants every layer in one). A file
+    /// missing from the blob store fails the version either way. Null on success, else the error.
     /// </summary>
     private async Task<string?> MakeVersionImageAsync(string versionImage, string baseImage, Dictionary<string, string> labels,
         List<string> code, BuildContext.OpenFile open, Action<string> log, CancellationToken ct)
     {
-        if (!_loadRefused)
+        if (Volatile.Read(ref _loadRefusals) < RefusalsBeforeBuild)
         {
             try
             {
                 await LoadVersionImageAsync(versionImage, baseImage, labels, code, open, log, ct);
+                Interlocked.Exchange(ref _loadRefusals, 0);
                 return null;
             }
-            catch (ContainerEngineException e)
+            catch (ArchiveRefusedException e)
             {
-                _loadRefused = true;
-                var reason = (e.Detail is { Length: > 0 } d ? d : e.Message).Trim();
-                log($"the engine did not take the version image as an archive ({reason}); building it with a Dockerfile instead");
-                LogLoadRefused(reason);
+                log($"the engine did not take the version image as an archive ({e.Detail}); building it with a Dockerfile instead");
+                if (Interlocked.Increment(ref _loadRefusals) == RefusalsBeforeBuild) LogLoadRefused(RefusalsBeforeBuild, e.Detail ?? e.Message);
+            }
+            catch (Exception e) when (e is ContainerEngineException or UnauthorizedAccessException
+                                      || (e is IOException && e is not FileNotFoundException and not DirectoryNotFoundException))
+            {
+                var reason = e is ContainerEngineException { Detail: { Length: > 0 } d } ? d.Trim() : e.Message;
+                log($"the version image could not be made as an archive ({reason}); building it with a Dockerfile instead");
             }
         }
         return await BuildImageAsync(versionImage, new Dictionary<string, string>(),
             (stream, c) => BuildContext.WriteVersionContextAsync(stream, BuildContext.VersionDockerfile(baseImage) + BuildContext.LabelInstruction(labels), code, open, c),
             "none", log, ct);
     }
+
+    /// <summary>The engine refused the archive of a version image, or made another image of it.</summary>
+    private sealed class ArchiveRefusedException(string message, string detail, Exception? inner = null) : ContainerEngineException(message, detail, inner);
+
+    /// <summary>Code layers are written to the temporary directory under this prefix (ones a crash left behind are removed).</summary>
+    private const string LayerFilePrefix = "feather-layer-";
+
+    private int _sweptLayerFiles;
 
     /// <summary>
     /// Writes the code layer to a temporary file (its SHA-256 names it in the image's configuration, which comes first
@@ -182,9 +200,10 @@ public sealed partial class DockerImageBuilder(
     private async Task LoadVersionImageAsync(string versionImage, string baseImage, IReadOnlyDictionary<string, string> labels,
         List<string> code, BuildContext.OpenFile open, Action<string> log, CancellationToken ct)
     {
+        if (Interlocked.Exchange(ref _sweptLayerFiles, 1) == 0) SweepLayerFiles();
         var baseConfig = await engine.ImageConfigAsync(baseImage, ct)
             ?? throw new ContainerEngineException($"{baseImage} is not on the engine", $"{baseImage} is not on the engine");
-        await using var layer = new FileStream(Path.Combine(Path.GetTempPath(), $"feather-layer-{Guid.NewGuid():N}.tar"), FileMode.CreateNew,
+        await using var layer = new FileStream(Path.Combine(Path.GetTempPath(), $"{LayerFilePrefix}{Guid.NewGuid():N}.tar"), FileMode.CreateNew,
             FileAccess.ReadWrite, FileShare.None, 64 * 1024, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
         await BuildContext.WriteCodeLayerAsync(layer, code, open, ct);
         layer.Position = 0;
@@ -192,18 +211,40 @@ public sealed partial class DockerImageBuilder(
         layer.Position = 0;
         var configuration = VersionImageArchive.Configuration(baseConfig, labels, diffId, DateTime.UtcNow);
         var id = VersionImageArchive.ImageId(configuration);
-        await StreamContextAsync((stream, c) => VersionImageArchive.WriteAsync(stream, versionImage, configuration, baseConfig.DiffIds, diffId, layer, c),
-            archive => engine.LoadImagesAsync(archive, ct), ct);
+        try
+        {
+            await StreamContextAsync((stream, c) => VersionImageArchive.WriteAsync(stream, versionImage, configuration, baseConfig.DiffIds, diffId, layer, c),
+                archive => engine.LoadImagesAsync(archive, ct), ct);
+        }
+        catch (ContainerEngineException e)
+        {
+            throw new ArchiveRefusedException(e.Message, (e.Detail is { Length: > 0 } d ? d : e.Message).Trim(), e);
+        }
         // the engine made this very image (its id is the configuration's hash), tagged, with the configuration asked for
         var made = await engine.ImageConfigAsync(versionImage, ct);
         var expected = System.Text.Json.Nodes.JsonNode.Parse(configuration)!["config"];
         if (made is null || made.Id != id || !System.Text.Json.Nodes.JsonNode.DeepEquals(made.Config, expected)
             || !made.DiffIds.SequenceEqual([.. baseConfig.DiffIds, diffId]))
         {
-            if (made is not null) await engine.RemoveImageAsync(versionImage, CancellationToken.None);
-            throw new ContainerEngineException($"the engine loaded {versionImage} as another image", $"{versionImage} came out as {made?.Id ?? "nothing"}, not {id}");
+            if (made is not null)
+                try { await engine.RemoveImageAsync(versionImage, CancellationToken.None); } catch (ContainerEngineException) { }
+            throw new ArchiveRefusedException($"the engine loaded {versionImage} as another image", $"{versionImage} came out as {made?.Id ?? "nothing"}, not {id}");
         }
         log($"version image {versionImage}: {baseImage} and a layer of {code.Count} code file(s), loaded as {id[..19]}");
+    }
+
+    /// <summary>Removes code layer files older than an hour from the temporary directory (left by a server that crashed mid-load).</summary>
+    private static void SweepLayerFiles()
+    {
+        try
+        {
+            foreach (var file in new DirectoryInfo(Path.GetTempPath()).EnumerateFiles(LayerFilePrefix + "*.tar"))
+                if (file.LastWriteTimeUtc < DateTime.UtcNow.AddHours(-1))
+                    try { file.Delete(); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
     }
 
     /// <summary>
@@ -434,8 +475,8 @@ public sealed partial class DockerImageBuilder(
     [LoggerMessage(Level = LogLevel.Information, Message = "Building environment image {Image} from {Runner}")]
     private partial void LogEnvBuild(string image, string runner);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The Docker engine refused a version image as an archive ({Reason}); version images are built with a Dockerfile from now on")]
-    private partial void LogLoadRefused(string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The Docker engine refused {Count} version images in a row as archives (the last: {Reason}); version images are built with a Dockerfile from now on")]
+    private partial void LogLoadRefused(int count, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Image build for model {ModelId} version {Version} failed: {Error}")]
     private partial void LogBuildFailed(string modelId, int version, string error);

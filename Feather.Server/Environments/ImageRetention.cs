@@ -122,7 +122,8 @@ public static class ImageRetention
 /// <summary>
 /// Runs the removal policy every <see cref="ImageRetentionOptions.IntervalMinutes"/> against the engine: lists
 /// the feather images and the containers, asks <see cref="IImageKeepList"/> what the server still needs, and
-/// removes the rest without force (the engine itself refuses an image that a container or a child image uses).
+/// removes the rest without force (the engine itself refuses an image that a container uses, or a child image of a
+/// Dockerfile build; a loaded version image has no parent link, so its base is kept by the labels above alone).
 /// Containers the <see cref="WarmContainerPool"/> holds ready do not keep an image: the pool releases them first.
 /// </summary>
 public sealed partial class ImageJanitor(

@@ -24,7 +24,7 @@ namespace Feather.Server.Environments;
 /// <para>
 /// An engine that needs every layer in the archive (probably Docker's containerd image store; not tried) refuses the
 /// load; the builder then builds the image with a Dockerfile as before (DockerImageBuilder), the same image by
-/// another route.
+/// another route, and after three refusals in a row stops trying.
 /// </para>
 /// </summary>
 public static class VersionImageArchive

@@ -12,6 +12,9 @@ public static class ManifestPath
     public const int MaxLength = 512;
     public const int MaxSegment = 255;
 
+    /// <summary>The prefix of whiteout entries in image layers (a file named so would delete, not add, a file).</summary>
+    public const string WhiteoutPrefix = ".wh.";
+
     /// <summary>Returns null when <paramref name="path"/> is acceptable, else why not.</summary>
     public static string? Problem(string? path)
     {
@@ -31,6 +34,8 @@ public static class ManifestPath
             if (segment.Length > MaxSegment) return $"a segment of the path is longer than {MaxSegment} characters";
             if (segment.Any(c => c is ':' or '*' or '?' or '"' or '<' or '>' or '|'))
                 return "the path contains one of : * ? \" < > |";
+            if (segment.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
+                return $"a name in the path starts with '{WhiteoutPrefix}', which container image layers reserve for deleted files";
         }
         return null;
     }

@@ -276,13 +276,31 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
     public async Task<EngineImageConfig?> ImageConfigAsync(string image, CancellationToken ct)
     {
         // the engine's own JSON, through .NET's client: the configuration is passed on as it is, not through a model
-        using var response = await docker.Raw.GetAsync($"images/{Uri.EscapeDataString(image)}/json", ct);
-        var body = await response.Content.ReadAsStringAsync(ct);
-        if (response.StatusCode == System.Net.HttpStatusCode.NotFound) return null;
-        if (!response.IsSuccessStatusCode)
-            throw new ContainerEngineException($"the engine refused to inspect {image} ({(int)response.StatusCode})", body);
-        var inspected = System.Text.Json.Nodes.JsonNode.Parse(body) as System.Text.Json.Nodes.JsonObject
-            ?? throw new ContainerEngineException($"the engine's description of {image} is not a JSON object", body);
+        System.Net.HttpStatusCode status;
+        string body;
+        try
+        {
+            using var response = await docker.Raw.GetAsync($"images/{Uri.EscapeDataString(image)}/json", ct);
+            status = response.StatusCode;
+            body = await response.Content.ReadAsStringAsync(ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new ContainerEngineException($"the engine did not answer the inspection of {image}", e.Message, e);
+        }
+        if (status == System.Net.HttpStatusCode.NotFound) return null;
+        if ((int)status is < 200 or > 299)
+            throw new ContainerEngineException($"the engine refused to inspect {image} ({(int)status})", body);
+        System.Text.Json.Nodes.JsonObject inspected;
+        try
+        {
+            inspected = System.Text.Json.Nodes.JsonNode.Parse(body) as System.Text.Json.Nodes.JsonObject
+                ?? throw new System.Text.Json.JsonException("not an object");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new ContainerEngineException($"the engine's description of {image} is not a JSON object", e.Message, e);
+        }
         string Text(string name) => inspected[name] is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var t) ? t : "";
         var layers = (inspected["RootFS"]?["Layers"] as System.Text.Json.Nodes.JsonArray ?? []).Select(l => l?.GetValue<string>() ?? "").ToList();
         var config = inspected["Config"] as System.Text.Json.Nodes.JsonObject ?? [];
@@ -294,10 +312,21 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "images/load?quiet=1") { Content = new StreamContent(archive, 64 * 1024) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/x-tar");
-        using var response = await docker.Raw.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-        var body = await response.Content.ReadAsStringAsync(ct);
-        if (!response.IsSuccessStatusCode)
-            throw new ContainerEngineException($"the engine refused to load the image ({(int)response.StatusCode})", body.Trim());
+        System.Net.HttpStatusCode status;
+        string body;
+        try
+        {
+            using var response = await docker.Raw.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+            status = response.StatusCode;
+            body = await response.Content.ReadAsStringAsync(ct);
+        }
+        catch (HttpRequestException e)
+        {
+            // the engine closed the connection before it answered (it stops reading an archive it refuses)
+            throw new ContainerEngineException("the engine did not answer the load of the image", e.Message, e);
+        }
+        if ((int)status is < 200 or > 299)
+            throw new ContainerEngineException($"the engine refused to load the image ({(int)status})", body.Trim());
         // a load that fails part-way answers 200 with an error in its message stream
         foreach (var line in body.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -310,7 +339,8 @@ public sealed class DockerContainerEngine(DockerEngine docker) : IContainerEngin
             {
                 continue;
             }
-            if ((message?["errorDetail"]?["message"] ?? message?["error"]) is { } error)
+            if (message is not System.Text.Json.Nodes.JsonObject m) continue;
+            if (((m["errorDetail"] as System.Text.Json.Nodes.JsonObject)?["message"] ?? m["error"]) is { } error)
                 throw new ContainerEngineException("the engine refused to load the image", error.ToString());
         }
     }

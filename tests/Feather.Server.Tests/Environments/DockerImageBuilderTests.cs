@@ -250,47 +250,76 @@ public sealed class DockerImageBuilderTests(RunnerFixture fx)
     }
 
     [Fact]
-    public async Task An_engine_that_refuses_the_archive_gets_the_version_image_built_with_a_Dockerfile()
+    public async Task An_engine_that_refuses_archives_gets_version_images_built_with_a_Dockerfile_and_after_three_in_a_row_no_more_tries()
     {
-        var engine = RefusingLoads.Wrap(fx.Services.GetRequiredService<IContainerEngine>());
-        var builder = new DockerImageBuilder(engine, fx.Blobs,
-            Microsoft.Extensions.Options.Options.Create(new RunnerOptions { BaseImage = fx.RunnerImage, InstanceId = fx.InstanceId }),
-            Microsoft.Extensions.Logging.Abstractions.NullLogger<DockerImageBuilder>.Instance);
+        var engine = RefusingLoads.Wrap(fx.Services.GetRequiredService<IContainerEngine>(), refuse: int.MaxValue);
+        var builder = Builder(engine);
         var files = new[] { Code("model.py", "# built\n") };
-        var first = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, 50, fx.Environment(), files), null, default);
-        fx.Track(first.VersionImage);
-        Assert.True(first.Outcome == ImageBuildOutcome.Ready, first.Error + "\n---\n" + first.Log);
-        Assert.Contains("the engine did not take the version image as an archive (this engine loads no archive); building it with a Dockerfile instead", first.Log);
-        Assert.Contains("Step 1/3 : FROM " + first.EnvironmentImage, first.Log);
-        var image = await fx.Docker.Images.InspectImageAsync(first.VersionImage, default);
-        Assert.Equal("50", image.Config!.Labels!["org.feather.version"]);
-        Assert.Equal("version", image.Config.Labels["org.feather.image"]);
-        Assert.Equal("# built\n", (await ReadAsync(first.VersionImage, "/model/model.py"))["model.py"].Text);
-
-        // refused once, the builder does not try again
-        var second = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, 51, fx.Environment(), files), null, default);
-        fx.Track(second.VersionImage);
-        Assert.True(second.Outcome == ImageBuildOutcome.Ready, second.Error + "\n---\n" + second.Log);
-        Assert.DoesNotContain("as an archive", second.Log);
-        Assert.Equal(1, ((RefusingLoads)(object)engine).Refused);
+        for (var n = 50; n < 54; n++)
+        {
+            var result = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, n, fx.Environment(), files), null, default);
+            fx.Track(result.VersionImage);
+            Assert.True(result.Outcome == ImageBuildOutcome.Ready, result.Error + "\n---\n" + result.Log);
+            Assert.Contains("Step 1/3 : FROM " + result.EnvironmentImage, result.Log);
+            var image = await fx.Docker.Images.InspectImageAsync(result.VersionImage, default);
+            Assert.Equal(n.ToString(System.Globalization.CultureInfo.InvariantCulture), image.Config!.Labels!["org.feather.version"]);
+            Assert.Equal("version", image.Config.Labels["org.feather.image"]);
+            Assert.Equal("# built\n", (await ReadAsync(result.VersionImage, "/model/model.py"))["model.py"].Text);
+            if (n < 53)
+                Assert.Contains("the engine did not take the version image as an archive (this engine loads no archive); building it with a Dockerfile instead", result.Log);
+            else
+                Assert.DoesNotContain("as an archive", result.Log); // refused three times in a row: no more tries
+        }
+        Assert.Equal(DockerImageBuilder.RefusalsBeforeBuild, RefusingLoads.Of(engine).Refused);
     }
 
-    /// <summary>The real engine, but one that refuses every archive (as an engine that wants every layer in the archive would).</summary>
+    [Fact]
+    public async Task A_load_the_engine_takes_resets_the_count_of_refusals()
+    {
+        var engine = RefusingLoads.Wrap(fx.Services.GetRequiredService<IContainerEngine>(), refuse: 2);
+        var builder = Builder(engine);
+        var files = new[] { Code("model.py", "# sometimes\n") };
+        async Task<string> BuildAsync(int n)
+        {
+            var result = await builder.BuildAsync(new VersionImageRequest(fx.ModelId, n, fx.Environment(), files), null, default);
+            fx.Track(result.VersionImage);
+            Assert.True(result.Outcome == ImageBuildOutcome.Ready, result.Error + "\n---\n" + result.Log);
+            return result.Log;
+        }
+        Assert.Contains("as an archive (this engine loads no archive)", await BuildAsync(60));
+        Assert.Contains("as an archive (this engine loads no archive)", await BuildAsync(61));
+        Assert.Contains("loaded as sha256:", await BuildAsync(62));
+        RefusingLoads.Of(engine).Refuse = 2;
+        Assert.Contains("as an archive (this engine loads no archive)", await BuildAsync(63));
+        Assert.Contains("as an archive (this engine loads no archive)", await BuildAsync(64));
+        Assert.Contains("loaded as sha256:", await BuildAsync(65)); // four refusals, never three in a row
+        Assert.Equal(4, RefusingLoads.Of(engine).Refused);
+    }
+
+    private DockerImageBuilder Builder(IContainerEngine engine) => new(engine, fx.Blobs,
+        Microsoft.Extensions.Options.Options.Create(new RunnerOptions { BaseImage = fx.RunnerImage, InstanceId = fx.InstanceId }),
+        Microsoft.Extensions.Logging.Abstractions.NullLogger<DockerImageBuilder>.Instance);
+
+    /// <summary>The real engine, but one that refuses the next <see cref="Refuse"/> archives (as an engine that wants every layer in one would).</summary>
     public class RefusingLoads : DispatchProxy
     {
         private IContainerEngine _inner = null!;
+        public int Refuse;
         public int Refused;
 
-        public static IContainerEngine Wrap(IContainerEngine inner)
+        public static IContainerEngine Wrap(IContainerEngine inner, int refuse)
         {
             var proxy = Create<IContainerEngine, RefusingLoads>();
-            ((RefusingLoads)(object)proxy)._inner = inner;
+            Of(proxy)._inner = inner;
+            Of(proxy).Refuse = refuse;
             return proxy;
         }
 
+        public static RefusingLoads Of(IContainerEngine proxy) => (RefusingLoads)(object)proxy;
+
         protected override object? Invoke(MethodInfo? method, object?[]? args)
         {
-            if (method!.Name == nameof(IContainerEngine.LoadImagesAsync))
+            if (method!.Name == nameof(IContainerEngine.LoadImagesAsync) && Interlocked.Decrement(ref Refuse) >= 0)
             {
                 Interlocked.Increment(ref Refused);
                 return Task.FromException(new ContainerEngineException("load refused", "this engine loads no archive"));

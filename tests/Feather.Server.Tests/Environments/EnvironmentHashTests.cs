@@ -134,6 +134,8 @@ public class BuildContextTests
     [InlineData("a\nb")]
     [InlineData("%2e%2e/x")]
     [InlineData("")]
+    [InlineData(".wh.model.py")] // a whiteout entry: in an image layer it deletes /model/model.py instead of adding a file
+    [InlineData("a/.wh..wh..opq")]
     public void Paths_that_could_leave_model_are_refused(string path)
     {
         Assert.NotNull(BuildContext.CheckPath(path));

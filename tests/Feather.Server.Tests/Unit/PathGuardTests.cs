@@ -50,6 +50,8 @@ public class PathGuardTests
     [InlineData("a//b", "empty segment")]
     [InlineData("./a", "'.'")]
     [InlineData("", "empty")]
+    [InlineData(".wh.model.py", "'.wh.'")]
+    [InlineData("weights/.wh..wh..opq", "reserve for deleted files")]
     public void Manifest_paths_cannot_escape(string path, string reason)
     {
         var problem = ManifestPath.Problem(path);
@@ -65,6 +67,7 @@ public class PathGuardTests
     [InlineData("model.py")]
     [InlineData("weights/layer 1.npz")]
     [InlineData("data/dé.txt")]
+    [InlineData("cache/.wh")]
     public void Manifest_paths_accept_ordinary_relative_paths(string path) => Assert.Null(ManifestPath.Problem(path));
 
     [Theory]
