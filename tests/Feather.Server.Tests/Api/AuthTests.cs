@@ -261,7 +261,7 @@ public class AdminBootstrapTests
         }
         finally
         {
-            Directory.Delete(data, recursive: true);
+            await FeatherTestServer.DeleteDataDirectoryAsync(data);
         }
     }
 }

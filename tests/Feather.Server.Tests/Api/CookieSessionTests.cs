@@ -66,7 +66,7 @@ public class CookieSessionTests
         }
         finally
         {
-            Directory.Delete(data, recursive: true);
+            await FeatherTestServer.DeleteDataDirectoryAsync(data);
         }
     }
 }

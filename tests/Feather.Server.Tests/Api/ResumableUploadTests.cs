@@ -86,7 +86,7 @@ public class ResumableUploadTests
         }
         finally
         {
-            Directory.Delete(data, recursive: true);
+            await FeatherTestServer.DeleteDataDirectoryAsync(data);
         }
     }
 

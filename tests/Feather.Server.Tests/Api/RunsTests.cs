@@ -275,7 +275,7 @@ public class RunsTests
         }
         finally
         {
-            Directory.Delete(data, recursive: true);
+            await FeatherTestServer.DeleteDataDirectoryAsync(data);
         }
     }
 

@@ -120,7 +120,7 @@ public class VersionTests
         }
         finally
         {
-            Directory.Delete(data, recursive: true);
+            await FeatherTestServer.DeleteDataDirectoryAsync(data);
         }
     }
 }

@@ -69,10 +69,18 @@ public sealed class FeatherTestServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         try { await StopAsync(); } catch (ObjectDisposedException) { }
-        if (!_ownsData) return;
-        var instance = Path.Combine(DataDirectory, "instance-id");
+        if (_ownsData) await DeleteDataDirectoryAsync(DataDirectory);
+    }
+
+    /// <summary>
+    /// Deletes a data directory after the last server that used it stopped (a test that restarts servers on one
+    /// directory calls this itself), with what those servers left on the engine.
+    /// </summary>
+    public static async Task DeleteDataDirectoryAsync(string dataDirectory)
+    {
+        var instance = Path.Combine(dataDirectory, "instance-id");
         if (File.Exists(instance)) await RemoveEngineLeftoversAsync(File.ReadAllText(instance).Trim());
-        try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+        try { Directory.Delete(dataDirectory, recursive: true); } catch (IOException) { }
     }
 
     /// <summary>
