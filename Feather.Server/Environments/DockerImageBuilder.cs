@@ -171,7 +171,7 @@ public sealed partial class DockerImageBuilder(
             catch (ArchiveRefusedException e)
             {
                 log($"the engine did not take the version image as an archive ({e.Detail}); building it with a Dockerfile instead");
-                if (Interlocked.Increment(ref _loadRefusals) == RefusalsBeforeBuild) LogLoadRefused(RefusalsBeforeBuild, e.Detail ?? e.Message);
+                if (Interlocked.Increment(ref _loadRefusals) == RefusalsBeforeBuild) LogLoadRefused(RefusalsBeforeBuild, e.Detail);
             }
             catch (Exception e) when (e is ContainerEngineException or UnauthorizedAccessException
                                       || (e is IOException && e is not FileNotFoundException and not DirectoryNotFoundException))
@@ -220,15 +220,13 @@ public sealed partial class DockerImageBuilder(
         {
             throw new ArchiveRefusedException(e.Message, (e.Detail is { Length: > 0 } d ? d : e.Message).Trim(), e);
         }
-        // the engine made this very image (its id is the configuration's hash), tagged, with the configuration asked for
-        var made = await engine.ImageConfigAsync(versionImage, ct);
-        var expected = System.Text.Json.Nodes.JsonNode.Parse(configuration)!["config"];
-        if (made is null || made.Id != id || !System.Text.Json.Nodes.JsonNode.DeepEquals(made.Config, expected)
-            || !made.DiffIds.SequenceEqual([.. baseConfig.DiffIds, diffId]))
+        // the tag names this very image: its id is the hash of the configuration, which names every layer
+        var made = await engine.FindImageAsync(versionImage, ct);
+        if (made != id)
         {
             if (made is not null)
                 try { await engine.RemoveImageAsync(versionImage, CancellationToken.None); } catch (ContainerEngineException) { }
-            throw new ArchiveRefusedException($"the engine loaded {versionImage} as another image", $"{versionImage} came out as {made?.Id ?? "nothing"}, not {id}");
+            throw new ArchiveRefusedException($"the engine loaded {versionImage} as another image", $"{versionImage} came out as {made ?? "nothing"}, not {id}");
         }
         log($"version image {versionImage}: {baseImage} and a layer of {code.Count} code file(s), loaded as {id[..19]}");
     }
